@@ -1,0 +1,1 @@
+"""Dagster code location that keeps IFS Cloud and ServiceTitan in step."""

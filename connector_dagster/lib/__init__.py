@@ -1,0 +1,1 @@
+"""Clients, state store, vault and mapping shared by every flow."""

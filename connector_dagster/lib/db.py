@@ -1,0 +1,97 @@
+"""The PostgreSQL database: resolve its URL (or start the embedded one) and connect."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg2
+import psycopg2.extensions
+
+from connector_dagster.lib.settings import DATABASE_URL_VAR, ConfigError, dagster_home
+
+_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg2"}
+
+
+def validate_url(url: str, source: str = DATABASE_URL_VAR) -> str:
+    """Check that `url` is a usable PostgreSQL URL; raise ConfigError naming `source`."""
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise ConfigError(
+            f"{source} must be a PostgreSQL URL like postgresql://user:pass@host:5432/db "
+            + (
+                f"(scheme {parts.scheme!r} is not one of {sorted(_SCHEMES)})"
+                if parts.scheme
+                else "(it has no scheme)"
+            )
+        )
+    host = parts.hostname or parse_qs(parts.query).get("host", [None])[0]
+    if not host:
+        raise ConfigError(f"{source} names no host (neither host:port nor ?host=/socket/dir)")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{source} has an invalid port: {exc}") from None
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{source} names no database (the path after the host)")
+    return url
+
+
+def embedded_url(pgdata: Path | None = None) -> str:
+    """Start (or reuse) the embedded PostgreSQL from the pgserver wheel; return its URL.
+
+    The server keeps running after this process exits, so Dagster's webserver,
+    daemon and code servers share it.
+    """
+    import pgserver
+
+    pgdata = pgdata or dagster_home() / "pgdata"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    return server.get_uri()
+
+
+def database_url() -> str:
+    """`CONNECTOR_DATABASE_URL` when set (nothing is started), else the embedded server."""
+    url = os.environ.get(DATABASE_URL_VAR)
+    if url is not None:
+        return validate_url(url.strip())
+    return embedded_url()
+
+
+def dagster_url(url: str) -> str:
+    """The same database for Dagster's storage: SQLAlchemy 2.1 needs the psycopg2 dialect."""
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        scheme = "postgresql+psycopg2"
+    return f"{scheme}://{rest}"
+
+
+def libpq_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme == "postgresql+psycopg2" else url
+
+
+def connect(url: str) -> psycopg2.extensions.connection:
+    try:
+        return psycopg2.connect(libpq_url(url), connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        where = urlsplit(url)
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {where.hostname or parse_qs(where.query).get('host')}"
+            f"{where.path}: {str(exc).strip().splitlines()[0]}"
+        ) from None
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """One connection, one transaction: committed on success, rolled back on error."""
+    conn = connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()

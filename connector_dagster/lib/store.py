@@ -1,0 +1,369 @@
+"""The connector's state in PostgreSQL: sync ledger, audit log, failed records, cursors.
+
+Every state change of a record and its audit row are written in one
+transaction, so the ledger and the audit trail never disagree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg2.extensions
+import psycopg2.pool
+from psycopg2.extras import Json
+
+from connector_dagster.lib.db import libpq_url
+
+REASONS = (
+    "validation",
+    "mapping_missing",
+    "conflict",
+    "target_locked",
+    "period_closed",
+    "rejected",
+    "transient_exhausted",
+)
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """Which record: connection, flow and its key in the source system."""
+
+    connection: str
+    flow: str
+    source_key: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    source_key: str
+    status: str
+    payload_hash: str | None
+    target_id: str | None
+    source_version: str | None
+    mapping_version: str | None
+    attempts: int
+    partition_key: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What one attempt did; stored next to the ledger change it explains."""
+
+    action: str  # read, lookup, adopt, create, update, cancel, skip, fail
+    run_id: str | None = None
+    partition_key: str | None = None
+    target_id: str | None = None
+    http_status: int | None = None
+    hash_before: str | None = None
+    hash_after: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    id: int
+    connection: str
+    flow: str
+    source_key: str
+    partition_key: str | None
+    reason: str
+    message: str
+    payload: Any
+    attempts: int
+    resolved: bool
+    last_failed_at: datetime
+
+
+class Store:
+    """Typed access to the connector schema through a small thread-safe pool."""
+
+    def __init__(self, url: str, max_connections: int = 8) -> None:
+        self.url = url
+        self._max = max_connections
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.closeall()
+            self._pool = None
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor in its own transaction: committed on success, rolled back on error."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    1, self._max, libpq_url(self.url), connect_timeout=10
+                )
+            pool = self._pool
+        conn = pool.getconn()
+        try:
+            with conn, conn.cursor() as cur:
+                yield cur
+        finally:
+            pool.putconn(conn)
+
+    # -- ledger -------------------------------------------------------------
+
+    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT source_key, status, payload_hash, target_id, source_version,
+                          mapping_version, attempts, partition_key, updated_at
+                   FROM connector.sync_ledger
+                   WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
+                (connection, flow, keys),
+            )
+            return {row[0]: LedgerEntry(*row) for row in cur.fetchall()}
+
+    def ledger_for_partition(
+        self, connection: str, flow: str, partition_key: str
+    ) -> dict[str, LedgerEntry]:
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT source_key, status, payload_hash, target_id, source_version,
+                          mapping_version, attempts, partition_key, updated_at
+                   FROM connector.sync_ledger
+                   WHERE connection = %s AND flow = %s AND partition_key = %s""",
+                (connection, flow, partition_key),
+            )
+            return {row[0]: LedgerEntry(*row) for row in cur.fetchall()}
+
+    def record_intent(
+        self, ref: RecordRef, payload_hash: str, audit: Audit, source_version: str | None = None
+    ) -> None:
+        """Commit a `pending` intent before a create, so a crash is found on re-run."""
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.sync_ledger AS l
+                       (connection, flow, source_key, partition_key, status, payload_hash,
+                        source_version, attempts)
+                   VALUES (%s, %s, %s, %s, 'pending', %s, %s, 1)
+                   ON CONFLICT (connection, flow, source_key) DO UPDATE SET
+                       status = CASE WHEN l.status = 'synced' THEN 'synced' ELSE 'pending' END,
+                       partition_key = EXCLUDED.partition_key,
+                       attempts = l.attempts + 1,
+                       updated_at = now()""",
+                (
+                    ref.connection,
+                    ref.flow,
+                    ref.source_key,
+                    audit.partition_key,
+                    payload_hash,
+                    source_version,
+                ),
+            )
+            _audit(cur, ref, audit)
+
+    def record_synced(
+        self,
+        ref: RecordRef,
+        *,
+        target_id: str,
+        payload_hash: str,
+        audit: Audit,
+        source_version: str | None = None,
+        mapping_version: str | None = None,
+    ) -> None:
+        """Commit target id, hash, status and audit row together; resolve any open failure."""
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.sync_ledger AS l
+                       (connection, flow, source_key, partition_key, status, payload_hash,
+                        target_id, source_version, mapping_version, attempts, last_error)
+                   VALUES (%s, %s, %s, %s, 'synced', %s, %s, %s, %s, 1, NULL)
+                   ON CONFLICT (connection, flow, source_key) DO UPDATE SET
+                       status = 'synced', payload_hash = EXCLUDED.payload_hash,
+                       target_id = EXCLUDED.target_id,
+                       partition_key = COALESCE(EXCLUDED.partition_key, l.partition_key),
+                       source_version = EXCLUDED.source_version,
+                       mapping_version = EXCLUDED.mapping_version,
+                       last_error = NULL, updated_at = now()""",
+                (
+                    ref.connection,
+                    ref.flow,
+                    ref.source_key,
+                    audit.partition_key,
+                    payload_hash,
+                    target_id,
+                    source_version,
+                    mapping_version,
+                ),
+            )
+            _resolve_open(cur, ref)
+            _audit(cur, ref, audit)
+
+    def record_failed(
+        self,
+        ref: RecordRef,
+        *,
+        reason: str,
+        message: str,
+        payload: Any,
+        audit: Audit,
+        payload_hash: str | None = None,
+    ) -> None:
+        """Mark the record failed, keep its payload in `failed_records`, audit it."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}; one of {REASONS}")
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.sync_ledger AS l
+                       (connection, flow, source_key, partition_key, status, payload_hash,
+                        attempts, last_error)
+                   VALUES (%s, %s, %s, %s, 'failed', %s, 1, %s)
+                   ON CONFLICT (connection, flow, source_key) DO UPDATE SET
+                       status = CASE WHEN l.target_id IS NULL THEN 'failed' ELSE l.status END,
+                       partition_key = COALESCE(EXCLUDED.partition_key, l.partition_key),
+                       last_error = EXCLUDED.last_error, updated_at = now()""",
+                (
+                    ref.connection,
+                    ref.flow,
+                    ref.source_key,
+                    audit.partition_key,
+                    payload_hash,
+                    f"{reason}: {message}",
+                ),
+            )
+            cur.execute(
+                """INSERT INTO connector.failed_records AS f
+                       (connection, flow, source_key, partition_key, reason, message, payload)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (connection, flow, source_key) WHERE NOT resolved DO UPDATE SET
+                       reason = EXCLUDED.reason, message = EXCLUDED.message,
+                       payload = EXCLUDED.payload, attempts = f.attempts + 1,
+                       partition_key = COALESCE(EXCLUDED.partition_key, f.partition_key),
+                       last_failed_at = now()""",
+                (
+                    ref.connection,
+                    ref.flow,
+                    ref.source_key,
+                    audit.partition_key,
+                    reason,
+                    message,
+                    Json(payload),
+                ),
+            )
+            _audit(cur, ref, audit)
+
+    def record_skip(self, ref: RecordRef, audit: Audit) -> None:
+        """Audit a record that needed no request (synced with the same hash)."""
+        with self.cursor() as cur:
+            _audit(cur, ref, audit)
+
+    # -- failed records -----------------------------------------------------
+
+    def failed(
+        self,
+        connection: str | None = None,
+        flow: str | None = None,
+        partition_key: str | None = None,
+        reason: str | None = None,
+        include_resolved: bool = False,
+    ) -> list[FailedRecord]:
+        clauses, args = [], []
+        for column, value in (
+            ("connection", connection),
+            ("flow", flow),
+            ("partition_key", partition_key),
+            ("reason", reason),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                args.append(value)
+        if not include_resolved:
+            clauses.append("NOT resolved")
+        where = " AND ".join(clauses) or "TRUE"
+        with self.cursor() as cur:
+            cur.execute(
+                f"""SELECT id, connection, flow, source_key, partition_key, reason, message,
+                           payload, attempts, resolved, last_failed_at
+                    FROM connector.failed_records WHERE {where} ORDER BY id""",  # noqa: S608
+                args,
+            )
+            return [FailedRecord(*row) for row in cur.fetchall()]
+
+    def resolve_failed(self, failed_id: int) -> bool:
+        with self.cursor() as cur:
+            cur.execute(
+                """UPDATE connector.failed_records SET resolved = true, resolved_at = now()
+                   WHERE id = %s AND NOT resolved""",
+                (failed_id,),
+            )
+            return cur.rowcount == 1
+
+    # -- audit --------------------------------------------------------------
+
+    def audit_trail(self, ref: RecordRef) -> list[dict[str, Any]]:
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT id, at, run_id, partition_key, action, target_id, http_status,
+                          hash_before, hash_after, error
+                   FROM connector.audit_log
+                   WHERE connection = %s AND flow = %s AND source_key = %s ORDER BY id""",
+                (ref.connection, ref.flow, ref.source_key),
+            )
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # -- cursors ------------------------------------------------------------
+
+    def get_cursor(self, connection: str, name: str) -> str | None:
+        with self.cursor() as cur:
+            cur.execute(
+                "SELECT value FROM connector.sync_cursors WHERE connection = %s AND name = %s",
+                (connection, name),
+            )
+            row = cur.fetchone()
+            return row[0] if row else None
+
+    def set_cursor(self, connection: str, name: str, value: str) -> None:
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.sync_cursors (connection, name, value)
+                   VALUES (%s, %s, %s)
+                   ON CONFLICT (connection, name) DO UPDATE
+                   SET value = EXCLUDED.value, updated_at = now()""",
+                (connection, name, value),
+            )
+
+
+def _audit(cur: psycopg2.extensions.cursor, ref: RecordRef, a: Audit) -> None:
+    cur.execute(
+        """INSERT INTO connector.audit_log
+               (connection, flow, source_key, run_id, partition_key, action, target_id,
+                http_status, hash_before, hash_after, error)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            ref.connection,
+            ref.flow,
+            ref.source_key,
+            a.run_id,
+            a.partition_key,
+            a.action,
+            a.target_id,
+            a.http_status,
+            a.hash_before,
+            a.hash_after,
+            a.error,
+        ),
+    )
+
+
+def _resolve_open(cur: psycopg2.extensions.cursor, ref: RecordRef) -> None:
+    cur.execute(
+        """UPDATE connector.failed_records SET resolved = true, resolved_at = now()
+           WHERE connection = %s AND flow = %s AND source_key = %s AND NOT resolved""",
+        (ref.connection, ref.flow, ref.source_key),
+    )

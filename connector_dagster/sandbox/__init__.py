@@ -1,0 +1,1 @@
+"""Simulators of IFS Cloud and ServiceTitan served over HTTP on loopback."""

@@ -1,0 +1,242 @@
+"""Runs both simulators with uvicorn and reports where they listen.
+
+Each simulator module exposes `create_app(config: SandboxConfig, profile:
+FaultProfile) -> Starlette`; the app keeps its state on `app.state` and wraps
+itself with `faults.SandboxMiddleware` (reachable as `app.state.sandbox`).
+`Sandbox` starts both apps on loopback, in this process (threads) or in a
+child process (`connector-dagster sandbox`), and describes them with the JSON
+line that clients and `make dev` read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from connector_dagster.sandbox.faults import FaultProfile
+
+DEFAULT_IFS_PORT = 8571
+DEFAULT_ST_PORT = 8572
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    ifs_port: int = DEFAULT_IFS_PORT
+    st_port: int = DEFAULT_ST_PORT
+    seed: int = 42
+    scale: int = 1
+    latency_ms: float = 0.0
+    # IFS
+    ifs_realm: str = "acme1"
+    ifs_client_id: str = "CONNECTOR_SVC"
+    ifs_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ifs_token_lifetime_s: int = 180
+    ifs_rate_per_min: float = 1000.0
+    ifs_page_size: int = 500
+    ifs_missing_if_match: str = "upsert"  # or "428"
+    ifs_csrf_on_main: bool = True
+    # ServiceTitan
+    st_tenant_id: str = "1234567"
+    st_app_key: str = field(default_factory=lambda: "ak1." + secrets.token_hex(12))
+    st_client_id: str = field(default_factory=lambda: "cid." + secrets.token_hex(8))
+    st_client_secret: str = field(default_factory=lambda: "cs1." + secrets.token_urlsafe(24))
+    st_token_lifetime_s: int = 900
+    st_rate_per_s: float = 60.0
+    st_page_size_max: int = 5000
+    webhook_key: str = field(default_factory=lambda: secrets.token_hex(24))
+    webhook_url: str | None = None
+    webhook_signature_header: str = "X-ST-Signature"
+    webhook_signature_encoding: str = "hex"  # or "base64"
+    webhook_retry_delays_s: tuple[float, ...] = (10, 30, 60, 300)
+    webhook_time_scale: float = 1.0
+
+    def describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
+        ifs_base = f"http://{self.host}:{ifs_port}"
+        realm_path = f"/auth/realms/{self.ifs_realm}/protocol/openid-connect/token"
+        st_base = f"http://{self.host}:{st_port}"
+        return {
+            "ifs": {
+                "base_url": ifs_base,
+                "token_url": ifs_base + realm_path,
+                "realm": self.ifs_realm,
+                "client_id": self.ifs_client_id,
+                "client_secret": self.ifs_client_secret,
+            },
+            "servicetitan": {
+                "api_url": st_base,
+                "auth_url": f"{st_base}/connect/token",
+                "tenant_id": self.st_tenant_id,
+                "app_key": self.st_app_key,
+                "client_id": self.st_client_id,
+                "client_secret": self.st_client_secret,
+                "webhook_key": self.webhook_key,
+            },
+        }
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class _Server(threading.Thread):
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(cfg)
+
+    def run(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=10)
+
+
+@contextmanager
+def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve one ASGI app on loopback for the duration; yields its base URL."""
+    sock = _bind(host, port)
+    server = _Server(app, sock)
+    server.start()
+    deadline = time.monotonic() + 10
+    while not server.server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("app did not start within 10 s")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.stop()
+
+
+class Sandbox:
+    """Both simulators running in this process, each on its own thread."""
+
+    def __init__(self, config: SandboxConfig, profile: FaultProfile | None = None) -> None:
+        from connector_dagster.sandbox import ifs, servicetitan
+
+        self.config = config
+        base = profile or FaultProfile(latency_ms=config.latency_ms)
+        self.ifs_app = ifs.create_app(config, FaultProfile(**base.to_dict()))
+        self.st_app = servicetitan.create_app(config, FaultProfile(**base.to_dict()))
+        self._ifs_sock = _bind(config.host, config.ifs_port)
+        self._st_sock = _bind(config.host, config.st_port)
+        self._servers: list[_Server] = []
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.config.describe(self._ifs_sock.getsockname()[1], self._st_sock.getsockname()[1])
+
+    def start(self) -> Sandbox:
+        self._servers = [_Server(self.ifs_app, self._ifs_sock), _Server(self.st_app, self._st_sock)]
+        for server in self._servers:
+            server.start()
+        deadline = time.monotonic() + 10
+        while not all(s.server.started for s in self._servers):
+            if time.monotonic() > deadline:
+                raise RuntimeError("sandbox did not start within 10 s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(config: SandboxConfig, profile: FaultProfile | None = None) -> None:
+    """Run until interrupted, printing the JSON description line first."""
+    sandbox = Sandbox(config, profile).start()
+    print(json.dumps(sandbox.info), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+class SandboxProcess:
+    """`connector-dagster sandbox` in a child process (its own GIL), for tests,
+    benchmarks and `make dev`. Ports 0 pick free ports."""
+
+    def __init__(self, config: SandboxConfig, faults_file: Path | None = None) -> None:
+        self.config = config
+        self.faults_file = faults_file
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self, timeout: float = 60) -> SandboxProcess:
+        env = dict(os.environ, CONNECTOR_SANDBOX_CONFIG=json.dumps(asdict(self.config)))
+        cmd = [sys.executable, "-m", "connector_dagster.sandbox.server"]
+        if self.faults_file:
+            cmd += ["--faults", str(self.faults_file)]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            self.stop()
+            raise RuntimeError("sandbox process exited before reporting its endpoints")
+        self.info = json.loads(line)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--faults", type=Path)
+    args = parser.parse_args()
+    data = json.loads(os.environ["CONNECTOR_SANDBOX_CONFIG"])
+    data["webhook_retry_delays_s"] = tuple(data["webhook_retry_delays_s"])
+    config = SandboxConfig(**data)
+    profile = FaultProfile.from_file(args.faults) if args.faults else None
+    serve(config, profile)
+
+
+if __name__ == "__main__":
+    _main()

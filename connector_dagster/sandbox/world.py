@@ -1,0 +1,232 @@
+"""The sandbox contractor's reference data, shared by both simulators.
+
+Both simulators and the sandbox mapping file are derived from this one
+description, so an IFS vendor, site, tax code, part or GL account always has
+its ServiceTitan counterpart. Deterministic: no randomness here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+COMPANY = "ACME01"
+CURRENCY = "USD"
+TENANT_NAME = "Acme Mechanical"
+# Seed data covers these accounting periods (first day of month, inclusive).
+WINDOW_START = "2025-10-01"
+WINDOW_END = "2026-12-31"
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str  # short code used in keys
+    name: str
+    ifs_site: str  # IFS Contract
+    cost_centre: str  # IFS CodeB
+    st_business_unit_id: int
+    st_warehouse_id: int
+    ifs_tax_code: str
+    st_tax_zone_id: int
+    tax_rate: Decimal
+    street: str
+    city: str
+    state: str
+    zip: str
+
+
+@dataclass(frozen=True)
+class Vendor:
+    ifs_vendor_no: str
+    st_vendor_id: int
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Part:
+    ifs_part_no: str
+    st_sku_id: int
+    description: str
+    unit_price: Decimal
+    unit: str = "PCS"
+
+
+@dataclass(frozen=True)
+class GlAccount:
+    ifs_account: str
+    st_account_id: int
+    name: str
+    type: str  # ST account type
+    default_type: str
+
+
+REGIONS: tuple[Region, ...] = (
+    Region(
+        "N",
+        "North",
+        "NORTH",
+        "CC100",
+        501,
+        77,
+        "TX-N",
+        14,
+        Decimal("0.0925"),
+        "100 Main St",
+        "Glendale",
+        "CA",
+        "91203",
+    ),
+    Region(
+        "S",
+        "South",
+        "SOUTH",
+        "CC200",
+        502,
+        78,
+        "TX-S",
+        15,
+        Decimal("0.0775"),
+        "2 Harbor Blvd",
+        "Long Beach",
+        "CA",
+        "90802",
+    ),
+    Region(
+        "E",
+        "East",
+        "EAST",
+        "CC300",
+        503,
+        79,
+        "TX-E",
+        16,
+        Decimal("0.0800"),
+        "30 Foothill Rd",
+        "Pasadena",
+        "CA",
+        "91101",
+    ),
+    Region(
+        "W",
+        "West",
+        "WEST",
+        "CC400",
+        504,
+        80,
+        "TX-W",
+        17,
+        Decimal("0.0950"),
+        "44 Ocean Ave",
+        "Santa Monica",
+        "CA",
+        "90401",
+    ),
+    Region(
+        "C",
+        "Central",
+        "CENTRAL",
+        "CC500",
+        505,
+        81,
+        "TX-C",
+        18,
+        Decimal("0.0725"),
+        "5 Valley Way",
+        "Van Nuys",
+        "CA",
+        "91401",
+    ),
+)
+
+_VENDOR_NAMES = (
+    "Ferguson #112",
+    "Johnstone Supply",
+    "O'Brien Pipe & Valve",
+    "Ñandú Plumbing Parts",
+    "Winsupply",
+    "Carrier Enterprise",
+    "Lennox PartsPlus",
+    'Watsco "West"',
+    "Hajoca",
+    "Grainger",
+    "R.E. Michel",
+    "Habegger Corp",
+    "Munch's Supply",
+    "Baker Distributing",
+    "Gustave A. Larson",
+    "United Refrigeration",
+    "Geary Pacific",
+    "Russell Sigler",
+    "Coburn Supply",
+    "Würth Industrie (inactive)",
+)
+VENDORS: tuple[Vendor, ...] = tuple(
+    Vendor(f"V{1001 + i}", 3101 + i, name, active=not name.endswith("(inactive)"))
+    for i, name in enumerate(_VENDOR_NAMES)
+)
+
+_PART_NAMES = (
+    ("3/4in copper elbow", "2.35"),
+    ("1/2in copper tee", "1.90"),
+    ("PEX crimp ring 1/2in", "0.18"),
+    ("Ball valve 3/4in", "14.50"),
+    ("Water heater anode rod", "32.00"),
+    ("Flex gas line 24in", "21.75"),
+    ("Condensate pump", "89.00"),
+    ("Capacitor 45/5 uF", "18.40"),
+    ("Contactor 2-pole 30A", "24.10"),
+    ("R-410A refrigerant 25lb", "215.00"),
+    ("Filter drier 3/8in", "16.25"),
+    ("Thermostat, smart", "149.00"),
+    ("Blower motor 1/2hp", "238.00"),
+    ("Igniter, hot surface", "27.60"),
+    ("Flame sensor", "11.20"),
+    ("PVC pipe 2in x 10ft", "12.80"),
+    ("ABS P-trap 1-1/2in", "6.40"),
+    ("Wax ring, toilet", "3.10"),
+    ("Faucet cartridge", "22.90"),
+    ("Garbage disposal 1/2hp", "118.00"),
+    ("Sump pump 1/3hp", "142.50"),
+    ("Expansion tank 2gal", "44.00"),
+    ("Pressure relief valve", "19.95"),
+    ("Ductwork 6in x 5ft", "9.80"),
+    ("Foil tape 2.5in", "7.25"),
+    ("Line set 3/8 x 3/4 x 25ft", "96.00"),
+    ("Disconnect box 60A", "23.40"),
+    ("Condenser fan motor", "121.00"),
+    ("Zone valve 3/4in", "88.50"),
+    ("Backflow preventer 1in", "176.00"),
+)
+PARTS: tuple[Part, ...] = tuple(
+    Part(f"P-{10001 + i}", 55501 + i, desc, Decimal(price))
+    for i, (desc, price) in enumerate(_PART_NAMES)
+)
+
+GL_ACCOUNTS: tuple[GlAccount, ...] = (
+    GlAccount("1200", 120, "Accounts Receivable", "AccountsReceivable", "AccountsReceivable"),
+    GlAccount("1300", 130, "Inventory", "OtherCurrentAsset", "Inventory"),
+    GlAccount("2000", 200, "Accounts Payable", "AccountsPayable", "AccountsPayable"),
+    GlAccount("2200", 220, "Sales Tax Payable", "OtherCurrentLiability", "SalesTaxPayable"),
+    GlAccount("4010", 401, "Sales - Materials", "Income", "Revenue"),
+    GlAccount("4020", 402, "Sales - Service", "Income", "Revenue"),
+    GlAccount("4030", 403, "Sales - Equipment", "Income", "Revenue"),
+    GlAccount("5010", 501, "COGS Materials", "CostOfGoodsSold", "CostOfGoodsSoldMaterials"),
+    GlAccount("5020", 502, "COGS Equipment", "CostOfGoodsSold", "CostOfGoodsSoldEquipment"),
+    GlAccount("6100", 610, "Vehicle Expense", "Expense", "Expense"),
+)
+
+# ServiceTitan purchase-order types (id, name); the IFS PO has no type, the
+# mapping picks one per connection.
+PO_TYPES: tuple[tuple[int, str], ...] = ((12, "Stock"), (13, "Job"), (14, "Emergency"))
+
+# IFS states a purchase order passes through.
+PO_STATES = ("Planned", "Released", "Confirmed", "Arrived", "Received", "Closed", "Cancelled")
+
+
+def region_by_site(site: str) -> Region:
+    return next(r for r in REGIONS if r.ifs_site == site)
+
+
+def region_by_business_unit(business_unit_id: int) -> Region:
+    return next(r for r in REGIONS if r.st_business_unit_id == business_unit_id)

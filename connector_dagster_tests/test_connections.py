@@ -1,0 +1,86 @@
+"""The connections file: the default loads; every mistake names file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector_dagster.lib import connections
+from connector_dagster.lib.settings import ConfigError
+
+GOOD = """\
+connections:
+  acme:
+    timezone: America/Chicago
+    mappings: maps.yaml
+    ifs:
+      base_url: https://acme.ifs.cloud/
+      realm: acme1
+      company: ACME01
+    servicetitan:
+      api_url: https://api.servicetitan.io
+      auth_url: https://auth.servicetitan.io/connect/token
+      tenant_id: 1234567
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "connections.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_default_file_has_the_sandbox_connection() -> None:
+    conns = connections.load()
+    sandbox = conns["sandbox"]
+    assert sandbox.ifs.token_url.endswith("/auth/realms/acme1/protocol/openid-connect/token")
+    assert sandbox.servicetitan.tenant_id.isdigit()
+    assert Path(sandbox.mappings).is_file()
+
+
+def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
+    conn = connections.load(write(tmp_path, GOOD))["acme"]
+    assert conn.name == "acme"
+    assert conn.ifs.base_url == "https://acme.ifs.cloud"
+    assert conn.servicetitan.tenant_id == "1234567"
+    assert conn.ifs.rate_per_min == 1000 and conn.servicetitan.rate_per_s == 60
+    assert conn.mappings == str(tmp_path / "maps.yaml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field"),
+    [
+        ("tenant_id: 1234567", "tenant_id: 123/../456", 12, "servicetitan.tenant_id"),
+        ("timezone: America/Chicago", "timezone: Mars/Olympus", 3, "acme.timezone"),
+        ("base_url: https://acme.ifs.cloud/", "base_url: acme", 6, "ifs.base_url"),
+        ("realm: acme1", "realm: acme1\n      realms: x", 8, "ifs.realms"),
+        ("      company: ACME01\n", "", 5, "ifs.company"),
+    ],
+)
+def test_invalid_file_names_line_and_field(
+    tmp_path: Path, old: str, new: str, line: int, field: str
+) -> None:
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        connections.load(path)
+    message = str(err.value)
+    assert f"{path}:{line}:" in message
+    assert field in message
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("realm: acme1", "realm: [acme1"))
+    with pytest.raises(ConfigError, match=r"connections.yaml:\d+: not valid YAML"):
+        connections.load(path)
+
+
+def test_bad_connection_name(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("  acme:", "  Acme-Prod:"))
+    with pytest.raises(ConfigError, match=r":2: connection name 'Acme-Prod'"):
+        connections.load(path)
+
+
+def test_missing_file_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="CONNECTOR_CONNECTIONS_FILE"):
+        connections.load(tmp_path / "nope.yaml")

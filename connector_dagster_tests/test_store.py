@@ -1,0 +1,101 @@
+"""Ledger, audit log, failed records, inbox and cursors on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from connector_dagster.lib import inbox
+from connector_dagster.lib.store import Audit, RecordRef, Store
+
+REF = RecordRef("sandbox", "purchase_orders", "PO-2026-00001")
+
+
+def test_intent_then_synced_commits_ledger_and_audit_together(store: Store) -> None:
+    store.record_intent(REF, "h1", Audit("intent", run_id="r1", partition_key="2026-10-01"))
+    assert store.ledger("sandbox", "purchase_orders", [REF.source_key])[REF.source_key].status == (
+        "pending"
+    )
+    store.record_synced(
+        REF,
+        target_id="9001",
+        payload_hash="h1",
+        mapping_version="v1",
+        audit=Audit(
+            "create",
+            run_id="r1",
+            partition_key="2026-10-01",
+            target_id="9001",
+            http_status=200,
+            hash_after="h1",
+        ),
+    )
+    entry = store.ledger("sandbox", "purchase_orders", [REF.source_key])[REF.source_key]
+    assert (entry.status, entry.target_id, entry.payload_hash, entry.mapping_version) == (
+        "synced",
+        "9001",
+        "h1",
+        "v1",
+    )
+    assert [a["action"] for a in store.audit_trail(REF)] == ["intent", "create"]
+    assert store.ledger_for_partition("sandbox", "purchase_orders", "2026-10-01").keys() == {
+        REF.source_key
+    }
+
+
+def test_failure_is_kept_classified_and_resolved_by_a_later_sync(store: Store) -> None:
+    payload = {"vendorId": None, "memo": "IFS PO PO-2026-00001"}
+    for _ in range(2):
+        store.record_failed(
+            REF,
+            reason="mapping_missing",
+            message="PO PO-2026-00001: field VendorNo 'V9999' has no vendor mapping",
+            payload=payload,
+            audit=Audit("fail", partition_key="2026-10-01", error="mapping_missing"),
+        )
+    [failed] = store.failed(connection="sandbox", reason="mapping_missing")
+    assert failed.attempts == 2 and failed.payload == payload and not failed.resolved
+    assert store.ledger("sandbox", "purchase_orders", [REF.source_key])[REF.source_key].status == (
+        "failed"
+    )
+    store.record_synced(REF, target_id="1", payload_hash="h", audit=Audit("create"))
+    assert store.failed(connection="sandbox") == []
+    assert len(store.failed(connection="sandbox", include_resolved=True)) == 1
+
+
+def test_unknown_failure_reason_is_refused(store: Store) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown failure reason"):
+        store.record_failed(REF, reason="oops", message="m", payload={}, audit=Audit("fail"))
+
+
+def test_resolve_failed_by_id(store: Store) -> None:
+    store.record_failed(REF, reason="rejected", message="m", payload={}, audit=Audit("fail"))
+    [failed] = store.failed()
+    assert store.resolve_failed(failed.id) is True
+    assert store.resolve_failed(failed.id) is False
+
+
+def test_inbox_deduplicates_on_occurrence_and_reads_by_cursor(store: Store) -> None:
+    first = inbox.insert_if_new(
+        store,
+        "sandbox",
+        "occ-1",
+        "tn.acc.invoice-posted",
+        "2026-10-02T10:00:00Z",
+        {"data": {"invoice": {"id": 1}}},
+    )
+    assert first is not None
+    assert inbox.insert_if_new(store, "sandbox", "occ-1", "tn.acc.invoice-posted", None, {}) is None
+    second = inbox.insert_if_new(store, "sandbox", "occ-2", "tn.jpm.job-completed", None, {"x": 1})
+    events = inbox.since(store, "sandbox", 0)
+    assert [e.occurrence_id for e in events] == ["occ-1", "occ-2"]
+    assert [e.occurrence_id for e in inbox.since(store, "sandbox", first)] == ["occ-2"]
+    assert inbox.mark_processed(store, [first, second], "run-1") == 2
+    assert inbox.mark_processed(store, [first], "run-2") == 0
+    assert inbox.since(store, "sandbox", 0) == []
+
+
+def test_cursor_round_trip(store: Store) -> None:
+    assert store.get_cursor("sandbox", "st_invoices_export") is None
+    store.set_cursor("sandbox", "st_invoices_export", "abc")
+    store.set_cursor("sandbox", "st_invoices_export", "def")
+    assert store.get_cursor("sandbox", "st_invoices_export") == "def"
