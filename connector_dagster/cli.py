@@ -104,7 +104,6 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from connector_dagster.sandbox.faults import FaultProfile
     from connector_dagster.sandbox.server import SandboxConfig, serve
 
     config = SandboxConfig(
@@ -114,10 +113,28 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         scale=args.scale,
         latency_ms=args.latency_ms,
     )
-    profile = FaultProfile.from_file(args.faults) if args.faults else None
-    if profile is not None and args.latency_ms:
-        profile.latency_ms = args.latency_ms
-    serve(config, profile)
+    serve(config, args.faults)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from connector_dagster import bench
+
+    if args.scenario == "sandbox-gets":
+        from connector_dagster import bench_sandbox
+
+        print(json.dumps(bench_sandbox.run()), flush=True)
+        return 0
+    opts = {}
+    if args.records:
+        opts["records"] = args.records
+    if args.latency_ms is not None:
+        opts["latency_ms"] = args.latency_ms
+    if args.scenario not in bench.SCENARIOS:
+        raise ConfigError(
+            f"unknown benchmark scenario {args.scenario!r}; one of {', '.join(bench.SCENARIOS)}"
+        )
+    print(json.dumps(bench.run(args.scenario, **opts)), flush=True)
     return 0
 
 
@@ -149,7 +166,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             f"ServiceTitan {sandbox.info['servicetitan']['api_url']}"
         )
         cmd = [
-            "dagster",
+            str(Path(sys.executable).parent / "dagster"),
             "dev",
             "-w",
             str(PROJECT_ROOT / "workspace.yaml"),
@@ -225,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_sb.add_argument("--latency-ms", type=float, default=0.0)
     p_sb.add_argument("--faults", type=Path, help="fault profile (JSON or YAML)")
     p_sb.set_defaults(fn=cmd_sandbox)
+
+    p_bench = sub.add_parser("bench", help="run a benchmark scenario; prints one JSON object")
+    p_bench.add_argument(
+        "scenario",
+        help="st-writes, ifs-writes, st-writes-faults, ifs-writes-faults or sandbox-gets",
+    )
+    p_bench.add_argument("--records", type=int, help="how many records to write")
+    p_bench.add_argument("--latency-ms", type=float, help="sandbox latency (default 100)")
+    p_bench.set_defaults(fn=cmd_bench)
 
     p_dev = sub.add_parser("dev", help="embedded Postgres + sandbox + Dagster UI and daemon")
     p_dev.add_argument("--host", default="127.0.0.1")

@@ -59,9 +59,9 @@ class FaultProfile:
         return cls(**data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> FaultProfile:
-        """Load a profile from JSON or YAML; the file may hold one profile or
-        one per system under the keys `ifs` and `servicetitan`."""
+    def from_file(cls, path: str | Path, system: str | None = None) -> FaultProfile:
+        """Load a profile from JSON or YAML; the file may hold one profile for
+        both systems, or one per system under the keys `ifs` and `servicetitan`."""
         text = Path(path).read_text(encoding="utf-8")
         if str(path).endswith((".yaml", ".yml")):
             import yaml
@@ -69,6 +69,8 @@ class FaultProfile:
             data = yaml.safe_load(text) or {}
         else:
             data = json.loads(text)
+        if {"ifs", "servicetitan"} & set(data):
+            data = data.get(system or "", {})
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:

@@ -133,13 +133,22 @@ def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
 class Sandbox:
     """Both simulators running in this process, each on its own thread."""
 
-    def __init__(self, config: SandboxConfig, profile: FaultProfile | None = None) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        profile: FaultProfile | None = None,
+        st_profile: FaultProfile | None = None,
+    ) -> None:
+        """`profile` faults the IFS simulator, and ServiceTitan too unless
+        `st_profile` is given."""
         from connector_dagster.sandbox import ifs, servicetitan
 
         self.config = config
         base = profile or FaultProfile(latency_ms=config.latency_ms)
         self.ifs_app = ifs.create_app(config, FaultProfile(**base.to_dict()))
-        self.st_app = servicetitan.create_app(config, FaultProfile(**base.to_dict()))
+        self.st_app = servicetitan.create_app(
+            config, FaultProfile(**(st_profile or base).to_dict())
+        )
         self._ifs_sock = _bind(config.host, config.ifs_port)
         self._st_sock = _bind(config.host, config.st_port)
         self._servers: list[_Server] = []
@@ -170,9 +179,21 @@ class Sandbox:
         self.stop()
 
 
-def serve(config: SandboxConfig, profile: FaultProfile | None = None) -> None:
+def load_profiles(
+    path: Path | None, latency_ms: float = 0.0
+) -> tuple[FaultProfile | None, FaultProfile | None]:
+    """The IFS and ServiceTitan fault profiles of a faults file (or none)."""
+    if path is None:
+        return None, None
+    profiles = (FaultProfile.from_file(path, "ifs"), FaultProfile.from_file(path, "servicetitan"))
+    for p in profiles:
+        p.latency_ms = p.latency_ms or latency_ms
+    return profiles
+
+
+def serve(config: SandboxConfig, faults: Path | None = None) -> None:
     """Run until interrupted, printing the JSON description line first."""
-    sandbox = Sandbox(config, profile).start()
+    sandbox = Sandbox(config, *load_profiles(faults, config.latency_ms)).start()
     print(json.dumps(sandbox.info), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -233,9 +254,7 @@ def _main() -> None:
     args = parser.parse_args()
     data = json.loads(os.environ["CONNECTOR_SANDBOX_CONFIG"])
     data["webhook_retry_delays_s"] = tuple(data["webhook_retry_delays_s"])
-    config = SandboxConfig(**data)
-    profile = FaultProfile.from_file(args.faults) if args.faults else None
-    serve(config, profile)
+    serve(SandboxConfig(**data), args.faults)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,503 @@
+"""IFS Cloud OData client: paged reads with ETags, writes on `/int/`, If-Match updates.
+
+Reads follow `@odata.nextLink` verbatim and otherwise page with `$top/$skip`
+over a stable `$orderby` on the keys; every row keeps its `@odata.etag`.
+Updates read the current ETag, PATCH with `If-Match`, and on 412 re-read and
+re-apply the change (bounded) before reporting a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from connector_dagster.lib import odata
+from connector_dagster.lib.errors import (
+    ConflictError,
+    ErrorKind,
+    NotFoundError,
+    RejectedError,
+    TransientError,
+)
+from connector_dagster.lib.http import (
+    HttpEngine,
+    Reply,
+    RetryPolicy,
+    Timeouts,
+    decode_json,
+    encode_json,
+    map_concurrent,
+)
+from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
+from connector_dagster.lib.ratelimit import Rate, limiter_for
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ETAG = "@odata.etag"
+NEXT_LINK = "@odata.nextLink"
+
+DEFAULT_SET_KEYS: Mapping[str, tuple[str, ...]] = {
+    "PurchaseOrderSet": ("OrderNo",),
+    "PurchaseOrderLineSet": ("OrderNo", "LineNo", "ReleaseNo"),
+    "PurchaseOrderLineNopartSet": ("OrderNo", "LineNo", "ReleaseNo"),
+    "PurchaseOrderLinePartSet": ("OrderNo", "LineNo", "ReleaseNo"),
+    "VoucherRowSet": ("Company", "VoucherType", "AccountingYear", "VoucherNo", "RowNo"),
+    "PostingProposalSet": ("Company", "ProposalId"),
+    "PostingProposalLineSet": ("Company", "ProposalId", "RowNo"),
+    "ExternalVoucherSet": ("Company", "LoadId"),
+    "ExternalVoucherRowSet": ("Company", "LoadId", "RowNo"),
+    "HistoryLogOverviewSet": ("LogId",),
+}
+"""Key fields per entity set name, used for a stable `$orderby` when paging."""
+
+
+@dataclass(frozen=True)
+class IfsSettings:
+    """One IFS connection: host, realm, service user, sets, limits and timeouts."""
+
+    base_url: str
+    realm: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    name: str = "default"
+    """The connection's name, used in error messages."""
+    scope: str = "openid microprofile-jwt"
+    read_tier: str = "main"
+    write_tier: str = "int"
+    purchase_orders: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
+    purchase_order_lines: str = "PurchaseOrderHandling.svc/PurchaseOrderLineSet"
+    posting_proposals: str = "PostingProposalHandling.svc/PostingProposalSet"
+    posting_proposal_lines: str = "PostingProposalHandling.svc/PostingProposalLineSet"
+    vouchers: str = "ExternalVoucherHandling.svc/ExternalVoucherSet"
+    voucher_rows: str = "ExternalVoucherHandling.svc/ExternalVoucherRowSet"
+    set_keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_SET_KEYS))
+    page_size: int | None = 500
+    """`$top` per request; None leaves paging to the server (`@odata.nextLink` only)."""
+    max_pages: int = 10_000
+    rate_per_min: float = 1000.0
+    rate_burst: int = 1
+    concurrency: int = 4
+    timeout_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 5
+    max_retry_time_s: float = 120.0
+    retry_after_max_s: float = 120.0
+    etag_retries: int = 2
+    """Re-reads after a 412 before an update is reported as a conflict."""
+    max_url_length: int = 2000
+    token_margin_s: float = 30.0
+    token_lifetime_s: float = 180.0
+    """Assumed only when the token endpoint omits `expires_in`."""
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"https?://[^/\s?#]+/?", self.base_url):
+            raise ValueError(
+                "IFS base_url must be the host root, like https://acme.ifs.cloud, "
+                f"got {self.base_url!r}"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.realm):
+            raise ValueError(f"IFS realm must be a plain name like acme1, got {self.realm!r}")
+        for tier in (self.read_tier, self.write_tier):
+            if tier not in ("main", "int", "b2b"):
+                raise ValueError(f"IFS tier must be main, int or b2b, got {tier!r}")
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/auth/realms/{self.realm}/protocol/openid-connect/token"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+
+class Row(dict[str, Any]):
+    """One entity as read, with its ETag kept under `@odata.etag`."""
+
+    @property
+    def etag(self) -> str | None:
+        value = self.get(ETAG)
+        return str(value) if value else None
+
+
+def classify_ifs(status: int, body: Any) -> ErrorKind | None:
+    """IFS-specific classification on top of the status defaults."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = str(error.get("code") or "") if isinstance(error, dict) else ""
+    text = json.dumps(body) if not isinstance(body, str) else body
+    if code == "MI_MODIFIED_ERROR" or "FND_LOCKED" in text or "ORA-00054" in text:
+        return ErrorKind.TRANSIENT
+    if ".EXIST:" in text:
+        return ErrorKind.CONFLICT  # IFS' Record_Exist: a create whose key is taken
+    if status == 500 and (code == "DATABASE_ERROR" or "ORA-" in text):
+        return ErrorKind.REJECTED  # database-side validation, not an outage
+    if code == "CSRF_ERROR":
+        return ErrorKind.REJECTED
+    return None
+
+
+class IfsClient:
+    """Reads and writes one IFS Cloud environment. Thread-safe; share one per connection."""
+
+    def __init__(self, settings: IfsSettings) -> None:
+        self.settings = settings
+        s = settings
+        tokens = token_provider_for(
+            ClientCredentials(s.token_url, s.client_id, s.client_secret, s.scope),
+            TokenPolicy(
+                refresh_margin_s=s.token_margin_s,
+                default_lifetime_s=s.token_lifetime_s,
+                timeout_s=s.timeout_s,
+                verify_tls=s.verify_tls,
+            ),
+        )
+        self.engine = HttpEngine(
+            base_url=s.base_url,
+            label=f"IFS {s.name}",
+            limiter=limiter_for("ifs", s.host, Rate.per_minute(s.rate_per_min, s.rate_burst)),
+            tokens=tokens,
+            retry=RetryPolicy(
+                max_attempts=s.max_retries + 1,
+                max_total_s=s.max_retry_time_s,
+                retry_after_max_s=s.retry_after_max_s,
+            ),
+            timeouts=Timeouts(connect_s=s.connect_timeout_s, read_s=s.timeout_s),
+            classify=classify_ifs,
+            max_connections=max(4, s.concurrency * 2),
+            verify_tls=s.verify_tls,
+        )
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> IfsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def path(self, set_path: str, tier: str | None = None) -> str:
+        """`/{tier}/ifsapplications/projection/v1/{P}.svc/{Set}` for a set path.
+
+        `set_path` is `P.svc/Set`, or `entity/v1/XEntity.svc/Set` for the
+        Entity Service API."""
+        service = set_path.strip("/")
+        if not service.startswith(("projection/", "entity/")):
+            service = f"projection/v1/{service}"
+        return f"/{tier or self.settings.read_tier}/ifsapplications/{service}"
+
+    def keys_of(self, set_path: str) -> tuple[str, ...]:
+        return tuple(self.settings.set_keys.get(set_path.rstrip("/").rsplit("/", 1)[-1], ()))
+
+    def query(
+        self,
+        set_path: str,
+        *,
+        filter: str | None = None,
+        select: Sequence[str] | None = None,
+        orderby: Sequence[str] | None = None,
+        top: int | None = None,
+        tier: str | None = None,
+    ) -> Iterator[Row]:
+        """Every row matching `filter`, page by page, each with its ETag.
+
+        Follows `@odata.nextLink` verbatim when the server sends one, else
+        pages with `$top/$skip` over `orderby` (default: the set's keys). A
+        row seen twice (paging under concurrent change) is yielded once; a
+        page or link that repeats, or paging that does not end within
+        `max_pages`, raises instead of looping.
+        """
+        keys = self.keys_of(set_path)
+        order = list(orderby or keys)
+        page_size = self.settings.page_size
+        if page_size is not None and not order:
+            raise ValueError(
+                f"paging {set_path} with $top/$skip needs a stable $orderby: pass orderby= "
+                "or add the set's keys to IfsSettings.set_keys"
+            )
+        if select and keys:
+            select = [*select, *(k for k in keys if k not in select)]
+        base = self.path(set_path, tier)
+        pager = _Pager(self, set_path, keys)
+        remaining = top
+        skip = 0
+        while remaining is None or remaining > 0:
+            window = page_size if remaining is None else min(page_size or remaining, remaining)
+            query = odata.query_string(
+                filter=filter, select=select, orderby=order, top=window, skip=skip
+            )
+            url: str | None = f"{base}?{query}" if query else base
+            received = 0
+            while url is not None:
+                rows, url = pager.fetch(url)
+                received += len(rows)
+                for row in rows:
+                    if remaining is not None and remaining <= 0:
+                        return
+                    if pager.first_time(row):
+                        if remaining is not None:
+                            remaining -= 1
+                        yield row
+            if window is None or received < window:
+                return
+            skip += received
+
+    def get(
+        self,
+        set_path: str,
+        keys: Mapping[str, odata.Literal],
+        *,
+        select: Sequence[str] | None = None,
+        tier: str | None = None,
+    ) -> Row:
+        """One entity by key, with its current ETag; NotFoundError if absent."""
+        url = self.path(odata.entity_path(set_path, keys), tier)
+        if select:
+            url += "?" + odata.query_string(select=select)
+        reply = self.engine.request("GET", url)
+        return self._row(reply)
+
+    def create(self, set_path: str, body: Mapping[str, Any]) -> Row:
+        """POST a new entity on the write tier (`/int/`); returns it with its ETag.
+
+        Raises OutcomeUnknownError if the answer was lost after sending: look
+        the record up by its natural key before creating it again."""
+        reply = self.engine.request(
+            "POST", self.path(set_path, self.settings.write_tier), json_body=dict(body)
+        )
+        return self._row(reply)
+
+    def update(
+        self,
+        set_path: str,
+        keys: Mapping[str, odata.Literal],
+        apply: Callable[[Row], Mapping[str, Any]],
+    ) -> Row:
+        """Apply `apply(current_row)` (the fields to change) with If-Match.
+
+        Reads the current row and ETag, PATCHes only if something differs,
+        and on 412 re-reads and re-applies, up to `etag_retries` times, then
+        raises ConflictError. Returns the row as written."""
+        write_tier = self.settings.write_tier
+        url = self.path(odata.entity_path(set_path, keys), write_tier)
+        conflict: ConflictError | None = None
+        for _ in range(self.settings.etag_retries + 1):
+            row = self.get(set_path, keys, tier=write_tier)
+            changes = dict(apply(row))
+            if _unchanged(row, changes):
+                return row
+            if row.etag is None:
+                raise RejectedError(
+                    f"IFS {self.settings.name}: the row has no ETag, so it cannot be updated "
+                    "safely with If-Match",
+                    method="PATCH",
+                    url=self.engine.url(url),
+                )
+            try:
+                reply = self.engine.request(
+                    "PATCH",
+                    url,
+                    json_body=changes,
+                    headers={"If-Match": row.etag, "Prefer": "return=representation"},
+                )
+            except ConflictError as exc:
+                if exc.status != 412:
+                    raise
+                conflict = exc
+                continue
+            written = self._row(reply) if reply.data else Row({**row, **changes})
+            if reply.data is None:
+                written[ETAG] = reply.headers.get("etag")
+            return written
+        assert conflict is not None
+        raise ConflictError(
+            f"IFS {self.settings.name}: the record kept changing underneath "
+            f"({self.settings.etag_retries + 1} reads, each answered 412 on write); "
+            "re-run to try again",
+            method="PATCH",
+            url=conflict.url,
+            status=412,
+            body=conflict.body,
+            attempts=self.settings.etag_retries + 1,
+        )
+
+    def delete(
+        self, set_path: str, keys: Mapping[str, odata.Literal], *, etag: str | None = None
+    ) -> bool:
+        """Delete with If-Match (the given ETag, else the current one); re-reads on
+        412 like `update`. Returns False if the entity was already gone."""
+        url = self.path(odata.entity_path(set_path, keys), self.settings.write_tier)
+        for _ in range(self.settings.etag_retries + 1):
+            try:
+                if etag is None:
+                    etag = self.get(set_path, keys, tier=self.settings.write_tier).etag or "*"
+                self.engine.request("DELETE", url, headers={"If-Match": etag})
+                return True
+            except NotFoundError:
+                return False
+            except ConflictError as exc:
+                if exc.status != 412:
+                    raise
+                etag = None
+        raise ConflictError(
+            f"IFS {self.settings.name}: the record kept changing while being deleted",
+            method="DELETE",
+            url=self.engine.url(url),
+            status=412,
+        )
+
+    def exists_by_keys(
+        self,
+        set_path: str,
+        key_field: str,
+        values: Iterable[odata.Literal],
+        *,
+        filter: str | None = None,
+    ) -> set[Any]:
+        """Which of `values` exist as `key_field` in the set: one request per chunk
+        of keys, each chunk's URL kept under `max_url_length`."""
+        found: set[Any] = set()
+        for chunk in self._key_chunks(set_path, key_field, values, filter):
+            existing = {
+                row.get(key_field)
+                for row in self.query(
+                    set_path,
+                    filter=odata.and_(filter, odata.any_of(key_field, chunk)),
+                    select=[key_field],
+                    orderby=[key_field],
+                )
+            }
+            found.update(v for v in chunk if v in existing)
+        return found
+
+    def map_concurrent(
+        self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """`fn` over `items` on `concurrency` threads (see `http.map_concurrent`)."""
+        return map_concurrent(
+            fn, items, self.settings.concurrency, return_exceptions=return_exceptions
+        )
+
+    def _key_chunks(
+        self,
+        set_path: str,
+        key_field: str,
+        values: Iterable[odata.Literal],
+        filter: str | None,
+    ) -> Iterator[list[odata.Literal]]:
+        base = self.engine.url(self.path(set_path))
+        fixed = len(base) + len(
+            "?"
+            + odata.query_string(
+                filter=odata.and_(filter, "x"), select=[key_field], orderby=[key_field]
+            )
+            + f"&$top={self.settings.page_size or 0}"
+        )
+        budget = self.settings.max_url_length - fixed
+        chunk: list[odata.Literal] = []
+        used = 0
+        for value in dict.fromkeys(values):
+            cost = len(odata.encode_value(f"({odata.eq(key_field, value)}) or "))
+            if chunk and used + cost > budget:
+                yield chunk
+                chunk, used = [], 0
+            chunk.append(value)
+            used += cost
+        if chunk:
+            yield chunk
+
+    def _row(self, reply: Reply) -> Row:
+        if not isinstance(reply.data, dict):
+            raise TransientError(
+                f"IFS {self.settings.name}: expected an entity object, got "
+                f"{type(reply.data).__name__}",
+                method="GET",
+                url=reply.url,
+                status=reply.status,
+                retryable=False,
+            )
+        row = Row(reply.data)
+        if not row.get(ETAG) and reply.headers.get("etag"):
+            row[ETAG] = reply.headers["etag"]
+        return row
+
+
+class _Pager:
+    """Fetches pages of one query and refuses to loop: repeated links, repeated
+    pages and more than `max_pages` pages raise."""
+
+    def __init__(self, client: IfsClient, set_path: str, keys: tuple[str, ...]) -> None:
+        self.client = client
+        self.set_path = set_path
+        self.keys = keys
+        self.pages = 0
+        self._links: set[str] = set()
+        self._fingerprints: set[str] = set()
+        self._seen: set[tuple[Any, ...]] = set()
+        origin = urlsplit(client.engine.url("/"))
+        self._origin = (origin.scheme, origin.netloc)
+
+    def fetch(self, url: str) -> tuple[list[Row], str | None]:
+        self.pages += 1
+        engine = self.client.engine
+        if self.pages > self.client.settings.max_pages:
+            raise self._broken(url, f"paging did not end within {self.pages - 1} pages")
+        reply = engine.request("GET", url)
+        data = reply.data
+        if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+            raise self._broken(
+                reply.url, "the answer is not an OData collection ({'value': [...]})"
+            )
+        rows = [Row(r) for r in data["value"] if isinstance(r, dict)]
+        fingerprint = self._fingerprint(rows)
+        if rows and fingerprint in self._fingerprints:
+            raise self._broken(reply.url, f"page {self.pages} repeats an earlier page")
+        self._fingerprints.add(fingerprint)
+        link = data.get(NEXT_LINK)
+        if not link:
+            return rows, None
+        absolute = str(httpx.URL(reply.url).join(str(link)))
+        parts = urlsplit(absolute)
+        if (parts.scheme, parts.netloc) != self._origin:
+            raise self._broken(reply.url, f"@odata.nextLink leaves the host: {parts.netloc}")
+        if absolute in self._links:
+            raise self._broken(reply.url, "@odata.nextLink repeats an earlier link")
+        self._links.add(absolute)
+        return rows, absolute
+
+    def first_time(self, row: Row) -> bool:
+        if not self.keys:
+            return True
+        key = tuple(row.get(k) for k in self.keys)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def _fingerprint(self, rows: list[Row]) -> str:
+        if self.keys:
+            content: Any = [[str(r.get(k)) for k in self.keys] for r in rows]
+        else:
+            content = rows
+        return hashlib.sha256(encode_json(content)).hexdigest()
+
+    def _broken(self, url: str, problem: str) -> RejectedError:
+        return RejectedError(
+            f"IFS {self.client.settings.name}: paging {self.set_path} stopped: {problem}; "
+            "the server's paging is broken, so reading on could loop forever",
+            method="GET",
+            url=url if "://" in url else self.client.engine.url(url),
+        )
+
+
+def _unchanged(row: Row, changes: Mapping[str, Any]) -> bool:
+    """True if every field in `changes` already has that value (compared as JSON)."""
+    return all(decode_json(encode_json(value)) == row.get(name) for name, value in changes.items())

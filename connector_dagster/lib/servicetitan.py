@@ -1,0 +1,334 @@
+"""ServiceTitan REST v2 client: tenant paths, page envelopes, export feeds, money.
+
+Every call carries the bearer token and `ST-App-Key`; the tenant id is checked
+(digits only) before it is put into any path. Lists are read through the
+`{page, pageSize, hasMore, data}` envelope, exports through `continueFrom`,
+`ids` look-ups in chunks of 50. Money arrives as strings or numbers and is
+turned into Decimal with `money()`, never float.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from connector_dagster.lib.errors import RejectedError
+from connector_dagster.lib.http import (
+    HttpEngine,
+    RetryPolicy,
+    Timeouts,
+    encode_json,
+    map_concurrent,
+)
+from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
+from connector_dagster.lib.ratelimit import Rate, limiter_for
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_TENANT = re.compile(r"^[0-9]{1,19}$")
+_MODULE = re.compile(r"^[a-z][a-z0-9-]*$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+Params = Mapping[str, Any]
+
+
+def valid_tenant_id(tenant_id: object) -> str:
+    """The tenant id as a string of digits; ValueError for anything else
+    (`123/../456` would otherwise walk out of the tenant's path)."""
+    text = str(tenant_id)
+    if isinstance(tenant_id, bool) or not _TENANT.match(text):
+        raise ValueError(f"ServiceTitan tenant id must be digits only, got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class ServiceTitanSettings:
+    """One ServiceTitan connection: URLs, tenant, app key, credentials, limits."""
+
+    api_url: str
+    auth_url: str
+    tenant_id: str
+    app_key: str = field(repr=False)
+    client_id: str
+    client_secret: str = field(repr=False)
+    name: str = "default"
+    """The connection's name, used in error messages."""
+    rate_per_s: float = 60.0
+    rate_burst: int = 1
+    concurrency: int = 16
+    page_size: int = 500
+    max_pages: int = 100_000
+    ids_per_call: int = 50
+    timeout_s: float = 100.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 5
+    max_retry_time_s: float = 120.0
+    retry_after_max_s: float = 120.0
+    token_margin_s: float = 60.0
+    token_lifetime_s: float = 900.0
+    """Assumed only when the token endpoint omits `expires_in`."""
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tenant_id", valid_tenant_id(self.tenant_id))
+        if not 1 <= self.ids_per_call <= 50:
+            raise ValueError(f"ids_per_call must be 1..50, got {self.ids_per_call}")
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One call of an export feed: its rows and the token to continue from.
+
+    Store `continue_from` once the rows are processed; pass it back next time."""
+
+    rows: list[dict[str, Any]]
+    continue_from: str
+    has_more: bool
+
+
+def money(value: str | int | Decimal | float) -> Decimal:
+    """An amount as Decimal, from a string (`"273.13"`) or a JSON number.
+
+    A float (only if some caller parsed JSON without Decimal) is read from its
+    shortest text form, so 2.35 stays 2.35; no float arithmetic happens."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not an amount: {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not an amount: {value!r}") from None
+    else:
+        raise ValueError(f"not an amount: {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"not an amount: {value!r}")
+    return result
+
+
+class ServiceTitanClient:
+    """Reads and writes one ServiceTitan tenant. Thread-safe; share one per connection."""
+
+    def __init__(self, settings: ServiceTitanSettings) -> None:
+        self.settings = s = settings
+        tokens = token_provider_for(
+            ClientCredentials(s.auth_url, s.client_id, s.client_secret),
+            TokenPolicy(
+                refresh_margin_s=s.token_margin_s,
+                default_lifetime_s=s.token_lifetime_s,
+                timeout_s=s.timeout_s,
+                verify_tls=s.verify_tls,
+            ),
+        )
+        self.engine = HttpEngine(
+            base_url=s.api_url,
+            label=f"ServiceTitan {s.name} (tenant {s.tenant_id})",
+            limiter=limiter_for(
+                "servicetitan",
+                f"{urlsplit(s.api_url).netloc}/{s.tenant_id}",
+                Rate.per_second(s.rate_per_s, s.rate_burst),
+            ),
+            tokens=tokens,
+            headers={"ST-App-Key": s.app_key},
+            retry=RetryPolicy(
+                max_attempts=s.max_retries + 1,
+                max_total_s=s.max_retry_time_s,
+                retry_after_max_s=s.retry_after_max_s,
+            ),
+            timeouts=Timeouts(connect_s=s.connect_timeout_s, read_s=s.timeout_s),
+            max_connections=max(8, s.concurrency * 2),
+            verify_tls=s.verify_tls,
+        )
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> ServiceTitanClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def path(self, module: str, path: str, params: Params | None = None) -> str:
+        """`/{module}/v2/tenant/{tenant}/{path}?{params}` with every part checked."""
+        if not _MODULE.match(module):
+            raise ValueError(f"not a ServiceTitan module name: {module!r}")
+        segments = [str(p) for p in path.strip("/").split("/")]
+        for segment in segments:
+            if not _SEGMENT.match(segment) or segment in (".", ".."):
+                raise ValueError(f"unsafe path segment {segment!r} in {path!r}")
+        tenant = valid_tenant_id(self.settings.tenant_id)
+        url = f"/{module}/v2/tenant/{tenant}/{'/'.join(segments)}"
+        query = _query(params)
+        return f"{url}?{query}" if query else url
+
+    def get(self, module: str, path: str, params: Params | None = None) -> Any:
+        """GET one resource (or a raw list) and return the parsed JSON."""
+        return self.engine.request("GET", self.path(module, path, params)).data
+
+    def iter_pages(
+        self,
+        module: str,
+        path: str,
+        params: Params | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of a paged list, page by page, until `hasMore` is false.
+
+        Pass `{"active": "Any"}` to include inactive records (the API's default
+        is active only). A bare JSON array (some endpoints) is taken whole. A
+        page that repeats, a `hasMore` with no rows, or more than `max_pages`
+        pages raise instead of looping."""
+        size = page_size or self.settings.page_size
+        seen: set[str] = set()
+        number = 1
+        while True:
+            if number > self.settings.max_pages:
+                raise self._broken(module, path, f"paging did not end within {number - 1} pages")
+            url = self.path(module, path, {**(params or {}), "page": number, "pageSize": size})
+            data = self.engine.request("GET", url).data
+            if isinstance(data, list):
+                yield from data
+                return
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise self._broken(module, path, "the answer is not a page envelope")
+            rows = data["data"]
+            fingerprint = _fingerprint(rows)
+            if rows and fingerprint in seen:
+                raise self._broken(module, path, f"page {number} repeats an earlier page")
+            seen.add(fingerprint)
+            yield from rows
+            if not data.get("hasMore"):
+                return
+            if not rows:
+                raise self._broken(module, path, f"page {number} is empty but hasMore is true")
+            number += 1
+
+    def export(
+        self,
+        module: str,
+        resource: str,
+        continue_from: str | None = None,
+        *,
+        include_recent_changes: bool = False,
+    ) -> Iterator[ExportPage]:
+        """Walk `/{module}/.../export/{resource}` from `continue_from` (None: from
+        the start; or a date) until caught up. Yields each call's rows with the
+        new token; the caller stores the token after processing the rows.
+        Rows may repeat (upsert by id); inactive and deleted rows are included."""
+        token = continue_from
+        seen: set[str] = set()
+        for _ in range(self.settings.max_pages):
+            params: dict[str, Any] = {"from": token} if token else {}
+            if include_recent_changes:
+                params["includeRecentChanges"] = "true"
+            data = self.get(module, f"export/{resource}", params)
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise self._broken(module, f"export/{resource}", "not an export envelope")
+            new = str(data.get("continueFrom") or "")
+            has_more = bool(data.get("hasMore"))
+            yield ExportPage(list(data["data"]), new or (token or ""), has_more)
+            if not has_more:
+                return
+            if not new or new == token or new in seen:
+                raise self._broken(
+                    module, f"export/{resource}", "hasMore is true but continueFrom did not move"
+                )
+            seen.add(new)
+            token = new
+        raise self._broken(
+            module,
+            f"export/{resource}",
+            f"export did not catch up within {self.settings.max_pages} calls",
+        )
+
+    def get_by_ids(
+        self,
+        module: str,
+        path: str,
+        ids: Iterable[int],
+        params: Params | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows for `ids`, asked for `ids_per_call` (≤ 50) at a time. Pass
+        `{"active": "Any"}` to find inactive ones too. Missing ids are absent."""
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        step = self.settings.ids_per_call
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(unique), step):
+            chunk = unique[start : start + step]
+            rows.extend(
+                self.iter_pages(
+                    module,
+                    path,
+                    {**(params or {}), "ids": ",".join(map(str, chunk))},
+                    page_size=max(step, len(chunk)),
+                )
+            )
+        return rows
+
+    def create(self, module: str, path: str, body: Mapping[str, Any]) -> Any:
+        """POST a new record. Not idempotent: if the answer is lost the call raises
+        OutcomeUnknownError and is not resent; look the record up by the
+        provenance written into it before creating again."""
+        return self.engine.request("POST", self.path(module, path), json_body=body).data
+
+    def patch(self, module: str, path: str, body: Mapping[str, Any]) -> Any:
+        """PATCH fields of a record (retried: the same fields set twice is harmless)."""
+        return self.engine.request("PATCH", self.path(module, path), json_body=body).data
+
+    def post(self, module: str, path: str, body: Any, *, idempotent: bool) -> Any:
+        """POST an action. Say whether sending it twice is harmless (e.g.
+        `markasexported`): only then is it retried after a lost answer."""
+        return self.engine.request(
+            "POST", self.path(module, path), json_body=body, idempotent=idempotent
+        ).data
+
+    def map_concurrent(
+        self, fn: Callable[[T], R], items: Iterable[T], *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """`fn` over `items` on `concurrency` threads (see `http.map_concurrent`)."""
+        return map_concurrent(
+            fn, items, self.settings.concurrency, return_exceptions=return_exceptions
+        )
+
+    def _broken(self, module: str, path: str, problem: str) -> RejectedError:
+        return RejectedError(
+            f"{self.engine.label}: reading {module}/{path} stopped: {problem}; "
+            "the server's paging is broken, so reading on could loop forever",
+            method="GET",
+            url=self.engine.url(self.path(module, path)),
+        )
+
+
+def _query(params: Params | None) -> str:
+    if not params:
+        return ""
+    clean: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            utc = value.astimezone(UTC).isoformat(timespec="milliseconds")
+            value = utc.replace("+00:00", "Z")
+        clean[name] = value
+    return str(httpx.QueryParams(clean))
+
+
+def _fingerprint(rows: list[Any]) -> str:
+    content = [r.get("id") if isinstance(r, dict) and "id" in r else r for r in rows]
+    return hashlib.sha256(encode_json(content)).hexdigest()
