@@ -1,5 +1,5 @@
 """OpenAPI conformance of the ServiceTitan simulator against ServiceTitan's own
-specs (`shared/reference/servicetitan-openapi/*-v2.json`, OpenAPI 3.0).
+specs (`servicetitan_openapi/*-v2.json` beside this file, OpenAPI 3.0).
 
 Every API route the simulator serves has a case below that makes real requests
 over HTTP; openapi-core validates each response (status, content type, body)
@@ -39,7 +39,7 @@ from connector_dagster_tests.test_sandbox_servicetitan_support import (
 
 SPEC_DIR = Path(
     os.environ.get("CONNECTOR_ST_OPENAPI_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "reference" / "servicetitan-openapi"
+    or Path(__file__).resolve().parent / "servicetitan_openapi"
 )
 MODULES = ("inventory", "accounting", "jpm", "settings")
 PREFIX = "/{module}/v2/tenant/{tenant}/"
