@@ -175,7 +175,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "-p",
             str(args.port),
         ]
-        return subprocess.call(cmd, env=env, cwd=PROJECT_ROOT)  # noqa: S603
+        # Run from DAGSTER_HOME so Dagster reads the dagster.yaml copied there.
+        return subprocess.call(cmd, env=env, cwd=home)  # noqa: S603
     finally:
         sandbox.stop()
 

@@ -76,3 +76,57 @@ def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never touch the developer's .dagster_home."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     os.makedirs(tmp_path / "dagster_home", exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[dict]:
+    """Both simulators in a child process on free ports; yields their description."""
+    from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+
+    with SandboxProcess(SandboxConfig(ifs_port=0, st_port=0)) as proc:
+        yield proc.info
+
+
+def _reset(info: dict) -> None:
+    import httpx
+
+    for base in (info["ifs"]["base_url"], info["servicetitan"]["api_url"]):
+        httpx.post(f"{base}/_sandbox/reset", timeout=60).raise_for_status()
+
+
+@pytest.fixture
+def sandbox_connection(
+    sandbox: dict, db_env: str, master_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict]:
+    """A reset sandbox, a connections file named `sandbox` pointing at it, its
+    credentials in the vault of a fresh database. Yields the sandbox description."""
+    from connector_dagster.defs.resources import reset_clients
+    from connector_dagster.lib.settings import PROJECT_ROOT
+    from connector_dagster.lib.vault import Vault
+
+    _reset(sandbox)
+    ifs, st = sandbox["ifs"], sandbox["servicetitan"]
+    path = tmp_path / "connections.yaml"
+    path.write_text(
+        f"""connections:
+  sandbox:
+    timezone: America/Los_Angeles
+    mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
+    ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
+    servicetitan:
+      api_url: "{st["api_url"]}"
+      auth_url: "{st["auth_url"]}"
+      tenant_id: "{st["tenant_id"]}"
+"""
+    )
+    monkeypatch.setenv("CONNECTOR_CONNECTIONS_FILE", str(path))
+    store = Store(db_env)
+    vault = Vault(store)
+    for field in ("client_id", "client_secret"):
+        vault.set("sandbox", "ifs", field, ifs[field])
+    for field in ("client_id", "client_secret", "app_key", "webhook_key"):
+        vault.set("sandbox", "servicetitan", field, st[field])
+    store.close()
+    reset_clients()
+    yield sandbox
+    reset_clients()

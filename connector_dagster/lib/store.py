@@ -6,6 +6,7 @@ transaction, so the ledger and the audit trail never disagree.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -15,9 +16,16 @@ from typing import Any
 
 import psycopg2.extensions
 import psycopg2.pool
-from psycopg2.extras import Json
+from psycopg2.extras import Json as _Json
+from psycopg2.extras import execute_values
 
 from connector_dagster.lib.db import libpq_url
+
+
+def Json(value: Any) -> _Json:
+    """JSON for a jsonb column; Decimals and dates become strings."""
+    return _Json(value, dumps=lambda v: json.dumps(v, default=str, ensure_ascii=False))
+
 
 REASONS = (
     "validation",
@@ -50,6 +58,7 @@ class LedgerEntry:
     attempts: int
     partition_key: str | None
     updated_at: datetime
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class Store:
         with self.cursor() as cur:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
-                          mapping_version, attempts, partition_key, updated_at
+                          mapping_version, attempts, partition_key, updated_at, created_at
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
                 (connection, flow, keys),
@@ -133,7 +142,7 @@ class Store:
         with self.cursor() as cur:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
-                          mapping_version, attempts, partition_key, updated_at
+                          mapping_version, attempts, partition_key, updated_at, created_at
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND partition_key = %s""",
                 (connection, flow, partition_key),
@@ -256,6 +265,29 @@ class Store:
                 ),
             )
             _audit(cur, ref, audit)
+
+    def record_reads(
+        self,
+        connection: str,
+        flow: str,
+        reads: list[tuple[str, str | None]],
+        run_id: str | None,
+        partition_key: str | None,
+    ) -> None:
+        """One `read` audit row per record read: (source key, version read)."""
+        if not reads:
+            return
+        with self.cursor() as cur:
+            execute_values(
+                cur,
+                """INSERT INTO connector.audit_log
+                       (connection, flow, source_key, run_id, partition_key, action, hash_after)
+                   VALUES %s""",
+                [
+                    (connection, flow, key, run_id, partition_key, "read", version)
+                    for key, version in reads
+                ],
+            )
 
     def record_skip(self, ref: RecordRef, audit: Audit) -> None:
         """Audit a record that needed no request (synced with the same hash)."""

@@ -1,0 +1,82 @@
+"""An IO manager that keeps asset values (tables of records) in PostgreSQL.
+
+Values are dicts of pandas DataFrames (or one DataFrame); they are stored as
+JSON, with Decimals and dates as strings, so no step depends on a local disk.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from connector_dagster.lib import db
+from connector_dagster.lib.store import Store
+
+
+def _frame_to_rows(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "columns": list(frame.columns),
+        "rows": json.loads(frame.to_json(orient="values", date_format="iso", default_handler=str)),
+    }
+
+
+def _rows_to_frame(data: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(data["rows"], columns=data["columns"], dtype=object)
+
+
+class SnapshotIOManager(dg.ConfigurableIOManager):
+    def _store(self) -> Store:
+        return Store(db.database_url(), max_connections=1)
+
+    @staticmethod
+    def _where(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
+        key = context.asset_key.to_user_string()
+        partition = context.asset_partition_key if context.has_asset_partitions else ""
+        return key, partition
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, pd.DataFrame):
+            data = {"frame": _frame_to_rows(obj)}
+        else:
+            data = {"frames": {name: _frame_to_rows(f) for name, f in obj.items()}}
+        key, partition = self._where(context)
+        store = self._store()
+        try:
+            with store.cursor() as cur:
+                cur.execute(
+                    """INSERT INTO connector.asset_snapshots (asset_key, partition_key, data)
+                       VALUES (%s, %s, %s)
+                       ON CONFLICT (asset_key, partition_key) DO UPDATE
+                       SET data = EXCLUDED.data, stored_at = now()""",
+                    (key, partition, json.dumps(data, default=str)),
+                )
+        finally:
+            store.close()
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        key, partition = self._where(context)
+        store = self._store()
+        try:
+            with store.cursor() as cur:
+                cur.execute(
+                    "SELECT data FROM connector.asset_snapshots "
+                    "WHERE asset_key = %s AND partition_key = %s",
+                    (key, partition),
+                )
+                row = cur.fetchone()
+        finally:
+            store.close()
+        if row is None:
+            raise dg.Failure(
+                f"{key} has not been materialized for partition {partition or '(none)'}: "
+                "materialize it first"
+            )
+        data = row[0]
+        if "frame" in data:
+            return _rows_to_frame(data["frame"])
+        return {name: _rows_to_frame(f) for name, f in data["frames"].items()}

@@ -1,0 +1,1 @@
+"""Flow F1: IFS purchase orders into ServiceTitan procurement."""

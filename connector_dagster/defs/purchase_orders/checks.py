@@ -1,0 +1,74 @@
+"""The pandera schema of the purchase orders read from IFS, run as a blocking check.
+
+The check guards the shape of what was read (columns, keys, states, lines
+belonging to a header). Values of single records (a missing part, a negative
+price) are not the check's business: those records are parked one by one by
+the write step, so one bad PO never blocks the period.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from connector_dagster.lib.po_sync import IFS_PO_STATES
+
+HEADERS = pa.DataFrameSchema(
+    {
+        "OrderNo": pa.Column(str, unique=True, nullable=False, checks=pa.Check.str_length(1, 50)),
+        "VendorNo": pa.Column(str, nullable=True),
+        "OrderDate": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}")),
+        "Objstate": pa.Column(str, pa.Check.isin(IFS_PO_STATES)),
+        "Contract": pa.Column(str, nullable=True),
+        "CurrencyCode": pa.Column(str, nullable=True),
+        "WantedReceiptDate": pa.Column(str, nullable=True),
+        "TaxCode": pa.Column(str, nullable=True),
+        "Company": pa.Column(str, nullable=True),
+        "etag": pa.Column(str, pa.Check.str_startswith('W/"')),
+    },
+    strict=True,
+    coerce=False,
+)
+
+LINES = pa.DataFrameSchema(
+    {
+        "OrderNo": pa.Column(str, nullable=False),
+        "LineNo": pa.Column(object, nullable=False),
+        "ReleaseNo": pa.Column(object, nullable=False),
+        "PartNo": pa.Column(str, nullable=True),
+        "Description": pa.Column(str, nullable=True),
+        "BuyQtyDue": pa.Column(object, nullable=True),
+        "BuyUnitMeas": pa.Column(str, nullable=True),
+        "BuyUnitPrice": pa.Column(object, nullable=True),
+        "TaxCode": pa.Column(str, nullable=True),
+        "etag": pa.Column(str, pa.Check.str_startswith('W/"')),
+    },
+    strict=True,
+    coerce=False,
+    unique=["OrderNo", "LineNo", "ReleaseNo"],
+)
+
+
+def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """Problems with the shape of a period's read; empty when it may be written."""
+    problems: list[str] = []
+    for name, schema in (("headers", HEADERS), ("lines", LINES)):
+        frame = frames.get(name)
+        if frame is None:
+            problems.append(f"{name}: missing from the read")
+            continue
+        try:
+            schema.validate(frame.astype(object).where(frame.notna(), None), lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases.head(20)
+            problems.extend(
+                f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
+                for row in cases.itertuples()
+            )
+    if not problems:
+        orphans = set(frames["lines"]["OrderNo"]) - set(frames["headers"]["OrderNo"])
+        if orphans:
+            problems.append(
+                f"lines: {len(orphans)} line(s) of orders not read: {sorted(orphans)[:5]}"
+            )
+    return problems
