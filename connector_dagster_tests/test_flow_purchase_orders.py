@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import pytest
 
 from connector_dagster.defs.purchase_orders.assets import build
 from connector_dagster.defs.resources import Clients, StateStore, build_resources, reset_clients
@@ -338,3 +339,24 @@ def test_awkward_period_writes_the_good_and_parks_each_bad_po_with_its_reason(
         assert key in record.message
         if any(not ln["PartNo"] for ln in lines[key]):
             assert "PartNo is empty" in record.message
+
+
+def test_no_secret_reaches_the_event_log_audit_log_or_failed_records(
+    sandbox_connection: dict, db_env: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    ifs, st = sandbox_connection["ifs"], sandbox_connection["servicetitan"]
+    secrets = [ifs["client_secret"], st["client_secret"], st["app_key"], st["webhook_key"]]
+    ifs_client, st_client = clients()
+    result = materialize(period="2026-02-01")  # writes, and fails some records
+    tokens = [ifs_client.engine.tokens.token(), st_client.engine.tokens.token()]
+    events = "\n".join(repr(e) for e in result.all_events)
+    with Store(db_env).cursor() as cur:
+        cur.execute("SELECT row_to_json(a)::text FROM connector.audit_log a")
+        audit = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("SELECT row_to_json(f)::text FROM connector.failed_records f")
+        failed = "\n".join(r[0] for r in cur.fetchall())
+    out = capfd.readouterr()
+    assert audit and failed and events
+    for text in (events, audit, failed, out.out, out.err):
+        for secret in [*secrets, *tokens]:
+            assert secret not in text
