@@ -61,6 +61,15 @@ def writes(base: str, marker: str = "purchase-orders") -> Counter:
     )
 
 
+def edit_po(info: dict, key: str, **changes: object) -> None:
+    """Change a PO header in IFS as a user would."""
+    httpx.post(
+        f"{info['ifs']['base_url']}/_sandbox/edit",
+        json={"set": "PurchaseOrderSet", "key": {"OrderNo": key}, "changes": changes},
+        timeout=10,
+    ).raise_for_status()
+
+
 def clear_counts(base: str) -> None:
     httpx.delete(f"{base}/_sandbox/requests", timeout=10).raise_for_status()
 
@@ -158,12 +167,7 @@ def test_ifs_edit_is_one_update_and_cancellation_is_one_cancel(sandbox_connectio
     first = min((i for i in po["items"] if i.get("status") != "Inactive"), key=lambda i: i["id"])
     assert Decimal(str(first["quantity"])) == Decimal(str(edit["changes"]["BuyQtyDue"]))
 
-    httpx.post(
-        f"{ifs_base}/_sandbox/edit",
-        json={"set": "PurchaseOrderSet", "key": {"OrderNo": key},
-              "changes": {"Objstate": "Cancelled"}},
-        timeout=10,
-    ).raise_for_status()  # fmt: skip
+    edit_po(sandbox_connection, key, Objstate="Cancelled")
     clear_counts(st_base)
     assert materialize().success
     changed = writes(st_base)
@@ -210,12 +214,7 @@ def test_po_changed_while_being_synced_is_parked_as_conflict(sandbox_connection:
     assert materialize("sandbox/ifs_purchase_orders").success
     headers, _ = ifs_period_pos()
     key = next(k for k, h in headers.items() if h["Objstate"] == "Released")
-    httpx.post(
-        f"{sandbox_connection['ifs']['base_url']}/_sandbox/edit",
-        json={"set": "PurchaseOrderSet", "key": {"OrderNo": key},
-              "changes": {"WantedReceiptDate": "2026-12-24"}},
-        timeout=10,
-    ).raise_for_status()  # fmt: skip
+    edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
     result = materialize("sandbox/servicetitan_purchase_orders")
     assert not result.success
     store = StateStore().store()
@@ -238,12 +237,7 @@ def test_po_locked_in_servicetitan_becomes_target_locked(sandbox_connection: dic
         json={"status": "Received"},
         timeout=10,
     ).raise_for_status()
-    httpx.post(
-        f"{sandbox_connection['ifs']['base_url']}/_sandbox/edit",
-        json={"set": "PurchaseOrderSet", "key": {"OrderNo": key},
-              "changes": {"WantedReceiptDate": "2026-12-24"}},
-        timeout=10,
-    ).raise_for_status()  # fmt: skip
+    edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
     clear_counts(st_base)
     assert not materialize().success
     [failed] = StateStore().store().failed(connection="sandbox")
