@@ -28,7 +28,8 @@ class _Model(BaseModel):
 
 class IfsSets(_Model):
     purchase_orders: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
-    purchase_order_lines: str = "PurchaseOrderHandling.svc/PurchaseOrderLineSet"
+    # All PO lines (part and no-part) are only on the Entity Service API (/int/).
+    purchase_order_lines: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
     posting_proposals: str = "PostingProposalHandling.svc/PostingProposalSet"
     posting_proposal_lines: str = "PostingProposalHandling.svc/PostingProposalLineSet"
     vouchers: str = "ExternalVoucherHandling.svc/ExternalVoucherSet"

@@ -73,7 +73,9 @@ class IfsSettings:
     read_tier: str = "main"
     write_tier: str = "int"
     purchase_orders: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
-    purchase_order_lines: str = "PurchaseOrderHandling.svc/PurchaseOrderLineSet"
+    # All PO lines (part and no-part) are only on the Entity Service API; the
+    # PurchaseOrderHandling projection exposes no-part lines alone.
+    purchase_order_lines: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
     posting_proposals: str = "PostingProposalHandling.svc/PostingProposalSet"
     posting_proposal_lines: str = "PostingProposalHandling.svc/PostingProposalLineSet"
     vouchers: str = "ExternalVoucherHandling.svc/ExternalVoucherSet"
@@ -188,9 +190,11 @@ class IfsClient:
         """`/{tier}/ifsapplications/projection/v1/{P}.svc/{Set}` for a set path.
 
         `set_path` is `P.svc/Set`, or `entity/v1/XEntity.svc/Set` for the
-        Entity Service API."""
+        Entity Service API, which IFS serves on `/int/` only."""
         service = set_path.strip("/")
-        if not service.startswith(("projection/", "entity/")):
+        if service.startswith("entity/"):
+            tier = tier or "int"
+        elif not service.startswith("projection/"):
             service = f"projection/v1/{service}"
         return f"/{tier or self.settings.read_tier}/ifsapplications/{service}"
 
