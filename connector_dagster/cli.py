@@ -158,6 +158,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ.update(env)
     migrate.migrate(url)
 
+    set_pool_limits()
     sandbox = SandboxProcess(SandboxConfig(seed=args.seed, scale=args.scale)).start()
     try:
         _seed_sandbox_credentials(sandbox.info)
@@ -179,6 +180,32 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env=env, cwd=home)  # noqa: S603
     finally:
         sandbox.stop()
+
+
+def set_pool_limits(limit: int = 1) -> list[str]:
+    """Give every connection's API pools an explicit limit in the Dagster instance.
+
+    Explicit limits, rather than `pools.default_limit`, because Dagster 1.13 on
+    PostgreSQL fails a run when it initialises a default-limited pool that
+    another run created meanwhile, or whose default changed."""
+    import dagster as dg
+
+    from connector_dagster.defs.partitions import ifs_pool, servicetitan_pool
+    from connector_dagster.lib import connections
+
+    pools = sorted(
+        {p for c in connections.load().values() for p in (ifs_pool(c), servicetitan_pool(c))}
+    )
+    with dg.DagsterInstance.get() as instance:
+        for pool in pools:
+            instance.event_log_storage.set_concurrency_slots(pool, limit)
+    return pools
+
+
+def cmd_pools(args: argparse.Namespace) -> int:
+    for pool in set_pool_limits(args.limit):
+        print(f"pool {pool}: limit {args.limit}")
+    return 0
 
 
 def _dev_master_key(home: Path) -> str:
@@ -234,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.add_argument("--period", help="partition key, e.g. 2026-10-01")
     p_list.add_argument("--reason")
     p_list.set_defaults(fn=cmd_failed_list)
+
+    p_pools = sub.add_parser(
+        "pools", help="set the concurrency limit of every connection's API pools in Dagster"
+    )
+    p_pools.add_argument("--limit", type=int, default=1)
+    p_pools.set_defaults(fn=cmd_pools)
 
     p_sb = sub.add_parser("sandbox", help="serve the IFS and ServiceTitan simulators")
     p_sb.add_argument("--ifs-port", type=int, default=8571)

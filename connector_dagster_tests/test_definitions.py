@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from connector_dagster.lib.settings import PROJECT_ROOT
 
@@ -49,3 +50,15 @@ def test_dagster_yaml_is_a_valid_postgres_instance_config(tmp_path: Path, pg_url
         instance.dispose()
     finally:
         del os.environ["CONNECTOR_DAGSTER_PG_URL"]
+
+
+def test_pools_command_sets_an_explicit_limit_per_api_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector_dagster.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["pools", "--limit", "1"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        for pool in ("servicetitan_1234567", "ifs_127_0_0_1_8571"):
+            assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 1

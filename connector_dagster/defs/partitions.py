@@ -1,9 +1,12 @@
-"""Monthly accounting-period partitions, in the timezone of each connection's books."""
+"""Monthly accounting-period partitions in the timezone of each connection's books,
+and the concurrency pools of each connection's APIs."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from functools import cache
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -30,3 +33,13 @@ def period_bounds(context: dg.AssetExecutionContext) -> tuple[date, date]:
 
 def period_key(day: date | datetime) -> str:
     return f"{day.year:04d}-{day.month:02d}-01"
+
+
+def ifs_pool(conn: Connection) -> str:
+    """The concurrency pool of the connection's IFS host."""
+    return "ifs_" + re.sub(r"[^A-Za-z0-9]+", "_", urlsplit(conn.ifs.base_url).netloc)
+
+
+def servicetitan_pool(conn: Connection) -> str:
+    """The concurrency pool of the connection's ServiceTitan tenant."""
+    return f"servicetitan_{conn.servicetitan.tenant_id}"

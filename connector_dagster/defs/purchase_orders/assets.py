@@ -1,16 +1,19 @@
 """F1 assets per connection: `ifs_purchase_orders` (read) and
 `servicetitan_purchase_orders` (the validated write), monthly partitions."""
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
 
-from connector_dagster.defs.partitions import period_bounds, period_partitions
+from connector_dagster.defs.partitions import (
+    ifs_pool,
+    period_bounds,
+    period_partitions,
+    servicetitan_pool,
+)
 from connector_dagster.defs.purchase_orders import checks
 from connector_dagster.defs.resources import Clients, StateStore
 from connector_dagster.lib import mapping
@@ -64,14 +67,12 @@ def build(conn: Connection) -> dg.Definitions:
     prefix = conn.name
     periods = period_partitions(conn)
     source_key = dg.AssetKey([prefix, "ifs_purchase_orders"])
-    ifs_pool = "ifs_" + re.sub(r"[^A-Za-z0-9]+", "_", urlsplit(conn.ifs.base_url).netloc)
-    st_pool = f"servicetitan_{conn.servicetitan.tenant_id}"
 
     @dg.asset(
         key=source_key,
         group_name=prefix,
         partitions_def=periods,
-        pool=ifs_pool,
+        pool=ifs_pool(conn),
         kinds={"ifs"},
         check_specs=[
             dg.AssetCheckSpec(
@@ -120,7 +121,7 @@ def build(conn: Connection) -> dg.Definitions:
         group_name=prefix,
         partitions_def=periods,
         ins={"ifs_purchase_orders": dg.AssetIn(key=source_key)},
-        pool=st_pool,
+        pool=servicetitan_pool(conn),
         kinds={"servicetitan"},
         description="The period's syncable IFS purchase orders, created, updated or cancelled "
         "in ServiceTitan procurement through the write protocol.",
