@@ -354,3 +354,37 @@ def test_no_secret_reaches_the_event_log_audit_log_or_failed_records(
     for text in (events, audit, failed, out.out, out.err):
         for secret in [*secrets, *tokens]:
             assert secret not in text
+
+
+def test_faulty_servicetitan_still_ends_with_exactly_one_po_each(
+    sandbox_connection: dict, tmp_path: Path
+) -> None:
+    """10% 429, 5% 500, 2% resets, 1% timeouts on every ServiceTitan call: each PO
+    ends synced or classified, and once the faults stop, a re-run completes the
+    period with no duplicate."""
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    path.write_text(path.read_text() + "      timeout_s: 1\n")  # under servicetitan:
+    reset_clients()
+    st_base = sandbox_connection["servicetitan"]["api_url"]
+    profile = {"rate_429": 0.10, "rate_500": 0.05, "rate_reset": 0.02, "rate_timeout": 0.01,
+               "timeout_s": 2, "retry_after_s": 1, "seed": 11}  # fmt: skip
+    httpx.put(f"{st_base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
+    result = materialize()
+    httpx.put(f"{st_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+    faults_seen = sum(
+        r["count"]
+        for r in httpx.get(f"{st_base}/_sandbox/requests", timeout=10).json()
+        if r["status"] in (0, 429, 500)
+    )
+    assert faults_seen > 0
+    store = StateStore().store()
+    failed = store.failed(connection="sandbox")
+    assert result.success == (failed == [])
+    assert all(f.reason == "transient_exhausted" for f in failed)
+
+    assert materialize().success
+    headers, _ = ifs_period_pos()
+    syncable = {k for k, h in headers.items() if h["Objstate"] in SYNCABLE}
+    pos = st_pos_by_order()
+    assert set(pos) == syncable
+    assert all(len(copies) == 1 for copies in pos.values())

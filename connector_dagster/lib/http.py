@@ -110,6 +110,12 @@ _KIND_BY_STATUS: dict[int, ErrorKind] = {
 }
 
 
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+"""Server errors after which a create may or may not have taken effect (the
+server may fail after writing, a gateway may lose the answer). 429 and 503 are
+refusals before any work, so a create is simply sent again after them."""
+
+
 def kind_for_status(status: int) -> ErrorKind:
     """The default classification of an HTTP error status."""
     if status in _KIND_BY_STATUS:
@@ -343,9 +349,9 @@ class HttpEngine:
         if status == 429:
             retry_after, retryable, note = self._retry_after(response)
             message += note
-        elif retryable and not idempotent and status == 504:
+        elif retryable and not idempotent and status in AMBIGUOUS_STATUSES:
             kind, retryable = ErrorKind.OUTCOME_UNKNOWN, False
-            message += "; a gateway timeout on a create may hide a success: look it up first"
+            message += f"; HTTP {status} on a create may hide a success: look it up first"
         raise error_for(
             kind,
             message,

@@ -126,6 +126,8 @@ class Syncer:
     run_id: str | None = None
     mapping_version: str | None = None
     workers: int = 8
+    # Look-up-then-create rounds after a create whose outcome is unknown.
+    create_rounds: int = 2
     # How a record is named in messages, e.g. "PO".
     label: str = "record"
     # Called with the records about to be written (not the skipped ones); returns
@@ -223,8 +225,7 @@ class Syncer:
                 except ApiError as exc:
                     if exc.kind is not ErrorKind.OUTCOME_UNKNOWN:
                         raise
-                    target_id = self._after_unknown(record, exc)
-                    action = "adopt"
+                    target_id, action = self._after_unknown(record, exc)
             elif record.op == "cancel":
                 self.target.cancel(record, target_id)
                 action = "cancel"
@@ -258,14 +259,26 @@ class Syncer:
             ],
         ).append(record.key)
 
-    def _after_unknown(self, record: SourceRecord, exc: ApiError) -> str:
-        """A create whose answer was lost: adopt it if it took effect, else give up."""
-        found = self.target.lookup([record], datetime.now(UTC) - LOOKUP_SKEW)
+    def _after_unknown(self, record: SourceRecord, exc: ApiError) -> tuple[str, str]:
+        """A create whose answer was lost: adopt the record if it took effect,
+        else create it again, each time after a look-up; bounded."""
+        since = datetime.now(UTC) - LOOKUP_SKEW
+        for _ in range(self.create_rounds):
+            found = self.target.lookup([record], since)
+            if record.key in found:
+                return found[record.key], "adopt"
+            try:
+                return self.target.create(record), "create"
+            except ApiError as again:
+                if again.kind is not ErrorKind.OUTCOME_UNKNOWN:
+                    raise
+                exc = again
+        found = self.target.lookup([record], since)
         if record.key in found:
-            return found[record.key]
+            return found[record.key], "adopt"
         raise exc.__class__(
-            f"{exc.detail}; not found by its provenance afterwards: it will be looked up "
-            "again and created on replay",
+            f"{exc.detail}; still unknown after {self.create_rounds} look-up-then-create "
+            "rounds: it will be looked up again on replay",
             method=exc.method,
             url=exc.url,
             status=exc.status,
