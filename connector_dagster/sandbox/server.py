@@ -11,6 +11,7 @@ line that clients and `make dev` read.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -27,7 +28,7 @@ from typing import Any
 
 import uvicorn
 
-from connector_dagster.sandbox.faults import FaultProfile
+from connector_dagster.sandbox.faults import ConnectionDropped, FaultProfile
 
 DEFAULT_IFS_PORT = 8571
 DEFAULT_ST_PORT = 8572
@@ -87,6 +88,17 @@ class SandboxConfig:
                 "webhook_key": self.webhook_key,
             },
         }
+
+
+class _QuietInjectedResets(logging.Filter):
+    """Injected connection resets are the sandbox working, not failing: no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietInjectedResets())
 
 
 def _bind(host: str, port: int) -> socket.socket:
