@@ -103,6 +103,43 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mappings_load(args: argparse.Namespace) -> int:
+    from connector_dagster.lib import connections, mapping
+
+    store = _store()
+    for name, conn in connections.load().items():
+        if args.connection in (None, name):
+            print(f"{name}: mappings version {mapping.ensure_loaded(store, name, conn.mappings)}")
+    return 0
+
+
+def cmd_mappings_set(args: argparse.Namespace) -> int:
+    from connector_dagster.lib import mapping
+
+    try:
+        target = json.loads(args.target)
+    except ValueError:
+        raise ConfigError(
+            f"target {args.target!r} is not JSON (an id like 3101, or an object in quotes)"
+        ) from None
+    store = _store()
+    version = mapping.set_entry(store, args.connection, args.kind, args.source, target)
+    print(f"{args.connection}: {args.kind}[{args.source!r}] = {args.target} (version {version})")
+    return 0
+
+
+def cmd_mappings_list(args: argparse.Namespace) -> int:
+    from connector_dagster.lib import mapping
+
+    maps = mapping.load(_store(), args.connection)
+    print(f"# {args.connection} mappings version {maps.version}")
+    for kind in mapping.KINDS:
+        if args.kind in (None, kind):
+            for source, target in sorted(maps.table(kind).items()):
+                print(f"{kind}\t{source}\t{json.dumps(target, ensure_ascii=False)}")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connector_dagster.sandbox.server import SandboxConfig, serve
 
@@ -159,6 +196,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     migrate.migrate(url)
 
     set_pool_limits()
+    cmd_mappings_load(argparse.Namespace(connection=None))
     sandbox = SandboxProcess(SandboxConfig(seed=args.seed, scale=args.scale)).start()
     try:
         _seed_sandbox_credentials(sandbox.info)
@@ -267,6 +305,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_pools.add_argument("--limit", type=int, default=1)
     p_pools.set_defaults(fn=cmd_pools)
+
+    p_map = sub.add_parser("mappings", help="IFS code -> ServiceTitan id mapping tables")
+    maps = p_map.add_subparsers(dest="mappings", required=True)
+    p_mload = maps.add_parser(
+        "load", help="load each connection's mapping file if its version is new"
+    )
+    p_mload.add_argument("--connection")
+    p_mload.set_defaults(fn=cmd_mappings_load)
+    p_mset = maps.add_parser("set", help="add or change one entry (a new version)")
+    p_mset.add_argument("connection")
+    p_mset.add_argument("kind", help="vendors, sites, tax_codes, parts, gl_accounts, ...")
+    p_mset.add_argument("source", help="the IFS code, e.g. V1001")
+    p_mset.add_argument("target", help="JSON: the ServiceTitan id or object; null removes it")
+    p_mset.set_defaults(fn=cmd_mappings_set)
+    p_mlist = maps.add_parser("list", help="the entries in force")
+    p_mlist.add_argument("connection")
+    p_mlist.add_argument("--kind")
+    p_mlist.set_defaults(fn=cmd_mappings_list)
 
     p_sb = sub.add_parser("sandbox", help="serve the IFS and ServiceTitan simulators")
     p_sb.add_argument("--ifs-port", type=int, default=8571)
