@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from connector_dagster.lib import odata
+from connector_dagster.lib.connections import IfsSets
 from connector_dagster.lib.errors import ApiError, OutcomeUnknownError
 from connector_dagster.lib.http import map_concurrent
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
@@ -299,7 +300,7 @@ class _IfsBench(_Bench):
             **_fault_timeouts(options, faults),
         )
         self.client = IfsClient(settings)
-        self.set_path = settings.vouchers
+        self.set_path = IfsSets().vouchers
         self.ceiling_rps = settings.rate_per_min / 60
         self.concurrency = settings.concurrency
 

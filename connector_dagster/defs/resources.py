@@ -43,18 +43,12 @@ class StateStore(dg.ConfigurableResource):
 
 
 def ifs_settings(conn: Connection, secrets: dict[str, str]) -> IfsSettings:
-    sets = conn.ifs.sets
     return IfsSettings(
         base_url=conn.ifs.base_url,
         realm=conn.ifs.realm,
         client_id=secrets["client_id"],
         client_secret=secrets["client_secret"],
         name=conn.name,
-        purchase_orders=sets.purchase_orders,
-        purchase_order_lines=sets.purchase_order_lines,
-        posting_proposals=sets.posting_proposals,
-        vouchers=sets.vouchers,
-        voucher_rows=sets.voucher_rows,
         page_size=conn.ifs.page_size,
         rate_per_min=conn.ifs.rate_per_min,
         timeout_s=conn.ifs.timeout_s,

@@ -61,7 +61,7 @@ DEFAULT_SET_KEYS: Mapping[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class IfsSettings:
-    """One IFS connection: host, realm, service user, sets, limits and timeouts."""
+    """One IFS connection: host, realm, service user, limits and timeouts."""
 
     base_url: str
     realm: str
@@ -72,14 +72,6 @@ class IfsSettings:
     scope: str = "openid microprofile-jwt"
     read_tier: str = "main"
     write_tier: str = "int"
-    purchase_orders: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
-    # All PO lines (part and no-part) are only on the Entity Service API; the
-    # PurchaseOrderHandling projection exposes no-part lines alone.
-    purchase_order_lines: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
-    posting_proposals: str = "PostingProposalHandling.svc/PostingProposalSet"
-    posting_proposal_lines: str = "PostingProposalHandling.svc/PostingProposalLineSet"
-    vouchers: str = "ExternalVoucherHandling.svc/ExternalVoucherSet"
-    voucher_rows: str = "ExternalVoucherHandling.svc/ExternalVoucherRowSet"
     set_keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_SET_KEYS))
     page_size: int | None = 500
     """`$top` per request; None leaves paging to the server (`@odata.nextLink` only)."""
