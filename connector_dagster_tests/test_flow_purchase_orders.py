@@ -388,3 +388,19 @@ def test_faulty_servicetitan_still_ends_with_exactly_one_po_each(
     pos = st_pos_by_order()
     assert set(pos) == syncable
     assert all(len(copies) == 1 for copies in pos.values())
+
+
+def test_po_cancelled_in_ifs_after_a_crash_mid_create_is_found_and_cancelled(
+    sandbox_connection: dict, db_env: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr
+    key, target_id = proc.stdout.split()
+    edit_po(sandbox_connection, key, Objstate="Cancelled")
+    reset_clients()
+    assert materialize().success
+    [po] = st_pos_by_order()[key]
+    assert (str(po["id"]), po["status"]) == (target_id, "Canceled")

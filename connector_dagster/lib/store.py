@@ -59,6 +59,7 @@ class LedgerEntry:
     partition_key: str | None
     updated_at: datetime
     created_at: datetime
+    first_intent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ class Store:
         with self.cursor() as cur:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
-                          mapping_version, attempts, partition_key, updated_at, created_at
+                          mapping_version, attempts, partition_key, updated_at, created_at,
+                          first_intent_at
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
                 (connection, flow, keys),
@@ -142,7 +144,8 @@ class Store:
         with self.cursor() as cur:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
-                          mapping_version, attempts, partition_key, updated_at, created_at
+                          mapping_version, attempts, partition_key, updated_at, created_at,
+                          first_intent_at
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND partition_key = %s""",
                 (connection, flow, partition_key),
@@ -157,12 +160,13 @@ class Store:
             cur.execute(
                 """INSERT INTO connector.sync_ledger AS l
                        (connection, flow, source_key, partition_key, status, payload_hash,
-                        source_version, attempts)
-                   VALUES (%s, %s, %s, %s, 'pending', %s, %s, 1)
+                        source_version, attempts, first_intent_at)
+                   VALUES (%s, %s, %s, %s, 'pending', %s, %s, 1, now())
                    ON CONFLICT (connection, flow, source_key) DO UPDATE SET
                        status = CASE WHEN l.status = 'synced' THEN 'synced' ELSE 'pending' END,
                        partition_key = EXCLUDED.partition_key,
                        attempts = l.attempts + 1,
+                       first_intent_at = COALESCE(l.first_intent_at, now()),
                        updated_at = now()""",
                 (
                     ref.connection,

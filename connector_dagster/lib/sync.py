@@ -146,6 +146,7 @@ class Syncer:
         ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
         to_create: list[SourceRecord] = []
         to_write: list[tuple[SourceRecord, str]] = []
+        to_cancel_if_found: list[SourceRecord] = []
         for record in records:
             entry = ledger.get(record.key)
             if record.problem is not None:
@@ -155,8 +156,10 @@ class Syncer:
             elif entry and entry.target_id:
                 to_write.append((record, entry.target_id))
             elif record.op == "cancel":
-                # Cancelled before it was ever created in the target: nothing to do.
-                self.report.skipped.append(record.key)
+                if entry and entry.first_intent_at:
+                    to_cancel_if_found.append(record)  # a create may have been sent
+                else:
+                    self.report.skipped.append(record.key)  # never created: nothing to do
             else:
                 to_create.append(record)
 
@@ -173,6 +176,13 @@ class Syncer:
             if record.key in adopted:
                 to_write.append((record, adopted[record.key]))
                 self.report.adopted.append(record.key)
+        if to_cancel_if_found:
+            found = self._lookup_or_fail(to_cancel_if_found, ledger)
+            for record in to_cancel_if_found:
+                if record.key in found:
+                    to_write.append((record, found[record.key]))
+                else:
+                    self.report.skipped.append(record.key)
 
         work = [(r, None) for r in to_create if r.key not in adopted] + to_write
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
@@ -184,7 +194,6 @@ class Syncer:
     ) -> dict[str, str]:
         if not records:
             return {}
-        now = datetime.now(UTC)
         for record in records:
             self.store.record_intent(
                 self.ref(record),
@@ -192,11 +201,14 @@ class Syncer:
                 self.audit(record, "intent", hash_after=record.payload_hash),
                 source_version=record.source_version,
             )
-        # A create can only have been sent after the record's last committed intent
-        # (or failure), so the look-up need not reach further back than that.
-        first = min((ledger[r.key].updated_at for r in records if r.key in ledger), default=now)
+        return self._lookup_or_fail(records, ledger)
+
+    def _lookup_or_fail(
+        self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
+    ) -> dict[str, str]:
+        """Like _lookup, but a failed look-up parks the records (and empties `records`)."""
         try:
-            found = self.target.lookup(records, first - LOOKUP_SKEW)
+            return self._lookup(records, ledger)
         except ApiError as exc:
             if exc.kind is ErrorKind.AUTH:
                 raise
@@ -209,6 +221,15 @@ class Syncer:
                 )
             records.clear()
             return {}
+
+    def _lookup(
+        self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
+    ) -> dict[str, str]:
+        """Target ids found by provenance, each adoption audited. The search starts
+        at the earliest first intent among the records: no create was sent before."""
+        intents = [ledger[r.key].first_intent_at for r in records if r.key in ledger]
+        since = min((t for t in intents if t is not None), default=datetime.now(UTC))
+        found = self.target.lookup(records, since - LOOKUP_SKEW)
         for key, target_id in found.items():
             record = next(r for r in records if r.key == key)
             self.store.record_skip(
