@@ -182,7 +182,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    if DATABASE_URL_VAR not in env:
+    embedded = DATABASE_URL_VAR not in env
+    if embedded:
         env[DATABASE_URL_VAR] = db.embedded_url(home / "pgdata")
         print(f"embedded PostgreSQL under {home / 'pgdata'}")
     url = db.validate_url(env[DATABASE_URL_VAR])
@@ -218,6 +219,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env=env, cwd=home)  # noqa: S603
     finally:
         sandbox.stop()
+        if embedded:
+            db.stop_embedded(home / "pgdata")
 
 
 def set_pool_limits(limit: int = 1) -> list[str]:

@@ -131,3 +131,25 @@ def test_failed_migration_leaves_nothing_behind(fresh_db: str, tmp_path: Path) -
     with db.transaction(fresh_db) as cur:
         cur.execute("SELECT to_regclass('connector.half')")
         assert cur.fetchone()[0] is None
+
+
+def test_unset_url_starts_an_embedded_server_under_dagster_home_and_reuses_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import time
+
+    monkeypatch.delenv("CONNECTOR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    url = db.database_url()
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    with db.transaction(url) as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    assert db.database_url() == url  # the running server is reused
+    assert db.stop_embedded() is True
+    deadline = time.monotonic() + 30
+    while (tmp_path / "pgdata" / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with pytest.raises(ConfigError, match="cannot connect"):
+        db.connect(url)
+    assert db.stop_embedded() is False

@@ -54,6 +54,19 @@ def embedded_url(pgdata: Path | None = None) -> str:
     return server.get_uri()
 
 
+def stop_embedded(pgdata: Path | None = None) -> bool:
+    """Stop the embedded PostgreSQL (a fast shutdown); False if it was not running."""
+    import signal
+
+    pid_file = (pgdata or dagster_home() / "pgdata") / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def database_url() -> str:
     """`CONNECTOR_DATABASE_URL` when set (nothing is started), else the embedded server."""
     url = os.environ.get(DATABASE_URL_VAR)
