@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from connector_dagster.sandbox.st_body import Field, check_body
 from connector_dagster.sandbox.st_common import ApiError, Row, fmt_day, fmt_ts, money, qty
-from connector_dagster.sandbox.st_query import F, page, select, sort_rows
+from connector_dagster.sandbox.st_query import (
+    STANDARD_DATES,
+    STANDARD_SORTS,
+    F,
+    page,
+    select,
+    sort_rows,
+)
 from connector_dagster.sandbox.st_refdata import (
     GL_REFS,
     ITEM_ACCOUNTS,
@@ -28,17 +35,8 @@ REVIEW_STATUSES = (
     "ReadyForBilling",
     "Invoiced",
 )
-_SORTS = {
-    "Id": lambda r: r["id"],
-    "ModifiedOn": lambda r: r["modifiedOn"],
-    "CreatedOn": lambda r: r["createdOn"],
-}
-_DATES = (
-    F("createdOnOrAfter", "since", lambda r: r["createdOn"]),
-    F("createdBefore", "before", lambda r: r["createdOn"]),
-    F("modifiedOnOrAfter", "since", lambda r: r["modifiedOn"]),
-    F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
-)
+_SORTS = STANDARD_SORTS
+_DATES = STANDARD_DATES
 MARK_INVOICE = {
     "invoiceId": Field("int", True),
     "externalId": Field("str", nullable=True),

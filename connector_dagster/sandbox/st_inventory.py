@@ -19,20 +19,18 @@ from connector_dagster.sandbox.st_po_model import (
     new_item,
     render_po,
 )
-from connector_dagster.sandbox.st_query import F, page, select, sort_rows
+from connector_dagster.sandbox.st_query import (
+    STANDARD_DATES,
+    STANDARD_SORTS,
+    F,
+    page,
+    select,
+    sort_rows,
+)
 from connector_dagster.sandbox.st_store import Call, export
 
-_SORTS = {
-    "Id": lambda r: r["id"],
-    "ModifiedOn": lambda r: r["modifiedOn"],
-    "CreatedOn": lambda r: r["createdOn"],
-}
-_DATES = (
-    F("createdOnOrAfter", "since", lambda r: r["createdOn"]),
-    F("createdBefore", "before", lambda r: r["createdOn"]),
-    F("modifiedOnOrAfter", "since", lambda r: r["modifiedOn"]),
-    F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
-)
+_SORTS = STANDARD_SORTS
+_DATES = STANDARD_DATES
 
 
 def list_pos(c: Call) -> Row:

@@ -4,7 +4,7 @@ seeded invoice) and the job export feed."""
 from __future__ import annotations
 
 from connector_dagster.sandbox.st_common import Row, fmt_ts, not_found, num
-from connector_dagster.sandbox.st_query import F, page, select, sort_rows
+from connector_dagster.sandbox.st_query import STANDARD_SORTS, F, page, select, sort_rows
 from connector_dagster.sandbox.st_store import Call, export
 
 JOB_STATUSES = ("Scheduled", "Dispatched", "InProgress", "Hold", "Completed", "Canceled")
@@ -13,12 +13,7 @@ CAMPAIGN_ID = 12
 # The job of webhook payloads: JobResponse without these.
 NOT_IN_EVENTS = frozenset(("summary", "customFields", "externalData"))
 _PRIORITY = {"Low": 0, "Normal": 1, "High": 2, "Urgent": 3}
-_SORTS = {
-    "Id": lambda r: r["id"],
-    "ModifiedOn": lambda r: r["modifiedOn"],
-    "CreatedOn": lambda r: r["createdOn"],
-    "Priority": lambda r: _PRIORITY.get(r["priority"], 1),
-}
+_SORTS = {**STANDARD_SORTS, "Priority": lambda r: _PRIORITY.get(r["priority"], 1)}
 
 
 def render_job(job: Row) -> Row:

@@ -109,6 +109,22 @@ class F:
     allowed: tuple[str, ...] = ()
 
 
+STANDARD_SORTS: dict[str, Getter] = {
+    "Id": lambda r: r["id"],
+    "ModifiedOn": lambda r: r["modifiedOn"],
+    "CreatedOn": lambda r: r["createdOn"],
+}
+"""`sort=±Field` keys most list endpoints accept."""
+
+STANDARD_DATES = (
+    F("createdOnOrAfter", "since", lambda r: r["createdOn"]),
+    F("createdBefore", "before", lambda r: r["createdOn"]),
+    F("modifiedOnOrAfter", "since", lambda r: r["modifiedOn"]),
+    F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
+)
+"""The created/modified date filters most list endpoints accept."""
+
+
 def _predicate(q: QueryParams, f: F) -> Predicate | None:
     get = f.get
     if f.op in ("since", "before", "until"):

@@ -5,20 +5,18 @@ the other resources share (`stamped`, `named`)."""
 from __future__ import annotations
 
 from connector_dagster.sandbox.st_common import Row, fmt_ts, not_found
-from connector_dagster.sandbox.st_query import F, page, select, sort_rows
+from connector_dagster.sandbox.st_query import (
+    STANDARD_DATES,
+    STANDARD_SORTS,
+    F,
+    page,
+    select,
+    sort_rows,
+)
 from connector_dagster.sandbox.st_store import Call, Store
 
-_SORTS = {
-    "Id": lambda r: r["id"],
-    "ModifiedOn": lambda r: r["modifiedOn"],
-    "CreatedOn": lambda r: r["createdOn"],
-}
-_DATES = (
-    F("createdOnOrAfter", "since", lambda r: r["createdOn"]),
-    F("createdBefore", "before", lambda r: r["createdOn"]),
-    F("modifiedOnOrAfter", "since", lambda r: r["modifiedOn"]),
-    F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
-)
+_SORTS = STANDARD_SORTS
+_DATES = STANDARD_DATES
 _ACTIVE = F("active", "active", lambda r: r["active"])
 
 
