@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 
 from connector_dagster.lib import odata
-from connector_dagster.lib.connections import IfsSets
 from connector_dagster.lib.errors import ApiError, OutcomeUnknownError
 from connector_dagster.lib.http import map_concurrent
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
@@ -34,6 +33,8 @@ from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanS
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+
+VOUCHERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,7 @@ class _IfsBench(_Bench):
             **_fault_timeouts(options, faults),
         )
         self.client = IfsClient(settings)
-        self.set_path = IfsSets().vouchers
+        self.set_path = VOUCHERS
         self.ceiling_rps = settings.rate_per_min / 60
         self.concurrency = settings.concurrency
 
@@ -326,6 +327,7 @@ class _IfsBench(_Bench):
                         odata.eq("Company", world.COMPANY), odata.eq("Reference", reference)
                     ),
                     tier=self.client.settings.write_tier,
+                    keys=("Company", "LoadId"),
                 ),
                 None,
             ),

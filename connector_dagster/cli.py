@@ -104,16 +104,19 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
 
 
 def cmd_mappings_load(args: argparse.Namespace) -> int:
-    from connector_dagster.lib import connections, mapping
+    from connector_dagster.engine import registry
+    from connector_dagster.lib import mapping
 
     store = _store()
-    for name, conn in connections.load().items():
+    for name, conn in registry.load_connections().items():
         if args.connection in (None, name):
-            print(f"{name}: mappings version {mapping.ensure_loaded(store, name, conn.mappings)}")
+            version = mapping.ensure_loaded(store, name, conn.mappings, registry.tables())
+            print(f"{name}: mappings version {version}")
     return 0
 
 
 def cmd_mappings_set(args: argparse.Namespace) -> int:
+    from connector_dagster.engine import registry
     from connector_dagster.lib import mapping
 
     try:
@@ -123,17 +126,20 @@ def cmd_mappings_set(args: argparse.Namespace) -> int:
             f"target {args.target!r} is not JSON (an id like 3101, or an object in quotes)"
         ) from None
     store = _store()
-    version = mapping.set_entry(store, args.connection, args.kind, args.source, target)
+    version = mapping.set_entry(
+        store, args.connection, args.kind, args.source, target, registry.tables()
+    )
     print(f"{args.connection}: {args.kind}[{args.source!r}] = {args.target} (version {version})")
     return 0
 
 
 def cmd_mappings_list(args: argparse.Namespace) -> int:
+    from connector_dagster.engine import registry
     from connector_dagster.lib import mapping
 
     maps = mapping.load(_store(), args.connection)
     print(f"# {args.connection} mappings version {maps.version}")
-    for kind in mapping.KINDS:
+    for kind in (t.kind for t in registry.tables()):
         if args.kind in (None, kind):
             for source, target in sorted(maps.table(kind).items()):
                 print(f"{kind}\t{source}\t{json.dumps(target, ensure_ascii=False)}")
@@ -223,6 +229,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             db.stop_embedded(home / "pgdata")
 
 
+SYSTEMS = ("ifs", "servicetitan")
+
+
 def set_pool_limits(limit: int = 1) -> list[str]:
     """Give every connection's API pools an explicit limit in the Dagster instance.
 
@@ -231,11 +240,10 @@ def set_pool_limits(limit: int = 1) -> list[str]:
     another run created meanwhile, or whose default changed."""
     import dagster as dg
 
-    from connector_dagster.defs.partitions import ifs_pool, servicetitan_pool
-    from connector_dagster.lib import connections
+    from connector_dagster.engine import registry
 
     pools = sorted(
-        {p for c in connections.load().values() for p in (ifs_pool(c), servicetitan_pool(c))}
+        {c.pool(system) for c in registry.load_connections().values() for system in SYSTEMS}
     )
     with dg.DagsterInstance.get() as instance:
         for pool in pools:

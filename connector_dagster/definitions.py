@@ -1,17 +1,15 @@
-"""Assembles the code location: shared resources, and each flow's definitions per connection."""
+"""Assembles the code location from the `defs/` folder: each flow folder and the
+shared resources define themselves; nothing here names a flow."""
 
 from __future__ import annotations
 
-import dagster as dg
+from pathlib import Path
 
-from connector_dagster.defs.purchase_orders.assets import build as build_purchase_orders
-from connector_dagster.defs.resources import build_resources
-from connector_dagster.lib import connections
+import dagster as dg
 
 
 def build_defs() -> dg.Definitions:
-    per_connection = [build_purchase_orders(conn) for conn in connections.load().values()]
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), *per_connection)
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 
 defs = build_defs()

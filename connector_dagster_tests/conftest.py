@@ -100,7 +100,6 @@ def sandbox_connection(
 ) -> Iterator[dict]:
     """A reset sandbox, a connections file named `sandbox` pointing at it, its
     credentials in the vault of a fresh database. Yields the sandbox description."""
-    from connector_dagster.defs.resources import reset_clients
     from connector_dagster.lib.settings import PROJECT_ROOT
     from connector_dagster.lib.vault import Vault
 
@@ -112,6 +111,8 @@ def sandbox_connection(
   sandbox:
     timezone: America/Los_Angeles
     mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
+    flows:
+      purchase_orders: {{}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"
@@ -127,6 +128,4 @@ def sandbox_connection(
     for field in ("client_id", "client_secret", "app_key", "webhook_key"):
         vault.set("sandbox", "servicetitan", field, st[field])
     store.close()
-    reset_clients()
     yield sandbox
-    reset_clients()

@@ -1,1 +1,2 @@
-"""Dagster definitions, one folder per flow."""
+"""The code location's definitions, loaded folder by folder: one folder per flow,
+plus the resources shared by all."""

@@ -1,16 +1,19 @@
 """The connections file: one or more connections, validated on load.
 
-Each connection names its IFS host, realm and projection sets, its
-ServiceTitan API and tenant, its books' timezone and close calendar. Secrets
-are not here: they live in the vault. Errors name the file, line and field.
+Each connection names its IFS host and realm, its ServiceTitan API and tenant,
+its books' timezone and close calendar, and under `flows:` the settings of each
+flow it runs (validated by the flow's own model, passed in by the caller).
+Secrets are not here: they live in the vault. Errors name the file, line and field.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -26,22 +29,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class IfsSets(_Model):
-    purchase_orders: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
-    # All PO lines (part and no-part) are only on the Entity Service API (/int/).
-    purchase_order_lines: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
-    posting_proposals: str = "PostingProposalHandling.svc/PostingProposalSet"
-    posting_proposal_lines: str = "PostingProposalHandling.svc/PostingProposalLineSet"
-    vouchers: str = "ExternalVoucherHandling.svc/ExternalVoucherSet"
-    voucher_rows: str = "ExternalVoucherHandling.svc/ExternalVoucherRowSet"
-    po_state_enum: str = "IfsApp.PurchaseOrderHandling.PurchaseOrderState"
-
-
 class IfsConnection(_Model):
     base_url: str
     realm: str
     company: str
-    sets: IfsSets = IfsSets()
     rate_per_min: float = Field(1000, gt=0)
     page_size: int = Field(500, gt=0, le=10000)
     timeout_s: float = Field(30, gt=0)
@@ -92,14 +83,6 @@ class CloseCalendar(_Model):
 
 class Polling(_Model):
     cron: str = "*/30 6-20 * * 1-5"
-    purchase_order_states: list[str] = [
-        "Released",
-        "Confirmed",
-        "Arrived",
-        "Received",
-        "Closed",
-        "Cancelled",
-    ]
 
 
 class Connection(_Model):
@@ -111,6 +94,8 @@ class Connection(_Model):
     servicetitan: ServiceTitanConnection
     close: CloseCalendar = CloseCalendar()
     polling: Polling = Polling()
+    flows: dict[str, Any] = {}
+    """Per flow: its settings block (validated by the flow's model when one is given)."""
 
     @field_validator("timezone")
     @classmethod
@@ -130,6 +115,22 @@ class Connection(_Model):
             raise ValueError("must be the first day of a month, YYYY-MM-01")
         return v
 
+    def pool(self, system: str) -> str:
+        """The Dagster concurrency pool of this connection's `ifs` host or
+        `servicetitan` tenant: steps calling the same API share it."""
+        if system == "ifs":
+            return "ifs_" + re.sub(r"[^A-Za-z0-9]+", "_", urlsplit(self.ifs.base_url).netloc)
+        if system == "servicetitan":
+            return f"servicetitan_{self.servicetitan.tenant_id}"
+        raise ValueError(f"unknown system {system!r}; one of ifs, servicetitan")
+
+    def flow(self, name: str) -> Any | None:
+        """The settings of flow `name` if the connection runs it (listed and enabled)."""
+        settings = self.flows.get(name)
+        if isinstance(settings, dict):
+            return settings if settings.get("enabled", True) else None
+        return settings if settings is not None and getattr(settings, "enabled", True) else None
+
 
 class ConnectionsFile(_Model):
     connections: dict[str, Connection]
@@ -140,8 +141,14 @@ def connections_path() -> Path:
     return Path(os.environ.get(CONNECTIONS_FILE_VAR) or DEFAULT_FILE)
 
 
-def load(path: Path | None = None) -> dict[str, Connection]:
-    """Load and validate; raise ConfigError naming the file, line and field."""
+def load(
+    path: Path | None = None, flow_models: Mapping[str, type[BaseModel]] | None = None
+) -> dict[str, Connection]:
+    """Load and validate; raise ConfigError naming the file, line and field.
+
+    With `flow_models` (flow name -> settings model), each connection's `flows:`
+    block is validated too: an unknown flow or a bad setting is an error, and
+    `Connection.flows` then holds the validated models."""
     path = path or connections_path()
     try:
         text = path.read_text(encoding="utf-8")
@@ -178,8 +185,39 @@ def load(path: Path | None = None) -> dict[str, Connection]:
         mapping_path = Path(conn.mappings)
         if not mapping_path.is_absolute():
             mapping_path = path.parent / mapping_path
-        result[name] = conn.model_copy(update={"name": name, "mappings": str(mapping_path)})
+        flows = conn.flows
+        if flow_models is not None:
+            flows = _validate_flows(path, root, name, conn.flows, flow_models)
+        result[name] = conn.model_copy(
+            update={"name": name, "mappings": str(mapping_path), "flows": flows}
+        )
     return result
+
+
+def _validate_flows(
+    path: Path,
+    root: Any,
+    name: str,
+    blocks: Mapping[str, Any],
+    models: Mapping[str, type[BaseModel]],
+) -> dict[str, Any]:
+    validated: dict[str, Any] = {}
+    for flow, block in blocks.items():
+        loc = ["connections", name, "flows", flow]
+        if flow not in models:
+            raise ConfigError(
+                f"{path}:{_line_of(root, loc)}: {'.'.join(loc)}: unknown flow {flow!r}; "
+                f"the flows are {', '.join(sorted(models))}"
+            )
+        try:
+            validated[flow] = models[flow].model_validate(block or {})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = loc + [str(p) for p in err["loc"]]
+            raise ConfigError(
+                f"{path}:{_line_of(root, where)}: {'.'.join(where)}: {err['msg']}"
+            ) from None
+    return validated
 
 
 def _line_of(node: Any, loc: list[str]) -> int | None:

@@ -44,20 +44,6 @@ R = TypeVar("R")
 ETAG = "@odata.etag"
 NEXT_LINK = "@odata.nextLink"
 
-DEFAULT_SET_KEYS: Mapping[str, tuple[str, ...]] = {
-    "PurchaseOrderSet": ("OrderNo",),
-    "PurchaseOrderLineSet": ("OrderNo", "LineNo", "ReleaseNo"),
-    "PurchaseOrderLineNopartSet": ("OrderNo", "LineNo", "ReleaseNo"),
-    "PurchaseOrderLinePartSet": ("OrderNo", "LineNo", "ReleaseNo"),
-    "VoucherRowSet": ("Company", "VoucherType", "AccountingYear", "VoucherNo", "RowNo"),
-    "PostingProposalSet": ("Company", "ProposalId"),
-    "PostingProposalLineSet": ("Company", "ProposalId", "RowNo"),
-    "ExternalVoucherSet": ("Company", "LoadId"),
-    "ExternalVoucherRowSet": ("Company", "LoadId", "RowNo"),
-    "HistoryLogOverviewSet": ("LogId",),
-}
-"""Key fields per entity set name, used for a stable `$orderby` when paging."""
-
 
 @dataclass(frozen=True)
 class IfsSettings:
@@ -72,7 +58,9 @@ class IfsSettings:
     scope: str = "openid microprofile-jwt"
     read_tier: str = "main"
     write_tier: str = "int"
-    set_keys: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_SET_KEYS))
+    set_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Key fields per entity set name (a stable `$orderby` when paging), for sets
+    whose callers do not pass `keys=` themselves."""
     page_size: int | None = 500
     """`$top` per request; None leaves paging to the server (`@odata.nextLink` only)."""
     max_pages: int = 10_000
@@ -202,6 +190,7 @@ class IfsClient:
         orderby: Sequence[str] | None = None,
         top: int | None = None,
         tier: str | None = None,
+        keys: Sequence[str] | None = None,
     ) -> Iterator[Row]:
         """Every row matching `filter`, page by page, each with its ETag.
 
@@ -209,15 +198,16 @@ class IfsClient:
         pages with `$top/$skip` over `orderby` (default: the set's keys). A
         row seen twice (paging under concurrent change) is yielded once; a
         page or link that repeats, or paging that does not end within
-        `max_pages`, raises instead of looping.
+        `max_pages`, raises instead of looping. `keys` are the set's key fields
+        (default: `IfsSettings.set_keys`).
         """
-        keys = self.keys_of(set_path)
+        keys = tuple(keys) if keys is not None else self.keys_of(set_path)
         order = list(orderby or keys)
         page_size = self.settings.page_size
         if page_size is not None and not order:
             raise ValueError(
                 f"paging {set_path} with $top/$skip needs a stable $orderby: pass orderby= "
-                "or add the set's keys to IfsSettings.set_keys"
+                "or keys=, or add the set's keys to IfsSettings.set_keys"
             )
         if select and keys:
             select = [*select, *(k for k in keys if k not in select)]

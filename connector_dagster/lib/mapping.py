@@ -3,13 +3,15 @@
 A connection's mapping file in the repo is loaded into `connector.mappings`
 when its `version` has not been loaded yet; operators may then edit single
 entries (`set_entry`), which creates a new version. Every write records the
-version it used.
+version it used. Which tables exist is declared by the flows that read them
+(`Table`), passed in by the caller.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,15 +21,14 @@ import yaml
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store
 
-KINDS = (
-    "vendors",
-    "sites",
-    "tax_codes",
-    "parts",
-    "gl_accounts",
-    "cost_centres",
-    "po_types",
-)
+
+@dataclass(frozen=True)
+class Table:
+    """One mapping table a flow reads: its name (the key in the mapping file) and
+    what its entries map, for people."""
+
+    kind: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,14 @@ class Mappings:
         return self.tables.get(kind, {})
 
 
-def load_file(path: str | Path) -> Mappings:
+def _kinds(tables: Iterable[Table]) -> tuple[str, ...]:
+    return tuple(sorted({t.kind for t in tables}))
+
+
+def load_file(path: str | Path, tables: Iterable[Table]) -> Mappings:
+    """Read and check a mapping file against the declared tables."""
     path = Path(path)
+    kinds = _kinds(tables)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
@@ -50,25 +57,28 @@ def load_file(path: str | Path) -> Mappings:
     version = data.pop("version", None)
     if not version:
         raise ConfigError(f"mapping file {path} has no `version`")
-    unknown = sorted(set(data) - set(KINDS))
+    unknown = sorted(set(data) - set(kinds))
     if unknown:
-        raise ConfigError(f"mapping file {path}: unknown table(s) {', '.join(unknown)}")
-    tables: dict[str, dict[str, Any]] = {}
-    for kind in KINDS:
+        raise ConfigError(
+            f"mapping file {path}: unknown table(s) {', '.join(unknown)}; "
+            f"the flows read {', '.join(kinds)}"
+        )
+    result: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
         table = data.get(kind) or {}
         if not isinstance(table, dict):
             raise ConfigError(f"mapping file {path}: `{kind}` must map source codes to targets")
-        tables[kind] = {str(k): v for k, v in table.items()}
-    return Mappings(str(version), tables)
+        result[kind] = {str(k): v for k, v in table.items()}
+    return Mappings(str(version), result)
 
 
 def _hash(tables: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(tables, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def ensure_loaded(store: Store, connection: str, path: str | Path) -> str:
+def ensure_loaded(store: Store, connection: str, path: str | Path, tables: Iterable[Table]) -> str:
     """Load the file into the database if its version is new; return the current version."""
-    mappings = load_file(path)
+    mappings = load_file(path, tables)
     with store.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mappings:{connection}",))
         cur.execute(
@@ -110,7 +120,7 @@ def current_version(store: Store, connection: str) -> str:
 def load(store: Store, connection: str) -> Mappings:
     """The connection's mappings as they are in the database now."""
     version = current_version(store, connection)
-    tables: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+    tables: dict[str, dict[str, Any]] = {}
     with store.cursor() as cur:
         cur.execute(
             "SELECT kind, source_value, target FROM connector.mappings WHERE connection = %s",
@@ -121,10 +131,18 @@ def load(store: Store, connection: str) -> Mappings:
     return Mappings(version, tables)
 
 
-def set_entry(store: Store, connection: str, kind: str, source_value: str, target: Any) -> str:
+def set_entry(
+    store: Store,
+    connection: str,
+    kind: str,
+    source_value: str,
+    target: Any,
+    tables: Iterable[Table],
+) -> str:
     """Add or change one mapping entry (None removes it); returns the new version."""
-    if kind not in KINDS:
-        raise ConfigError(f"unknown mapping kind {kind!r}; one of {', '.join(KINDS)}")
+    kinds = _kinds(tables)
+    if kind not in kinds:
+        raise ConfigError(f"unknown mapping kind {kind!r}; one of {', '.join(kinds)}")
     base = current_version(store, connection).split("+edit")[0]
     with store.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mappings:{connection}",))

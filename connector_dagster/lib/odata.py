@@ -24,7 +24,7 @@ _QUERY_SAFE = "'(),:/"
 
 @dataclass(frozen=True)
 class EnumValue:
-    """An enumeration literal: `IfsApp.PurchaseOrderHandling.PurchaseOrderState'Released'`."""
+    """An enumeration literal: `IfsApp.CustomerOrderHandling.CustomerOrderState'Released'`."""
 
     type_name: str
     value: str
@@ -35,7 +35,7 @@ class EnumValue:
 
 
 def enum(type_name: str, value: str) -> EnumValue:
-    """An enum literal of `type_name` (e.g. `IfsApp.P.PurchaseOrderState`)."""
+    """An enum literal of `type_name` (e.g. `IfsApp.P.OrderState`)."""
     return EnumValue(type_name, value)
 
 

@@ -353,6 +353,30 @@ class Store:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
+    # -- asset snapshots ----------------------------------------------------
+
+    def save_snapshot(self, asset_key: str, partition_key: str, data: Any) -> None:
+        """Keep what a read asset produced for a partition (replacing the last one)."""
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.asset_snapshots (asset_key, partition_key, data)
+                   VALUES (%s, %s, %s)
+                   ON CONFLICT (asset_key, partition_key) DO UPDATE
+                   SET data = EXCLUDED.data, stored_at = now()""",
+                (asset_key, partition_key, Json(data)),
+            )
+
+    def load_snapshot(self, asset_key: str, partition_key: str) -> Any | None:
+        """What `save_snapshot` kept, or None if the partition was never materialized."""
+        with self.cursor() as cur:
+            cur.execute(
+                "SELECT data FROM connector.asset_snapshots "
+                "WHERE asset_key = %s AND partition_key = %s",
+                (asset_key, partition_key),
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
     # -- cursors ------------------------------------------------------------
 
     def get_cursor(self, connection: str, name: str) -> str | None:

@@ -1,1 +1,2 @@
-"""Flow F1: IFS purchase orders into ServiceTitan procurement."""
+"""Flow F1: IFS purchase orders into ServiceTitan procurement (spec, source, target,
+mapping, schema)."""

@@ -10,11 +10,14 @@ preserved; the IFS order number is written as provenance into `memo` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector_dagster.lib.mapping import Mappings
+from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.lib.mapping import Mappings, Table
+
+if TYPE_CHECKING:
+    from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 
 CENT = Decimal("0.01")
 MARKER_PREFIX = "IFS PO "
@@ -25,19 +28,26 @@ def provenance_marker(order_no: str) -> str:
     return f"{MARKER_PREFIX}{order_no}"
 
 
-@dataclass
-class MappedPurchaseOrder:
-    order_no: str
-    payload: dict[str, Any] | None
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+TABLES = (
+    Table("vendors", "IFS VendorNo -> ServiceTitan vendor id"),
+    Table(
+        "sites", "IFS site (Contract) -> ServiceTitan business unit, inventory location, ship-to"
+    ),
+    Table("tax_codes", "IFS tax code -> ServiceTitan tax zone and rate"),
+    Table("parts", "IFS PartNo -> ServiceTitan SKU id"),
+    Table("po_types", "`default` -> the ServiceTitan purchase-order type IFS POs become"),
+)
 
-    @property
-    def problem(self) -> tuple[str, str] | None:
-        if not self.problems:
-            return None
-        reasons = {r for r, _ in self.problems}
-        reason = "mapping_missing" if "mapping_missing" in reasons else "validation"
-        return reason, "; ".join(m for _, m in self.problems)
+
+def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Mapped:
+    """One IFS PO read (header and lines): ignored unless its state syncs; a cancelled
+    PO cancels its ServiceTitan PO; any other becomes the ServiceTitan payload."""
+    header, lines = item.data["header"], item.data["lines"]
+    if header["Objstate"] not in settings.states:
+        return Mapped(None, op="ignore")
+    if header["Objstate"] == "Cancelled":
+        return Mapped({"canceledReason": "Other"}, op="cancel")
+    return map_purchase_order(header, lines, maps)
 
 
 def decimal_or_none(value: Any) -> Decimal | None:
@@ -56,7 +66,7 @@ def _line_label(line: Mapping[str, Any]) -> str:
 
 def map_purchase_order(
     header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], maps: Mappings
-) -> MappedPurchaseOrder:
+) -> Mapped:
     """Map one IFS PO and its lines; every problem names the PO, the field and the fix."""
     order_no = str(header["OrderNo"])
     po = f"PO {order_no!r}"
@@ -145,7 +155,7 @@ def map_purchase_order(
             )
 
     if problems:
-        return MappedPurchaseOrder(order_no, None, problems)
+        return Mapped(None, problems)
 
     assert site is not None and rate is not None and vendor_id is not None
     tax_amount = (subtotal * rate).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -172,7 +182,7 @@ def map_purchase_order(
         "shipping": 0.0,
         "items": items,
     }
-    return MappedPurchaseOrder(order_no, payload)
+    return Mapped(payload)
 
 
 def update_payload(payload: Mapping[str, Any], current_items: Sequence[Mapping[str, Any]]) -> dict:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from connector_dagster.defs.schedules import business_day_of_month
+from connector_dagster.engine.schedules import business_day_of_month
 
 
 def test_business_days_skip_weekends_and_holidays() -> None:

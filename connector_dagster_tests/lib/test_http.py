@@ -63,6 +63,7 @@ def peer(routes: dict[str, Handler], token: Handler = _token_ok) -> Iterator[str
 
 
 def ifs(url: str, **overrides: Any) -> IfsClient:
+    overrides.setdefault("set_keys", {"PurchaseOrderSet": ("OrderNo",)})
     return IfsClient(
         IfsSettings(base_url=url, realm="r", client_id="c", client_secret=SECRET, **overrides)
     )

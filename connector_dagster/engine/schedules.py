@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from connector_dagster.defs.partitions import period_key
+from connector_dagster.engine.periods import period_key
 from connector_dagster.lib.connections import Connection
 
 

@@ -1,4 +1,4 @@
-"""The pandera schema of the purchase orders read from IFS, run as a blocking check.
+"""F1's pandera schema of the purchase orders read from IFS, run as a blocking check.
 
 The check guards the shape of what was read (columns, keys, states, lines
 belonging to a header). Values of single records (a missing part, a negative
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from connector_dagster.lib.po_sync import IFS_PO_STATES
+from connector_dagster.defs.purchase_orders.settings import IFS_PO_STATES
 
 HEADERS = pa.DataFrameSchema(
     {

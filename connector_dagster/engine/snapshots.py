@@ -1,4 +1,4 @@
-"""An IO manager that keeps asset values (tables of records) in PostgreSQL.
+"""An IO manager that keeps what read assets produce (tables of records) in PostgreSQL.
 
 Values are dicts of pandas DataFrames (or one DataFrame); they are stored as
 JSON, with Decimals and dates as strings, so no step depends on a local disk.
@@ -28,8 +28,7 @@ def _rows_to_frame(data: dict[str, Any]) -> pd.DataFrame:
 
 
 class SnapshotIOManager(dg.ConfigurableIOManager):
-    def _store(self) -> Store:
-        return Store(db.database_url(), max_connections=1)
+    """Asset values in `connector.asset_snapshots`, one row per asset and partition."""
 
     @staticmethod
     def _where(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
@@ -44,39 +43,24 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
             data = {"frame": _frame_to_rows(obj)}
         else:
             data = {"frames": {name: _frame_to_rows(f) for name, f in obj.items()}}
-        key, partition = self._where(context)
-        store = self._store()
+        store = Store(db.database_url(), max_connections=1)
         try:
-            with store.cursor() as cur:
-                cur.execute(
-                    """INSERT INTO connector.asset_snapshots (asset_key, partition_key, data)
-                       VALUES (%s, %s, %s)
-                       ON CONFLICT (asset_key, partition_key) DO UPDATE
-                       SET data = EXCLUDED.data, stored_at = now()""",
-                    (key, partition, json.dumps(data, default=str)),
-                )
+            store.save_snapshot(*self._where(context), data)
         finally:
             store.close()
 
     def load_input(self, context: dg.InputContext) -> Any:
         key, partition = self._where(context)
-        store = self._store()
+        store = Store(db.database_url(), max_connections=1)
         try:
-            with store.cursor() as cur:
-                cur.execute(
-                    "SELECT data FROM connector.asset_snapshots "
-                    "WHERE asset_key = %s AND partition_key = %s",
-                    (key, partition),
-                )
-                row = cur.fetchone()
+            data = store.load_snapshot(key, partition)
         finally:
             store.close()
-        if row is None:
+        if data is None:
             raise dg.Failure(
                 f"{key} has not been materialized for partition {partition or '(none)'}: "
                 "materialize it first"
             )
-        data = row[0]
         if "frame" in data:
             return _rows_to_frame(data["frame"])
         return {name: _rows_to_frame(f) for name, f in data["frames"].items()}

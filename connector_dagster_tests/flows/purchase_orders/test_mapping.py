@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from connector_dagster.defs.purchase_orders.mapping import (
+    TABLES,
+    map_purchase_order,
+    update_payload,
+)
 from connector_dagster.lib import mapping
-from connector_dagster.lib.po_mapping import map_purchase_order, update_payload
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.sandbox import world
 
-MAPS = mapping.load_file(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml")
+MAPS = mapping.load_file(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml", TABLES)
 HEADER = {
     "OrderNo": "PO-O'NEIL-7",
     "VendorNo": "V1003",
@@ -117,7 +121,7 @@ def test_mapping_file_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "m.yaml"
     bad.write_text("vendors: {}\n")
     with pytest.raises(ConfigError, match="has no `version`"):
-        mapping.load_file(bad)
+        mapping.load_file(bad, TABLES)
     bad.write_text("version: 1\nvendorz: {}\n")
     with pytest.raises(ConfigError, match="unknown table"):
-        mapping.load_file(bad)
+        mapping.load_file(bad, TABLES)

@@ -14,10 +14,13 @@ import dagster as dg
 import httpx
 import pytest
 
-from connector_dagster.defs.purchase_orders.assets import build
-from connector_dagster.defs.resources import Clients, StateStore, build_resources, reset_clients
-from connector_dagster.lib import connections, mapping, odata
-from connector_dagster.lib.po_mapping import MARKER_PREFIX
+from connector_dagster.defs.purchase_orders.mapping import MARKER_PREFIX
+from connector_dagster.defs.purchase_orders.spec import SPEC
+from connector_dagster.defs.resources import build_resources
+from connector_dagster.engine import registry
+from connector_dagster.engine.build import build
+from connector_dagster.engine.link import Link
+from connector_dagster.lib import mapping, odata
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
 
@@ -26,8 +29,8 @@ SYNCABLE = {"Released", "Confirmed", "Arrived", "Received", "Closed"}
 
 
 def defs() -> dg.Definitions:
-    conn = connections.load()["sandbox"]
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(conn))
+    conn = registry.connection("sandbox")
+    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(SPEC, conn))
 
 
 def materialize(selection: str = "*", period: str = PERIOD) -> dg.ExecuteInProcessResult:
@@ -44,9 +47,12 @@ def materialize(selection: str = "*", period: str = PERIOD) -> dg.ExecuteInProce
 
 
 def clients():
-    vault = StateStore().vault()
-    c = Clients()
-    return c.ifs("sandbox", vault), c.servicetitan("sandbox", vault)
+    link = Link.open("sandbox")
+    return link.ifs, link.servicetitan
+
+
+def state_store() -> Store:
+    return Store(os.environ["CONNECTOR_DATABASE_URL"])
 
 
 def writes(base: str, marker: str = "purchase-orders") -> Counter:
@@ -95,6 +101,7 @@ def ifs_period_pos(period: str = PERIOD) -> tuple[dict[str, dict], dict[str, lis
         for r in ifs.query(
             "PurchaseOrderHandling.svc/PurchaseOrderSet",
             filter=odata.and_(odata.ge("OrderDate", start), odata.lt("OrderDate", end)),
+            keys=("OrderNo",),
         )
     }
     lines: dict[str, list[dict]] = {}
@@ -102,7 +109,9 @@ def ifs_period_pos(period: str = PERIOD) -> tuple[dict[str, dict], dict[str, lis
         lines[key] = [
             dict(r)
             for r in ifs.query(
-                "PurchaseOrderHandling.svc/PurchaseOrderLineSet", filter=odata.eq("OrderNo", key)
+                "PurchaseOrderHandling.svc/PurchaseOrderLineSet",
+                filter=odata.eq("OrderNo", key),
+                keys=("OrderNo", "LineNo", "ReleaseNo"),
             )
         ]
     return headers, lines
@@ -185,9 +194,9 @@ def test_missing_vendor_mapping_parks_the_po_and_replay_after_fix_resolves_it(
     vendor_no = vendor.most_common()[-1][0]
     store = Store(db_env)
     path = PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"
-    mapping.ensure_loaded(store, "sandbox", path)
+    mapping.ensure_loaded(store, "sandbox", path, registry.tables())
     st_id = mapping.load(store, "sandbox").table("vendors")[vendor_no]
-    mapping.set_entry(store, "sandbox", "vendors", vendor_no, None)
+    mapping.set_entry(store, "sandbox", "vendors", vendor_no, None, registry.tables())
 
     result = materialize()
     assert not result.success
@@ -201,7 +210,7 @@ def test_missing_vendor_mapping_parks_the_po_and_replay_after_fix_resolves_it(
     syncable = {k for k, h in headers.items() if h["Objstate"] in SYNCABLE}
     assert set(st) == syncable - affected
 
-    mapping.set_entry(store, "sandbox", "vendors", vendor_no, st_id)
+    mapping.set_entry(store, "sandbox", "vendors", vendor_no, st_id, registry.tables())
     assert materialize().success
     assert store.failed(connection="sandbox", flow="purchase_orders") == []
     assert set(st_pos_by_order()) == syncable
@@ -217,7 +226,7 @@ def test_po_changed_while_being_synced_is_parked_as_conflict(sandbox_connection:
     edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
     result = materialize("sandbox/servicetitan_purchase_orders")
     assert not result.success
-    store = StateStore().store()
+    store = state_store()
     [failed] = store.failed(connection="sandbox")
     assert (failed.source_key, failed.reason) == (key, "conflict")
     assert key not in st_pos_by_order()
@@ -240,41 +249,38 @@ def test_po_locked_in_servicetitan_becomes_target_locked(sandbox_connection: dic
     edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
     clear_counts(st_base)
     assert not materialize().success
-    [failed] = StateStore().store().failed(connection="sandbox")
+    [failed] = state_store().failed(connection="sandbox")
     assert (failed.source_key, failed.reason) == (key, "target_locked")
     assert "Received" in failed.message
     assert writes(st_base) == Counter()
 
 
 CRASH_SCRIPT = """
-import os, sys
-from connector_dagster.defs.resources import Clients, StateStore
-from connector_dagster.lib import connections, mapping
-from connector_dagster.lib.po_sync import PurchaseOrderTarget
-from connector_dagster.lib.sync import Syncer
-from connector_dagster.defs.purchase_orders.assets import _records
-from connector_dagster.lib.po_sync import read_period
+import os
 from datetime import date
+from connector_dagster.defs.purchase_orders.spec import SPEC
+from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
+from connector_dagster.engine import flow
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.spec import Period
+from connector_dagster.engine.sync import Syncer
 
-conn = connections.load()["sandbox"]
-state = StateStore()
-store = state.store()
-clients = Clients()
-ifs = clients.ifs("sandbox", state.vault())
-st = clients.servicetitan("sandbox", state.vault())
-version = mapping.ensure_loaded(store, "sandbox", conn.mappings)
-frames = read_period(ifs, conn.ifs.sets.purchase_orders, conn.ifs.sets.purchase_order_lines,
-                     date(2026, 10, 1), date(2026, 11, 1))
-records = [r for r in _records(frames, conn, mapping.load(store, "sandbox"), "2026-10-01")
+link = Link.open("sandbox")
+settings = flow.settings_of(SPEC, link)
+period = Period("2026-10-01", date(2026, 10, 1), date(2026, 11, 1))
+source = SPEC.source(link, settings)
+reads = {"ifs_purchase_orders": source.read("ifs_purchase_orders", period, {}).frames}
+records = [r for r in flow.to_records(SPEC, source.items(reads), link.mappings(), settings,
+                                      period.key)
            if r.problem is None and r.op == "upsert"][:1]
 
-class Crashing(PurchaseOrderTarget):
+class Crashing(ServiceTitanPurchaseOrders):
     def create(self, record):
         target_id = super().create(record)
         print(record.key, target_id, flush=True)
         os._exit(9)  # killed between the create and the ledger commit
 
-Syncer(store, Crashing(st), "sandbox", "purchase_orders", workers=1).run(records)
+Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1).run(records)
 """
 
 
@@ -289,7 +295,6 @@ def test_process_killed_between_create_and_ledger_commit_leaves_one_po(
     key, target_id = proc.stdout.split()
     store = Store(db_env)
     assert store.ledger("sandbox", "purchase_orders", [key])[key].status == "pending"
-    reset_clients()
     assert materialize().success
     pos = st_pos_by_order()[key]
     assert [str(p["id"]) for p in pos] == [target_id]
@@ -322,7 +327,7 @@ def test_awkward_period_writes_the_good_and_parks_each_bad_po_with_its_reason(
     result = materialize(period="2026-02-01")
     assert not result.success
     headers, lines = ifs_period_pos("2026-02-01")
-    failed = {f.source_key: f for f in StateStore().store().failed(connection="sandbox")}
+    failed = {f.source_key: f for f in state_store().failed(connection="sandbox")}
     synced = st_pos_by_order()
     syncable = {k for k, h in headers.items() if h["Objstate"] in SYNCABLE}
     assert set(failed) | set(synced) == syncable and not set(failed) & set(synced)
@@ -364,7 +369,6 @@ def test_faulty_servicetitan_still_ends_with_exactly_one_po_each(
     period with no duplicate."""
     path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
     path.write_text(path.read_text() + "      timeout_s: 1\n")  # under servicetitan:
-    reset_clients()
     st_base = sandbox_connection["servicetitan"]["api_url"]
     profile = {"rate_429": 0.10, "rate_500": 0.05, "rate_reset": 0.02, "rate_timeout": 0.01,
                "timeout_s": 2, "retry_after_s": 1, "seed": 11}  # fmt: skip
@@ -377,7 +381,7 @@ def test_faulty_servicetitan_still_ends_with_exactly_one_po_each(
         if r["status"] in (0, 429, 500)
     )
     assert faults_seen > 0
-    store = StateStore().store()
+    store = state_store()
     failed = store.failed(connection="sandbox")
     assert result.success == (failed == [])
     assert all(f.reason == "transient_exhausted" for f in failed)
@@ -400,7 +404,6 @@ def test_po_cancelled_in_ifs_after_a_crash_mid_create_is_found_and_cancelled(
     assert proc.returncode == 9, proc.stderr
     key, target_id = proc.stdout.split()
     edit_po(sandbox_connection, key, Objstate="Cancelled")
-    reset_clients()
     assert materialize().success
     [po] = st_pos_by_order()[key]
     assert (str(po["id"]), po["status"]) == (target_id, "Canceled")

@@ -3,7 +3,9 @@
 For each source record of a partition: skip it when the ledger holds the same
 payload hash; otherwise commit a `pending` intent, look the record up in the
 target by its provenance (adopting a match), create or update it, and commit
-target id, hash, status and the audit row in one transaction. A bad record is
+target id, hash, status and the audit row in one transaction. Before any
+write, the source is asked which records changed since they were read; those
+are parked as `conflict` rather than written from stale data. A bad record is
 parked in `failed_records` with a classified reason; the others go on.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -84,6 +86,14 @@ class Target(Protocol):
     def cancel(self, record: SourceRecord, target_id: str) -> None: ...
 
 
+class ChangeCheck(Protocol):
+    """The source side: which records changed since the versions that were read."""
+
+    system: str
+
+    def changed(self, versions: Mapping[str, str | None]) -> set[str]: ...
+
+
 @dataclass
 class SyncReport:
     created: list[str] = field(default_factory=list)
@@ -130,10 +140,9 @@ class Syncer:
     create_rounds: int = 2
     # How a record is named in messages, e.g. "PO".
     label: str = "record"
-    # Called with the records about to be written (not the skipped ones); returns
-    # {key: (reason, message)} for records that must not be written after all,
-    # e.g. because the source changed while they were being synced.
-    before_write: Callable[[list[SourceRecord]], dict[str, tuple[str, str]]] | None = None
+    # Asked, before anything is written, which records changed in the source since
+    # they were read; those are parked as `conflict` and written by the next run.
+    source: ChangeCheck | None = None
     report: SyncReport = field(default_factory=SyncReport)
 
     def ref(self, record: SourceRecord) -> RecordRef:
@@ -163,13 +172,19 @@ class Syncer:
             else:
                 to_create.append(record)
 
-        if self.before_write is not None and (to_create or to_write):
-            stopped = self.before_write(to_create + [r for r, _ in to_write])
-            for record in [*to_create, *(r for r, _ in to_write)]:
-                if record.key in stopped:
-                    self.fail(record, *stopped[record.key])
-            to_create = [r for r in to_create if r.key not in stopped]
-            to_write = [(r, t) for r, t in to_write if r.key not in stopped]
+        if self.source is not None and (to_create or to_write):
+            pending = [*to_create, *(r for r, _ in to_write)]
+            stale = self.source.changed({r.key: r.source_version for r in pending})
+            for record in pending:
+                if record.key in stale:
+                    self.fail(
+                        record,
+                        "conflict",
+                        f"{self.label} {record.key!r} changed in {self.source.system} while it "
+                        "was being synced; it is written by the next run, or replay this record",
+                    )
+            to_create = [r for r in to_create if r.key not in stale]
+            to_write = [(r, t) for r, t in to_write if r.key not in stale]
 
         adopted = self._intend_and_lookup(to_create, ledger)
         for record in to_create:

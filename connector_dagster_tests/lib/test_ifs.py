@@ -55,6 +55,7 @@ def settings(sandbox: SandboxProcess, **overrides: Any) -> IfsSettings:
         "client_secret": ifs["client_secret"],
         "rate_per_min": FAST,
         "page_size": 40,
+        "set_keys": {"PurchaseOrderSet": ("OrderNo",), "ExternalVoucherSet": ("Company", "LoadId")},
         **overrides,
     }
     return IfsSettings(**values)

@@ -1,0 +1,31 @@
+"""F1's block under `flows: purchase_orders:` of a connection."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+
+from connector_dagster.engine.spec import FlowSettings
+
+# The states an IFS purchase order passes through (Cancelled and Stopped are
+# not in IFS's published list, but occur).
+IFS_PO_STATES = (
+    "Planned", "Released", "Confirmed", "Arrived", "Received", "Closed", "Cancelled", "Stopped",
+)  # fmt: skip
+
+
+class PurchaseOrderSettings(FlowSettings):
+    """Which IFS POs sync, and where IFS serves them."""
+
+    states: list[str] = ["Released", "Confirmed", "Arrived", "Received", "Closed", "Cancelled"]
+    """IFS states that are synced; a PO in `Cancelled` cancels its ServiceTitan PO."""
+    headers_set: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
+    lines_set: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
+    """All PO lines (part and no-part) are only on the Entity Service API (/int/)."""
+
+    @field_validator("states")
+    @classmethod
+    def _states(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(IFS_PO_STATES))
+        if unknown:
+            raise ValueError(f"unknown IFS PO state(s) {unknown}; one of {list(IFS_PO_STATES)}")
+        return v

@@ -1,0 +1,130 @@
+"""The one builder: a flow spec and a connection become that connection's read assets
+(each with its blocking pandera check), write asset, job and schedules.
+
+No `from __future__ import annotations` here: Dagster reads the asset functions'
+annotations at definition time."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from connector_dagster.engine import flow, registry
+from connector_dagster.engine.periods import period_of, period_partitions
+from connector_dagster.engine.resources import resource_key
+from connector_dagster.engine.schedules import close_schedule, polling_schedule
+from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
+from connector_dagster.lib.connections import Connection
+
+CHECK = "pandera_schema"
+FAILURES_SHOWN = 10
+
+
+def flow_definitions(spec: FlowSpec) -> Any:
+    """What a flow folder's `definitions.py` exposes: the flow, built for every
+    connection that runs it, when Dagster loads the code location."""
+
+    @dg.definitions
+    def defs() -> dg.Definitions:
+        conns = registry.load_connections().values()
+        return dg.Definitions.merge(
+            *(build(spec, conn) for conn in conns if conn.flow(spec.name) is not None)
+        )
+
+    return defs
+
+
+def build(spec: FlowSpec, conn: Connection) -> dg.Definitions:
+    """The definitions of `spec` for `conn`, asset keys prefixed by the connection."""
+    prefix = conn.name
+    reads = [_read_asset(spec, conn, read) for read in spec.reads]
+    write = _write_asset(spec, conn)
+    job = dg.define_asset_job(
+        name=f"{prefix}_{spec.name}_job",
+        selection=dg.AssetSelection.assets(*(a.key for a in reads), write.key),
+        partitions_def=period_partitions(conn),
+        description=f"{spec.label} for {prefix}.",
+    )
+    schedules = []
+    if spec.triggers.poll:
+        schedules.append(polling_schedule(conn, job, f"{prefix}_{spec.name}_poll_schedule"))
+    if spec.triggers.close:
+        schedules.append(close_schedule(conn, job, f"{prefix}_{spec.name}_close_schedule"))
+    return dg.Definitions(assets=[*reads, write], jobs=[job], schedules=schedules)
+
+
+def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDefinition:
+    key = dg.AssetKey([conn.name, read.name])
+    link_key = resource_key(conn.name)
+
+    @dg.asset(
+        key=key,
+        group_name=conn.name,
+        partitions_def=period_partitions(conn),
+        pool=conn.pool(read.system),
+        kinds={read.system},
+        ins={dep: dg.AssetIn(key=[conn.name, dep]) for dep in read.deps},
+        required_resource_keys={link_key},
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK,
+                asset=key,
+                blocking=True,
+                description="Shape of the read (pandera); blocks the write when wrong.",
+            )
+        ],
+        description=read.description,
+    )
+    def _read(
+        context: dg.AssetExecutionContext, **upstream: Frames
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        link = getattr(context.resources, link_key).link()
+        result = flow.read(spec, link, read.name, period_of(context), upstream, context.run_id)
+        yield dg.Output(result.frames, metadata=result.metadata)
+        problems = read.check(result.frames)
+        yield dg.AssetCheckResult(
+            check_name=CHECK,
+            passed=not problems,
+            metadata={"problems": problems[:20], "count": len(problems)},
+        )
+
+    return _read
+
+
+def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
+    link_key = resource_key(conn.name)
+    records = spec.record_label
+
+    @dg.asset(
+        key=[conn.name, spec.write.name],
+        group_name=conn.name,
+        partitions_def=period_partitions(conn),
+        ins={read.name: dg.AssetIn(key=[conn.name, read.name]) for read in spec.reads},
+        pool=conn.pool(spec.write.system),
+        kinds={spec.write.system},
+        required_resource_keys={link_key},
+        description=spec.write.description,
+    )
+    def _write(context: dg.AssetExecutionContext, **reads: Frames) -> dg.MaterializeResult:
+        link = getattr(context.resources, link_key).link()
+        result = flow.write(spec, link, context.partition_key, reads, context.run_id)
+        report = result.report
+        metadata: dict[str, Any] = {
+            **report.counts(),
+            "mapping_version": result.mapping_version,
+            "records": result.records,
+        }
+        if report.failed:
+            sample = [
+                f"{k}: {reason}: {msg}"
+                for k, (reason, msg) in list(report.failed.items())[:FAILURES_SHOWN]
+            ]
+            raise dg.Failure(
+                description=f"{len(report.failed)} of {result.records} {records} records of "
+                f"{context.partition_key} failed and were parked in failed_records; the others "
+                "were written. Fix the cause, then re-run the partition or replay them.",
+                metadata={**metadata, "failures": dg.MetadataValue.json(sample)},
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _write

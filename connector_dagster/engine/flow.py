@@ -1,0 +1,88 @@
+"""Running a flow's steps outside Dagster's wiring: read a period, map its records,
+write them through the protocol. The assets call these; so can replay and plans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.spec import FlowSpec, Frames, Item, Period, Read
+from connector_dagster.engine.sync import SourceRecord, Syncer, SyncReport
+from connector_dagster.lib.mapping import Mappings
+from connector_dagster.lib.settings import ConfigError
+
+
+def settings_of(spec: FlowSpec, link: Link) -> object:
+    """The flow's settings on this connection; ConfigError if it does not run it."""
+    settings = link.connection.flow(spec.name)
+    if settings is None:
+        raise ConfigError(
+            f"connection {link.name!r} does not run flow {spec.name!r}: add it under "
+            f"`flows:` of the connection (or set enabled: true)"
+        )
+    return settings
+
+
+def read(spec: FlowSpec, link: Link, name: str, period: Period, upstream: Mapping[str, Frames],
+         run_id: str | None = None) -> Read:  # fmt: skip
+    """Read asset `name` of the flow for `period`, each record read audited."""
+    source = spec.source(link, settings_of(spec, link))
+    result = source.read(name, period, upstream)
+    link.store.record_reads(link.name, spec.name, result.versions, run_id, period.key)
+    return result
+
+
+def to_records(
+    spec: FlowSpec, items: list[Item], maps: Mappings, settings: object, period_key: str
+) -> list[SourceRecord]:
+    """Map each item (pure); the ones the flow does not sync are left out."""
+    records = []
+    for item in items:
+        mapped = spec.map(item, maps, settings)
+        if mapped.op == "ignore":
+            continue
+        records.append(
+            SourceRecord(
+                item.key,
+                period_key,
+                mapped.payload,
+                item.version,
+                mapped.problem,
+                op=mapped.op,
+                context=dict(item.data),
+            )
+        )
+    return records
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    report: SyncReport
+    records: int
+    mapping_version: str
+
+
+def write(
+    spec: FlowSpec,
+    link: Link,
+    period_key: str,
+    reads: Mapping[str, Frames],
+    run_id: str | None = None,
+) -> WriteResult:
+    """Write the period's records read by the flow's read assets into the target."""
+    settings = settings_of(spec, link)
+    maps = link.mappings()
+    source = spec.source(link, settings)
+    records = to_records(spec, source.items(reads), maps, settings, period_key)
+    report = Syncer(
+        link.store,
+        spec.target(link, settings),
+        link.name,
+        spec.name,
+        run_id=run_id,
+        mapping_version=maps.version,
+        label=spec.record_label,
+        source=source,
+    ).run(records)
+    return WriteResult(report, len(records), maps.version)

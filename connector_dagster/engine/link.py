@@ -1,0 +1,91 @@
+"""A connection at run time: its store, its IFS and ServiceTitan clients (credentials
+from the vault, built on first use) and its mappings. One per step; closed after it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from connector_dagster.engine import registry
+from connector_dagster.lib import db, mapping
+from connector_dagster.lib.connections import Connection
+from connector_dagster.lib.ifs import IfsClient, IfsSettings
+from connector_dagster.lib.mapping import Mappings
+from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
+from connector_dagster.lib.store import Store
+from connector_dagster.lib.vault import Vault
+
+
+class Link:
+    """Everything a flow's source and target need of one connection."""
+
+    def __init__(self, connection: Connection, store: Store, *, owns_store: bool = False) -> None:
+        self.connection = connection
+        self.store = store
+        self._owns_store = owns_store
+
+    @classmethod
+    def open(cls, name: str) -> Link:
+        """The connection `name` of the connections file, on the connector's database."""
+        return cls(registry.connection(name), Store(db.database_url()), owns_store=True)
+
+    @property
+    def name(self) -> str:
+        return self.connection.name
+
+    def vault(self) -> Vault:
+        return Vault(self.store)
+
+    @cached_property
+    def ifs(self) -> IfsClient:
+        conn, secrets = self.connection, self.vault().require(self.name, "ifs")
+        return IfsClient(
+            IfsSettings(
+                base_url=conn.ifs.base_url,
+                realm=conn.ifs.realm,
+                client_id=secrets["client_id"],
+                client_secret=secrets["client_secret"],
+                name=conn.name,
+                page_size=conn.ifs.page_size,
+                rate_per_min=conn.ifs.rate_per_min,
+                timeout_s=conn.ifs.timeout_s,
+                token_margin_s=conn.ifs.token_margin_s,
+            )
+        )
+
+    @cached_property
+    def servicetitan(self) -> ServiceTitanClient:
+        st, secrets = self.connection.servicetitan, self.vault().require(self.name, "servicetitan")
+        return ServiceTitanClient(
+            ServiceTitanSettings(
+                api_url=st.api_url,
+                auth_url=st.auth_url,
+                tenant_id=st.tenant_id,
+                app_key=secrets["app_key"],
+                client_id=secrets["client_id"],
+                client_secret=secrets["client_secret"],
+                name=self.name,
+                rate_per_s=st.rate_per_s,
+                page_size=st.page_size,
+                timeout_s=st.timeout_s,
+                token_margin_s=st.token_margin_s,
+            )
+        )
+
+    def mappings(self) -> Mappings:
+        """The mappings in force: the connection's file is loaded first if its version is new."""
+        tables = registry.tables()
+        mapping.ensure_loaded(self.store, self.name, self.connection.mappings, tables)
+        return mapping.load(self.store, self.name)
+
+    def close(self) -> None:
+        for client in ("ifs", "servicetitan"):
+            if client in self.__dict__:
+                self.__dict__.pop(client).close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

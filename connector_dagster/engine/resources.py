@@ -1,0 +1,35 @@
+"""The Dagster resource of a connection: the one resource a flow's assets ask for.
+
+Each connection gets its own resource key (`resource_key(name)`), so a test or
+a deployment can swap one connection's resource without touching the others.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from connector_dagster.engine.link import Link
+
+
+def resource_key(connection: str) -> str:
+    return f"{connection}_connection"
+
+
+class ConnectionResource(dg.ConfigurableResource):
+    """One connection's link (store, clients, mappings), opened on first use in a step
+    and closed after it."""
+
+    connection: str
+
+    _link: Link | None = PrivateAttr(default=None)
+
+    def link(self) -> Link:
+        if self._link is None:
+            self._link = Link.open(self.connection)
+        return self._link
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._link is not None:
+            self._link.close()
+            self._link = None

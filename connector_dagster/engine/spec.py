@@ -1,0 +1,167 @@
+"""What a flow is: its spec (reads, write, pure mapping, settings, triggers) and the
+protocols its source and target implement. The engine builds everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from connector_dagster.engine.sync import Target
+from connector_dagster.lib.mapping import Mappings, Table
+
+Frames = dict[str, pd.DataFrame]
+"""What one read asset holds for a period: named tables (e.g. headers and lines)."""
+
+SYSTEMS = ("ifs", "servicetitan")
+
+
+@dataclass(frozen=True)
+class Period:
+    """One accounting period: its partition key and [start, end) in the books' calendar."""
+
+    key: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a read asset produced: its tables, the (key, version) of every record read
+    (audited as `read` rows), and the metadata shown on the materialization."""
+
+    frames: Frames
+    versions: list[tuple[str, str | None]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One source record as read, before mapping: key, version and its data."""
+
+    key: str
+    version: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass
+class Mapped:
+    """The target payload of one item, or the problems that keep it from being written.
+
+    `op` is `upsert` (create or update), `cancel` (cancel the target record, if one
+    was ever created) or `ignore` (not syncable, e.g. a state that is not synced)."""
+
+    payload: dict[str, Any] | None
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+    op: str = "upsert"
+
+    @property
+    def problem(self) -> tuple[str, str] | None:
+        """One (reason, message) for all problems: `mapping_missing` wins over the rest."""
+        if not self.problems:
+            return None
+        reasons = {r for r, _ in self.problems}
+        reason = "mapping_missing" if "mapping_missing" in reasons else self.problems[0][0]
+        return reason, "; ".join(m for _, m in self.problems)
+
+
+class FlowSettings(BaseModel):
+    """A flow's block under `flows:` of a connection; each flow subclasses it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+
+
+class Source(Protocol):
+    """The system a flow reads: a period's records, and what changed since they were read."""
+
+    system: str
+    """For people: `IFS` or `ServiceTitan`."""
+
+    def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
+        """The read asset `name` for `period`; `upstream` holds the reads it depends on."""
+        ...
+
+    def items(self, reads: Mapping[str, Frames]) -> list[Item]:
+        """Every record of the period's reads, one item each, in a stable order."""
+        ...
+
+    def changed(self, versions: Mapping[str, str | None]) -> set[str]:
+        """Keys whose version in the source is no longer the one read (or that are gone)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """One read asset of a flow."""
+
+    name: str
+    """Asset name under the connection's prefix, e.g. `ifs_purchase_orders`."""
+    system: str
+    """The API it calls (`ifs` or `servicetitan`): its concurrency pool."""
+    description: str
+    check: Callable[[Frames], list[str]]
+    """The blocking shape check (pandera): problems, empty when the read may be written."""
+    deps: tuple[str, ...] = ()
+    """Other reads of the flow it needs, e.g. the jobs of the period's invoices."""
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """The write asset of a flow."""
+
+    name: str
+    system: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """What starts runs of a flow: intraday polling of the open period, the close cycle."""
+
+    poll: bool = True
+    close: bool = True
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """One flow, declared once; the engine turns it into each connection's definitions.
+
+    `source` and `target` are built per run from the connection's link and the
+    flow's settings; `map` is pure (no I/O): item + mappings + settings -> Mapped."""
+
+    name: str
+    """Its name in the ledger and the `flows:` block, e.g. `purchase_orders`."""
+    label: str
+    """For people: `F1 purchase orders`."""
+    record_label: str
+    """How one record is named in messages, e.g. `PO`."""
+    settings: type[FlowSettings]
+    reads: tuple[ReadSpec, ...]
+    write: WriteSpec
+    source: Callable[..., Source]
+    """Built per step as `source(link, settings)` (link: `engine.link.Link`)."""
+    target: Callable[..., Target]
+    """Built per step as `target(link, settings)`."""
+    map: Callable[[Item, Mappings, Any], Mapped]
+    tables: tuple[Table, ...] = ()
+    """The mapping tables the flow reads."""
+    triggers: Triggers = Triggers()
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.reads]
+        if not names:
+            raise ValueError(f"flow {self.name}: needs at least one read")
+        if len(set(names)) != len(names) or self.write.name in names:
+            raise ValueError(f"flow {self.name}: asset names must be distinct")
+        for spec in (*self.reads, self.write):
+            if spec.system not in SYSTEMS:
+                raise ValueError(f"flow {self.name}: {spec.name}: system must be one of {SYSTEMS}")
+        for read in self.reads:
+            unknown = set(read.deps) - set(names)
+            if unknown:
+                raise ValueError(f"flow {self.name}: {read.name} depends on unknown {unknown}")

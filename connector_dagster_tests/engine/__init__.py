@@ -1,0 +1,1 @@
+"""Tests of connector_dagster.engine."""

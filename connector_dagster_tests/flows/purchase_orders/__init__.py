@@ -1,0 +1,1 @@
+"""Tests of flow F1, purchase orders from IFS into ServiceTitan."""
