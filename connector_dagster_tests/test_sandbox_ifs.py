@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.sandbox import ifs
 from connector_dagster.sandbox.faults import FaultProfile
+from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import SandboxConfig, running
 
 SECRET = "test-secret"

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connector_dagster.sandbox import ifs, ifs_seed, world
+from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
-from connector_dagster.sandbox.ifs_schema import SETS
+from connector_dagster.sandbox.ifs import app as ifs
+from connector_dagster.sandbox.ifs import seed as ifs_seed
+from connector_dagster.sandbox.ifs.schema import SETS
 from connector_dagster.sandbox.server import running
 from connector_dagster_tests.test_sandbox_ifs import PO, RELEASED, Ifs, iter_pages, make_config
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.sandbox import ifs
 from connector_dagster.sandbox.faults import FaultProfile
+from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import running
 from connector_dagster_tests.test_sandbox_ifs import PO, Ifs, decode_etag, make_config
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, running
-from connector_dagster.sandbox.servicetitan import create_app
+from connector_dagster.sandbox.servicetitan.app import create_app
 
 
 def fetch_token(client: httpx.Client, config: SandboxConfig) -> str:

@@ -1,8 +1,9 @@
 """Runs both simulators with uvicorn and reports where they listen.
 
-Each simulator module exposes `create_app(config: SandboxConfig, profile:
-FaultProfile) -> Starlette`; the app keeps its state on `app.state` and wraps
-itself with `faults.SandboxMiddleware` (reachable as `app.state.sandbox`).
+Each simulator's `app` module (`ifs.app`, `servicetitan.app`) exposes
+`create_app(config: SandboxConfig, profile: FaultProfile) -> Starlette`; the
+app keeps its state on `app.state` and wraps itself with
+`faults.SandboxMiddleware` (reachable as `app.state.sandbox`).
 `Sandbox` starts both apps on loopback, in this process (threads) or in a
 child process (`connector-dagster sandbox`), and describes them with the JSON
 line that clients and `make dev` read.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -22,72 +22,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import ConnectionDropped, FaultProfile
+from connector_dagster.sandbox.ifs import app as ifs
+from connector_dagster.sandbox.servicetitan import app as servicetitan
 
-DEFAULT_IFS_PORT = 8571
-DEFAULT_ST_PORT = 8572
-
-
-@dataclass
-class SandboxConfig:
-    host: str = "127.0.0.1"
-    ifs_port: int = DEFAULT_IFS_PORT
-    st_port: int = DEFAULT_ST_PORT
-    seed: int = 42
-    scale: int = 1
-    latency_ms: float = 0.0
-    # IFS
-    ifs_realm: str = "acme1"
-    ifs_client_id: str = "CONNECTOR_SVC"
-    ifs_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    ifs_token_lifetime_s: int = 180
-    ifs_rate_per_min: float = 1000.0
-    ifs_page_size: int = 500
-    ifs_missing_if_match: str = "upsert"  # or "428"
-    ifs_csrf_on_main: bool = True
-    # ServiceTitan
-    st_tenant_id: str = "1234567"
-    st_app_key: str = field(default_factory=lambda: "ak1." + secrets.token_hex(12))
-    st_client_id: str = field(default_factory=lambda: "cid." + secrets.token_hex(8))
-    st_client_secret: str = field(default_factory=lambda: "cs1." + secrets.token_urlsafe(24))
-    st_token_lifetime_s: int = 900
-    st_rate_per_s: float = 60.0
-    st_page_size_max: int = 5000
-    webhook_key: str = field(default_factory=lambda: secrets.token_hex(24))
-    webhook_url: str | None = None
-    webhook_signature_header: str = "X-ST-Signature"
-    webhook_signature_encoding: str = "hex"  # or "base64"
-    webhook_retry_delays_s: tuple[float, ...] = (10, 30, 60, 300)
-    webhook_time_scale: float = 1.0
-
-    def describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
-        ifs_base = f"http://{self.host}:{ifs_port}"
-        realm_path = f"/auth/realms/{self.ifs_realm}/protocol/openid-connect/token"
-        st_base = f"http://{self.host}:{st_port}"
-        return {
-            "ifs": {
-                "base_url": ifs_base,
-                "token_url": ifs_base + realm_path,
-                "realm": self.ifs_realm,
-                "client_id": self.ifs_client_id,
-                "client_secret": self.ifs_client_secret,
-            },
-            "servicetitan": {
-                "api_url": st_base,
-                "auth_url": f"{st_base}/connect/token",
-                "tenant_id": self.st_tenant_id,
-                "app_key": self.st_app_key,
-                "client_id": self.st_client_id,
-                "client_secret": self.st_client_secret,
-                "webhook_key": self.webhook_key,
-            },
-        }
+__all__ = ["Sandbox", "SandboxConfig", "SandboxProcess", "load_profiles", "running", "serve"]
 
 
 class _QuietInjectedResets(logging.Filter):
@@ -153,8 +99,6 @@ class Sandbox:
     ) -> None:
         """`profile` faults the IFS simulator, and ServiceTitan too unless
         `st_profile` is given."""
-        from connector_dagster.sandbox import ifs, servicetitan
-
         self.config = config
         base = profile or FaultProfile(latency_ms=config.latency_ms)
         self.ifs_app = ifs.create_app(config, FaultProfile(**base.to_dict()))

@@ -1,0 +1,70 @@
+"""What a sandbox run is configured with: ports, seed, scale, credentials, limits and
+switches of both simulators. Its own module so that both simulators and the server
+import it without importing each other."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_IFS_PORT = 8571
+DEFAULT_ST_PORT = 8572
+
+
+@dataclass
+class SandboxConfig:
+    """One sandbox run; ports 0 pick free ports. Credentials are random per run."""
+
+    host: str = "127.0.0.1"
+    ifs_port: int = DEFAULT_IFS_PORT
+    st_port: int = DEFAULT_ST_PORT
+    seed: int = 42
+    scale: int = 1
+    latency_ms: float = 0.0
+    # IFS
+    ifs_realm: str = "acme1"
+    ifs_client_id: str = "CONNECTOR_SVC"
+    ifs_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ifs_token_lifetime_s: int = 180
+    ifs_rate_per_min: float = 1000.0
+    ifs_page_size: int = 500
+    ifs_missing_if_match: str = "upsert"  # or "428"
+    ifs_csrf_on_main: bool = True
+    # ServiceTitan
+    st_tenant_id: str = "1234567"
+    st_app_key: str = field(default_factory=lambda: "ak1." + secrets.token_hex(12))
+    st_client_id: str = field(default_factory=lambda: "cid." + secrets.token_hex(8))
+    st_client_secret: str = field(default_factory=lambda: "cs1." + secrets.token_urlsafe(24))
+    st_token_lifetime_s: int = 900
+    st_rate_per_s: float = 60.0
+    st_page_size_max: int = 5000
+    webhook_key: str = field(default_factory=lambda: secrets.token_hex(24))
+    webhook_url: str | None = None
+    webhook_signature_header: str = "X-ST-Signature"
+    webhook_signature_encoding: str = "hex"  # or "base64"
+    webhook_retry_delays_s: tuple[float, ...] = (10, 30, 60, 300)
+    webhook_time_scale: float = 1.0
+
+    def describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
+        ifs_base = f"http://{self.host}:{ifs_port}"
+        realm_path = f"/auth/realms/{self.ifs_realm}/protocol/openid-connect/token"
+        st_base = f"http://{self.host}:{st_port}"
+        return {
+            "ifs": {
+                "base_url": ifs_base,
+                "token_url": ifs_base + realm_path,
+                "realm": self.ifs_realm,
+                "client_id": self.ifs_client_id,
+                "client_secret": self.ifs_client_secret,
+            },
+            "servicetitan": {
+                "api_url": st_base,
+                "auth_url": f"{st_base}/connect/token",
+                "tenant_id": self.st_tenant_id,
+                "app_key": self.st_app_key,
+                "client_id": self.st_client_id,
+                "client_secret": self.st_client_secret,
+                "webhook_key": self.webhook_key,
+            },
+        }

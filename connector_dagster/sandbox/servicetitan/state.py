@@ -1,0 +1,33 @@
+"""The ServiceTitan simulator's state, `app.state.sim`: its configuration, the seeded
+store, issued tokens, webhooks and request counts; the app and the control
+endpoints both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector_dagster.sandbox.config import SandboxConfig
+from connector_dagster.sandbox.faults import RequestStats, SandboxMiddleware
+from connector_dagster.sandbox.servicetitan.auth import Tokens
+from connector_dagster.sandbox.servicetitan.seed import build
+from connector_dagster.sandbox.servicetitan.store import Store
+from connector_dagster.sandbox.servicetitan.webhooks import Webhooks
+
+
+@dataclass
+class SimState:
+    """Everything the simulator knows; `store` is replaced by a reset."""
+
+    config: SandboxConfig
+    store: Store
+    tokens: Tokens
+    webhooks: Webhooks
+    stats: RequestStats
+    sandbox: SandboxMiddleware | None = field(default=None, repr=False)
+
+    @property
+    def tenant_id(self) -> int:
+        return int(self.config.st_tenant_id)
+
+    def reseed(self) -> None:
+        self.store = build(self.config.seed, self.config.scale, self.tenant_id)

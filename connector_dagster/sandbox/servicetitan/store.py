@@ -1,0 +1,155 @@
+"""The ServiceTitan simulator's store (tables and change logs), its export feeds
+(`from` / `continueFrom` / `includeRecentChanges`), and `Call`, the request a
+resource handler sees."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from connector_dagster.sandbox.servicetitan.common import (
+    Row,
+    bad_request,
+    not_found,
+    now_us,
+    parse_us,
+)
+from connector_dagster.sandbox.servicetitan.query import q_bool
+
+Getter = Callable[[Row], Any]
+
+
+class Store:
+    """The simulator's tables (id → row) and one change log per exported table.
+
+    Every change stamps the row with a new global version and appends
+    (version, id) to the table's log; export feeds walk the log from a
+    `continueFrom` version, skipping superseded entries."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[Any, Row]] = {}
+        self.logs: dict[str, list[tuple[int, Any]]] = {}
+        self.version = 0
+        self.counters: dict[str, int] = {}
+
+    def table(self, name: str) -> dict[Any, Row]:
+        return self.tables.setdefault(name, {})
+
+    def next_id(self, name: str) -> int:
+        self.counters[name] += 1
+        return self.counters[name]
+
+    def load(self, name: str, rows: Iterable[Row], logged: bool = True) -> None:
+        """Seed rows: stored by id; versions follow modifiedOn order."""
+        table = self.table(name)
+        for row in rows:
+            table[row["id"]] = row
+        if logged:
+            log = self.logs.setdefault(name, [])
+            for row in sorted(table.values(), key=lambda r: (r["modifiedOn"], r["id"])):
+                self.version += 1
+                row["_v"] = self.version
+                log.append((self.version, row["id"]))
+
+    def touch(self, name: str, row: Row) -> None:
+        """Record a change (or an insert) of `row` in table `name`, now."""
+        row["modifiedOn"] = now_us()
+        self.table(name)[row["id"]] = row
+        if name in self.logs:
+            self.version += 1
+            row["_v"] = self.version
+            self.logs[name].append((self.version, row["id"]))
+
+
+def _token(version: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{version}".encode()).decode().rstrip("=")
+
+
+def _version_of(token: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    prefix, _, version = text.partition(":")
+    return int(version) if prefix == "v1" and version.isdigit() else None
+
+
+def export(
+    store: Store, name: str, q: QueryParams, batch: int, weight: Getter | None = None
+) -> Row:
+    """One call of an export feed: `{hasMore, continueFrom, data}` of raw rows.
+
+    `from` is absent (start), a date (rows modified on or after it), or a
+    `continueFrom` token. With `includeRecentChanges=true` the last row of a
+    caught-up batch is repeated by the next call. `weight` counts a row's
+    size against `batch` (e.g. its number of items)."""
+    log = store.logs[name]
+    table = store.tables[name]
+    raw = (q.get("from") or "").strip()
+    after, since = 0, None
+    if raw:
+        version = _version_of(raw)
+        if version is not None:
+            after = version
+        else:
+            try:
+                since = parse_us(raw)
+            except ValueError:
+                raise bad_request(
+                    "from", f"'{raw}' is neither a date nor a continuation token."
+                ) from None
+    recent = q_bool(q, "includeRecentChanges")
+    rows: list[Row] = []
+    size, last, more = 0, after, False
+    for version, key in log[_bisect_after(log, after) :]:
+        row = table.get(key)
+        if row is None or row["_v"] != version or (since is not None and row["modifiedOn"] < since):
+            last = version  # superseded or before `from`: passed over
+            continue
+        if size >= batch:
+            more = True
+            break
+        rows.append(row)
+        size += weight(row) if weight else 1
+        last = version
+    if recent and not more and rows:
+        last = rows[-1]["_v"] - 1  # the next call repeats the latest row
+    return {"hasMore": more, "continueFrom": _token(last), "data": rows}
+
+
+def _bisect_after(log: list[tuple[int, Any]], version: int) -> int:
+    lo, hi = 0, len(log)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if log[mid][0] <= version:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@dataclass
+class Call:
+    """One API request as a handler sees it."""
+
+    store: Store
+    q: QueryParams
+    body: Any
+    path: dict[str, str]
+    page_max: int
+    closed_periods: tuple[str, ...] = ()
+
+    def path_int(self, name: str, what: str) -> int:
+        raw = self.path[name]
+        if not raw.isdigit():
+            raise not_found(what)
+        return int(raw)
+
+
+NO_CONTENT = object()
+"""A handler's answer for `200` without a body."""
