@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector_dagster_tests.test_sandbox_servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan_support import (
     StSandbox,
     fetch_token,
     new_po,

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from connector_dagster.sandbox import world
-from connector_dagster_tests.test_sandbox_servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan_support import (
     StSandbox,
     new_po,
     st_sandbox,

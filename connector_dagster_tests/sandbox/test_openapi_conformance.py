@@ -30,7 +30,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from connector_dagster.sandbox.servicetitan.app import served_routes
-from connector_dagster_tests.test_sandbox_servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan_support import (
     StSandbox,
     new_po,
     receiver,

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from connector_dagster_tests.test_sandbox_servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan_support import (
     StSandbox,
     receiver,
     st_sandbox,

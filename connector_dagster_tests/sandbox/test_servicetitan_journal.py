@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector_dagster_tests.test_sandbox_servicetitan_support import StSandbox, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import running
-from connector_dagster_tests.test_sandbox_ifs import PO, Ifs, decode_etag, make_config
+from connector_dagster_tests.sandbox.test_ifs import PO, Ifs, decode_etag, make_config
 
 EV = "/int/ifsapplications/projection/v1/ExternalVoucherHandling.svc"
 VOUCHERS = f"{EV}/ExternalVoucherSet"

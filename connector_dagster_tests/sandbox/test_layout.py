@@ -1,0 +1,102 @@
+"""The package's import graph, read from the source with `ast`: no import circle
+anywhere in `connector_dagster`, and the two simulators never import each other
+or the server that runs them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import connector_dagster
+
+PACKAGE = Path(connector_dagster.__file__).resolve().parent
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted module name -> source file, for every module of the package."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _absolute(module: str, node: ast.ImportFrom, is_package: bool) -> str:
+    """The absolute module named by a `from … import`, relative ones resolved."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at any depth of its code
+    (function-level and `TYPE_CHECKING` imports included)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom):
+                source = _absolute(module, node, path.name == "__init__.py")
+                for alias in node.names:
+                    submodule = f"{source}.{alias.name}"
+                    if submodule in modules:
+                        targets.add(submodule)
+                    elif source in modules:
+                        targets.add(source)
+        graph[module] = targets - {module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One import chain per circle (`a, b, …, a`), found by depth-first search."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(module: str) -> None:
+        path.append(module)
+        on_path.add(module)
+        for target in sorted(graph[module]):
+            if target in on_path:
+                found.append([*path[path.index(target) :], target])
+            elif target not in done:
+                visit(target)
+        path.pop()
+        on_path.discard(module)
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module)
+    return found
+
+
+def test_the_package_has_no_import_circle() -> None:
+    circles = cycles(import_graph())
+
+    assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_the_cycle_finder_reports_the_chain() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+
+    assert cycles(graph) == [["a", "b", "c", "a"]]
+
+
+def test_each_simulator_imports_only_itself_and_the_shared_sandbox_modules() -> None:
+    graph = import_graph()
+    shared = {f"connector_dagster.sandbox.{m}" for m in ("config", "faults", "world")}
+    for simulator in ("ifs", "servicetitan"):
+        package = f"connector_dagster.sandbox.{simulator}"
+        for module, targets in graph.items():
+            if module == package or module.startswith(package + "."):
+                strays = {t for t in targets if not t.startswith(package + ".") and t not in shared}
+                assert not strays, f"{module} imports {sorted(strays)}"
