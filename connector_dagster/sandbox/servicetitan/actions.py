@@ -83,6 +83,12 @@ def upsert_invoice(store: Store, body: dict[str, Any]) -> tuple[Row, bool]:
         raise ApiError(
             400, "Unknown business unit.", {"businessUnitId": list(map(str, REGION_BY_BU))}
         )
+    try:
+        invoice_date = parse_us(body["invoiceDate"]) if "invoiceDate" in body else None
+    except ValueError:
+        raise ApiError(
+            400, "invoiceDate is not a date.", {"invoiceDate": ["Use YYYY-MM-DD or RFC 3339."]}
+        ) from None
     created = "id" not in body
     if created:
         inv = _new_invoice(store, body)
@@ -95,9 +101,8 @@ def upsert_invoice(store: Store, body: dict[str, Any]) -> tuple[Row, bool]:
             inv[name] = body[name]
     if "businessUnitId" in body:
         inv["businessUnitId"] = body["businessUnitId"]
-    if "invoiceDate" in body:
-        when = parse_us(body["invoiceDate"])
-        inv["invoiceDate"], inv["dueDate"] = when, when + 30 * DAY
+    if invoice_date is not None:
+        inv["invoiceDate"], inv["dueDate"] = invoice_date, invoice_date + 30 * DAY
     if "items" in body or created:
         inv["items"] = _items(store, body.get("items", DEFAULT_ITEMS))
     paid = inv["total"] - inv["balance"] if "total" in inv else Decimal(0)

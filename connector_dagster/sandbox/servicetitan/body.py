@@ -42,8 +42,9 @@ def _check_value(value: Any, f: Field, where: str, errors: dict[str, list[str]])
     elif f.kind in ("datetime", "date"):
         try:
             parse_dt(value)
-        except (TypeError, ValueError):
-            errors.setdefault(where, []).append(f"'{value}' is not a valid {f.kind}.")
+        except ValueError:
+            shown = f"'{value}'" if isinstance(value, str) else "The JSON value"
+            errors.setdefault(where, []).append(f"{shown} is not a valid {f.kind}.")
     elif f.kind == "enum":
         if value not in f.values:
             errors.setdefault(where, []).append(f"Values: {', '.join(f.values)}.")

@@ -120,7 +120,10 @@ def fmt_date(us: int | None) -> str | None:
 
 
 def parse_dt(text: str) -> datetime:
-    """RFC 3339 or a bare date; naive values are UTC. Raises ValueError."""
+    """RFC 3339 or a bare date; naive values are UTC. Raises ValueError, also for
+    a JSON value that is not a string."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a date string")
     text = text.strip()
     dt = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

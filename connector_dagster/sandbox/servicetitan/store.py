@@ -5,7 +5,6 @@ resource handler sees."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +70,11 @@ def _token(version: int) -> str:
 
 
 def _version_of(token: str) -> int | None:
+    """The version a `continueFrom` token stands for; None for anything else (a
+    date, or text that is not base64, such as non-ASCII letters)."""
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII input
         return None
     prefix, _, version = text.partition(":")
     return int(version) if prefix == "v1" and version.isdigit() else None
