@@ -149,13 +149,17 @@ def cmd_mappings_list(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connector_dagster.sandbox.server import SandboxConfig, serve
 
-    config = SandboxConfig(
-        ifs_port=args.ifs_port,
-        st_port=args.st_port,
-        seed=args.seed,
-        scale=args.scale,
-        latency_ms=args.latency_ms,
-    )
+    try:
+        config = SandboxConfig(
+            ifs_port=args.ifs_port,
+            st_port=args.st_port,
+            seed=args.seed,
+            scale=args.scale,
+            latency_ms=args.latency_ms,
+            now=args.now,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--now: {exc}") from None
     serve(config, args.faults)
     return 0
 
@@ -342,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_sb.add_argument("--seed", type=int, default=42)
     p_sb.add_argument("--latency-ms", type=float, default=0.0)
     p_sb.add_argument("--faults", type=Path, help="fault profile (JSON or YAML)")
+    p_sb.add_argument(
+        "--now",
+        help="the sandbox's clock, an ISO 8601 instant such as 2026-06-15T12:00:00Z: no "
+        "record is seeded dated after it (default: the real time at start)",
+    )
     p_sb.set_defaults(fn=cmd_sandbox)
 
     p_bench = sub.add_parser("bench", help="run a benchmark scenario; prints one JSON object")

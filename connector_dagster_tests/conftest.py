@@ -80,10 +80,13 @@ def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[dict]:
-    """Both simulators in a child process on free ports; yields their description."""
+    """Both simulators in a child process on free ports, their clock set to serve the
+    whole seeded window; yields their description."""
+    from connector_dagster.sandbox import world
     from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 
-    with SandboxProcess(SandboxConfig(ifs_port=0, st_port=0)) as proc:
+    config = SandboxConfig(ifs_port=0, st_port=0, now=world.WINDOW_SETTLED)
+    with SandboxProcess(config) as proc:
         yield proc.info
 
 

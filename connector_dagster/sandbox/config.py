@@ -1,12 +1,15 @@
-"""What a sandbox run is configured with: ports, seed, scale, credentials, limits and
-switches of both simulators. Its own module so that both simulators and the server
-import it without importing each other."""
+"""What a sandbox run is configured with: ports, seed, scale, clock, credentials,
+limits and switches of both simulators. Its own module so that both simulators and
+the server import it without importing each other."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from connector_dagster.sandbox import world
 
 DEFAULT_IFS_PORT = 8571
 DEFAULT_ST_PORT = 8572
@@ -22,6 +25,9 @@ class SandboxConfig:
     seed: int = 42
     scale: int = 1
     latency_ms: float = 0.0
+    # The sandbox's clock, an ISO 8601 instant (UTC unless it has an offset): no
+    # record is seeded dated after it. None: the real time when a simulator starts.
+    now: str | None = None
     # IFS
     ifs_realm: str = "acme1"
     ifs_client_id: str = "CONNECTOR_SVC"
@@ -45,6 +51,32 @@ class SandboxConfig:
     webhook_signature_encoding: str = "hex"  # or "base64"
     webhook_retry_delays_s: tuple[float, ...] = (10, 30, 60, 300)
     webhook_time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.now is not None:
+            self.seeded_as_of()
+
+    def seeded_as_of(self) -> datetime:
+        """The instant the seed is dated as of: `now`, or the real time (UTC)."""
+        if self.now is None:
+            return datetime.now(UTC)
+        text = self.now.strip()
+        try:
+            instant = datetime.fromisoformat(
+                text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+            )
+        except ValueError:
+            raise ValueError(
+                f"sandbox clock {self.now!r} is not an ISO 8601 instant; "
+                "give one like 2026-06-15T12:00:00Z"
+            ) from None
+        instant = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+        if instant.date().isoformat() < world.WINDOW_START:
+            raise ValueError(
+                f"sandbox clock {self.now!r} is before the seeded window, which starts "
+                f"{world.WINDOW_START}; give an instant on or after it"
+            )
+        return instant
 
     def describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
         ifs_base = f"http://{self.host}:{ifs_port}"

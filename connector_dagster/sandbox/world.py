@@ -13,9 +13,13 @@ from decimal import Decimal
 COMPANY = "ACME01"
 CURRENCY = "USD"
 TENANT_NAME = "Acme Mechanical"
-# Seed data covers these accounting periods (first day of month, inclusive).
+# Seed data covers these accounting periods (first day of month, inclusive), up
+# to the sandbox's clock: nothing is seeded dated after it.
 WINDOW_START = "2025-10-01"
 WINDOW_END = "2026-12-31"
+# Every seeded event of the window (receipts, payments) has happened by this
+# instant: a sandbox clock set here, as the test suite does, seeds the whole window.
+WINDOW_SETTLED = "2027-02-01T00:00:00Z"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, running
 from connector_dagster.sandbox.servicetitan.app import create_app
@@ -80,8 +81,9 @@ class StSandbox:
 
 @contextmanager
 def st_sandbox(profile: FaultProfile | None = None, **config: Any) -> Iterator[StSandbox]:
-    """The simulator at seed 42, scale 1, without rate limit unless configured."""
-    cfg = SandboxConfig(**{"st_rate_per_s": 0, **config})
+    """The simulator at seed 42, scale 1, without rate limit and with a clock that
+    serves the whole seeded window, unless configured."""
+    cfg = SandboxConfig(**{"st_rate_per_s": 0, "now": world.WINDOW_SETTLED, **config})
     app = create_app(cfg, profile or FaultProfile())
     with running(app) as base, httpx.Client(base_url=base, timeout=10) as client:
         sandbox = StSandbox(cfg, app, base, client)

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+
+from connector_dagster.cli import main
 
 
 def test_sandbox_command_prints_endpoints_and_applies_a_fault_file(tmp_path: Path) -> None:
@@ -42,3 +45,26 @@ def test_sandbox_command_prints_endpoints_and_applies_a_fault_file(tmp_path: Pat
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_sandbox_command_sets_the_clock_the_seed_is_dated_as_of() -> None:
+    cmd = [sys.executable, "-m", "connector_dagster.cli", "sandbox", "--ifs-port", "0",
+           "--st-port", "0", "--now", "2026-06-15T14:00:00+02:00"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        for base in (info["ifs"]["base_url"], info["servicetitan"]["api_url"]):
+            state = httpx.get(f"{base}/_sandbox/state").json()
+            assert state["seededAsOf"] == "2026-06-15T12:00:00+00:00"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_sandbox_command_refuses_a_clock_that_is_not_an_instant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["sandbox", "--now", "15/06/2026"]) == 2
+    assert "--now" in capsys.readouterr().err
+    assert main(["sandbox", "--now", "2020-01-01T00:00:00Z"]) == 2
+    assert "before the seeded window, which starts 2025-10-01" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import SandboxConfig, running
@@ -58,7 +59,8 @@ class Ifs:
 
 
 def make_config(**overrides: Any) -> SandboxConfig:
-    return SandboxConfig(ifs_client_secret=SECRET, **overrides)
+    """The test configuration; its clock serves the whole seeded window."""
+    return SandboxConfig(ifs_client_secret=SECRET, **{"now": world.WINDOW_SETTLED, **overrides})
 
 
 @pytest.fixture(scope="module")

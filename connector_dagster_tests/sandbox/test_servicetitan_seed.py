@@ -82,7 +82,7 @@ def test_journal_entries_one_per_month_balanced(st: StSandbox) -> None:
 
 
 def test_scale_100_serves_over_100k_records() -> None:
-    app = create_app(SandboxConfig(scale=100), FaultProfile())
+    app = create_app(SandboxConfig(scale=100, now=world.WINDOW_SETTLED), FaultProfile())
 
     with running(app) as base:
         counts = httpx.get(f"{base}/_sandbox/state").json()["counts"]

@@ -69,8 +69,10 @@ class IfsBehaviour:
 def create_app(
     config: SandboxConfig, profile: FaultProfile, behaviour: IfsBehaviour | None = None
 ) -> Starlette:
-    """The IFS simulator as an ASGI app, seeded from `config.seed` and `config.scale`."""
-    store = IfsStore(seed.generate(config.seed, config.scale))
+    """The IFS simulator as an ASGI app, seeded from `config.seed` and `config.scale`
+    as of the sandbox's clock (a reset returns to that same seed)."""
+    seeded_as_of = config.seeded_as_of()
+    store = IfsStore(seed.generate(config.seed, config.scale, seeded_as_of))
     tokens = Tokens(config.ifs_token_lifetime_s)
     sandbox = SandboxMiddleware(
         _not_built_yet,
@@ -96,6 +98,7 @@ def create_app(
         exception_handlers={ODataError: _odata_error, 404: _http_error, 405: _http_error},
     )
     app.state.config = config
+    app.state.seeded_as_of = seeded_as_of
     app.state.behaviour = behaviour or IfsBehaviour.from_config(config)
     app.state.store = store
     app.state.tokens = tokens

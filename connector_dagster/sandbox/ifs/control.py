@@ -1,6 +1,6 @@
 """Control endpoints of the IFS simulator under `/_sandbox/` (never faulted or limited).
 
-GET  /_sandbox/state               counts per entity set, seed, scale, live tokens
+GET  /_sandbox/state               counts per entity set, seed, scale, clock, live tokens
 GET  /_sandbox/requests            request counts by method, route and status
 DELETE /_sandbox/requests          reset those counts
 GET|PUT /_sandbox/faults           the FaultProfile (JSON)
@@ -51,6 +51,7 @@ async def state(request: Request) -> Response:
         {
             "seed": app_state.config.seed,
             "scale": app_state.config.scale,
+            "seededAsOf": app_state.seeded_as_of.isoformat(),
             "counts": app_state.store.counts(),
             "tokens": len(app_state.tokens),
         }

@@ -2,10 +2,14 @@
 
 Purchase orders with their lines and supplier-invoice posting proposals with
 balanced lines, over the accounting periods of `world.WINDOW_START` ..
-`world.WINDOW_END`: about 40 POs and 30 proposals a month at scale 1. The
-same (seed, scale) always gives the same rows. A few rows are deliberately
-awkward: an order number with a quote, one with a non-ASCII letter, an
-inactive vendor, no-part lines, zero and negative prices.
+`world.WINDOW_END`: about 40 POs and 30 proposals a month at scale 1, as of
+the sandbox's clock: an order or proposal dated after it is not seeded and no
+change (ChangeDate, Objversion) is later than it; wanted dates are plans and may
+lie beyond it. The same (seed, scale, clock) always gives the same rows, and a
+period's rows do not depend on the clock once their last change (at most five
+days after the period) has passed. A few rows are deliberately awkward: an
+order number with a quote, one with a non-ASCII letter, an inactive vendor,
+no-part lines, zero and negative prices.
 """
 
 from __future__ import annotations
@@ -78,15 +82,20 @@ def months() -> list[tuple[int, int]]:
     return result
 
 
-def generate(seed: int, scale: int) -> dict[str, list[Row]]:
-    """All seeded rows per entity set name (the external-voucher sets start empty)."""
-    return _Generator(random.Random(seed), scale).run()
+def generate(seed: int, scale: int, until: datetime | None = None) -> dict[str, list[Row]]:
+    """All seeded rows per entity set name (the external-voucher sets start empty),
+    as of the clock `until` (None: the whole window, every change included)."""
+    return _Generator(random.Random(seed), scale, until).run()
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, scale: int) -> None:
+    """Draws every row of the window in the same order whatever the clock, so that
+    the rows it keeps are the same; rows dated after `until` are drawn, not kept."""
+
+    def __init__(self, rng: random.Random, scale: int, until: datetime | None) -> None:
         self.rng = rng
         self.scale = scale
+        self.until = None if until is None else until.astimezone(UTC).replace(microsecond=0)
         self.rows: dict[str, list[Row]] = {
             s.name: []
             for s in (
@@ -123,15 +132,23 @@ class _Generator:
                 self.posting_proposal(date(year, month, self._int(1, days)))
         return self.rows
 
-    def _add(self, eset: EntitySet, values: dict[str, Any]) -> None:
+    def _add(self, eset: EntitySet, values: dict[str, Any], kept: bool) -> None:
         rows = self.rows[eset.name]
         values["Objkey"] = f"{self.rng.getrandbits(128):032X}"
-        rows.append(eset.make_row(values, rowid(eset.name, len(rows) + 1)))
+        if kept:
+            rows.append(eset.make_row(values, rowid(eset.name, len(rows) + 1)))
+
+    def _kept(self, day: date) -> bool:
+        """Whether a record dated `day` exists by the clock."""
+        return self.until is None or day <= self.until.date()
 
     def _changed(self, day: date) -> tuple[datetime, str]:
+        """The last change of a record dated `day`: within five days, never after the clock."""
         at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) + timedelta(
             seconds=self._int(0, 5 * 86400 - 1)
         )
+        if self.until is not None:
+            at = min(at, self.until)
         return at, at.strftime(OBJVERSION_FORMAT)
 
     def purchase_order(
@@ -152,6 +169,7 @@ class _Generator:
         region = self._choice(world.REGIONS)
         changed, objversion = self._changed(order_date)
         wanted = (order_date + timedelta(days=self._int(3, 21))).isoformat()
+        kept = self._kept(order_date)
         self._add(
             PURCHASE_ORDERS,
             {
@@ -173,6 +191,7 @@ class _Generator:
                 "CancelReason": self._choice(_CANCEL_REASONS) if state == "Cancelled" else None,
                 "Objversion": objversion,
             },
+            kept,
         )
         if line_kinds is None:
             line_kinds = tuple(
@@ -180,7 +199,7 @@ class _Generator:
             )
         header = (order_no, vendor, state, region, wanted, objversion)
         for line_no, kind in enumerate(line_kinds, start=1):
-            self.order_line(header, line_no, kind)
+            self.order_line(header, line_no, kind, kept)
 
     def _line_kind(self, order_date: date) -> str:
         """Mostly a part line; 2% no-part (service) lines, 1% free, 1% credit lines.
@@ -193,7 +212,7 @@ class _Generator:
             return ""
         return kind
 
-    def order_line(self, header: tuple, line_no: int, kind: str = "") -> None:
+    def order_line(self, header: tuple, line_no: int, kind: str, kept: bool) -> None:
         order_no, vendor, state, region, wanted, objversion = header
         part = self._choice(world.PARTS)
         qty = Decimal(self._int(1, 40))
@@ -225,6 +244,7 @@ class _Generator:
                 "TaxCode": region.ifs_tax_code,
                 "Objversion": objversion,
             },
+            kept,
         )
 
     def awkward_orders(self, day: date) -> None:
@@ -241,6 +261,7 @@ class _Generator:
         vendor = self._choice(self.active_vendors)
         region = self._choice(world.REGIONS)
         _, objversion = self._changed(voucher_date)
+        kept = self._kept(voucher_date)
         invoice_no = f"{vendor.ifs_vendor_no}-INV-{self._int(10000, 99999)}"
         self._add(
             POSTING_PROPOSALS,
@@ -254,6 +275,7 @@ class _Generator:
                 "Reference": invoice_no,
                 "Objversion": objversion,
             },
+            kept,
         )
         amounts = [Decimal(self._int(500, 500000)).scaleb(-2) for _ in range(self._int(1, 4))]
         if rng.random() < 0.02:
@@ -279,6 +301,7 @@ class _Generator:
                     "Text": _ACCOUNT_NAMES[account],
                     "Objversion": objversion,
                 },
+                kept,
             )
 
 

@@ -197,10 +197,13 @@ class ApiApp:
 
 
 def create_app(config: SandboxConfig, profile: FaultProfile) -> Starlette:
-    """The ServiceTitan simulator, seeded from `config.seed` and `config.scale`."""
+    """The ServiceTitan simulator, seeded from `config.seed` and `config.scale` as of
+    the sandbox's clock."""
+    seeded_as_of = config.seeded_as_of()
     sim = SimState(
         config=config,
-        store=build(config.seed, config.scale, int(config.st_tenant_id)),
+        seeded_as_of=seeded_as_of,
+        store=build(config.seed, config.scale, int(config.st_tenant_id), seeded_as_of),
         tokens=Tokens(config),
         webhooks=Webhooks(config),
         stats=RequestStats(),

@@ -99,6 +99,7 @@ async def state(request: Request) -> Response:
         {
             "seed": config.seed,
             "scale": config.scale,
+            "seededAsOf": sim.seeded_as_of.isoformat(),
             "counts": counts,
             "version": sim.store.version,
             "webhookDeliveries": len(sim.webhooks.deliveries),

@@ -3,8 +3,9 @@ with jobs, native purchase orders, inventory and AP bills, journal entries.
 
 Everything follows from `world`, `config.seed` and `config.scale`: per month of
 the world's window and per unit of scale, 60 invoices (each with its job),
-24 purchase orders (20 received and billed), 20 inventory bills and 20 AP bills.
-Rows are compact; the resource modules render them into API shapes."""
+24 purchase orders (20 received and billed), 20 inventory bills and 20 AP bills,
+as of the sandbox's clock (`seed_asof`; the journal entry of a month once it is
+posted). Rows are compact; the resource modules render them into API shapes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from connector_dagster.sandbox.servicetitan.common import Row, cents
+from connector_dagster.sandbox.servicetitan.common import Row, cents, to_us
 from connector_dagster.sandbox.servicetitan.refdata import (
     AP_ACCOUNT,
     AR_ACCOUNT,
@@ -30,14 +31,16 @@ from connector_dagster.sandbox.servicetitan.refdata import (
     vendors,
     warehouses,
 )
+from connector_dagster.sandbox.servicetitan.seed_asof import as_of
 from connector_dagster.sandbox.servicetitan.seed_purchasing import ap_bills, purchase_orders
 from connector_dagster.sandbox.servicetitan.seed_sales import customers, invoices_and_jobs
 from connector_dagster.sandbox.servicetitan.seedkit import DAY, HOUR, Dice, month_span, months
 from connector_dagster.sandbox.servicetitan.store import Store
 
 
-def build(seed: int, scale: int, tenant_id: int) -> Store:
-    """A fresh store, the same for the same seed, scale and tenant.
+def build(seed: int, scale: int, tenant_id: int, until: datetime | None = None) -> Store:
+    """A fresh store, the same for the same seed, scale, tenant and clock `until`
+    (None: the whole window, every change included).
 
     The cyclic garbage collector is paused meanwhile: the seed allocates about a
     million long-lived containers (scale 100), and collections passing over them
@@ -45,13 +48,13 @@ def build(seed: int, scale: int, tenant_id: int) -> Store:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _build(seed, scale, tenant_id)
+        return _build(seed, scale, tenant_id, None if until is None else to_us(until))
     finally:
         if paused:
             gc.enable()
 
 
-def _build(seed: int, scale: int, tenant_id: int) -> Store:
+def _build(seed: int, scale: int, tenant_id: int, until: int | None) -> Store:
     rng = Dice(seed)
     store = Store()
     store.load("vendors", vendors(), logged=False)
@@ -64,15 +67,9 @@ def _build(seed: int, scale: int, tenant_id: int) -> Store:
     people = customers(rng, scale)
     store.load("customers", people, logged=False)
     invoices, jobs = invoices_and_jobs(rng, scale, people)
-    store.load("jobs", jobs)
     pos, bills = purchase_orders(rng, scale, jobs)
-    store.load("purchase-orders", pos)
-    store.load("inventory-bills", bills)
     expenses = ap_bills(rng, scale, bills[-1]["id"] + 1)
-    store.load("ap-bills", expenses)
-    store.load("invoices", invoices)
-    store.load("journal-entries", journal_entries(rng, invoices, bills), logged=False)
-    store.counters = {
+    counters = {
         "invoice": invoices[-1]["id"],
         "invoice-item": max(i[0] for inv in invoices for i in inv["items"]),
         "job": jobs[-1]["id"],
@@ -83,13 +80,26 @@ def _build(seed: int, scale: int, tenant_id: int) -> Store:
         "bill-item": max(i[0] for b in bills for i in b["items"]),
         "je-number": 1000 + len(months()),
     }
+    if until is not None:
+        invoices, jobs, pos, bills, expenses = as_of(until, invoices, jobs, pos, bills, expenses)
+    store.load("jobs", jobs)
+    store.load("purchase-orders", pos)
+    store.load("inventory-bills", bills)
+    store.load("ap-bills", expenses)
+    store.load("invoices", invoices)
+    store.load("journal-entries", journal_entries(rng, invoices, bills, until), logged=False)
+    store.counters = counters
     return store
 
 
-def journal_entries(rng: Dice, invoices: list[Row], bills: list[Row]) -> list[Row]:
-    """One ServiceTitan journal entry per month, summing its invoices and inventory bills
-    per (GL account, business unit)."""
+def journal_entries(
+    rng: Dice, invoices: list[Row], bills: list[Row], until: int | None
+) -> list[Row]:
+    """One ServiceTitan journal entry per month posted by `until` (on its last day),
+    summing its invoices and inventory bills per (GL account, business unit)."""
     spans = [month_span(y, m) for y, m in months()]
+    if until is not None:
+        spans = [(start, end) for start, end in spans if end - DAY <= until]
     starts = [s for s, _ in spans]
     sums: list[dict[tuple[int, int], Decimal]] = [{} for _ in spans]
 
@@ -148,7 +158,7 @@ def journal_entries(rng: Dice, invoices: list[Row], bills: list[Row]) -> list[Ro
                 "exportedBy": {"id": 10, "name": "Accounting sync"} if closed else None,
                 "customFields": {},
                 "createdOn": start + HOUR,
-                "modifiedOn": end + DAY,
+                "modifiedOn": end + DAY if until is None or end + DAY <= until else start + HOUR,
                 "lines": lines,
             }
         )

@@ -5,6 +5,7 @@ endpoints both read it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import RequestStats, SandboxMiddleware
@@ -16,9 +17,11 @@ from connector_dagster.sandbox.servicetitan.webhooks import Webhooks
 
 @dataclass
 class SimState:
-    """Everything the simulator knows; `store` is replaced by a reset."""
+    """Everything the simulator knows; `store` is replaced by a reset, seeded as of
+    the same clock as at start."""
 
     config: SandboxConfig
+    seeded_as_of: datetime
     store: Store
     tokens: Tokens
     webhooks: Webhooks
@@ -30,4 +33,4 @@ class SimState:
         return int(self.config.st_tenant_id)
 
     def reseed(self) -> None:
-        self.store = build(self.config.seed, self.config.scale, self.tenant_id)
+        self.store = build(self.config.seed, self.config.scale, self.tenant_id, self.seeded_as_of)
