@@ -78,14 +78,19 @@ def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     os.makedirs(tmp_path / "dagster_home", exist_ok=True)
 
 
+SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[dict]:
-    """Both simulators in a child process on free ports, their clock set to serve the
-    whole seeded window; yields their description."""
-    from connector_dagster.sandbox import world
+    """Both simulators in a child process on free ports; yields their description.
+
+    Their clock is a fixed instant in the past, so the seed is the same whatever day
+    the suite runs and no seeded record is dated after the real time at which the
+    connector writes (its look-ups search by creation time)."""
     from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 
-    config = SandboxConfig(ifs_port=0, st_port=0, now=world.WINDOW_SETTLED)
+    config = SandboxConfig(ifs_port=0, st_port=0, now=SANDBOX_CLOCK)
     with SandboxProcess(config) as proc:
         yield proc.info
 

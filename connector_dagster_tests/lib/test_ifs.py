@@ -22,6 +22,7 @@ from connector_dagster.lib.ifs import IfsClient, IfsSettings, Row
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster_tests.conftest import SANDBOX_CLOCK
 
 POS = "PurchaseOrderHandling.svc/PurchaseOrderSet"
 VOUCHERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
@@ -31,7 +32,12 @@ FAST = 60_000.0  # requests per minute, so that tests are not paced by the real 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxProcess]:
     config = SandboxConfig(
-        ifs_port=0, st_port=0, ifs_token_lifetime_s=2, ifs_rate_per_min=FAST, ifs_page_size=50
+        ifs_port=0,
+        st_port=0,
+        ifs_token_lifetime_s=2,
+        ifs_rate_per_min=FAST,
+        ifs_page_size=50,
+        now=SANDBOX_CLOCK,
     )
     with SandboxProcess(config) as process:
         yield process

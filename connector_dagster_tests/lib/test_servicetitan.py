@@ -16,6 +16,7 @@ from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanS
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster_tests.conftest import SANDBOX_CLOCK
 
 RATE = 400.0  # requests per second, sandbox and client, so tests are not paced by 60/s
 TOKEN_LIFETIME_S = 2
@@ -24,7 +25,11 @@ TOKEN_LIFETIME_S = 2
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxProcess]:
     config = SandboxConfig(
-        ifs_port=0, st_port=0, st_token_lifetime_s=TOKEN_LIFETIME_S, st_rate_per_s=RATE
+        ifs_port=0,
+        st_port=0,
+        st_token_lifetime_s=TOKEN_LIFETIME_S,
+        st_rate_per_s=RATE,
+        now=SANDBOX_CLOCK,
     )
     with SandboxProcess(config) as process:
         yield process

@@ -1,10 +1,12 @@
-"""The package's import graph, read from the source with `ast`: no import circle
-anywhere in `connector_dagster`, and the two simulators never import each other
-or the server that runs them."""
+"""The package's shape, read from the source with `ast` (nothing is run): no import
+circle anywhere in `connector_dagster`; `lib/` knows neither the engine nor any flow;
+the engine imports no flow; the two simulators never import each other or the
+server that runs them."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import connector_dagster
@@ -100,3 +102,40 @@ def test_each_simulator_imports_only_itself_and_the_shared_sandbox_modules() -> 
             if module == package or module.startswith(package + "."):
                 strays = {t for t in targets if not t.startswith(package + ".") and t not in shared}
                 assert not strays, f"{module} imports {sorted(strays)}"
+
+
+def _imports_between(graph: dict[str, set[str]], source: str, targets: tuple[str, ...]) -> set:
+    return {
+        (module, target)
+        for module, imported in graph.items()
+        if module.startswith(source)
+        for target in imported
+        if target.startswith(targets)
+    }
+
+
+def test_lib_imports_neither_the_engine_nor_the_flows() -> None:
+    wrong = _imports_between(
+        import_graph(),
+        "connector_dagster.lib",
+        ("connector_dagster.engine", "connector_dagster.defs"),
+    )
+    assert wrong == set()
+
+
+def test_the_engine_imports_no_flow() -> None:
+    wrong = _imports_between(
+        import_graph(), "connector_dagster.engine", ("connector_dagster.defs",)
+    )
+    assert wrong == set()
+
+
+def test_lib_holds_no_flow_names() -> None:
+    pattern = re.compile(r"purchase.?order|po_", re.IGNORECASE)
+    hits = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in (PACKAGE / "lib").rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []
