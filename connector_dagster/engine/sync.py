@@ -1,12 +1,22 @@
 """The write protocol: exactly-once effect without idempotency keys.
 
-For each source record of a partition: skip it when the ledger holds the same
-payload hash; otherwise commit a `pending` intent, look the record up in the
-target by its provenance (adopting a match), create or update it, and commit
-target id, hash, status and the audit row in one transaction. Before any
-write, the source is asked which records changed since they were read; those
-are parked as `conflict` rather than written from stale data. A bad record is
-parked in `failed_records` with a classified reason; the others go on.
+For each source record of a partition:
+
+1. Lease it (a PostgreSQL advisory lock held by this run's own session): a record
+   leased by another live run is left to it, so overlapping runs write once.
+2. Skip it when the ledger holds the same payload hash.
+3. Ask the source whether it changed since it was read; a changed one is parked as
+   `conflict` rather than written from stale data.
+4. Without a target id: commit a `pending` intent (a page of records at a time).
+   Only a record intended before may exist in the target: look those up by their
+   provenance marker and adopt an exact match; two matches, or a match on a weaker
+   field alone, is a `conflict`, never a write.
+5. Create, update (only the fields whose mapped value changed) or cancel, and
+   commit target id, hash, payload, status and the audit row in one transaction.
+
+A bad record is parked in `failed_records` with a classified reason; the others go
+on. Pages of records flow through steps 3-4 while earlier pages are being written,
+so the target's rate limit, not the checks, sets the pace.
 """
 
 from __future__ import annotations
@@ -14,12 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef, Store
@@ -66,17 +76,30 @@ class SourceRecord:
     # "upsert" creates or updates; "cancel" cancels the target record.
     op: str = "upsert"
     context: dict[str, Any] = field(default_factory=dict)
+    # The payload last written to the target (from the ledger), so an update
+    # sends only what changed; None when unknown (send everything).
+    previous: dict[str, Any] | None = None
 
     @property
     def payload_hash(self) -> str:
         return payload_hash({"op": self.op, "payload": self.payload})
 
 
+class Ambiguous(NamedTuple):
+    """A look-up that must not be adopted: several records carry the marker, or one
+    matches on a weaker field alone. The message names the target ids."""
+
+    message: str
+
+
 class Target(Protocol):
     """How one flow writes into its target system."""
 
-    def lookup(self, records: Sequence[SourceRecord], since: datetime) -> dict[str, str]:
-        """Target ids of records already created, found by their provenance marker."""
+    def lookup(
+        self, records: Sequence[SourceRecord], since: datetime
+    ) -> dict[str, str | Ambiguous]:
+        """For records already created (since `since`): the target id carrying this
+        connection's exact provenance marker, or why none can be adopted."""
         ...
 
     def create(self, record: SourceRecord) -> str: ...
@@ -101,6 +124,8 @@ class SyncReport:
     adopted: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    leased: list[str] = field(default_factory=list)
+    """Left to another live run that holds their lease."""
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -110,6 +135,7 @@ class SyncReport:
             "adopted": len(self.adopted),
             "cancelled": len(self.cancelled),
             "skipped": len(self.skipped),
+            "leased_elsewhere": len(self.leased),
             "failed": len(self.failed),
         }
 
@@ -119,12 +145,26 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _intended(ledger: dict[str, LedgerEntry], key: str) -> bool:
+    entry = ledger.get(key)
+    return entry is not None and entry.first_intent_at is not None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+class _Job(NamedTuple):
+    """One record on its way: `create` (no target id yet), `write` (update or cancel
+    its target record) or `find` (a cancel of a record whose create may have been sent)."""
+
+    kind: str
+    record: SourceRecord
+    target_id: str | None = None
 
 
 @dataclass
@@ -136,6 +176,9 @@ class Syncer:
     run_id: str | None = None
     mapping_version: str | None = None
     workers: int = 8
+    # Records per page through the checks (one change check and one batch of
+    # intents per page), while earlier pages are being written.
+    page: int = 25
     # Look-up-then-create rounds after a create whose outcome is unknown.
     create_rounds: int = 2
     # How a record is named in messages, e.g. "PO".
@@ -152,10 +195,28 @@ class Syncer:
         return Audit(action, run_id=self.run_id, partition_key=record.partition_key, **kw)
 
     def run(self, records: Sequence[SourceRecord]) -> SyncReport:
-        ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
-        to_create: list[SourceRecord] = []
-        to_write: list[tuple[SourceRecord, str]] = []
-        to_cancel_if_found: list[SourceRecord] = []
+        with self.store.leases() as leases:
+            held = leases.take(self.connection, self.flow, [r.key for r in records])
+            self.report.leased.extend(r.key for r in records if r.key not in held)
+            records = [r for r in records if r.key in held]
+            ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
+            jobs = list(self._classify(records, ledger))
+            pages = [jobs[i : i + self.page] for i in range(0, len(jobs), self.page)]
+            with (
+                ThreadPoolExecutor(max_workers=1) as checks,
+                ThreadPoolExecutor(max_workers=max(1, self.workers)) as writers,
+            ):
+                prepared = [checks.submit(self._prepare, page, ledger) for page in pages]
+                writes: list[Future[None]] = []
+                for ready in prepared:
+                    writes.extend(writers.submit(self._write, *job) for job in ready.result())
+                for write in writes:
+                    write.result()
+        return self.report
+
+    def _classify(
+        self, records: Sequence[SourceRecord], ledger: dict[str, LedgerEntry]
+    ) -> Iterator[_Job]:
         for record in records:
             entry = ledger.get(record.key)
             if record.problem is not None:
@@ -163,67 +224,71 @@ class Syncer:
             elif entry and entry.status == "synced" and entry.payload_hash == record.payload_hash:
                 self.report.skipped.append(record.key)
             elif entry and entry.target_id:
-                to_write.append((record, entry.target_id))
+                record.previous = entry.last_payload
+                yield _Job("write", record, entry.target_id)
             elif record.op == "cancel":
                 if entry and entry.first_intent_at:
-                    to_cancel_if_found.append(record)  # a create may have been sent
+                    yield _Job("find", record)  # a create may have been sent
                 else:
                     self.report.skipped.append(record.key)  # never created: nothing to do
             else:
-                to_create.append(record)
+                yield _Job("create", record)
 
-        if self.source is not None and (to_create or to_write):
-            pending = [*to_create, *(r for r, _ in to_write)]
-            stale = self.source.changed({r.key: r.source_version for r in pending})
-            for record in pending:
-                if record.key in stale:
+    def _prepare(self, page: list[_Job], ledger: dict[str, LedgerEntry]) -> list[tuple]:
+        """Steps 3-4 for a page: the change check, intents, look-ups. Returns the
+        (record, target id or None) pairs to write."""
+        checked = [j for j in page if j.kind != "find"]
+        if self.source is not None and checked:
+            stale = self.source.changed({j.record.key: j.record.source_version for j in checked})
+            for job in checked:
+                if job.record.key in stale:
                     self.fail(
-                        record,
+                        job.record,
                         "conflict",
-                        f"{self.label} {record.key!r} changed in {self.source.system} while it "
-                        "was being synced; it is written by the next run, or replay this record",
+                        f"{self.label} {job.record.key!r} changed in {self.source.system} "
+                        "while it was being synced; it is written by the next run, or replay "
+                        "this record",
                     )
-            to_create = [r for r in to_create if r.key not in stale]
-            to_write = [(r, t) for r, t in to_write if r.key not in stale]
-
-        adopted = self._intend_and_lookup(to_create, ledger)
-        for record in to_create:
-            if record.key in adopted:
-                to_write.append((record, adopted[record.key]))
-                self.report.adopted.append(record.key)
-        if to_cancel_if_found:
-            found = self._lookup_or_fail(to_cancel_if_found, ledger)
-            for record in to_cancel_if_found:
-                if record.key in found:
-                    to_write.append((record, found[record.key]))
-                else:
-                    self.report.skipped.append(record.key)
-
-        work = [(r, None) for r in to_create if r.key not in adopted] + to_write
-        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            list(pool.map(lambda item: self._write(*item), work))
-        return self.report
-
-    def _intend_and_lookup(
-        self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
-    ) -> dict[str, str]:
-        if not records:
-            return {}
-        for record in records:
-            self.store.record_intent(
-                self.ref(record),
-                record.payload_hash,
-                self.audit(record, "intent", hash_after=record.payload_hash),
-                source_version=record.source_version,
-            )
-        return self._lookup_or_fail(records, ledger)
+            page = [j for j in page if j.kind == "find" or j.record.key not in stale]
+        creates = [j.record for j in page if j.kind == "create"]
+        self.store.record_intents(
+            (self.ref(r), r.payload_hash, self.audit(r, "intent", hash_after=r.payload_hash),
+             r.source_version)
+            for r in creates
+        )  # fmt: skip
+        # Only a record intended before this run may already exist in the target.
+        maybe_sent = [
+            j.record
+            for j in page
+            if j.kind == "find" or (j.kind == "create" and _intended(ledger, j.record.key))
+        ]
+        found = self._lookup_or_fail(maybe_sent, ledger)
+        looked_up = {r.key for r in maybe_sent}
+        ready: list[tuple] = []
+        for job in page:
+            key = job.record.key
+            if job.kind == "write":
+                ready.append((job.record, job.target_id))
+            elif key not in looked_up:
+                ready.append((job.record, None))
+            elif key in found:
+                if job.kind == "create":
+                    self.report.adopted.append(key)
+                ready.append((job.record, found[key]))
+            elif job.kind == "find":
+                self.report.skipped.append(key)  # no create ever took effect
+            elif key not in self.report.failed:
+                ready.append((job.record, None))
+        return ready
 
     def _lookup_or_fail(
         self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
     ) -> dict[str, str]:
-        """Like _lookup, but a failed look-up parks the records (and empties `records`)."""
+        """Adoptable target ids; an ambiguous or failed look-up parks its records."""
+        if not records:
+            return {}
         try:
-            return self._lookup(records, ledger)
+            found = self._lookup(records, ledger)
         except ApiError as exc:
             if exc.kind is ErrorKind.AUTH:
                 raise
@@ -234,22 +299,30 @@ class Syncer:
                     f"{self.label} {record.key!r}: provenance look-up failed: {exc}; "
                     f"{_NEXT_STEP['transient_exhausted']}",
                 )
-            records.clear()
             return {}
+        adoptable: dict[str, str] = {}
+        for record in records:
+            match = found.get(record.key)
+            if isinstance(match, Ambiguous):
+                self.fail(record, "conflict", f"{self.label} {record.key!r}: {match.message}")
+            elif match is not None:
+                adoptable[record.key] = match
+        return adoptable
 
     def _lookup(
         self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
-    ) -> dict[str, str]:
-        """Target ids found by provenance, each adoption audited. The search starts
+    ) -> dict[str, str | Ambiguous]:
+        """Target records found by provenance, each adoption audited. The search starts
         at the earliest first intent among the records: no create was sent before."""
         intents = [ledger[r.key].first_intent_at for r in records if r.key in ledger]
         since = min((t for t in intents if t is not None), default=datetime.now(UTC))
-        found = self.target.lookup(records, since - LOOKUP_SKEW)
-        for key, target_id in found.items():
-            record = next(r for r in records if r.key == key)
-            self.store.record_skip(
-                self.ref(record), self.audit(record, "adopt", target_id=str(target_id))
-            )
+        found = self.target.lookup(records, since.astimezone(UTC) - LOOKUP_SKEW)
+        for record in records:
+            match = found.get(record.key)
+            if isinstance(match, str):
+                self.store.record_skip(
+                    self.ref(record), self.audit(record, "adopt", target_id=match)
+                )
         return found
 
     def _write(self, record: SourceRecord, target_id: str | None) -> None:
@@ -284,6 +357,7 @@ class Syncer:
             payload_hash=record.payload_hash,
             source_version=record.source_version,
             mapping_version=self.mapping_version,
+            payload=record.payload,
             audit=self.audit(
                 record, action, target_id=str(target_id), hash_after=record.payload_hash
             ),
@@ -300,18 +374,18 @@ class Syncer:
         else create it again, each time after a look-up; bounded."""
         since = datetime.now(UTC) - LOOKUP_SKEW
         for _ in range(self.create_rounds):
-            found = self.target.lookup([record], since)
-            if record.key in found:
-                return found[record.key], "adopt"
+            found = self._adoptable(record, since)
+            if found is not None:
+                return found, "adopt"
             try:
                 return self.target.create(record), "create"
             except ApiError as again:
                 if again.kind is not ErrorKind.OUTCOME_UNKNOWN:
                     raise
                 exc = again
-        found = self.target.lookup([record], since)
-        if record.key in found:
-            return found[record.key], "adopt"
+        found = self._adoptable(record, since)
+        if found is not None:
+            return found, "adopt"
         raise exc.__class__(
             f"{exc.detail}; still unknown after {self.create_rounds} look-up-then-create "
             "rounds: it will be looked up again on replay",
@@ -320,6 +394,12 @@ class Syncer:
             status=exc.status,
             kind=ErrorKind.TRANSIENT,
         )
+
+    def _adoptable(self, record: SourceRecord, since: datetime) -> str | None:
+        match = self.target.lookup([record], since).get(record.key)
+        if isinstance(match, Ambiguous):
+            raise RecordFailure("conflict", f"{self.label} {record.key!r}: {match.message}")
+        return match
 
     def fail(
         self,

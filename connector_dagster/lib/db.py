@@ -88,9 +88,22 @@ def libpq_url(url: str) -> str:
     return f"postgresql://{rest}" if scheme == "postgresql+psycopg2" else url
 
 
-def connect(url: str) -> psycopg2.extensions.connection:
+SESSION_OPTIONS = "-c TimeZone=UTC"
+"""Every session of the connector reads and writes instants in UTC, whatever the
+server's or the database's timezone setting."""
+
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 3}  # fmt: skip
+"""A session whose client vanished (a machine lost, not only a process killed) is
+ended by the server within about 25 s, releasing what it held."""
+
+
+def connect(url: str, **options: object) -> psycopg2.extensions.connection:
+    """A connection in UTC; ConfigError naming the server when it cannot be reached."""
     try:
-        return psycopg2.connect(libpq_url(url), connect_timeout=10)
+        return psycopg2.connect(
+            libpq_url(url), connect_timeout=10, options=SESSION_OPTIONS, **options
+        )
     except psycopg2.OperationalError as exc:
         where = urlsplit(url)
         raise ConfigError(

@@ -19,7 +19,7 @@ import psycopg2.pool
 from psycopg2.extras import Json as _Json
 from psycopg2.extras import execute_values
 
-from connector_dagster.lib.db import libpq_url
+from connector_dagster.lib.db import KEEPALIVES, SESSION_OPTIONS, connect, libpq_url
 
 
 def Json(value: Any) -> _Json:
@@ -60,6 +60,8 @@ class LedgerEntry:
     updated_at: datetime
     created_at: datetime
     first_intent_at: datetime | None
+    last_payload: Any = None
+    """The payload last written to the target (None before the first write)."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,17 @@ class FailedRecord:
 
 
 class Store:
-    """Typed access to the connector schema through a small thread-safe pool."""
+    """Typed access to the connector schema through a small thread-safe pool.
+
+    Every session is in UTC. More threads than connections wait for one rather
+    than fail."""
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
         self._max = max_connections
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -111,15 +117,24 @@ class Store:
         with self._lock:
             if self._pool is None:
                 self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    1, self._max, libpq_url(self.url), connect_timeout=10
+                    1,
+                    self._max,
+                    libpq_url(self.url),
+                    connect_timeout=10,
+                    options=SESSION_OPTIONS,
                 )
             pool = self._pool
-        conn = pool.getconn()
-        try:
-            with conn, conn.cursor() as cur:
-                yield cur
-        finally:
-            pool.putconn(conn)
+        with self._slots:
+            conn = pool.getconn()
+            try:
+                with conn, conn.cursor() as cur:
+                    yield cur
+            finally:
+                pool.putconn(conn)
+
+    def leases(self) -> Leases:
+        """A session of its own that holds per-record leases (see `Leases`)."""
+        return Leases(self.url)
 
     # -- ledger -------------------------------------------------------------
 
@@ -131,7 +146,7 @@ class Store:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
                           mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at
+                          first_intent_at, last_payload
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
                 (connection, flow, keys),
@@ -145,7 +160,7 @@ class Store:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
                           mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at
+                          first_intent_at, last_payload
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND partition_key = %s""",
                 (connection, flow, partition_key),
@@ -156,28 +171,34 @@ class Store:
         self, ref: RecordRef, payload_hash: str, audit: Audit, source_version: str | None = None
     ) -> None:
         """Commit a `pending` intent before a create, so a crash is found on re-run."""
+        self.record_intents([(ref, payload_hash, audit, source_version)])
+
+    def record_intents(self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]) -> None:
+        """Commit the `pending` intents of many records in one transaction:
+        (ref, payload hash, audit, source version) each."""
+        intents = list(intents)
+        if not intents:
+            return
         with self.cursor() as cur:
-            cur.execute(
+            execute_values(
+                cur,
                 """INSERT INTO connector.sync_ledger AS l
                        (connection, flow, source_key, partition_key, status, payload_hash,
                         source_version, attempts, first_intent_at)
-                   VALUES (%s, %s, %s, %s, 'pending', %s, %s, 1, now())
+                   VALUES %s
                    ON CONFLICT (connection, flow, source_key) DO UPDATE SET
                        status = CASE WHEN l.status = 'synced' THEN 'synced' ELSE 'pending' END,
                        partition_key = EXCLUDED.partition_key,
                        attempts = l.attempts + 1,
                        first_intent_at = COALESCE(l.first_intent_at, now()),
                        updated_at = now()""",
-                (
-                    ref.connection,
-                    ref.flow,
-                    ref.source_key,
-                    audit.partition_key,
-                    payload_hash,
-                    source_version,
-                ),
+                [
+                    (r.connection, r.flow, r.source_key, a.partition_key, h, v)
+                    for r, h, a, v in intents
+                ],
+                template="(%s, %s, %s, %s, 'pending', %s, %s, 1, now())",
             )
-            _audit(cur, ref, audit)
+            _audit_many(cur, [(r, a) for r, _, a, _ in intents])
 
     def record_synced(
         self,
@@ -188,20 +209,24 @@ class Store:
         audit: Audit,
         source_version: str | None = None,
         mapping_version: str | None = None,
+        payload: Any = None,
     ) -> None:
-        """Commit target id, hash, status and audit row together; resolve any open failure."""
+        """Commit target id, hash, status, the payload written and the audit row
+        together; resolve any open failure."""
         with self.cursor() as cur:
             cur.execute(
                 """INSERT INTO connector.sync_ledger AS l
                        (connection, flow, source_key, partition_key, status, payload_hash,
-                        target_id, source_version, mapping_version, attempts, last_error)
-                   VALUES (%s, %s, %s, %s, 'synced', %s, %s, %s, %s, 1, NULL)
+                        target_id, source_version, mapping_version, attempts, last_error,
+                        last_payload)
+                   VALUES (%s, %s, %s, %s, 'synced', %s, %s, %s, %s, 1, NULL, %s)
                    ON CONFLICT (connection, flow, source_key) DO UPDATE SET
                        status = 'synced', payload_hash = EXCLUDED.payload_hash,
                        target_id = EXCLUDED.target_id,
                        partition_key = COALESCE(EXCLUDED.partition_key, l.partition_key),
                        source_version = EXCLUDED.source_version,
                        mapping_version = EXCLUDED.mapping_version,
+                       last_payload = COALESCE(EXCLUDED.last_payload, l.last_payload),
                        last_error = NULL, updated_at = now()""",
                 (
                     ref.connection,
@@ -212,6 +237,7 @@ class Store:
                     target_id,
                     source_version,
                     mapping_version,
+                    None if payload is None else Json(payload),
                 ),
             )
             _resolve_open(cur, ref)
@@ -400,25 +426,87 @@ class Store:
 
 
 def _audit(cur: psycopg2.extensions.cursor, ref: RecordRef, a: Audit) -> None:
-    cur.execute(
+    _audit_many(cur, [(ref, a)])
+
+
+def _audit_many(cur: psycopg2.extensions.cursor, rows: list[tuple[RecordRef, Audit]]) -> None:
+    execute_values(
+        cur,
         """INSERT INTO connector.audit_log
                (connection, flow, source_key, run_id, partition_key, action, target_id,
                 http_status, hash_before, hash_after, error)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (
-            ref.connection,
-            ref.flow,
-            ref.source_key,
-            a.run_id,
-            a.partition_key,
-            a.action,
-            a.target_id,
-            a.http_status,
-            a.hash_before,
-            a.hash_after,
-            a.error,
-        ),
+           VALUES %s""",
+        [
+            (
+                r.connection,
+                r.flow,
+                r.source_key,
+                a.run_id,
+                a.partition_key,
+                a.action,
+                a.target_id,
+                a.http_status,
+                a.hash_before,
+                a.hash_after,
+                a.error,
+            )
+            for r, a in rows
+        ],
     )
+
+
+class Leases:
+    """Per-record leases: PostgreSQL advisory locks held by one session of their own.
+
+    A lease is held until released, or until the session ends: when its holder
+    dies, the server ends the session (at once for a killed process, within about
+    25 s for a vanished machine, by TCP keepalives) and the lease is free again.
+    Two runs, on one machine or several, never hold the same record's lease.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._conn = connect(url, **KEEPALIVES)
+        self._conn.autocommit = True
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _name(connection: str, flow: str) -> str:
+        return f"{connection}\x1f{flow}\x1f"
+
+    def take(self, connection: str, flow: str, keys: Iterable[str]) -> set[str]:
+        """Lease what is free of `keys`; returns the keys now held (the others are
+        held by a live session elsewhere)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return set()
+        with self._lock, self._conn.cursor() as cur:
+            cur.execute(
+                """SELECT key FROM unnest(%s::text[]) AS key
+                   WHERE pg_try_advisory_lock(hashtextextended(%s || key, 0))""",
+                (keys, self._name(connection, flow)),
+            )
+            return {row[0] for row in cur.fetchall()}
+
+    def release(self, connection: str, flow: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        with self._lock, self._conn.cursor() as cur:
+            cur.execute(
+                """SELECT pg_advisory_unlock(hashtextextended(%s || key, 0))
+                   FROM unnest(%s::text[]) AS key""",
+                (self._name(connection, flow), keys),
+            )
+
+    def close(self) -> None:
+        """End the session: every lease it held is released."""
+        self._conn.close()
+
+    def __enter__(self) -> Leases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _resolve_open(cur: psycopg2.extensions.cursor, ref: RecordRef) -> None:

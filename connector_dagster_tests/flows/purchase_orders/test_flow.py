@@ -14,8 +14,8 @@ import dagster as dg
 import httpx
 import pytest
 
-from connector_dagster.defs.purchase_orders.mapping import MARKER_PREFIX
 from connector_dagster.defs.purchase_orders.spec import SPEC
+from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import registry
 from connector_dagster.engine.build import build
@@ -84,9 +84,9 @@ def st_pos_by_order() -> dict[str, list[dict]]:
     _, st = clients()
     found: dict[str, list[dict]] = {}
     for po in st.iter_pages("inventory", "purchase-orders", {}):
-        summary = po.get("summary") or ""
-        if summary.startswith(MARKER_PREFIX):
-            found.setdefault(summary[len(MARKER_PREFIX) :], []).append(po)
+        order_no = marked_order(po.get("summary"), "sandbox")
+        if order_no is not None:
+            found.setdefault(order_no, []).append(po)
     return found
 
 
@@ -259,6 +259,7 @@ CRASH_SCRIPT = """
 import os
 from datetime import date
 from connector_dagster.defs.purchase_orders.spec import SPEC
+from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
 from connector_dagster.engine import flow
 from connector_dagster.engine.link import Link
