@@ -1,5 +1,6 @@
 """A connection at run time: its store, its IFS and ServiceTitan clients (credentials
-from the vault, built on first use) and its mappings. One per step; closed after it."""
+from the vault, built on first use; their rate limits shared by every process through
+the store's database) and its mappings. One per step; closed after it."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class Link:
                 rate_per_min=conn.ifs.rate_per_min,
                 timeout_s=conn.ifs.timeout_s,
                 token_margin_s=conn.ifs.token_margin_s,
+                database_url=self.store.url,
             )
         )
 
@@ -68,6 +70,7 @@ class Link:
                 page_size=st.page_size,
                 timeout_s=st.timeout_s,
                 token_margin_s=st.token_margin_s,
+                database_url=self.store.url,
             )
         )
 

@@ -98,17 +98,25 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
 ended by the server within about 25 s, releasing what it held."""
 
 
+def describe(url: str) -> str:
+    """Where `url` points, for messages: host (or socket folder) and database, never
+    the user or password."""
+    where = urlsplit(url)
+    host = where.hostname or parse_qs(where.query).get("host", ["?"])[0]
+    port = f":{where.port}" if where.port else ""
+    return f"{host}{port}{where.path}"
+
+
 def connect(url: str, **options: object) -> psycopg2.extensions.connection:
-    """A connection in UTC; ConfigError naming the server when it cannot be reached."""
+    """A new connection in UTC; `options` are libpq parameters such as
+    `application_name` (server `options` are added to the UTC one)."""
+    params: dict[str, object] = {"connect_timeout": 10, **options}
+    params["options"] = f"{SESSION_OPTIONS} {options.get('options') or ''}".strip()
     try:
-        return psycopg2.connect(
-            libpq_url(url), connect_timeout=10, options=SESSION_OPTIONS, **options
-        )
+        return psycopg2.connect(libpq_url(url), **params)
     except psycopg2.OperationalError as exc:
-        where = urlsplit(url)
         raise ConfigError(
-            f"cannot connect to PostgreSQL at {where.hostname or parse_qs(where.query).get('host')}"
-            f"{where.path}: {str(exc).strip().splitlines()[0]}"
+            f"cannot connect to PostgreSQL at {describe(url)}: {str(exc).strip().splitlines()[0]}"
         ) from None
 
 

@@ -1,8 +1,9 @@
 """The request engine both API clients share: auth, rate limit, retries, classification.
 
 `HttpEngine.request` sends one logical request over a pooled `httpx.Client`.
-Every attempt waits for the connection's rate limiter and carries a fresh
-bearer token (a token can expire during a long backoff). 429, 5xx, timeouts
+Every attempt waits for the connection's rate limiter (a limiter that cannot
+decide fails the attempt as transient, unsent) and carries a fresh bearer
+token (a token can expire during a long backoff). 429, 5xx, timeouts
 and dropped connections are retried by tenacity with full-jitter exponential
 backoff, bounded in attempts and total time; 429 waits for `Retry-After`
 (clamped). A non-idempotent request (POST) whose answer was lost after it was
@@ -15,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +38,7 @@ from connector_dagster.lib.errors import (
     parse_error_body,
 )
 from connector_dagster.lib.oauth import TokenProvider
-from connector_dagster.lib.ratelimit import RateLimiter
+from connector_dagster.lib.ratelimit import Limiter, LimiterUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ class HttpEngine:
         *,
         base_url: str,
         label: str,
-        limiter: RateLimiter,
+        limiter: Limiter,
         tokens: TokenProvider | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
@@ -196,6 +198,8 @@ class HttpEngine:
         self.timeouts = timeouts or Timeouts()
         self._classify = classify
         self._sleep = sleep
+        self._sent = 0
+        self._sent_lock = threading.Lock()
         self._headers = {
             "Accept": "application/json",
             "User-Agent": "connector-dagster",
@@ -213,6 +217,12 @@ class HttpEngine:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests this engine has sent or tried to send (every attempt; token requests
+        excluded)."""
+        return self._sent
 
     def url(self, path: str) -> str:
         """The absolute URL a relative path resolves to (for messages and nextLinks)."""
@@ -280,7 +290,16 @@ class HttpEngine:
         """One attempt; a 401 is answered once with a freshly fetched token."""
         refreshed = False
         while True:
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire()
+            except LimiterUnavailableError as exc:
+                raise TransientError(
+                    f"{self.label}: {exc}; the request will be retried",
+                    method=method,
+                    url=self.url(path),
+                ) from None
+            with self._sent_lock:
+                self._sent += 1
             request_headers = {**self._headers, **headers}
             token = self.tokens.token() if self.tokens is not None else None
             if token is not None:

@@ -36,7 +36,8 @@ from connector_dagster.lib.http import (
     map_concurrent,
 )
 from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
-from connector_dagster.lib.ratelimit import Rate, limiter_for
+from connector_dagster.lib.ratelimit import Rate
+from connector_dagster.lib.shared_ratelimit import client_limiter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +67,9 @@ class IfsSettings:
     max_pages: int = 10_000
     rate_per_min: float = 1000.0
     rate_burst: int = 1
+    database_url: str | None = field(default=None, repr=False)
+    """PostgreSQL holding the rate limit shared by every process calling this host;
+    None keeps the limit per process (tests, one-off scripts)."""
     concurrency: int = 4
     timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
@@ -144,7 +148,9 @@ class IfsClient:
         self.engine = HttpEngine(
             base_url=s.base_url,
             label=f"IFS {s.name}",
-            limiter=limiter_for("ifs", s.host, Rate.per_minute(s.rate_per_min, s.rate_burst)),
+            limiter=client_limiter(
+                "ifs", s.host, Rate.per_minute(s.rate_per_min, s.rate_burst), s.database_url
+            ),
             tokens=tokens,
             retry=RetryPolicy(
                 max_attempts=s.max_retries + 1,

@@ -1,6 +1,8 @@
 """Process-wide rate limiters: one per (API, tenant or host), shared by every thread.
 
-Each limiter is a token bucket kept as a schedule (GCRA): `acquire()` reserves
+`Limiter` is what the request engine needs from any limiter, this one or the
+one shared by every process through PostgreSQL (`shared_ratelimit`). Each
+process-wide limiter is a token bucket kept as a schedule (GCRA): `acquire()` reserves
 the next free slot under a lock and sleeps outside it, so waiting threads are
 served in order and the long-run rate never exceeds the configured one. A 429
 from the server pushes the whole schedule back (`defer`), so every thread
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,27 @@ class Rate:
             raise ValueError(f"burst must be at least 1, got {self.burst}")
 
 
+class Limiter(Protocol):
+    """A blocking rate limit for one API bucket."""
+
+    def acquire(self) -> float:
+        """Block until a request may be sent; returns the time waited."""
+        ...
+
+    def defer(self, seconds: float) -> None:
+        """Let no request start for `seconds` (the server asked us to back off)."""
+        ...
+
+
+class LimiterUnavailableError(RuntimeError):
+    """The limiter cannot decide (its database is unreachable): no request may be sent.
+
+    A limiter never lets requests through unlimited; the request engine turns
+    this into a transient error for the request it was about to send."""
+
+
 class RateLimiter:
-    """A blocking token bucket for one API bucket."""
+    """A blocking token bucket for one API bucket, in this process."""
 
     def __init__(
         self,

@@ -29,7 +29,8 @@ from connector_dagster.lib.http import (
     map_concurrent,
 )
 from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
-from connector_dagster.lib.ratelimit import Rate, limiter_for
+from connector_dagster.lib.ratelimit import Rate
+from connector_dagster.lib.shared_ratelimit import client_limiter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,6 +65,9 @@ class ServiceTitanSettings:
     """The connection's name, used in error messages."""
     rate_per_s: float = 60.0
     rate_burst: int = 1
+    database_url: str | None = field(default=None, repr=False)
+    """PostgreSQL holding the rate limit shared by every process calling this tenant;
+    None keeps the limit per process (tests, one-off scripts)."""
     concurrency: int = 16
     page_size: int = 500
     max_pages: int = 100_000
@@ -137,10 +141,11 @@ class ServiceTitanClient:
         self.engine = HttpEngine(
             base_url=s.api_url,
             label=f"ServiceTitan {s.name} (tenant {s.tenant_id})",
-            limiter=limiter_for(
+            limiter=client_limiter(
                 "servicetitan",
                 f"{urlsplit(s.api_url).netloc}/{s.tenant_id}",
                 Rate.per_second(s.rate_per_s, s.rate_burst),
+                s.database_url,
             ),
             tokens=tokens,
             headers={"ST-App-Key": s.app_key},
