@@ -6,18 +6,24 @@ and returns one JSON-able dict. Requests and 429s are counted by the sandbox,
 duplicates are checked in the sandbox's own state. The `*-faults` scenarios
 add 10% 429, 5% 500, 2% connection resets and 1% timeouts, and follow the
 write protocol for creates whose outcome is unknown: look the record up by its
-provenance marker, adopt it if found, create it again only if not.
+provenance marker, adopt it if found, create it again only if not. The
+`*-3workers` scenarios split the writes over 3 worker processes that share the
+API's rate limit through PostgreSQL (`CONNECTOR_DATABASE_URL`, else a throwaway
+server), as several Dagster steps on one tenant do.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,11 +31,15 @@ from typing import Any
 
 import httpx
 
-from connector_dagster.lib import odata
+from connector_dagster.lib import db, odata
 from connector_dagster.lib.errors import ApiError, OutcomeUnknownError
 from connector_dagster.lib.http import map_concurrent
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
+from connector_dagster.lib.migrate import migrate
+from connector_dagster.lib.ratelimit import Limiter
 from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
+from connector_dagster.lib.settings import DATABASE_URL_VAR
+from connector_dagster.lib.shared_ratelimit import SharedRateLimiter
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
@@ -68,6 +78,9 @@ class _Scenario:
     api: str  # "servicetitan" or "ifs"
     faults: bool
     default_records: int
+    processes: int = 1
+    """Worker processes sharing the rate limit through PostgreSQL; 1 runs the writes in
+    this process with its own limiter."""
 
 
 SCENARIOS: dict[str, _Scenario] = {
@@ -75,6 +88,8 @@ SCENARIOS: dict[str, _Scenario] = {
     "ifs-writes": _Scenario("ifs", False, 550),
     "st-writes-faults": _Scenario("servicetitan", True, 300),
     "ifs-writes-faults": _Scenario("ifs", True, 200),
+    "st-writes-3workers": _Scenario("servicetitan", False, 600, processes=3),
+    "ifs-writes-3workers": _Scenario("ifs", False, 550, processes=3),
 }
 
 
@@ -111,15 +126,142 @@ def run(scenario: str, **opts: Any) -> dict[str, Any]:
         faults_file = Path(folder) / "faults.json"
         faults_file.write_text(json.dumps(profile.to_dict()), encoding="utf-8")
         with SandboxProcess(config, faults_file=faults_file) as sandbox:
-            bench: _Bench
-            if spec.api == "servicetitan":
-                bench = _StBench(sandbox.info, options, spec.faults)
-            else:
-                bench = _IfsBench(sandbox.info, options, spec.faults)
+            if spec.processes > 1:
+                return _run_processes(scenario, spec, sandbox.info, options, records)
+            bench = _bench_for(spec, sandbox.info, options)
             try:
                 return bench.run(scenario, records)
             finally:
                 bench.close()
+
+
+def _bench_for(
+    spec: _Scenario,
+    info: dict[str, Any],
+    options: BenchOptions,
+    marker: str | None = None,
+    database_url: str | None = None,
+) -> _Bench:
+    cls = _StBench if spec.api == "servicetitan" else _IfsBench
+    return cls(info, options, spec.faults, marker=marker, database_url=database_url)
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """`CONNECTOR_DATABASE_URL` when set, else a throwaway server; migrated either way."""
+    url = os.environ.get(DATABASE_URL_VAR)
+    if url:
+        url = db.validate_url(url.strip())
+        migrate(url)
+        yield url
+        return
+    with db.throwaway_server() as url:
+        migrate(url)
+        yield url
+
+
+def database_label(url: str) -> str:
+    """Which database a run used, for its result line (no credentials)."""
+    return db.describe(url) if os.environ.get(DATABASE_URL_VAR) else "throwaway"
+
+
+def _run_processes(
+    scenario: str, spec: _Scenario, info: dict[str, Any], options: BenchOptions, records: int
+) -> dict[str, Any]:
+    """Split the writes over `spec.processes` worker processes started together, each
+    with its own client; all of them share the rate limit through the database."""
+    context = multiprocessing.get_context("spawn")
+    with bench_database() as url:
+        bench = _bench_for(spec, info, options, database_url=url)
+        try:
+            bench.control.delete("/_sandbox/requests").raise_for_status()
+            start = context.Barrier(spec.processes + 1)
+            out = context.Queue()
+            shares = [range(w, records, spec.processes) for w in range(spec.processes)]
+            procs = [
+                context.Process(
+                    target=_worker,
+                    args=(spec, info, options, bench.marker, url, share),
+                    kwargs={"start": start, "out": out},
+                    name=f"bench-worker-{share.start}",
+                )
+                for share in shares
+            ]
+            for proc in procs:
+                proc.start()
+            try:
+                start.wait(timeout=120)
+                started = time.monotonic()
+                patience = 120 + 3 * records / bench.ceiling_rps
+                reports = [out.get(timeout=patience) for _ in procs]
+                wall = time.monotonic() - started
+            finally:
+                for proc in procs:
+                    proc.join(30)
+                    if proc.is_alive():
+                        proc.terminate()
+            tally: Counter[str] = Counter()
+            for report in reports:
+                tally.update(report.pop("outcomes"))
+            result = bench.figures(scenario, records, wall, tally)
+            result["processes"] = spec.processes
+            result["database"] = database_label(url)
+            result["per_worker"] = sorted(reports, key=lambda r: r["worker"])
+            result["limiter_grants"] = _grants(url, bench.client.engine.limiter)
+            return result
+        finally:
+            bench.close()
+
+
+def _worker(
+    spec: _Scenario,
+    info: dict[str, Any],
+    options: BenchOptions,
+    marker: str,
+    database_url: str,
+    indexes: range,
+    *,
+    start: Any,
+    out: Any,
+) -> None:
+    """One worker process: its own client, its share of the writes, started on the barrier."""
+    bench = _bench_for(spec, info, options, marker=marker, database_url=database_url)
+    try:
+        workers = options.workers or bench.concurrency
+        start.wait(timeout=120)
+        started = time.monotonic()
+        outcomes = map_concurrent(bench.write, indexes, workers, return_exceptions=True)
+        wall = time.monotonic() - started
+        sent = bench.client.engine.requests_sent
+        out.put(
+            {
+                "worker": indexes.start,
+                "records": len(indexes),
+                "requests": sent,
+                "wall_s": round(wall, 2),
+                "achieved_rps": round(sent / wall, 2),
+                "outcomes": dict(Counter(_outcome(o) for o in outcomes)),
+            }
+        )
+    finally:
+        bench.close()
+
+
+def _grants(url: str, limiter: Limiter) -> int:
+    """Slots the shared limiter granted (every request of every worker takes one); the
+    bucket's row is removed, as its sandbox is gone after the run."""
+    assert isinstance(limiter, SharedRateLimiter), "the workers share a limiter"
+    with db.transaction(url) as cur:
+        cur.execute(
+            "SELECT grants FROM connector.rate_limits WHERE api = %s AND bucket = %s",
+            (limiter.api, limiter.bucket),
+        )
+        row = cur.fetchone()
+        cur.execute(
+            "DELETE FROM connector.rate_limits WHERE api = %s AND bucket = %s",
+            (limiter.api, limiter.bucket),
+        )
+    return int(row[0]) if row else 0
 
 
 class _Bench(ABC):
@@ -127,11 +269,12 @@ class _Bench(ABC):
 
     ceiling_rps: float
     concurrency: int
+    client: IfsClient | ServiceTitanClient
 
-    def __init__(self, control_url: str, options: BenchOptions) -> None:
+    def __init__(self, control_url: str, options: BenchOptions, marker: str | None) -> None:
         self.options = options
         self.control = httpx.Client(base_url=control_url, timeout=30)
-        self.marker = f"BENCH-{uuid.uuid4().hex[:8]}"
+        self.marker = marker or f"BENCH-{uuid.uuid4().hex[:8]}"
 
     def close(self) -> None:
         self.control.close()
@@ -150,6 +293,12 @@ class _Bench(ABC):
         started = time.monotonic()
         outcomes = map_concurrent(self.write, range(records), workers, return_exceptions=True)
         wall = time.monotonic() - started
+        return self.figures(scenario, records, wall, Counter(_outcome(o) for o in outcomes))
+
+    def figures(
+        self, scenario: str, records: int, wall: float, tally: Counter[str]
+    ) -> dict[str, Any]:
+        """The result line: sandbox counts over `wall`, duplicates, outcomes."""
         counts = self.control.get("/_sandbox/requests").json()
         api = [c for c in counts if "token" not in c["route"]]
         requests = sum(int(c["count"]) for c in api)
@@ -166,7 +315,6 @@ class _Bench(ABC):
         markers = self.stored_markers()
         result["stored"] = len(markers)
         result["duplicates"] = sum(n - 1 for n in markers.values())
-        tally = Counter(o if isinstance(o, str) else _failure(o) for o in outcomes)
         result["succeeded"] = sum(n for k, n in tally.items() if not k.startswith("failed"))
         result["outcomes"] = dict(sorted(tally.items()))
         result["unclassified"] = sum(n for k, n in tally.items() if k == "failed:unclassified")
@@ -197,18 +345,28 @@ def _fault_timeouts(options: BenchOptions, faults: bool) -> dict[str, float]:
     return {"timeout_s": options.client_timeout_s} if faults else {}
 
 
-def _failure(exc: BaseException) -> str:
-    if isinstance(exc, ApiError):
-        return f"failed:{exc.kind}"
+def _outcome(outcome: str | BaseException) -> str:
+    if isinstance(outcome, str):
+        return outcome
+    if isinstance(outcome, ApiError):
+        return f"failed:{outcome.kind}"
     return "failed:unclassified"
 
 
 class _StBench(_Bench):
     """ServiceTitan PO creates; provenance marker in `memo` (returned as `summary`)."""
 
-    def __init__(self, info: dict[str, Any], options: BenchOptions, faults: bool) -> None:
+    def __init__(
+        self,
+        info: dict[str, Any],
+        options: BenchOptions,
+        faults: bool,
+        *,
+        marker: str | None = None,
+        database_url: str | None = None,
+    ) -> None:
         st = info["servicetitan"]
-        super().__init__(st["api_url"], options)
+        super().__init__(st["api_url"], options, marker)
         settings = ServiceTitanSettings(
             api_url=st["api_url"],
             auth_url=st["auth_url"],
@@ -217,6 +375,7 @@ class _StBench(_Bench):
             client_id=st["client_id"],
             client_secret=st["client_secret"],
             rate_per_s=options.st_rate_per_s,
+            database_url=database_url,
             **_fault_timeouts(options, faults),
         )
         self.client = ServiceTitanClient(settings)
@@ -289,15 +448,24 @@ class _StBench(_Bench):
 class _IfsBench(_Bench):
     """IFS external-voucher creates on `/int/`; provenance in `Reference`."""
 
-    def __init__(self, info: dict[str, Any], options: BenchOptions, faults: bool) -> None:
+    def __init__(
+        self,
+        info: dict[str, Any],
+        options: BenchOptions,
+        faults: bool,
+        *,
+        marker: str | None = None,
+        database_url: str | None = None,
+    ) -> None:
         ifs = info["ifs"]
-        super().__init__(ifs["base_url"], options)
+        super().__init__(ifs["base_url"], options, marker)
         settings = IfsSettings(
             base_url=ifs["base_url"],
             realm=ifs["realm"],
             client_id=ifs["client_id"],
             client_secret=ifs["client_secret"],
             rate_per_min=options.ifs_rate_per_min,
+            database_url=database_url,
             **_fault_timeouts(options, faults),
         )
         self.client = IfsClient(settings)

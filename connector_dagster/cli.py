@@ -172,6 +172,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(bench_sandbox.run()), flush=True)
         return 0
+    if args.scenario == "limiter-grants":
+        from connector_dagster import bench_limiter
+
+        print(json.dumps(bench_limiter.run()), flush=True)
+        return 0
     opts = {}
     if args.records:
         opts["records"] = args.records
@@ -356,7 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench = sub.add_parser("bench", help="run a benchmark scenario; prints one JSON object")
     p_bench.add_argument(
         "scenario",
-        help="st-writes, ifs-writes, st-writes-faults, ifs-writes-faults or sandbox-gets",
+        help=(
+            "st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
+            "ifs-writes-3workers, limiter-grants or sandbox-gets"
+        ),
     )
     p_bench.add_argument("--records", type=int, help="how many records to write")
     p_bench.add_argument("--latency-ms", type=float, help="sandbox latency (default 100)")

@@ -54,6 +54,23 @@ def embedded_url(pgdata: Path | None = None) -> str:
     return server.get_uri()
 
 
+@contextmanager
+def throwaway_server() -> Iterator[str]:
+    """A PostgreSQL of its own in a temporary folder, deleted on exit; yields its URL."""
+    import shutil
+    import tempfile
+
+    import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="connector-pg-"))
+    server = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def stop_embedded(pgdata: Path | None = None) -> bool:
     """Stop the embedded PostgreSQL (a fast shutdown); False if it was not running."""
     import signal
