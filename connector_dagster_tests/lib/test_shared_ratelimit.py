@@ -159,6 +159,21 @@ def test_burst_lets_that_many_go_back_to_back_then_spaces_the_rest(fresh_db: str
     assert waits[3] > 0
 
 
+def test_a_connection_dropped_by_the_server_is_reopened(fresh_db: str) -> None:
+    bucket = f"st/{uuid.uuid4().hex[:8]}"
+    limiter = SharedRateLimiter(fresh_db, "servicetitan", bucket, Rate.per_second(1000))
+    limiter.reserve()
+    with db.transaction(fresh_db) as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s",
+            ("connector-dagster rate limit",),
+        )
+        assert cur.fetchone() == (1,)
+    limiter.reserve()
+    assert _row(fresh_db, bucket)["grants"] == 2
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
