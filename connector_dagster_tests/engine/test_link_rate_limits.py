@@ -1,0 +1,38 @@
+"""A connection's clients take every request's slot from the rate limits shared through
+the state database, over a materialized period against the sandbox."""
+
+from __future__ import annotations
+
+import dagster as dg
+import httpx
+
+from connector_dagster.definitions import build_defs
+from connector_dagster.lib import db
+
+
+def test_every_api_call_of_a_materialized_period_takes_a_shared_slot(
+    sandbox_connection: dict, db_env: str
+) -> None:
+    bases = {
+        "ifs": sandbox_connection["ifs"]["base_url"],
+        "servicetitan": sandbox_connection["servicetitan"]["api_url"],
+    }
+    for base in bases.values():
+        httpx.delete(f"{base}/_sandbox/requests", timeout=10).raise_for_status()
+    defs = build_defs()
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            partition_key="2026-10-01",
+            resources=defs.resources,
+            instance=instance,
+        )
+    assert result.success
+    with db.transaction(db_env) as cur:
+        cur.execute("SELECT api, grants FROM connector.rate_limits")
+        grants = dict(cur.fetchall())
+    for api, base in bases.items():
+        counts = httpx.get(f"{base}/_sandbox/requests", timeout=10).json()
+        sent = sum(c["count"] for c in counts if "token" not in c["route"])
+        assert sent > 0
+        assert grants[api] == sent, api
