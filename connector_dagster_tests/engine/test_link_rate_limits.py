@@ -6,7 +6,10 @@ from __future__ import annotations
 import dagster as dg
 import httpx
 
-from connector_dagster.definitions import build_defs
+from connector_dagster.defs.purchase_orders.spec import SPEC
+from connector_dagster.defs.resources import build_resources
+from connector_dagster.engine import registry
+from connector_dagster.engine.build import build
 from connector_dagster.lib import db
 
 
@@ -19,12 +22,14 @@ def test_every_api_call_of_a_materialized_period_takes_a_shared_slot(
     }
     for base in bases.values():
         httpx.delete(f"{base}/_sandbox/requests", timeout=10).raise_for_status()
-    defs = build_defs()
+    flow = dg.Definitions.merge(
+        dg.Definitions(resources=build_resources()), build(SPEC, registry.connection("sandbox"))
+    )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [*defs.assets, *defs.asset_checks],
+            [*flow.assets, *flow.asset_checks],
             partition_key="2026-10-01",
-            resources=defs.resources,
+            resources=build_resources(),
             instance=instance,
         )
     assert result.success
