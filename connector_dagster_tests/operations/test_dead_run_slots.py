@@ -1,0 +1,193 @@
+"""A run whose worker is killed with SIGKILL gives its concurrency-pool slot back
+without an operator, and the next scheduled run, queued behind it, completes.
+
+A real `dagster-daemon` against PostgreSQL storage and the project's
+dagster.yaml; the run monitoring intervals are shortened in the test's copy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+import yaml
+
+from connector_dagster.lib import db
+from connector_dagster.lib.settings import DAGSTER_PG_URL_VAR, PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+JOB = "sandbox_purchase_orders_job"
+SCHEDULE = "sandbox_purchase_orders_poll_schedule"
+TICK = datetime(2026, 10, 20, 18, tzinfo=UTC)  # a poll tick of the 2026-10 period
+TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+# Production looks every 30 s and frees a dead run's slots 60 s after its end;
+# the test's daemon does both within seconds. Only settings production has are
+# shortened: the test adds no mechanism of its own.
+TEST_MONITORING = {"poll_interval_seconds": 1, "free_slots_after_run_end_seconds": 1}
+# Slow ServiceTitan writes, so the killed run is mid-write and holds its slot.
+SLOW_WRITES = {"latency_ms": 4000, "methods": ["POST", "PATCH"]}
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 240.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def instance(
+    sandbox_connection: dict, db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
+    """DAGSTER_HOME with the project's dagster.yaml on the fresh database, and
+    the sandbox connection's pools limited to 1."""
+    from connector_dagster.cli import set_pool_limits
+
+    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    monitoring = config["run_monitoring"]
+    monitoring.update({k: v for k, v in TEST_MONITORING.items() if k in monitoring})
+    (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv(DAGSTER_PG_URL_VAR, db.dagster_url(db_env))
+    set_pool_limits(1)
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+
+
+@pytest.fixture
+def daemon(instance: dg.DagsterInstance, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run` in a process group of its own: its code server, run
+    workers and their step processes are all stopped with it."""
+    with (tmp_path / "daemon.log").open("w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+
+
+def poll_tick_tags() -> dict[str, str]:
+    """The tags of the run the project's poll schedule requests at TICK."""
+    from connector_dagster.definitions import defs
+
+    schedule = defs.resolve_schedule_def(SCHEDULE)
+    with dg.instance_for_test() as scratch:
+        ctx = dg.build_schedule_context(
+            instance=scratch,
+            scheduled_execution_time=TICK,
+            repository_def=defs.get_repository_def(),
+        )
+        [request] = schedule.evaluate_tick(ctx).run_requests
+    return {
+        **request.tags,
+        **dg.DagsterRun.tags_for_schedule(schedule),
+        "dagster/partition": request.partition_key,
+    }
+
+
+def submit(tags: dict[str, str]) -> str:
+    """Submit a run of the job to the queued run coordinator, as a schedule tick does."""
+    run_id = str(uuid.uuid4())
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", "workspace.yaml",
+         "-j", JOB, "--tags", json.dumps(tags), "--run-id", run_id],
+        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_id
+
+
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid the code server gave the run's worker process (from its engine event)."""
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        if record.message.startswith("Started process for run"):
+            return int(record.dagster_event.engine_event_data.metadata["pid"].value)
+    return None
+
+
+def holders(instance: dg.DagsterInstance, pool: str) -> set[str]:
+    """Runs holding a slot of the pool."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return {slot.run_id for slot in info.claimed_slots}
+
+
+def waiting(instance: dg.DagsterInstance, pool: str) -> set[str]:
+    """Runs with a step queued for a slot of the pool and not yet given one."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return {step.run_id for step in info.pending_steps if step.assigned_timestamp is None}
+
+
+def status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus:
+    return instance.get_run_by_id(run_id).status
+
+
+def st_writes(st_base: str) -> int:
+    rows = httpx.get(f"{st_base}/_sandbox/requests", timeout=10).json()
+    rows = rows["requests"] if isinstance(rows, dict) else rows
+    return sum(r["count"] for r in rows if r["method"] in SLOW_WRITES["methods"])
+
+
+def test_killed_run_frees_its_pool_slot_and_the_next_scheduled_run_completes(
+    sandbox_connection: dict, instance: dg.DagsterInstance, daemon: subprocess.Popen
+) -> None:
+    st_base = sandbox_connection["servicetitan"]["api_url"]
+    pool = f"servicetitan_{sandbox_connection['servicetitan']['tenant_id']}"
+    httpx.put(f"{st_base}/_sandbox/faults", json=SLOW_WRITES, timeout=10).raise_for_status()
+    tags = poll_tick_tags()
+
+    killed = submit(tags)
+    wait_for("the first run's write step to hold the ServiceTitan pool mid-write",
+             lambda: killed in holders(instance, pool) and st_writes(st_base) > 0)  # fmt: skip
+    following = submit(tags)
+    wait_for("the next run to queue for the ServiceTitan pool behind it",
+             lambda: following in waiting(instance, pool))  # fmt: skip
+    assert killed in holders(instance, pool), "the first run ended before it could be killed"
+
+    worker = wait_for("the first run's worker pid", lambda: run_worker_pid(instance, killed))
+    os.kill(worker, signal.SIGKILL)
+    killed_at = time.monotonic()
+    httpx.put(f"{st_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+
+    wait_for("the killed run to end", lambda: status(instance, killed) in TERMINAL)
+    ended_at = time.monotonic()
+    wait_for("the killed run's slot to be freed", lambda: killed not in holders(instance, pool))
+    freed_at = time.monotonic()
+    wait_for("the next run to end", lambda: status(instance, following) in TERMINAL)
+    log.info(
+        "after SIGKILL: run ended %.1f s, slot freed %.1f s, next run done %.1f s",
+        ended_at - killed_at, freed_at - killed_at, time.monotonic() - killed_at,
+    )  # fmt: skip
+
+    assert status(instance, killed) == dg.DagsterRunStatus.FAILURE
+    assert status(instance, following) == dg.DagsterRunStatus.SUCCESS
+    assert killed not in holders(instance, pool) | waiting(instance, pool)
+
+
+def test_project_instance_frees_the_slots_of_dead_runs() -> None:
+    """Production's dagster.yaml: monitoring on, dead runs' slots freed, a runtime ceiling."""
+    monitoring = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert monitoring["free_slots_after_run_end_seconds"] > 0
+    assert monitoring["max_runtime_seconds"] > 0
