@@ -241,7 +241,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 SYSTEMS = ("ifs", "servicetitan")
 
 
-def set_pool_limits(limit: int = 1) -> list[str]:
+def set_pool_limits(limit: int = 3) -> list[str]:
     """Give every connection's API pools an explicit limit in the Dagster instance.
 
     Explicit limits, rather than `pools.default_limit`, because Dagster 1.13 on
@@ -323,7 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_pools = sub.add_parser(
         "pools", help="set the concurrency limit of every connection's API pools in Dagster"
     )
-    p_pools.add_argument("--limit", type=int, default=1)
+    p_pools.add_argument(
+        "--limit",
+        type=int,
+        default=3,
+        help="steps that may call one API pool at once (they share its rate limit); default 3",
+    )
     p_pools.set_defaults(fn=cmd_pools)
 
     p_map = sub.add_parser("mappings", help="IFS code -> ServiceTitan id mapping tables")

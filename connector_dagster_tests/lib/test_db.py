@@ -134,10 +134,15 @@ def test_failed_migration_leaves_nothing_behind(fresh_db: str, tmp_path: Path) -
 
 
 def test_unset_url_starts_an_embedded_server_under_dagster_home_and_reuses_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import shutil
+    import tempfile
     import time
 
+    # Not under pytest's tmp_path: the server runs as another user, and a pytest
+    # session starting meanwhile closes pytest's temporary folders to other users.
+    tmp_path = Path(tempfile.mkdtemp(prefix="connector-home-"))
     monkeypatch.delenv("CONNECTOR_DATABASE_URL", raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     url = db.database_url()
@@ -153,3 +158,4 @@ def test_unset_url_starts_an_embedded_server_under_dagster_home_and_reuses_it(
     with pytest.raises(ConfigError, match="cannot connect"):
         db.connect(url)
     assert db.stop_embedded() is False
+    shutil.rmtree(tmp_path, ignore_errors=True)
