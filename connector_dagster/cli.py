@@ -112,6 +112,12 @@ def cmd_mappings_load(args: argparse.Namespace) -> int:
         if args.connection in (None, name):
             version = mapping.ensure_loaded(store, name, conn.mappings, registry.tables())
             print(f"{name}: mappings version {version}")
+            for problem in mapping.load(store, name, registry.tables()).problems():
+                print(
+                    f"connector-dagster: {name}: mapping entry {problem}; the records that "
+                    "need it are parked (mapping_missing) until it is corrected",
+                    file=sys.stderr,
+                )
     return 0
 
 

@@ -27,3 +27,17 @@ def test_bad_kind_and_bad_target_are_named(db_env: str, capsys: pytest.CaptureFi
     assert "unknown mapping kind 'vendorz'" in capsys.readouterr().err
     assert main(["mappings", "set", "sandbox", "vendors", "V1", "{oops"]) == 2
     assert "is not JSON" in capsys.readouterr().err
+
+
+def test_set_refuses_an_entry_that_is_not_of_the_tables_type(
+    db_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["mappings", "load"])
+    capsys.readouterr()
+    assert main(["mappings", "set", "sandbox", "vendors", "V1", '"abc"']) == 2
+    assert "vendors['V1'] must be IFS VendorNo -> ServiceTitan vendor id" in (
+        capsys.readouterr().err
+    )
+    assert main(["mappings", "set", "sandbox", "sites", "NORTH", '{"business_unit_id": 5}']) == 2
+    assert "inventory_location_id" in capsys.readouterr().err
+    assert main(["mappings", "set", "sandbox", "parts", "P-1", "55501"]) == 0

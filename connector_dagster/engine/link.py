@@ -78,7 +78,7 @@ class Link:
         """The mappings in force: the connection's file is loaded first if its version is new."""
         tables = registry.tables()
         mapping.ensure_loaded(self.store, self.name, self.connection.mappings, tables)
-        return mapping.load(self.store, self.name)
+        return mapping.load(self.store, self.name, tables)
 
     def close(self) -> None:
         for client in ("ifs", "servicetitan"):

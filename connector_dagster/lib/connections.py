@@ -8,6 +8,7 @@ Secrets are not here: they live in the vault. Errors name the file, line and fie
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _secure_url(v: str, what: str) -> str:
+    """An https URL, or http on this machine only (tokens and secrets travel on it)."""
+    if not re.match(r"^https?://[^/\s]+", v):
+        raise ValueError(f"must be an http(s) URL of the {what}")
+    parts = urlsplit(v)
+    if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+        raise ValueError(
+            "must use https: credentials and tokens would cross the network in clear "
+            "(http:// is allowed only for this machine, e.g. the sandbox on 127.0.0.1)"
+        )
+    return v.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class IfsConnection(_Model):
     base_url: str
     realm: str
@@ -41,9 +64,7 @@ class IfsConnection(_Model):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL of the IFS host, like https://acme.ifs.cloud")
-        return v.rstrip("/")
+        return _secure_url(v, "IFS host, like https://acme.ifs.cloud")
 
     @property
     def token_url(self) -> str:
@@ -62,9 +83,7 @@ class ServiceTitanConnection(_Model):
     @field_validator("api_url", "auth_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL")
-        return v.rstrip("/")
+        return _secure_url(v, "ServiceTitan API")
 
     @field_validator("tenant_id", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -126,21 +127,28 @@ def kind_for_status(status: int) -> ErrorKind:
 
 
 def encode_json(body: Any) -> bytes:
-    """JSON for a request body; Decimal becomes a JSON number, exactly."""
-    return json.dumps(body, default=_json_default, ensure_ascii=False).encode("utf-8")
+    """JSON for a request body; a Decimal becomes a JSON number with exactly its
+    digits (never through a binary float), a date or datetime its ISO text."""
+    nonce = secrets.token_hex(8)
+    numbers: list[str] = []
 
+    def placeholder(value: Decimal) -> str:
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        numbers.append(format(value, "f"))
+        return f"{nonce}:{len(numbers) - 1}"
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        number = float(value)
-        if Decimal(repr(number)) != value:
-            raise ValueError(f"{value} has more digits than a JSON number carries exactly")
-        return number
-    if isinstance(value, date):  # datetime too
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return placeholder(value)
+        if isinstance(value, date):  # datetime too
+            return value.isoformat()
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+    text = json.dumps(body, default=default, ensure_ascii=False)
+    for index, number in enumerate(numbers):
+        text = text.replace(f'"{nonce}:{index}"', number, 1)
+    return text.encode("utf-8")
 
 
 def decode_json(content: bytes) -> Any:

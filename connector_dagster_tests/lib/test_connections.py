@@ -84,3 +84,40 @@ def test_bad_connection_name(tmp_path: Path) -> None:
 def test_missing_file_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CONNECTOR_CONNECTIONS_FILE"):
         connections.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("base_url: https://acme.ifs.cloud/", "base_url: http://acme.ifs.cloud/", "ifs.base_url"),
+        ("api_url: https://api.servicetitan.io", "api_url: http://api.servicetitan.io",
+         "servicetitan.api_url"),
+        ("auth_url: https://auth.servicetitan.io/connect/token",
+         "auth_url: http://10.0.0.5/connect/token", "servicetitan.auth_url"),
+    ],
+)  # fmt: skip
+def test_plain_http_is_refused_off_this_machine(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"{field}: .*must use https"):
+        connections.load(write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_plain_http_on_this_machine_is_allowed(tmp_path: Path) -> None:
+    text = GOOD.replace("https://acme.ifs.cloud/", "http://127.0.0.1:8571").replace(
+        "https://api.servicetitan.io", "http://localhost:8572"
+    )
+    conn = connections.load(write(tmp_path, text))["acme"]
+    assert conn.ifs.base_url == "http://127.0.0.1:8571"
+
+
+def test_a_flow_block_is_checked_by_the_flows_model_naming_file_and_line(tmp_path: Path) -> None:
+    from connector_dagster.engine import registry
+
+    models = {name: spec.settings for name, spec in registry.flows().items()}
+    path = write(tmp_path, GOOD + "    flows:\n      purchase_orders: {states: [Lost]}\n")
+    with pytest.raises(ConfigError, match=r"connections.yaml:\d+: .*flows.purchase_orders.states"):
+        connections.load(path, flow_models=models)
+    path = write(tmp_path, GOOD + "    flows:\n      purchase_order: {}\n")
+    with pytest.raises(ConfigError, match="unknown flow 'purchase_order'; the flows are"):
+        connections.load(path, flow_models=models)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from connector_dagster.lib import inbox
 from connector_dagster.lib.store import Audit, RecordRef, Store
 
@@ -99,3 +103,61 @@ def test_cursor_round_trip(store: Store) -> None:
     store.set_cursor("sandbox", "st_invoices_export", "abc")
     store.set_cursor("sandbox", "st_invoices_export", "def")
     assert store.get_cursor("sandbox", "st_invoices_export") == "def"
+
+
+def test_the_audit_log_is_append_only(store: Store) -> None:
+    import psycopg2
+
+    store.record_skip(REF, Audit("adopt", target_id="1"))
+    for statement in (
+        "UPDATE connector.audit_log SET error = 'x'",
+        "DELETE FROM connector.audit_log",
+        "TRUNCATE connector.audit_log",
+    ):
+        with pytest.raises(psycopg2.Error, match="append-only"), store.cursor() as cur:
+            cur.execute(statement)
+    assert len(store.audit_trail(REF)) == 1
+
+
+def test_migration_0004_dates_first_intents_left_empty_from_the_audit_trail(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A row failed after an intent made before sql/0003 existed: 0004 takes its
+    first intent from the audit trail, so a look-up searches from there."""
+    import shutil
+    import uuid
+
+    from connector_dagster.lib import db, migrate
+    from connector_dagster.lib.settings import sql_dir
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = db.connect(pg_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    url = pg_url.replace("/postgres?", f"/{name}?", 1)
+    early = tmp_path / "sql"
+    early.mkdir()
+    for path in sorted(sql_dir().glob("000[123]_*.sql")):
+        shutil.copy(path, early)
+    migrate.migrate(url, early)
+    with db.transaction(url) as cur:
+        cur.execute(
+            """INSERT INTO connector.sync_ledger (connection, flow, source_key, status)
+               VALUES ('sandbox', 'purchase_orders', 'PO-1', 'failed')"""
+        )
+        cur.execute(
+            """INSERT INTO connector.audit_log (at, connection, flow, source_key, action)
+               VALUES ('2026-03-01T10:00:00Z', 'sandbox', 'purchase_orders', 'PO-1', 'intent')"""
+        )
+    migrate.migrate(url)
+    with db.transaction(url) as cur:
+        cur.execute("SELECT first_intent_at FROM connector.sync_ledger WHERE source_key = 'PO-1'")
+        [(first,)] = cur.fetchall()
+    assert first.isoformat() == "2026-03-01T10:00:00+00:00"
+    admin = db.connect(pg_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
@@ -28,14 +30,37 @@ def provenance_marker(order_no: str) -> str:
     return f"{MARKER_PREFIX}{order_no}"
 
 
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShipTo(_Entry):
+    description: str
+    street: str
+    unit: str = ""
+    city: str
+    state: str
+    zip: str
+    country: str
+
+
+class Site(_Entry):
+    business_unit_id: PositiveInt
+    inventory_location_id: PositiveInt
+    ship_to: ShipTo
+
+
+class TaxCode(_Entry):
+    tax_zone_id: PositiveInt
+    rate: Annotated[Decimal, Field(ge=0, lt=1)]
+
+
 TABLES = (
-    Table("vendors", "IFS VendorNo -> ServiceTitan vendor id"),
-    Table(
-        "sites", "IFS site (Contract) -> ServiceTitan business unit, inventory location, ship-to"
-    ),
-    Table("tax_codes", "IFS tax code -> ServiceTitan tax zone and rate"),
-    Table("parts", "IFS PartNo -> ServiceTitan SKU id"),
-    Table("po_types", "`default` -> the ServiceTitan purchase-order type IFS POs become"),
+    Table("vendors", "IFS VendorNo -> ServiceTitan vendor id", PositiveInt),
+    Table("sites", "IFS site (Contract) -> ServiceTitan business unit, location, ship-to", Site),
+    Table("tax_codes", "IFS tax code -> ServiceTitan tax zone and rate", TaxCode),
+    Table("parts", "IFS PartNo -> ServiceTitan SKU id", PositiveInt),
+    Table("po_types", "`default` -> the ServiceTitan purchase-order type", PositiveInt),
 )
 
 
@@ -47,7 +72,7 @@ def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Map
         return Mapped(None, op="ignore")
     if header["Objstate"] == "Cancelled":
         return Mapped({"canceledReason": "Other"}, op="cancel")
-    return map_purchase_order(header, lines, maps)
+    return map_purchase_order(header, lines, maps, settings.currency)
 
 
 def decimal_or_none(value: Any) -> Decimal | None:
@@ -65,57 +90,77 @@ def _line_label(line: Mapping[str, Any]) -> str:
 
 
 def map_purchase_order(
-    header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], maps: Mappings
+    header: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]],
+    maps: Mappings,
+    currency: str = "USD",
 ) -> Mapped:
-    """Map one IFS PO and its lines; every problem names the PO, the field and the fix."""
+    """Map one IFS PO and its lines (cancelled lines left out); every problem names
+    the PO, the field and the fix. Amounts stay Decimal, sent exactly."""
     order_no = str(header["OrderNo"])
     po = f"PO {order_no!r}"
     problems: list[tuple[str, str]] = []
 
-    def missing(kind: str, field_name: str, value: Any, what: str) -> None:
+    def mapped(kind: str, field_name: str, code: Any, what: str) -> Any:
+        value, bad = maps.entry(kind, str(code))
+        if value is None:
+            problems.append(
+                (
+                    "mapping_missing",
+                    f"{po}: {field_name} {code!r} has "
+                    + (f"an invalid {what} mapping ({bad}); correct" if bad else
+                       f"no {what} mapping; add")
+                    + f" it in the `{kind}` table of the connection's mappings "
+                    f"(version {maps.version})",
+                )
+            )  # fmt: skip
+        return value
+
+    vendor_no = header.get("VendorNo")
+    vendor_id = mapped("vendors", "VendorNo", vendor_no, "vendor") if vendor_no else None
+    if not vendor_no:
+        problems.append(("validation", f"{po}: VendorNo is empty; set the supplier in IFS"))
+
+    site = mapped("sites", "Contract (site)", header.get("Contract"), "site")
+
+    code = header.get("CurrencyCode")
+    if code and code != currency:
         problems.append(
             (
-                "mapping_missing",
-                f"{po}: {field_name} {value!r} has no {what} mapping; add it to the "
-                f"`{kind}` table of the connection's mappings (version {maps.version})",
+                "validation",
+                f"{po}: CurrencyCode {code!r} is not the ServiceTitan tenant's currency "
+                f"{currency!r}; ServiceTitan POs carry no currency, so it is not synced: "
+                "raise it in the tenant's currency or enter it in ServiceTitan by hand",
             )
         )
 
-    vendor_no = header.get("VendorNo")
-    vendor_id = maps.table("vendors").get(str(vendor_no)) if vendor_no else None
-    if vendor_no and vendor_id is None:
-        missing("vendors", "VendorNo", vendor_no, "vendor")
-    elif not vendor_no:
-        problems.append(("validation", f"{po}: VendorNo is empty; set the supplier in IFS"))
-
-    site_code = header.get("Contract")
-    site = maps.table("sites").get(str(site_code)) if site_code else None
-    if site is None:
-        missing("sites", "Contract (site)", site_code, "site")
-
+    active = [ln for ln in lines if ln.get("Objstate") != "Cancelled"]
     tax_code = header.get("TaxCode") or next(
-        (ln.get("TaxCode") for ln in lines if ln.get("TaxCode")), None
+        (ln.get("TaxCode") for ln in active if ln.get("TaxCode")), None
     )
-    tax = maps.table("tax_codes").get(str(tax_code)) if tax_code else None
-    if tax_code and tax is None:
-        missing("tax_codes", "TaxCode", tax_code, "tax zone")
-    rate = decimal_or_none(tax.get("rate")) if tax else Decimal(0)
+    tax = mapped("tax_codes", "TaxCode", tax_code, "tax zone") if tax_code else None
+    rate = decimal_or_none(tax["rate"]) if tax else Decimal(0)
 
-    po_type = maps.table("po_types").get("default")
-    if po_type is None:
-        missing("po_types", "purchase-order type", "default", "PO type")
+    po_type = mapped("po_types", "purchase-order type", "default", "PO type")
 
-    if not lines:
-        problems.append(("validation", f"{po}: has no lines; ServiceTitan needs at least one"))
+    if not active:
+        problems.append(
+            (
+                "validation",
+                f"{po}: has no lines"
+                + (" that are not cancelled" if lines else "")
+                + "; ServiceTitan needs at least one (cancel the PO in IFS instead)",
+            )
+        )
 
     items: list[dict[str, Any]] = []
     subtotal = Decimal(0)
-    parts = maps.table("parts")
-    for line in sorted(lines, key=lambda ln: (_num(ln.get("LineNo")), _num(ln.get("ReleaseNo")))):
+    for line in sorted(active, key=lambda ln: (_num(ln.get("LineNo")), _num(ln.get("ReleaseNo")))):
         label = _line_label(line)
         part_no = line.get("PartNo")
         qty = decimal_or_none(line.get("BuyQtyDue"))
         price = decimal_or_none(line.get("BuyUnitPrice"))
+        sku = None
         if not part_no:
             problems.append(
                 (
@@ -124,8 +169,8 @@ def map_purchase_order(
                     "give the line a part in IFS",
                 )
             )
-        elif str(part_no) not in parts:
-            missing("parts", f"{label} PartNo", part_no, "SKU")
+        else:
+            sku = mapped("parts", f"{label} PartNo", part_no, "SKU")
         if qty is None or qty <= 0:
             problems.append(
                 (
@@ -142,15 +187,15 @@ def map_purchase_order(
                     "number of zero or more; correct the price in IFS (credits are not POs)",
                 )
             )
-        if qty is not None and price is not None and part_no and str(part_no) in parts:
+        if qty is not None and price is not None and sku is not None:
             subtotal += qty * price
             items.append(
                 {
-                    "skuId": int(parts[str(part_no)]),
+                    "skuId": sku,
                     "description": str(line.get("Description") or part_no)[:255],
                     "vendorPartNumber": str(part_no),
-                    "quantity": float(qty),
-                    "cost": float(price),
+                    "quantity": qty,
+                    "cost": price,
                 }
             )
 
@@ -163,10 +208,10 @@ def map_purchase_order(
     required = str(header.get("WantedReceiptDate") or order_date)[:10]
     ship_to = site["ship_to"]
     payload = {
-        "vendorId": int(vendor_id),
-        "typeId": int(po_type),
-        "businessUnitId": int(site["business_unit_id"]),
-        "inventoryLocationId": int(site["inventory_location_id"]),
+        "vendorId": vendor_id,
+        "typeId": po_type,
+        "businessUnitId": site["business_unit_id"],
+        "inventoryLocationId": site["inventory_location_id"],
         "shipTo": {
             "description": ship_to["description"],
             "address": {
@@ -178,8 +223,8 @@ def map_purchase_order(
         "memo": provenance_marker(order_no),
         "date": f"{order_date}T00:00:00Z",
         "requiredOn": f"{required}T00:00:00Z",
-        "tax": float(tax_amount),
-        "shipping": 0.0,
+        "tax": tax_amount,
+        "shipping": Decimal("0.00"),
         "items": items,
     }
     return Mapped(payload)

@@ -41,6 +41,7 @@ LINES = pa.DataFrameSchema(
         "BuyUnitMeas": pa.Column(str, nullable=True),
         "BuyUnitPrice": pa.Column(object, nullable=True),
         "TaxCode": pa.Column(str, nullable=True),
+        "Objstate": pa.Column(str, nullable=True),
         "etag": pa.Column(str, pa.Check.str_startswith('W/"')),
     },
     strict=True,

@@ -21,6 +21,8 @@ class PurchaseOrderSettings(FlowSettings):
     headers_set: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
     lines_set: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
     """All PO lines (part and no-part) are only on the Entity Service API (/int/)."""
+    currency: str = "USD"
+    """The ServiceTitan tenant's currency: a PO in another one is parked (`validation`)."""
 
     @field_validator("states")
     @classmethod

@@ -21,7 +21,7 @@ HEADER_FIELDS = [
 ]  # fmt: skip
 LINE_FIELDS = [
     "OrderNo", "LineNo", "ReleaseNo", "PartNo", "Description", "BuyQtyDue", "BuyUnitMeas",
-    "BuyUnitPrice", "TaxCode",
+    "BuyUnitPrice", "TaxCode", "Objstate",
 ]  # fmt: skip
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
@@ -43,14 +43,17 @@ class IfsPurchaseOrders:
         self.settings = settings
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
-        """Headers whose OrderDate lies in the period, and all their lines, with ETags."""
+        """The connection's company's headers whose OrderDate lies in the period, and
+        all their lines, with ETags."""
         ifs, sets = self.link.ifs, self.settings
         headers = [
             {**{f: row.get(f) for f in HEADER_FIELDS}, "etag": row.etag}
             for row in ifs.query(
                 sets.headers_set,
                 filter=odata.and_(
-                    odata.ge("OrderDate", period.start), odata.lt("OrderDate", period.end)
+                    odata.eq("Company", self.link.connection.ifs.company),
+                    odata.ge("OrderDate", period.start),
+                    odata.lt("OrderDate", period.end),
                 ),
                 select=HEADER_FIELDS,
                 orderby=["OrderNo"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -56,13 +57,14 @@ def test_po_maps_vendor_site_tax_parts_and_provenance() -> None:
     )
     assert p["memo"] == "IFS PO PO-O'NEIL-7" and p["vendorInvoiceNumber"] == "PO-O'NEIL-7"
     assert p["date"] == "2026-10-14T00:00:00Z" and p["requiredOn"] == "2026-10-20T00:00:00Z"
+    # Amounts stay Decimal, so they reach ServiceTitan with exactly their digits.
     assert [(i["skuId"], i["quantity"], i["cost"]) for i in p["items"]] == [
-        (55501, 10.0, 2.35),
-        (55502, 4.0, 1.9),
+        (55501, Decimal("10"), Decimal("2.35")),
+        (55502, Decimal("4"), Decimal("1.90")),
     ]
     assert p["items"][0]["vendorPartNumber"] == "P-10001"
     # (10 * 2.35 + 4 * 1.90) * 0.0925 = 31.10 * 0.0925 = 2.876... -> 2.88
-    assert p["tax"] == 2.88
+    assert p["tax"] == Decimal("2.88")
     assert p["shipTo"]["address"]["city"] == "Glendale"
 
 
@@ -124,4 +126,44 @@ def test_mapping_file_errors_name_the_file(tmp_path: Path) -> None:
         mapping.load_file(bad, TABLES)
     bad.write_text("version: 1\nvendorz: {}\n")
     with pytest.raises(ConfigError, match="unknown table"):
+        mapping.load_file(bad, TABLES)
+
+
+def test_cancelled_lines_are_left_out_and_a_po_of_only_cancelled_lines_is_parked() -> None:
+    lines = [LINES[0], {**LINES[1], "Objstate": "Cancelled"}]
+    payload = map_purchase_order(HEADER, lines, MAPS).payload
+    assert [i["vendorPartNumber"] for i in payload["items"]] == ["P-10002"]
+    cancelled = [{**line, "Objstate": "Cancelled"} for line in LINES]
+    reason, message = map_purchase_order(HEADER, cancelled, MAPS).problem
+    assert reason == "validation" and "has no lines that are not cancelled" in message
+
+
+def test_a_po_not_in_the_tenants_currency_is_parked_naming_po_and_currency() -> None:
+    reason, message = map_purchase_order({**HEADER, "CurrencyCode": "EUR"}, LINES, MAPS).problem
+    assert reason == "validation"
+    assert "PO \"PO-O'NEIL-7\": CurrencyCode 'EUR'" in message and "'USD'" in message
+
+
+def test_a_bad_mapping_entry_parks_only_the_records_that_need_it(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml").read_text()
+    bad = tmp_path / "m.yaml"
+    bad.write_text(text.replace('"V1003": 3103', '"V1003": abc').replace(
+        '"P-10001": 55501', '"P-10001": null'))  # fmt: skip
+    maps = mapping.load_file(bad, TABLES)
+    assert maps.entry("vendors", "V1003")[1] is not None
+    assert any("parts['P-10001']" in p for p in maps.problems())
+    reason, message = map_purchase_order(HEADER, LINES, maps).problem
+    assert reason == "mapping_missing"
+    assert "VendorNo 'V1003' has an invalid vendor mapping" in message
+    assert "PartNo 'P-10001' has an invalid SKU mapping" in message
+    other = {**HEADER, "VendorNo": "V1004"}
+    assert map_purchase_order(other, LINES[:1], maps).problem is None
+
+
+def test_a_mapping_file_that_is_not_a_table_of_tables_is_a_clear_error(tmp_path: Path) -> None:
+    from connector_dagster.lib.settings import ConfigError
+
+    bad = tmp_path / "m.yaml"
+    bad.write_text("- vendors\n- parts\n")
+    with pytest.raises(ConfigError, match="must map table names to tables"):
         mapping.load_file(bad, TABLES)
