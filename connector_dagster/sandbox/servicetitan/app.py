@@ -44,7 +44,7 @@ from connector_dagster.sandbox.servicetitan.auth import (
     authorize,
     token_response,
 )
-from connector_dagster.sandbox.servicetitan.common import ApiError, dumps, problem, problem_body
+from connector_dagster.sandbox.servicetitan.common import ApiError, dumps, problem_body
 from connector_dagster.sandbox.servicetitan.seed import build
 from connector_dagster.sandbox.servicetitan.state import SimState
 from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call
@@ -153,7 +153,7 @@ class ApiApp:
         try:
             response = await self._respond(request, scope)
         except ApiError as exc:
-            response = _json(problem(exc.status, exc.title, exc.errors), exc.status, exc.headers)
+            response = _json(exc.body(), exc.status, exc.headers)
         except OAuthError as exc:
             response = _json(exc.body, exc.status)
         await response(scope, receive, send)

@@ -25,7 +25,8 @@ CENT = Decimal("0.01")
 
 
 class ApiError(Exception):
-    """An error answered with an RFC 7807 body in ServiceTitan's `ApiErrorResponse` shape."""
+    """An error answered with an RFC 7807 body in ServiceTitan's `ApiErrorResponse` shape;
+    `data` is that body's "additional data, intended for programmatical usage"."""
 
     def __init__(
         self,
@@ -33,30 +34,43 @@ class ApiError(Exception):
         title: str,
         errors: Mapping[str, list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.errors = dict(errors or {})
         self.headers = dict(headers or {})
+        self.data = dict(data or {})
+
+    def body(self) -> Row:
+        return problem(self.status, self.title, self.errors, self.data)
 
 
-def bad_request(field: str, message: str, title: str | None = None) -> ApiError:
-    return ApiError(400, title or "One or more validation errors occurred.", {field: [message]})
+def bad_request(
+    field: str, message: str, title: str | None = None, data: Mapping[str, Any] | None = None
+) -> ApiError:
+    title = title or "One or more validation errors occurred."
+    return ApiError(400, title, {field: [message]}, data=data)
 
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} was not found.", {"id": [f"{what} was not found."]})
 
 
-def problem(status: int, title: str, errors: Mapping[str, list[str]] | None = None) -> Row:
+def problem(
+    status: int,
+    title: str,
+    errors: Mapping[str, list[str]] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> Row:
     return {
         "type": _PROBLEM_TYPES.get(status, "https://tools.ietf.org/html/rfc7231#section-6.6.1"),
         "title": title,
         "status": status,
         "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
         "errors": dict(errors or {}),
-        "data": {},
+        "data": dict(data or {}),
     }
 
 

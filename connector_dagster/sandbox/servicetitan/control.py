@@ -1,11 +1,11 @@
 """The ServiceTitan simulator's `/_sandbox/` control endpoints, for tests and
 demos: state and request counts, fault profile, reseeding, raw rows, token
-revocation, webhooks, and the moves of `actions` (receive a PO, post or
-change an invoice, edit a journal entry). Never faulted, limited or counted."""
+revocation, webhooks, the moves of `actions` (receive a PO, post or change an
+invoice, edit a journal entry) and those of `control_accounting` (close a
+period, export a document elsewhere). Never faulted, limited or counted."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -13,38 +13,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connector_dagster.sandbox.faults import FaultProfile
+from connector_dagster.sandbox.servicetitan import control_accounting
 from connector_dagster.sandbox.servicetitan.accounting import render_invoice
 from connector_dagster.sandbox.servicetitan.actions import move_po, upsert_invoice
 from connector_dagster.sandbox.servicetitan.actions import touch_journal_entry as touch
 from connector_dagster.sandbox.servicetitan.bills import render_ap_bill, render_inventory_bill
-from connector_dagster.sandbox.servicetitan.common import ApiError, Row, dumps, money, problem
+from connector_dagster.sandbox.servicetitan.common import ApiError, Row, money
+from connector_dagster.sandbox.servicetitan.control_http import guarded, json_body, ok, sim_of
 from connector_dagster.sandbox.servicetitan.journal_model import render_detail, render_je
 from connector_dagster.sandbox.servicetitan.jpm import render_job
 from connector_dagster.sandbox.servicetitan.po_model import render_item, render_po
 from connector_dagster.sandbox.servicetitan.references import stamped
 from connector_dagster.sandbox.servicetitan.settings import render_business_unit
-from connector_dagster.sandbox.servicetitan.state import SimState
 from connector_dagster.sandbox.servicetitan.store import Store
 from connector_dagster.sandbox.servicetitan.webhooks import event_data
-
-
-def _sim(request: Request) -> SimState:
-    return request.app.state.sim
-
-
-def _ok(data: Any, status: int = 200) -> Response:
-    return Response(dumps(data), status, media_type="application/json")
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise ApiError(400, "The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "A JSON object is required.")
-    return data
 
 
 def _renderers(store: Store) -> dict[str, Any]:
@@ -92,10 +74,10 @@ def _renderers(store: Store) -> dict[str, Any]:
 
 
 async def state(request: Request) -> Response:
-    sim = _sim(request)
+    sim = sim_of(request)
     counts = {name: len(rows) for name, rows in sim.store.tables.items()}
     config = sim.config
-    return _ok(
+    return ok(
         {
             "seed": config.seed,
             "scale": config.scale,
@@ -108,32 +90,32 @@ async def state(request: Request) -> Response:
 
 
 async def requests_seen(request: Request) -> Response:
-    stats = _sim(request).stats
+    stats = sim_of(request).stats
     if request.method == "DELETE":
         stats.reset()
-    return _ok(stats.snapshot())
+    return ok(stats.snapshot())
 
 
 async def faults(request: Request) -> Response:
-    sandbox = _sim(request).sandbox
+    sandbox = sim_of(request).sandbox
     assert sandbox is not None
     if request.method == "PUT":
         try:
-            sandbox.set_profile(FaultProfile.from_dict(await _body(request)))
+            sandbox.set_profile(FaultProfile.from_dict(await json_body(request)))
         except (TypeError, ValueError) as exc:
             raise ApiError(400, f"Invalid fault profile: {exc}") from None
-    return _ok(sandbox.profile.to_dict())
+    return ok(sandbox.profile.to_dict())
 
 
 async def reset(request: Request) -> Response:
-    sim = _sim(request)
+    sim = sim_of(request)
     sim.reseed()
     sim.webhooks.clear()
-    return _ok({"counts": {name: len(rows) for name, rows in sim.store.tables.items()}})
+    return ok({"counts": {name: len(rows) for name, rows in sim.store.tables.items()}})
 
 
 async def entities(request: Request) -> Response:
-    store = _sim(request).store
+    store = sim_of(request).store
     name = request.path_params["resource"]
     renderers = _renderers(store)
     if name not in renderers:
@@ -141,7 +123,7 @@ async def entities(request: Request) -> Response:
     table = store.tables[name]
     keys = [k for k in request.query_params.get("ids", "").split(",") if k]
     rows = [table[_key(k)] for k in keys if _key(k) in table] if keys else table.values()
-    return _ok([renderers[name](row) for row in rows])
+    return ok([renderers[name](row) for row in rows])
 
 
 def _key(text: str) -> Any:
@@ -149,52 +131,38 @@ def _key(text: str) -> Any:
 
 
 async def po_status(request: Request) -> Response:
-    store = _sim(request).store
-    status = (await _body(request)).get("status")
+    store = sim_of(request).store
+    status = (await json_body(request)).get("status")
     po = move_po(store, _key(request.path_params["id"]), status)
-    return _ok(render_po(po))
+    return ok(render_po(po))
 
 
 async def invoices(request: Request) -> Response:
-    store = _sim(request).store
-    inv, created = upsert_invoice(store, await _body(request))
-    return _ok(render_invoice(inv, store), 201 if created else 200)
+    store = sim_of(request).store
+    inv, created = upsert_invoice(store, await json_body(request))
+    return ok(render_invoice(inv, store), 201 if created else 200)
 
 
 async def touch_journal_entry(request: Request) -> Response:
-    je = touch(_sim(request).store, request.path_params["id"])
-    return _ok(render_je(je))
+    je = touch(sim_of(request).store, request.path_params["id"])
+    return ok(render_je(je))
 
 
 async def revoke_tokens(request: Request) -> Response:
-    return _ok({"revoked": _sim(request).tokens.revoke_all()})
+    return ok({"revoked": sim_of(request).tokens.revoke_all()})
 
 
 async def emit_webhook(request: Request) -> Response:
-    sim = _sim(request)
-    body = await _body(request)
+    sim = sim_of(request)
+    body = await json_body(request)
     kind, data = event_data(sim.store, body, sim.tenant_id)
-    return _ok(sim.webhooks.emit(kind, data, body.get("url")), 202)
+    return ok(sim.webhooks.emit(kind, data, body.get("url")), 202)
 
 
 async def deliveries(request: Request) -> Response:
     wanted = request.query_params.get("userassignedid")
-    rows = _sim(request).webhooks.deliveries
-    return _ok([d for d in rows if wanted in (None, d["userassignedid"])])
-
-
-def _guarded(endpoint: Any) -> Any:
-    async def run(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except ApiError as exc:
-            return Response(
-                dumps(problem(exc.status, exc.title, exc.errors)),
-                exc.status,
-                media_type="application/json",
-            )
-
-    return run
+    rows = sim_of(request).webhooks.deliveries
+    return ok([d for d in rows if wanted in (None, d["userassignedid"])])
 
 
 def routes() -> list[Route]:
@@ -210,5 +178,6 @@ def routes() -> list[Route]:
         ("/_sandbox/tokens", revoke_tokens, ["DELETE"]),
         ("/_sandbox/webhooks/emit", emit_webhook, ["POST"]),
         ("/_sandbox/webhooks/deliveries", deliveries, ["GET"]),
+        *control_accounting.ROUTES,
     )
-    return [Route(path, _guarded(endpoint), methods=methods) for path, endpoint, methods in table]
+    return [Route(path, guarded(endpoint), methods=methods) for path, endpoint, methods in table]

@@ -1,6 +1,7 @@
-"""ServiceTitan accounting API, journal entries: list, get, create (marked
-External), full update with optimistic `versionId`, delete, status and sync
-updates, and the summary and details views of the lines.
+"""ServiceTitan accounting API, journal entries: get, create (marked External),
+full update with optimistic `versionId`, delete, status and sync updates, and
+the summary and details views of the lines. The list is `journal_query`; what
+may be changed when is `journal_rules`.
 
 The spec documents only 200 and 400 for these operations, so an unknown id is a
 400 here, not a 404."""
@@ -21,10 +22,8 @@ from connector_dagster.sandbox.servicetitan.common import (
     parse_us,
 )
 from connector_dagster.sandbox.servicetitan.journal_model import (
-    POSTING_STATUSES,
     SAVE,
     SYNC,
-    SYNC_STATUSES,
     UPDATE,
     account_ref,
     bump,
@@ -34,21 +33,18 @@ from connector_dagster.sandbox.servicetitan.journal_model import (
     render_detail,
     render_je,
 )
-from connector_dagster.sandbox.servicetitan.query import F, page, q_enum, select, sort_rows
+from connector_dagster.sandbox.servicetitan.journal_query import JE_PAGE_MAX, list_jes
+from connector_dagster.sandbox.servicetitan.journal_rules import (
+    VERSION_CONFLICT,
+    body_dates,
+    ensure_changeable,
+    ensure_open,
+    ensure_version,
+    entry_dates,
+)
+from connector_dagster.sandbox.servicetitan.query import page
 from connector_dagster.sandbox.servicetitan.references import named
 from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call
-
-JE_PAGE_MAX = 500
-_SORTS = {
-    "Id": lambda r: r["id"],
-    "Number": lambda r: r["number"],
-    "Name": lambda r: r["name"] or "",
-    "Status": lambda r: r["status"],
-    "CreatedOn": lambda r: r["createdOn"],
-    "ExportedOn": lambda r: r["exportedOn"] or 0,
-    "ExportedBy": lambda r: (r["exportedBy"] or {}).get("name") or "",
-    "PostDate": lambda r: r["postDate"] or 0,
-}
 
 
 def _je(c: Call) -> Row:
@@ -71,43 +67,6 @@ def _save(c: Call, je: Row, body: dict[str, Any]) -> None:
     merge_custom_fields(je, body.get("customFields"))
 
 
-def list_jes(c: Call) -> Row:
-    filters = (
-        F("createdOnOrAfter", "since", lambda r: r["createdOn"]),
-        F("createdBefore", "before", lambda r: r["createdOn"]),
-        F("modifiedOnOrAfter", "since", lambda r: r["modifiedOn"]),
-        F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
-        F("exportedFrom", "since", lambda r: r["exportedOn"]),
-        F("exportedTo", "until", lambda r: r["exportedOn"]),
-        F("postedFrom", "since", lambda r: r["postDate"]),
-        F("postedTo", "until", lambda r: r["postDate"]),
-        F("name", "contains", lambda r: r["name"]),
-        F("numberFrom", "dec>=", lambda r: r["number"]),
-        F("numberTo", "dec<=", lambda r: r["number"]),
-        F("statuses", "enum", lambda r: r["status"], POSTING_STATUSES),
-        F("syncStatuses", "enum", lambda r: r["syncStatus"], SYNC_STATUSES),
-    )
-    rows = select(c.store.tables["journal-entries"], c.q, filters, parse=guid)
-    units = {int(v) for v in c.q.get("businessUnitIds", "").split(",") if v.strip().isdigit()}
-    if units:
-        rows = [r for r in rows if any(ln.get("businessUnitId") in units for ln in r["lines"])]
-    for key, value in c.q.items():
-        if key.startswith("customField."):
-            name = key.removeprefix("customField.")
-            rows = [r for r in rows if r["customFields"].get(name) == value]
-    empty = (q_enum(c.q, "empty", ("IncludeExceptNotSynced", "Include", "Exclude")) or ["Include"])[
-        0
-    ]
-    if not c.q.get("ids") and empty != "Include":
-        rows = [
-            r
-            for r in rows
-            if r["lines"] or (empty == "IncludeExceptNotSynced" and r["syncStatus"] != "NotSynced")
-        ]
-    rows = sort_rows(rows, c.q, _SORTS)
-    return page(rows, c.q, render_je, min(JE_PAGE_MAX, c.page_max))
-
-
 def get_je(c: Call) -> Row:
     return render_je(_je(c))
 
@@ -115,6 +74,8 @@ def get_je(c: Call) -> Row:
 def create_je(c: Call) -> object:
     body = require_valid(c.body, SAVE)
     now = now_us()
+    checked_lines(c, body)
+    ensure_open(body_dates(body, now), c.closed_periods, None)
     c.store.counters["je-number"] += 1
     je: Row = {
         "id": str(uuid.uuid4()),
@@ -134,25 +95,14 @@ def create_je(c: Call) -> object:
     return NO_CONTENT
 
 
-def _external(je: Row, action: str) -> None:
-    if je["source"] != "External":
-        raise bad_request(
-            "id",
-            f"Only external journal entries can be {action}.",
-            f"Journal entry is {je['source']}.",
-        )
-
-
 def replace_je(c: Call) -> object:
     je = _je(c)
     body = require_valid(c.body, SAVE)
-    _external(je, "updated")
-    if body["versionId"] != je["versionId"]:
-        raise bad_request(
-            "versionId",
-            f"The current version is {je['versionId']}, not {body['versionId']}.",
-            "Journal entry was changed by someone else; re-read it and retry.",
-        )
+    ensure_changeable(je, "updated")
+    ensure_version(je, body["versionId"])
+    checked_lines(c, body)
+    ensure_open(entry_dates(je), c.closed_periods, je["number"])
+    ensure_open(body_dates(body, je["postDate"]), c.closed_periods, je["number"])
     _save(c, je, body)
     bump(c.store, je)
     return NO_CONTENT
@@ -160,7 +110,8 @@ def replace_je(c: Call) -> object:
 
 def delete_je(c: Call) -> object:
     je = _je(c)
-    _external(je, "deleted")
+    ensure_changeable(je, "deleted")
+    ensure_open(entry_dates(je), c.closed_periods, je["number"])
     del c.store.tables["journal-entries"][je["id"]]
     return NO_CONTENT
 
@@ -168,7 +119,8 @@ def delete_je(c: Call) -> object:
 def update_je(c: Call) -> Row:
     je = _je(c)
     body = require_valid(c.body, UPDATE)
-    if "status" in body:
+    if "status" in body and body["status"] != je["status"]:
+        ensure_open(entry_dates(je), c.closed_periods, je["number"])
         je["status"] = body["status"]
     merge_custom_fields(je, body.get("customFields"))
     c.store.touch("journal-entries", je)
@@ -184,6 +136,7 @@ def sync_je(c: Call) -> Row:
                 "versionId",
                 f"Synced must name the current version {je['versionId']}.",
                 "The journal entry changed since the version that was synced.",
+                data={"code": VERSION_CONFLICT, "currentVersionId": je["versionId"]},
             )
         je["lastSyncVersionId"] = je["versionId"]
         je["exportedOn"] = now_us()

@@ -184,6 +184,9 @@ def numbered(key: int | None) -> Row | None:
 def render_detail(je: Row, line: Row, store: Store) -> Row:
     sku = line.get("sku")
     location = line.get("customerLocationId")
+    payment = line.get("paymentTypeId")
+    applied = line.get("appliedTo")
+    sku_row = store.tables["skus"].get(sku["id"]) if sku else None
     post_date = fmt_date(line.get("postDate") or je["postDate"])
     return {
         "postDate": post_date,
@@ -193,7 +196,10 @@ def render_detail(je: Row, line: Row, store: Store) -> Row:
         "memo": line.get("memo"),
         "quantity": num(line["quantity"]) if line.get("quantity") is not None else None,
         "unitAmount": num(line["unitAmount"]) if line.get("unitAmount") is not None else None,
-        "externalObjects": [dict(o) for o in line.get("externalObjects") or []],
+        "externalObjects": [
+            {k: o.get(k) for k in ("id", "type", "name", "url")}
+            for o in line.get("externalObjects") or []
+        ],
         "transaction": None,
         "businessUnit": named(store, "business-units", line.get("businessUnitId")),
         "customer": named(store, "customers", line.get("customerId")),
@@ -201,11 +207,13 @@ def render_detail(je: Row, line: Row, store: Store) -> Row:
         "inventoryLocation": named(store, "warehouses", line.get("inventoryLocationId")),
         "job": numbered(line.get("jobId")),
         "customerLocation": None if location is None else {"id": location, "name": None},
-        "paymentType": None,
+        "paymentType": None if payment is None else {"id": payment, "name": None},
         "project": numbered(line.get("projectId")),
         "serviceAgreement": numbered(line.get("serviceAgreementId")),
-        "appliedTo": line.get("appliedTo"),
-        "sku": None if sku is None else {"id": sku["id"], "type": sku["type"], "code": None},
+        "appliedTo": None if applied is None else {"refNumber": None, **applied},
+        "sku": None
+        if sku is None
+        else {"id": sku["id"], "type": sku["type"], "code": sku_row["code"] if sku_row else None},
         "transactionDate": post_date,
         "budgetCodeId": line.get("budgetCodeId"),
     }
@@ -221,8 +229,8 @@ def merge_custom_fields(je: Row, fields: dict[str, Any] | None) -> None:
 
 
 def checked_lines(c: Call, body: dict[str, Any]) -> list[Row]:
-    """Validated, stored form of the request's lines: balanced, known references,
-    posting dates in open periods."""
+    """Validated, stored form of the request's lines: balanced, known and active
+    references (periods are `journal_rules`' business)."""
     errors: dict[str, list[str]] = {}
     lines = body.get("lines") or []
     for n, line in enumerate(lines):
@@ -231,6 +239,15 @@ def checked_lines(c: Call, body: dict[str, Any]) -> list[Row]:
         for name, table, what in _REFS:
             if line.get(name) is not None and line[name] not in c.store.tables[table]:
                 errors[f"lines[{n}].{name}"] = [f"{what} {line[name]} does not exist."]
+        account = c.store.tables["gl-accounts"].get(line.get("accountId"))
+        if account is not None and not account["active"]:
+            errors[f"lines[{n}].accountId"] = [
+                f"GL account {account['number']} ({account['id']}) is inactive; "
+                "reactivate it or post to another account."
+            ]
+        sku = line.get("sku")
+        if sku is not None and sku["id"] not in c.store.tables["skus"]:
+            errors[f"lines[{n}].sku.id"] = [f"Pricebook item {sku['id']} does not exist."]
         if line["debit"] < 0 or line["credit"] < 0:
             errors[f"lines[{n}]"] = ["Debit and credit cannot be negative."]
     if errors:
@@ -243,13 +260,6 @@ def checked_lines(c: Call, body: dict[str, Any]) -> list[Row]:
             f"Debits {debit} and credits {credit} differ.",
             "Journal entry is not balanced.",
         )
-    for when in [body.get("postDate"), *(line.get("postDate") for line in lines)]:
-        if when and when[:7] in c.closed_periods:
-            raise bad_request(
-                "postDate",
-                f"{when} is in a closed period.",
-                f"Accounting period {when[:7]} is closed.",
-            )
     return [
         {
             **line,
