@@ -24,6 +24,34 @@ def _gl_account(call: Checked) -> None:
     call("GET", "accounting", "gl-accounts/1", expect=404)
 
 
+@CASES.case("POST", "accounting", "gl-accounts")
+def _create_gl_account(call: Checked) -> None:
+    body = {"name": "Fleet fuel", "number": "6110", "type": "Expense", "subtype": "Expense"}
+    call("POST", "accounting", "gl-accounts", json=body, expect=201)
+    call("POST", "accounting", "gl-accounts", json=body, expect=409)
+    call("POST", "accounting", "gl-accounts", json={**body, "type": "Nope"}, expect=400)
+
+
+@CASES.case("PATCH", "accounting", "gl-accounts/{accountId}")
+def _update_gl_account(call: Checked) -> None:
+    body = {"name": "Tools", "number": "6120", "type": "Expense"}
+    created = call("POST", "accounting", "gl-accounts", json=body, expect=201)
+    call(
+        "PATCH",
+        "accounting",
+        f"gl-accounts/{created['id']}",
+        json={"description": "Small tools", "active": False},
+    )
+    call("PATCH", "accounting", f"gl-accounts/{created['id']}", json={"number": "4010"}, expect=409)
+    call("PATCH", "accounting", "gl-accounts/1", json={"name": "x"}, expect=404)
+
+
+@CASES.case("GET", "accounting", "gl-accounts/types")
+def _gl_account_types(call: Checked) -> None:
+    call("GET", "accounting", "gl-accounts/types", params={"active": "Any", "includeTotal": "true"})
+    call("GET", "accounting", "gl-accounts/types", params={"active": "Maybe"}, expect=400)
+
+
 @CASES.case("GET", "accounting", "invoices")
 def _invoices(call: Checked) -> None:
     call(

@@ -262,3 +262,22 @@ def test_servicetitan_entries_and_stale_versions_are_refused_with_their_codes(
     assert _refusal(stale, "VersionConflict")["data"]["currentVersionId"] == 2
     assert "versionId" in stale.json()["errors"]
     _refusal(foreign, "JournalEntryNotExternal")
+
+
+def test_an_inactive_gl_account_or_unknown_pricebook_item_is_refused(st: StSandbox) -> None:
+    created = st.call(
+        "POST",
+        "accounting",
+        "gl-accounts",
+        json={"name": "Old fuel", "number": "6190", "type": "Expense"},
+    ).json()
+    st.ok("PATCH", "accounting", f"gl-accounts/{created['id']}", json={"active": False})
+    inactive = [{**LINES[0], "accountId": created["id"]}, LINES[1]]
+    unknown_sku = [{**LINES[0], "sku": {"id": 1, "type": "Material"}}, LINES[1]]
+
+    on_inactive = st.call("POST", "accounting", "journal-entries", json=_entry(lines=inactive))
+    on_unknown = st.call("POST", "accounting", "journal-entries", json=_entry(lines=unknown_sku))
+
+    assert on_inactive.status_code == on_unknown.status_code == 400
+    assert "inactive" in on_inactive.json()["errors"]["lines[0].accountId"][0]
+    assert "lines[0].sku.id" in on_unknown.json()["errors"]

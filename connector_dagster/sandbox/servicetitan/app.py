@@ -30,6 +30,7 @@ from connector_dagster.sandbox.servicetitan import (
     accounting,
     bills,
     control,
+    gl_accounts,
     inventory,
     journal,
     jpm,
@@ -47,7 +48,7 @@ from connector_dagster.sandbox.servicetitan.auth import (
 from connector_dagster.sandbox.servicetitan.common import ApiError, dumps, problem_body
 from connector_dagster.sandbox.servicetitan.seed import build
 from connector_dagster.sandbox.servicetitan.state import SimState
-from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call
+from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call, Created
 from connector_dagster.sandbox.servicetitan.webhooks import Webhooks
 
 AUTH_PATH = "/connect/token"
@@ -59,6 +60,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     *inventory.ROUTES,
     *references.ROUTES,
     *accounting.ROUTES,
+    *gl_accounts.ROUTES,
     *bills.ROUTES,
     *journal.ROUTES,
     *jpm.ROUTES,
@@ -193,6 +195,8 @@ class ApiApp:
         result = handler(call)
         if result is NO_CONTENT:
             return Response(status_code=200)
+        if isinstance(result, Created):
+            return _json(result.body, 201)
         return _json(result)
 
 

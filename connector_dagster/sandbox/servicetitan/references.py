@@ -1,6 +1,6 @@
 """ServiceTitan reference lists, read-only here: vendors, PO types and warehouses
-(inventory), tax zones and GL accounts (accounting), and the small render helpers
-the other resources share (`stamped`, `named`)."""
+(inventory) and tax zones (accounting), and the small render helpers the other
+resources share (`stamped`, `named`). GL accounts are `gl_accounts`."""
 
 from __future__ import annotations
 
@@ -64,37 +64,10 @@ def list_tax_zones(c: Call) -> Row:
     return page(sort_rows(rows, c.q, _SORTS), c.q, stamped, c.page_max)
 
 
-def list_gl_accounts(c: Call) -> Row:
-    filters = (
-        *_DATES,
-        _ACTIVE,
-        F("names", "anyi", lambda r: r["name"]),
-        F("numbers", "anyi", lambda r: r["number"]),
-        F("types", "anyi", lambda r: r["type"]),
-        F("subtypes", "anyi", lambda r: r["subtype"]),
-        F("description", "contains", lambda r: r["description"]),
-        F("source", "anyi", lambda r: r["source"]),
-        F("isIntacctGroup", "bool", lambda r: r["isIntacctGroup"]),
-        F("isIntacctBankAccount", "bool", lambda r: r["isIntacctBankAccount"]),
-    )
-    rows = select(c.store.tables["gl-accounts"], c.q, filters)
-    return page(sort_rows(rows, c.q, _SORTS), c.q, stamped, c.page_max)
-
-
-def get_gl_account(c: Call) -> Row:
-    account_id = c.path_int("accountId", "GL account")
-    account = c.store.tables["gl-accounts"].get(account_id)
-    if account is None:
-        raise not_found(f"GL account {account_id}")
-    return stamped(account)
-
-
 ROUTES = (
     ("GET", "inventory", "vendors", list_vendors),
     ("GET", "inventory", "vendors/{id}", get_vendor),
     ("GET", "inventory", "purchase-order-types", list_po_types),
     ("GET", "inventory", "warehouses", list_warehouses),
     ("GET", "accounting", "tax-zones", list_tax_zones),
-    ("GET", "accounting", "gl-accounts", list_gl_accounts),
-    ("GET", "accounting", "gl-accounts/{accountId}", get_gl_account),
 )

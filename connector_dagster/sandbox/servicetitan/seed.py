@@ -79,6 +79,7 @@ def _build(seed: int, scale: int, tenant_id: int, until: int | None) -> Store:
         "bill": expenses[-1]["id"],
         "bill-item": max(i[0] for b in bills for i in b["items"]),
         "je-number": 1000 + len(months()),
+        "gl-account": max(store.tables["gl-accounts"]),
     }
     if until is not None:
         invoices, jobs, pos, bills, expenses = as_of(until, invoices, jobs, pos, bills, expenses)

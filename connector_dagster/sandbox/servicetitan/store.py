@@ -154,3 +154,10 @@ class Call:
 
 NO_CONTENT = object()
 """A handler's answer for `200` without a body."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """A handler's answer for `201 Created` with `body`."""
+
+    body: Any
