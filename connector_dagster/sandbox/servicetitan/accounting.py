@@ -1,9 +1,11 @@
 """ServiceTitan accounting API (`/accounting/v2/tenant/{tenant}/…`), invoices:
-list with items, `markasexported`, and the invoice and invoice-item export
-feeds. Money and quantities are strings here. Bills, journal entries, tax zones
-and GL accounts have their own modules."""
+list with items, `markasexported` (never overwriting another export), and the
+invoice and invoice-item export feeds. Money and quantities are strings here.
+Bills, journal entries, tax zones and GL accounts have their own modules."""
 
 from __future__ import annotations
+
+import json
 
 from connector_dagster.sandbox.servicetitan.body import Field, check_body
 from connector_dagster.sandbox.servicetitan.common import (
@@ -216,6 +218,36 @@ def list_invoices(c: Call) -> Row:
     return page(rows, c.q, lambda r: render_invoice(r, c.store), c.page_max)
 
 
+def mark_invoice(
+    store: Store, inv: Row, external_id: str | None, message: str | None
+) -> str | None:
+    """Mark one invoice exported; the reason it was not, or None.
+
+    A posted invoice becomes `Exported` with `exportId` = `external_id`. One
+    already exported under another external id (someone else's export, or
+    none) is left as it is and refused, so that no export is overwritten;
+    marking it again with the same external id succeeds and changes nothing
+    but the message."""
+    if inv["syncStatus"] == "Pending":
+        return (
+            f"Invoice {inv['id']} is not posted yet (syncStatus Pending); post it in "
+            "ServiceTitan before marking it exported."
+        )
+    if inv["syncStatus"] == "Exported" and inv["exportId"] != external_id:
+        return (
+            f"Invoice {inv['id']} is already exported with externalId "
+            f"{json.dumps(inv['exportId'])}; it was left unchanged."
+        )
+    if (inv["syncStatus"], inv["exportId"], inv["externalMessage"]) != (
+        "Exported",
+        external_id,
+        message,
+    ):
+        inv.update(syncStatus="Exported", exportId=external_id, externalMessage=message)
+        store.touch("invoices", inv)
+    return None
+
+
 def mark_invoices_exported(c: Call) -> list[Row]:
     if not isinstance(c.body, list):
         raise ApiError(400, "A JSON array is required.", {"body": ["Expected an array."]})
@@ -224,20 +256,13 @@ def mark_invoices_exported(c: Call) -> list[Row]:
         errors.update({f"[{n}].{k}": v for k, v in check_body(row, MARK_INVOICE).items()})
     if errors:
         raise ApiError(400, "One or more validation errors occurred.", errors)
-    table = c.store.tables["invoices"]
     results = []
     for row in c.body:
-        inv = table.get(row["invoiceId"])
-        error = None
+        inv = c.store.tables["invoices"].get(row["invoiceId"])
         if inv is None:
             error = f"Invoice {row['invoiceId']} was not found."
-        elif inv["syncStatus"] == "Pending":
-            error = f"Invoice {inv['id']} is not posted yet (syncStatus Pending)."
         else:
-            inv["syncStatus"] = "Exported"
-            inv["exportId"] = row.get("externalId")
-            inv["externalMessage"] = row.get("externalMessage")
-            c.store.touch("invoices", inv)
+            error = mark_invoice(c.store, inv, row.get("externalId"), row.get("externalMessage"))
         results.append(
             {"invoiceId": row["invoiceId"], "success": error is None, "errorMessage": error}
         )

@@ -221,29 +221,41 @@ def export_inventory_bills(c: Call) -> Row:
     return feed
 
 
-def _mark(c: Call, ids: list[int], key: str) -> list[Row]:
+def mark_bill(store: Store, bill: Row) -> None:
+    """Mark one bill exported: Pending → Exported, Posted → PostedAndExported.
+    Bills carry no external id, so marking an exported bill again changes nothing."""
+    exported = _EXPORTED.get(bill["syncStatus"], bill["syncStatus"])
+    if exported != bill["syncStatus"]:
+        bill["syncStatus"] = exported
+        store.touch("inventory-bills" if bill["billType"] == "Procurement" else "ap-bills", bill)
+
+
+def _mark(c: Call, ids: list[int], key: str, tables: tuple[str, ...], what: str) -> list[Row]:
     results = []
     for bill_id in ids:
-        bill = c.store.tables["inventory-bills"].get(bill_id) or c.store.tables["ap-bills"].get(
-            bill_id
+        bill = next(
+            (c.store.tables[t][bill_id] for t in tables if bill_id in c.store.tables[t]), None
         )
         if bill is None:
-            results.append({key: bill_id, "success": False, "errorMessage": "Bill was not found."})
-            continue
-        bill["syncStatus"] = _EXPORTED.get(bill["syncStatus"], bill["syncStatus"])
-        c.store.touch("inventory-bills" if bill["billType"] == "Procurement" else "ap-bills", bill)
-        results.append({key: bill_id, "success": True, "errorMessage": None})
+            error: str | None = f"{what} {bill_id} was not found."
+        else:
+            mark_bill(c.store, bill)
+            error = None
+        results.append({key: bill_id, "success": error is None, "errorMessage": error})
     return results
 
 
 def mark_inventory_bills_exported(c: Call) -> list[Row]:
     body = require_valid(c.body, MARK_INVENTORY_BILLS)
-    return _mark(c, body["inventoryBillIds"], "inventoryBillId")
+    return _mark(
+        c, body["inventoryBillIds"], "inventoryBillId", ("inventory-bills",), "Inventory bill"
+    )
 
 
 def mark_ap_bills_exported(c: Call) -> list[Row]:
+    """AP bills include procurement bills (their `billType` is Procurement)."""
     body = require_valid(c.body, MARK_AP_BILLS)
-    return _mark(c, body["billIds"], "billId")
+    return _mark(c, body["billIds"], "billId", ("ap-bills", "inventory-bills"), "AP bill")
 
 
 ROUTES = (

@@ -4,15 +4,32 @@ or another integration would do between two API calls:
 - `GET /_sandbox/accounting-periods`: `{"closed": ["2026-03", …]}`.
 - `POST /_sandbox/accounting-periods/{YYYY-MM}/close` and `…/reopen`: close or
   reopen a period for journal entries (the same list as the fault profile's
-  `closed_periods`, so `PUT /_sandbox/faults` replaces it too)."""
+  `closed_periods`, so `PUT /_sandbox/faults` replaces it too).
+- `POST /_sandbox/{invoices|inventory-bills|ap-bills}/{id}/exported`: another
+  integration marks the document exported (invoices: body `{"externalId",
+  "externalMessage"}`, default external id `OTHER-{id}`); the same rules as
+  `markasexported`, refused with a 400 naming the reason."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector_dagster.sandbox.servicetitan.control_http import ok, sim_of
+from connector_dagster.sandbox.servicetitan.accounting import mark_invoice, render_invoice
+from connector_dagster.sandbox.servicetitan.bills import (
+    mark_bill,
+    render_ap_bill,
+    render_inventory_bill,
+)
+from connector_dagster.sandbox.servicetitan.common import ApiError, bad_request
+from connector_dagster.sandbox.servicetitan.control_http import json_body, ok, sim_of
 from connector_dagster.sandbox.servicetitan.journal_rules import valid_period
+
+_DOCUMENTS = {
+    "invoices": ("invoices", "Invoice"),
+    "inventory-bills": ("inventory-bills", "Inventory bill"),
+    "ap-bills": ("ap-bills", "AP bill"),
+}
 
 
 def _closed(request: Request) -> list[str]:
@@ -44,8 +61,38 @@ async def reopen_period(request: Request) -> Response:
     return ok({"period": period, "closed": False, "closedPeriods": closed})
 
 
+async def exported_elsewhere(request: Request) -> Response:
+    resource = request.path_params["resource"]
+    if resource not in _DOCUMENTS:
+        raise ApiError(404, f"Unknown document kind '{resource}'.", {"resource": list(_DOCUMENTS)})
+    table, what = _DOCUMENTS[resource]
+    raw = request.path_params["id"]
+    store = sim_of(request).store
+    if not raw.isdigit():
+        raise bad_request("id", f"'{raw}' is not an id.")
+    row = store.tables[table].get(int(raw))
+    if row is None and resource == "ap-bills":
+        row = store.tables["inventory-bills"].get(int(raw))
+    if row is None:
+        raise ApiError(404, f"{what} {raw} was not found.")
+    body = await json_body(request)
+    if resource != "invoices":
+        mark_bill(store, row)
+        render = render_ap_bill if resource == "ap-bills" else render_inventory_bill
+        return ok(render(row, store))
+    external_id = body.get("externalId", f"OTHER-{row['id']}")
+    message = body.get("externalMessage", "Exported by another integration")
+    if not all(v is None or isinstance(v, str) for v in (external_id, message)):
+        raise bad_request("externalId", "externalId and externalMessage must be strings.")
+    error = mark_invoice(store, row, external_id, message)
+    if error:
+        raise bad_request("id", error, "Invoice was not marked exported.")
+    return ok(render_invoice(row, store))
+
+
 ROUTES = (
     ("/_sandbox/accounting-periods", periods, ["GET"]),
     ("/_sandbox/accounting-periods/{period}/close", close_period, ["POST"]),
     ("/_sandbox/accounting-periods/{period}/reopen", reopen_period, ["POST"]),
+    ("/_sandbox/{resource}/{id}/exported", exported_elsewhere, ["POST"]),
 )
