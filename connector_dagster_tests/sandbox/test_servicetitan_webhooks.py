@@ -1,6 +1,7 @@
 """ServiceTitan simulator webhooks: CloudEvents envelopes, HMAC-SHA256 over the
 raw body (hex or base64), background delivery, redelivery with a new `id` and
-the same `userassignedid`, and the deliveries log — against a real receiver."""
+the same `userassignedid`, an occurrence named and delivered again on request,
+and the deliveries log — against a real receiver."""
 
 from __future__ import annotations
 
@@ -142,6 +143,11 @@ def test_emit_returns_before_a_slow_receiver_answers() -> None:
         {"type": "tn.acc.invoice-posted", "invoiceId": 1},
         {"type": "tn.jpm.job-completed", "jobId": 1},
         {"type": "tn.acc.invoice-posted", "invoiceId": 77000001},  # no URL anywhere
+        {"type": "tn.acc.invoice-posted", "invoiceId": 77000001, "url": "ftp://x"},
+        {"type": "tn.acc.invoice-posted", "invoiceId": 77000001, "userassignedid": 7},
+        {"type": "tn.acc.invoice-posted", "invoiceId": 77000001, "userassignedid": " "},
+        {"type": "tn.acc.invoice-posted", "invoiceId": 77000001, "signatureEncoding": "hex2"},
+        {"type": "tn.acc.invoice-posted", "invoiceId": 77000001, "signatureHeader": "X Sig"},
     ],
 )
 def test_bad_emit_requests_are_400(body: dict) -> None:
@@ -149,3 +155,48 @@ def test_bad_emit_requests_are_400(body: dict) -> None:
         response = st.client.post("/_sandbox/webhooks/emit", json=body)
 
     assert response.status_code == 400
+
+
+def test_an_occurrence_named_again_is_redelivered_with_a_new_id_and_its_first_payload() -> None:
+    with receiver() as hook, st_sandbox(**FAST) as st:
+        first = _emit(
+            st,
+            type="tn.acc.invoice-posted",
+            invoiceId=77000004,
+            url=hook.url,
+            userassignedid="occ-77000004-posted",
+        )
+        hook.wait_for(1)
+        changed = st.control("POST", "invoices", {"id": 77000004, "reviewStatus": "OnHold"})
+        again = _emit(st, userassignedid="occ-77000004-posted", url=hook.url)
+        [one, two] = hook.wait_for(2)
+        wrong_type = st.client.post(
+            "/_sandbox/webhooks/emit",
+            json={"type": "tn.jpm.job-completed", "userassignedid": "occ-77000004-posted"},
+        )
+
+    events = [json.loads(d["body"]) for d in (one, two)]
+    assert first["userassignedid"] == again["userassignedid"] == "occ-77000004-posted"
+    assert {e["userassignedid"] for e in events} == {"occ-77000004-posted"}
+    assert events[0]["id"] != events[1]["id"]
+    assert (events[0]["time"], events[0]["data"]) == (events[1]["time"], events[1]["data"])
+    assert first["time"] == again["time"]
+    assert events[1]["data"]["invoice"]["modifiedOn"] != changed["modifiedOn"]
+    assert wrong_type.status_code == 400 and "type" in wrong_type.json()["errors"]
+
+
+def test_one_emit_can_sign_in_the_other_encoding_and_header() -> None:
+    with receiver() as hook, st_sandbox(**FAST) as st:
+        _emit(
+            st,
+            type="tn.acc.invoice-updated",
+            invoiceId=77000001,
+            url=hook.url,
+            signatureEncoding="base64",
+            signatureHeader="X-Other-Signature",
+        )
+        [delivery] = hook.wait_for(1)
+
+    expected = base64.b64encode(_signature(st, delivery["body"])).decode()
+    assert delivery["headers"]["x-other-signature"] == expected
+    assert st.config.webhook_signature_header.lower() not in delivery["headers"]

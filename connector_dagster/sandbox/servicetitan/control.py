@@ -26,7 +26,7 @@ from connector_dagster.sandbox.servicetitan.po_model import render_item, render_
 from connector_dagster.sandbox.servicetitan.references import stamped
 from connector_dagster.sandbox.servicetitan.settings import render_business_unit
 from connector_dagster.sandbox.servicetitan.store import Store
-from connector_dagster.sandbox.servicetitan.webhooks import event_data
+from connector_dagster.sandbox.servicetitan.webhooks import event_data, occurrence_id, signing_of
 
 
 def _renderers(store: Store) -> dict[str, Any]:
@@ -153,10 +153,27 @@ async def revoke_tokens(request: Request) -> Response:
 
 
 async def emit_webhook(request: Request) -> Response:
+    """`{"type", "invoiceId"|"jobId", "url"?, "userassignedid"?, "signatureHeader"?,
+    "signatureEncoding"?}`: a new occurrence, or the one `userassignedid` names
+    delivered again with its first payload."""
     sim = sim_of(request)
     body = await json_body(request)
+    url = body.get("url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ApiError(400, "Invalid webhook URL.", {"url": ["An http:// or https:// URL."]})
+    uid = occurrence_id(body)
+    signing = signing_of(sim.config, body)
+    known = sim.webhooks.occurrences.get(uid) if uid else None
+    if known is not None:
+        if body.get("type", known["type"]) != known["type"]:
+            raise ApiError(
+                400,
+                "The userassignedid names another event.",
+                {"type": [f"Occurrence {uid} is a {known['type']} event."]},
+            )
+        return ok(sim.webhooks.redeliver(known["userassignedid"], url, signing), 202)
     kind, data = event_data(sim.store, body, sim.tenant_id)
-    return ok(sim.webhooks.emit(kind, data, body.get("url")), 202)
+    return ok(sim.webhooks.emit(kind, data, url, uid, signing), 202)
 
 
 async def deliveries(request: Request) -> Response:

@@ -3,7 +3,9 @@ specs), HMAC-SHA256 signed over the raw body, delivered in the background and
 redelivered after a non-2xx answer or a connection error.
 
 Each delivery attempt gets a new `id`; `userassignedid` names the occurrence
-and stays the same across redeliveries, so receivers deduplicate on it."""
+and stays the same across redeliveries, so receivers deduplicate on it. An emit
+request may name the `userassignedid` (a known one redelivers that occurrence)
+and sign with another header or encoding than configured."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -30,6 +34,8 @@ JOB_EVENTS = tuple(
     for e in ("completed", "updated", "scheduled", "rescheduled", "appointment-updated")
 )
 DELIVERY_TIMEOUT_S = 10.0
+ENCODINGS = ("hex", "base64")
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 
 
 def sign(body: bytes, key: str, encoding: str) -> str:
@@ -93,31 +99,88 @@ def _appointment(job: Row, appointment: int) -> Row:
     }
 
 
+@dataclass(frozen=True)
+class Signing:
+    """How a delivery is signed: the header and the encoding (hex or base64)."""
+
+    header: str
+    encoding: str
+
+
+def signing_of(config: SandboxConfig, request: dict[str, Any]) -> Signing:
+    """The configured signing, or the emit request's `signatureHeader` and
+    `signatureEncoding`."""
+    header = request.get("signatureHeader", config.webhook_signature_header)
+    encoding = request.get("signatureEncoding", config.webhook_signature_encoding)
+    if not isinstance(header, str) or not _TOKEN.fullmatch(header):
+        raise ApiError(400, "Invalid signature header.", {"signatureHeader": [repr(header)]})
+    if encoding not in ENCODINGS:
+        raise ApiError(
+            400, "Invalid signature encoding.", {"signatureEncoding": [f"One of {ENCODINGS}."]}
+        )
+    return Signing(header, encoding)
+
+
+def occurrence_id(request: dict[str, Any]) -> str | None:
+    """The emit request's `userassignedid`, if it names one."""
+    uid = request.get("userassignedid")
+    if uid is not None and (not isinstance(uid, str) or not 0 < len(uid.strip()) <= 200):
+        raise ApiError(
+            400, "Invalid userassignedid.", {"userassignedid": ["A string of 1 to 200 characters."]}
+        )
+    return uid
+
+
 class Webhooks:
-    """Emits events and keeps a log of every delivery attempt."""
+    """Emits events, keeps every occurrence for redelivery, and logs every attempt."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.deliveries: list[Row] = []
+        self.occurrences: dict[str, Row] = {}
         self._tasks: set[asyncio.Task] = set()
 
-    def emit(self, kind: str, data: Row, url: str | None = None) -> Row:
-        """Start delivering one occurrence; returns at once."""
+    def emit(
+        self,
+        kind: str,
+        data: Row,
+        url: str | None = None,
+        userassignedid: str | None = None,
+        signing: Signing | None = None,
+    ) -> Row:
+        """Start delivering a new occurrence (named `userassignedid`, or a new
+        uuid); returns at once."""
+        uid = userassignedid or str(uuid.uuid4())
+        self.occurrences[uid] = {
+            "userassignedid": uid,
+            "type": kind,
+            "time": fmt_ts(now_us()),
+            "data": data,
+        }
+        return self.redeliver(uid, url, signing)
+
+    def redeliver(self, uid: str, url: str | None = None, signing: Signing | None = None) -> Row:
+        """Deliver occurrence `uid` again, as ServiceTitan does on a retry or a
+        replay from its portal: the same type, time, payload and
+        `userassignedid`, a new delivery `id`."""
         target = url or self.config.webhook_url
         if not target:
             raise ApiError(400, "No webhook URL.", {"url": ["Set config.webhook_url or pass url."]})
-        occurrence = {"userassignedid": str(uuid.uuid4()), "type": kind, "time": fmt_ts(now_us())}
-        task = asyncio.get_running_loop().create_task(self._deliver(occurrence, data, target))
+        cfg = self.config
+        signing = signing or Signing(cfg.webhook_signature_header, cfg.webhook_signature_encoding)
+        occurrence = self.occurrences[uid]
+        task = asyncio.get_running_loop().create_task(self._deliver(occurrence, target, signing))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return {**occurrence, "url": target}
+        return {k: occurrence[k] for k in ("userassignedid", "type", "time")} | {"url": target}
 
     def clear(self) -> None:
         for task in self._tasks:
             task.cancel()
         self.deliveries.clear()
+        self.occurrences.clear()
 
-    async def _deliver(self, occurrence: Row, data: Row, target: str) -> None:
+    async def _deliver(self, occurrence: Row, target: str, signing: Signing) -> None:
         cfg = self.config
         delays = (0.0, *cfg.webhook_retry_delays_s)
         async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S) as client:
@@ -132,14 +195,12 @@ class Webhooks:
                     "source": SOURCE,
                     "userassignedid": occurrence["userassignedid"],
                     "datacontenttype": "application/json",
-                    "data": data,
+                    "data": occurrence["data"],
                 }
                 body = dumps(envelope)
                 headers = {
                     "Content-Type": "application/json",
-                    cfg.webhook_signature_header: sign(
-                        body, cfg.webhook_key, cfg.webhook_signature_encoding
-                    ),
+                    signing.header: sign(body, cfg.webhook_key, signing.encoding),
                 }
                 record: Row = {
                     "userassignedid": occurrence["userassignedid"],
