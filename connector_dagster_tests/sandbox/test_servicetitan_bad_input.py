@@ -3,6 +3,7 @@ body naming the offending field, never a 500 — over real HTTP."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,3 +98,38 @@ def test_a_non_string_invoice_date_in_a_sandbox_invoice_is_a_400_and_changes_not
 
     _assert_bad_request(response, "invoiceDate")
     assert st.control("GET", "state")["counts"] == before
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_is_a_400(st: StSandbox, value: str) -> None:
+    entry = _entry()
+    entry["lines"][0]["quantity"] = "QTY"
+    item = {**new_po()["items"][0], "cost": "COST"}
+    headers = {"Content-Type": "application/json"}
+
+    def raw(body: dict[str, Any], slot: str) -> bytes:
+        """JSON with a literal NaN or Infinity, which httpx itself refuses to send."""
+        return json.dumps(body).replace(f'"{slot}"', value).encode()
+
+    line = st.call(
+        "POST", "accounting", "journal-entries", content=raw(entry, "QTY"), headers=headers
+    )
+    po = st.call(
+        "POST",
+        "inventory",
+        "purchase-orders",
+        content=raw(new_po(items=[item]), "COST"),
+        headers=headers,
+    )
+
+    _assert_bad_request(line, "lines[0].quantity")
+    _assert_bad_request(po, "items[0].cost")
+
+
+def test_a_journal_amount_finer_than_cents_is_a_400(st: StSandbox) -> None:
+    entry = _entry()
+    entry["lines"][0]["debit"] = entry["lines"][1]["credit"] = 10.005
+
+    _assert_bad_request(
+        st.call("POST", "accounting", "journal-entries", json=entry), "lines[0].debit"
+    )

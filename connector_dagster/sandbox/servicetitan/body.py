@@ -4,6 +4,7 @@ answering 400 with the offending JSON paths."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ class Field:
 
 _SCALARS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "num": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "num": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
     "str": lambda v: isinstance(v, str),
     "bool": lambda v: isinstance(v, bool),
 }

@@ -13,6 +13,7 @@ from connector_dagster.sandbox.servicetitan.common import (
     ApiError,
     Row,
     bad_request,
+    cents,
     dec,
     fmt_date,
     fmt_ts,
@@ -250,6 +251,11 @@ def checked_lines(c: Call, body: dict[str, Any]) -> list[Row]:
             errors[f"lines[{n}].sku.id"] = [f"Pricebook item {sku['id']} does not exist."]
         if line["debit"] < 0 or line["credit"] < 0:
             errors[f"lines[{n}]"] = ["Debit and credit cannot be negative."]
+        for side in ("debit", "credit"):
+            if dec(line[side]) != cents(dec(line[side])):
+                errors[f"lines[{n}].{side}"] = [
+                    f"{line[side]} has more than 2 decimal places; round it to cents."
+                ]
     if errors:
         raise ApiError(400, "One or more validation errors occurred.", errors)
     debit = sum((dec(line["debit"]) for line in lines), Decimal(0))
