@@ -55,6 +55,17 @@ def _create_je(call: Checked) -> None:
     _external_je(call, "conformance create")
     unbalanced = {"status": "Open", "versionId": 1, "lines": JE_LINES[:1]}
     call("POST", "accounting", "journal-entries", json=unbalanced, expect=400)
+    late = {"status": "Open", "versionId": 1, "postDate": "2031-01-15", "lines": JE_LINES}
+    call.st.control("POST", "accounting-periods/2031-01/close")
+    try:
+        refused = call("POST", "accounting", "journal-entries", json=late, expect=400)
+    finally:
+        call.st.control("POST", "accounting-periods/2031-01/reopen")
+    assert refused["data"] == {
+        "code": "AccountingPeriodClosed",
+        "period": "2031-01",
+        "periods": ["2031-01"],
+    }
 
 
 @CASES.case("GET", "accounting", "journal-entries/{id}")
@@ -89,6 +100,9 @@ def _delete_je(call: Checked) -> None:
     call("DELETE", "accounting", f"journal-entries/{entry['id']}")
     native = call("GET", "accounting", "journal-entries", params={"pageSize": 1})["data"][0]
     call("DELETE", "accounting", f"journal-entries/{native['id']}", expect=400)
+    closed = _external_je(call, "conformance delete closed")
+    call("PATCH", "accounting", f"journal-entries/{closed['id']}", json={"status": "Closed"})
+    call("DELETE", "accounting", f"journal-entries/{closed['id']}", expect=400)
 
 
 @CASES.case("PATCH", "accounting", "journal-entries/{id}/sync")

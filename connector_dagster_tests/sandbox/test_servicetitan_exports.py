@@ -204,3 +204,18 @@ def test_jobs_are_read_by_at_most_50_ids(st: StSandbox) -> None:
 
     assert sorted(j["id"] for j in fifty["data"]) == ids[:50]
     assert too_many.status_code == 400 and "ids" in too_many.json()["errors"]
+
+
+def test_batch_and_configuration_filters_narrow_the_lists(st: StSandbox) -> None:
+    invoices = st.ok("GET", "accounting", "invoices", params={"pageSize": 500})["data"]
+    batch = next(i["batch"]["id"] for i in invoices if i["batch"])
+
+    by_batch = st.ok("GET", "accounting", "invoices", params={"batchNumber": batch})["data"]
+    projects = st.ok(
+        "GET", "accounting", "invoices", params={"invoiceConfigurations": "ProjectInvoice"}
+    )["data"]
+    bills = st.ok("GET", "accounting", "ap-bills", params={"batchId": batch})["data"]
+
+    assert by_batch and {i["batch"]["id"] for i in by_batch} == {batch}
+    assert projects == [] and bills == []
+    assert st.get("accounting", "invoices", invoiceConfigurations="Retail").status_code == 400

@@ -44,6 +44,14 @@ REVIEW_STATUSES = (
     "ReadyForBilling",
     "Invoiced",
 )
+INVOICE_CONFIGURATIONS = (
+    "JobInvoice",
+    "ProjectInvoice",
+    "CounterSales",
+    "MembershipInvoice",
+    "InterestChargeInvoice",
+    "ARImportInvoice",
+)
 _SORTS = STANDARD_SORTS
 _DATES = STANDARD_DATES
 MARK_INVOICE = {
@@ -198,6 +206,8 @@ def list_invoices(c: Call) -> Row:
         F("statuses", "enum", lambda r: r["syncStatus"], SYNC_STATUSES),
         F("reviewStatuses", "enum", lambda r: r["reviewStatus"], REVIEW_STATUSES),
         F("batchId", "eq", lambda r: r["batchId"]),
+        F("batchNumber", "eq", lambda r: r["batchId"]),
+        F("invoiceConfigurations", "enum", lambda r: "JobInvoice", INVOICE_CONFIGURATIONS),
         F("jobId", "eq", lambda r: r["jobId"]),
         F("jobNumber", "eqi", lambda r: str(r["jobId"])),
         F("number", "eqi", lambda r: str(r["jobId"] or r["id"])),

@@ -37,6 +37,8 @@ _FILTERS = (
     F("modifiedBefore", "before", lambda r: r["modifiedOn"]),
     F("dateFrom", "since", lambda r: r["billDate"]),
     F("dateTo", "until", lambda r: r["billDate"]),
+    F("batchId", "eq", lambda r: None),
+    F("batchNumber", "eq", lambda r: None),
     F("billNumber", "contains", lambda r: r["referenceNumber"]),
     F("businessUnitIds", "in", lambda r: r["businessUnitId"]),
     F("jobNumber", "contains", lambda r: str(r["jobId"] or "")),
