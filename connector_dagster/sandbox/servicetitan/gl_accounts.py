@@ -164,15 +164,17 @@ def _checked(c: Call, account: Row) -> Row:
 
 def create_gl_account(c: Call) -> Created:
     body = require_valid(c.body, CREATE)
-    account = _checked(c, {name: body.get(name) for name in _TEXT})
-    account.update(
-        id=c.store.next_id("gl-account"),
-        active=True,
-        isIntacctGroup=False,
-        isIntacctBankAccount=False,
-        source="PublicApi",
-        defaultAccountType=None,
-    )
+    fields = _checked(c, {name: body.get(name) for name in _TEXT})
+    account = {
+        "id": c.store.next_id("gl-account"),
+        **fields,
+        "active": True,
+        "isIntacctGroup": False,
+        "isIntacctBankAccount": False,
+        "source": "PublicApi",
+        "defaultAccountType": None,
+        "createdOn": None,
+    }
     c.store.touch("gl-accounts", account)
     account["createdOn"] = account["modifiedOn"]
     return Created(stamped(account))
