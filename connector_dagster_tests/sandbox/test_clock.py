@@ -98,7 +98,8 @@ def _st_records(st: StSandbox) -> list[Record]:
 
 @contextmanager
 def _both(now: str | None) -> Iterator[tuple[Ifs, StSandbox]]:
-    app = ifs.create_app(make_config(now=now), FaultProfile())
+    # Unlimited IFS rate: reading every set (the History Log too) takes many pages.
+    app = ifs.create_app(make_config(now=now, ifs_rate_per_min=0), FaultProfile())
     with (
         running(app) as url,
         httpx.Client(base_url=url, timeout=30) as http,

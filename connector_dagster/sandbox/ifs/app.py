@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connector_dagster.sandbox import world
 from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import (
     FaultProfile,
@@ -32,8 +32,9 @@ from connector_dagster.sandbox.faults import (
 )
 from connector_dagster.sandbox.ifs import auth, control, seed
 from connector_dagster.sandbox.ifs.auth import Tokens, bearer_token
-from connector_dagster.sandbox.ifs.endpoint import ODATA_PATH, dumps, odata, raw_path
+from connector_dagster.sandbox.ifs.endpoint import ODATA_PATH, odata, raw_path
 from connector_dagster.sandbox.ifs.odata import ODataError
+from connector_dagster.sandbox.ifs.responses import dumps, error_response
 from connector_dagster.sandbox.ifs.store import IfsStore
 
 _METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -50,12 +51,22 @@ class IfsBehaviour:
     count_supported: bool = False  # $count=true and /$count
     patch_returns_entity: bool = False  # PATCH answers 200 + entity (else 204 + ETag)
     basic_client_auth: bool = True  # the token endpoint accepts HTTP Basic client credentials
+    po_manual_numbering: bool = True  # a new purchase order may bring its own OrderNo
+    po_locked_states: tuple[str, ...] = ("Received", "Closed", "Cancelled")  # no API changes
+    allow_unbalanced_vouchers: bool = False  # the load type lets Check pass unbalanced ones
+    batch_max_requests: int = 1000  # requests in one $batch, change sets included
 
     def __post_init__(self) -> None:
         if self.missing_if_match not in ("upsert", "428"):
             raise ValueError("missing_if_match must be 'upsert' or '428'")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if self.batch_max_requests < 1:
+            raise ValueError("batch_max_requests must be at least 1")
+        unknown = set(self.po_locked_states) - set(world.PO_STATES)
+        if isinstance(self.po_locked_states, str) or unknown:
+            raise ValueError(f"po_locked_states must be a list of {', '.join(world.PO_STATES)}")
+        self.po_locked_states = tuple(self.po_locked_states)
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> IfsBehaviour:
@@ -114,10 +125,6 @@ async def _not_built_yet(scope: Scope, receive: Receive, send: Send) -> None:
 # -- plumbing ----------------------------------------------------------------------------------
 
 
-def _json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(body), status, headers, media_type="application/json")
-
-
 def _error_body(status: int, message: str) -> tuple[bytes, str]:
     """Injected faults in IFS's shape; a 500 is IFS's retryable MI_MODIFIED_ERROR."""
     if status == 500:
@@ -129,8 +136,7 @@ def _error_body(status: int, message: str) -> tuple[bytes, str]:
 
 async def _odata_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ODataError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return _json_response(exc.body(), exc.status, headers)
+    return error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -139,7 +145,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = ODataError(405, "ODP_METHOD_NOT_ALLOWED", "Method not allowed.")
     else:
         error = ODataError(404, "ODP_RESOURCE_NOTFOUND", "Resource not found.")
-    return _json_response(error.body(), error.status)
+    return error_response(error)
 
 
 def route_of(scope: Scope) -> str:

@@ -7,13 +7,22 @@ GET|PUT /_sandbox/faults           the FaultProfile (JSON)
 GET|PUT /_sandbox/behaviour        the IfsBehaviour switches (JSON, partial on PUT)
 POST /_sandbox/reset               back to the seeded data; tokens and counts cleared
 POST /_sandbox/edit                {"set", "key", "changes"}: an edit by an IFS user
+POST /_sandbox/create              {"set", "values"}: a record an IFS user enters
+POST /_sandbox/delete              {"set", "key"}: a record an IFS user removes (with its rows)
 GET  /_sandbox/entities/{set}      stored rows, optionally filtered by ?Field=value
+GET  /_sandbox/periods             the accounting periods closed per company
+POST /_sandbox/periods/{company}/{YYYY-MM}/close|reopen   close or reopen one period
+
+An IFS user may set what the API may not (Objstate, ChangeDate) and is not held
+to the API's rules (closed periods, accounts, locked orders); every such change
+gets its History Log row and a new Objversion, like one made in IFS.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +32,12 @@ from starlette.routing import Route
 
 from connector_dagster.sandbox.faults import FaultProfile, RateLimiter
 from connector_dagster.sandbox.ifs.odata import ODataError, from_json, json_converter
+from connector_dagster.sandbox.ifs.rules import Writer
 from connector_dagster.sandbox.ifs.schema import SETS, EntitySet, Row
 from connector_dagster.sandbox.ifs.store import IfsStore
+
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_AS_USER = Writer(as_user=True)
 
 
 def raw_row(store: IfsStore, eset: EntitySet, row: Row) -> dict[str, Any]:
@@ -102,22 +115,91 @@ def _key(eset: EntitySet, raw: Any) -> tuple[Any, ...]:
     return tuple(from_json(eset.properties[eset.index[k]], raw[k]) for k in eset.keys)
 
 
+def _writable(name: Any) -> EntitySet:
+    eset = SETS[name]
+    if eset.read_only:
+        raise ValueError(f"{eset.name} is written by IFS itself")
+    return eset
+
+
 async def edit(request: Request) -> Response:
     store: IfsStore = request.app.state.store
     try:
         body = await _json(request, decimals=True)
-        eset = SETS[body["set"]]
+        eset = _writable(body["set"])
         key = _key(eset, body["key"])
         changes = body.get("changes") or {}
+        if not isinstance(changes, dict):
+            raise ValueError("changes must be an object of field values")
     except (ValueError, KeyError, TypeError) as exc:
         return _problem(400, f"expected {{set, key, changes}}: {exc}")
     if store.get(eset, key) is None:
         return _problem(404, f"no {eset.name} row with key {body['key']}")
     try:
-        row = store.update(eset, key, changes, as_user=True) if changes else store.touch(eset, key)
+        row = store.update(eset, key, changes, _AS_USER) if changes else store.touch(eset, key)
     except ODataError as exc:
         return JSONResponse(exc.body(), exc.status)
     return JSONResponse(raw_row(store, eset, row))
+
+
+async def create(request: Request) -> Response:
+    store: IfsStore = request.app.state.store
+    try:
+        body = await _json(request, decimals=True)
+        eset = _writable(body["set"])
+        values = body["values"]
+        if not isinstance(values, dict):
+            raise ValueError("values must be an object of field values")
+    except (ValueError, KeyError, TypeError) as exc:
+        return _problem(400, f"expected {{set, values}}: {exc}")
+    try:
+        row = store.create(eset, values, _AS_USER)
+    except ODataError as exc:
+        return JSONResponse(exc.body(), exc.status)
+    return JSONResponse(raw_row(store, eset, row), 201)
+
+
+async def delete(request: Request) -> Response:
+    store: IfsStore = request.app.state.store
+    try:
+        body = await _json(request, decimals=True)
+        eset = _writable(body["set"])
+        key = _key(eset, body["key"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return _problem(400, f"expected {{set, key}}: {exc}")
+    if store.get(eset, key) is None:
+        return _problem(404, f"no {eset.name} row with key {body['key']}")
+    store.delete(eset, key, _AS_USER)
+    return Response(status_code=204)
+
+
+async def periods(request: Request) -> Response:
+    store: IfsStore = request.app.state.store
+    closed = [{"company": c, "period": p} for c, p in sorted(store.closed_periods)]
+    return JSONResponse({"closed": closed})
+
+
+def _period_of(request: Request) -> tuple[str, str]:
+    period = request.path_params["period"]
+    if not _PERIOD.fullmatch(period):
+        raise ValueError(f"period {period!r} is not YYYY-MM, e.g. 2026-10")
+    return request.path_params["company"], period
+
+
+async def close_period(request: Request) -> Response:
+    try:
+        request.app.state.store.closed_periods.add(_period_of(request))
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    return await periods(request)
+
+
+async def reopen_period(request: Request) -> Response:
+    try:
+        request.app.state.store.closed_periods.discard(_period_of(request))
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    return await periods(request)
 
 
 async def entities(request: Request) -> Response:
@@ -148,5 +230,10 @@ def routes() -> list[Route]:
         Route("/_sandbox/behaviour", behaviour, methods=["GET", "PUT"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/edit", edit, methods=["POST"]),
+        Route("/_sandbox/create", create, methods=["POST"]),
+        Route("/_sandbox/delete", delete, methods=["POST"]),
+        Route("/_sandbox/periods", periods, methods=["GET"]),
+        Route("/_sandbox/periods/{company}/{period}/close", close_period, methods=["POST"]),
+        Route("/_sandbox/periods/{company}/{period}/reopen", reopen_period, methods=["POST"]),
         Route("/_sandbox/entities/{set}", entities, methods=["GET"]),
     ]

@@ -3,7 +3,6 @@
 Every projection, entity-set, key and field name the simulator serves is
 defined here, with what IFS adds to each row: ROWID (Objid), Objversion,
 Objkey, luname, keyref (`COL=value^`), Objgrants and the ETag built from them.
-`metadata_xml` renders a projection's CSDL document.
 """
 
 from __future__ import annotations
@@ -65,8 +64,14 @@ class EntitySet:
     fields: tuple[Property, ...]
     indexed: tuple[str, ...] = ()  # fields with a lookup index besides the key
     parent: str | None = None  # set whose keys (same names) a row must point at
+    nav: str | None = None  # the parent's navigation property listing these rows
     auto_key: str | None = None  # key numbered by the server when a create leaves it out
+    auto_start: int = 1  # the first number of a header's auto_key
     required: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()  # values a create fills in when absent
+    inherit: tuple[str, ...] = ()  # fields a create copies from the parent when absent
+    actions: tuple[str, ...] = ()  # bound actions, `{Entity}_{Action}` in the URL
+    read_only: bool = False  # IFS writes it, clients only read
 
     @cached_property
     def properties(self) -> tuple[Property, ...]:
@@ -113,6 +118,7 @@ PURCHASE_ORDERS = EntitySet(
         _date("DateEntered"), Property("ChangeDate", DATETIME), _date("WantedReceiptDate"),
         _s("Reference", 50), _s("NoteText", 2000), _s("TaxCode", 20), _s("CancelReason", 100),
     ),
+    indexed=("Reference",), auto_key="OrderNo", auto_start=1000001,
     required=("VendorNo", "OrderDate", "Contract", "Company", "CurrencyCode"),
 )  # fmt: skip
 PURCHASE_ORDER_LINES = EntitySet(
@@ -125,40 +131,49 @@ PURCHASE_ORDER_LINES = EntitySet(
         _state("PurchaseOrderLineState", world.PO_STATES), _s("Contract", 5), _s("VendorNo", 20),
         _date("WantedDeliveryDate"), _s("TaxCode", 20),
     ),
-    indexed=("OrderNo",), parent="PurchaseOrderSet", required=("BuyQtyDue", "BuyUnitPrice"),
+    indexed=("OrderNo",), parent="PurchaseOrderSet", nav="PurchaseOrderLineArray",
+    auto_key="LineNo", required=("BuyQtyDue", "BuyUnitPrice"), defaults=(("ReleaseNo", "1"),),
+    inherit=("Contract", "VendorNo", "CurrencyCode", "TaxCode"),
 )  # fmt: skip
-PROPOSAL_STATES = ("Balanced", "AwaitAuth", "Authorized", "Posted")
+PROPOSAL_STATES = ("Balanced", "AwaitAuth", "Authorized", "Posted", "Cancelled")
 POSTING_PROPOSALS = EntitySet(
     "PostingProposalSet", "PostingProposal", "PostingProposalHead", ("Company", "ProposalId"),
     (
         _s("Company", 20), _n("ProposalId"), _date("VoucherDate"), _s("VoucherType", 3),
         _state("PostingProposalState", PROPOSAL_STATES), _s("Text", 200), _s("Reference", 50),
     ),
-    auto_key="ProposalId", required=("VoucherDate", "VoucherType"),
+    indexed=("Reference",), auto_key="ProposalId", required=("VoucherDate", "VoucherType"),
 )  # fmt: skip
+CODE_PARTS = tuple(f"Code{c}" for c in "BCDEFGHIJ")
 _GL_ROW = (
     _s("Account", 20),
-    _s("CodeB", 20),
+    *(_s(code, 20) for code in CODE_PARTS),
     _n("CurrencyDebetAmount"),
     _n("CurrencyCreditAmount"),
+    _n("DebetAmount"),
+    _n("CreditAmount"),
+    _s("CurrencyCode", 3),
 )
 POSTING_PROPOSAL_LINES = EntitySet(
     "PostingProposalLineSet", "PostingProposalLine", "PostingProposalLine",
     ("Company", "ProposalId", "RowNo"),
     (
-        _s("Company", 20), _n("ProposalId"), _n("RowNo"), *_GL_ROW, _s("CodeC", 20),
-        _s("PartyType", 20), _s("PartyTypeId", 20), _s("CurrencyCode", 3), _s("Text", 200),
+        _s("Company", 20), _n("ProposalId"), _n("RowNo"), *_GL_ROW,
+        _s("PartyType", 20), _s("PartyTypeId", 20), _s("Text", 200),
     ),
-    indexed=("ProposalId",), parent="PostingProposalSet", auto_key="RowNo", required=("Account",),
+    indexed=("ProposalId",), parent="PostingProposalSet", nav="PostingProposalLineArray",
+    auto_key="RowNo", required=("Account",),
 )  # fmt: skip
+EXTERNAL_VOUCHER_STATES = ("Loaded", "Checked", "Created")
 EXTERNAL_VOUCHERS = EntitySet(
     "ExternalVoucherSet", "ExternalVoucher", "ExtLoadInfo", ("Company", "LoadId"),
     (
         _s("Company", 20), _s("LoadId", 20), _date("VoucherDate"), _s("VoucherType", 3),
         _s("Text", 200), _s("Reference", 50),
-        _state("ExternalVoucherState", ("Loaded", "Checked", "Created")),
+        _state("ExternalVoucherState", EXTERNAL_VOUCHER_STATES),
     ),
     indexed=("Reference",), auto_key="LoadId", required=("VoucherDate", "VoucherType"),
+    actions=("Check", "CreateVoucher"),
 )  # fmt: skip
 EXTERNAL_VOUCHER_ROWS = EntitySet(
     "ExternalVoucherRowSet", "ExternalVoucherRow", "ExtTransactions",
@@ -167,7 +182,17 @@ EXTERNAL_VOUCHER_ROWS = EntitySet(
         _s("Company", 20), _s("LoadId", 20), _n("RowNo"), *_GL_ROW, _s("Text", 200),
         _s("Reference", 50),
     ),
-    indexed=("LoadId",), parent="ExternalVoucherSet", auto_key="RowNo", required=("Account",),
+    indexed=("LoadId",), parent="ExternalVoucherSet", nav="ExternalVoucherRowArray",
+    auto_key="RowNo", required=("Account",),
+)  # fmt: skip
+HISTORY_TYPES = ("Insert", "Update", "Delete")
+HISTORY_LOG = EntitySet(
+    "HistoryLogOverviewSet", "HistoryLogOverview", "HistoryLog", ("LogId",),
+    (
+        _n("LogId"), _s("LuName", 30), _s("TableName", 30), _s("Keys", 600),
+        _s("HistoryType", 10), Property("TimeStamp", DATETIME), _s("Username", 30),
+    ),
+    indexed=("LuName",), read_only=True,
 )  # fmt: skip
 
 SETS: dict[str, EntitySet] = {
@@ -179,6 +204,7 @@ SETS: dict[str, EntitySet] = {
         POSTING_PROPOSAL_LINES,
         EXTERNAL_VOUCHERS,
         EXTERNAL_VOUCHER_ROWS,
+        HISTORY_LOG,
     )
 }
 
@@ -200,6 +226,19 @@ class Service:
     def types(self) -> dict[str, EntityType]:
         return {s.name: s.entity_type(self.namespace) for s in self.sets}
 
+    def children(self, eset: EntitySet) -> tuple[EntitySet, ...]:
+        """The sets of this service reachable from `eset` by a navigation property."""
+        return tuple(s for s in self.sets if s.parent == eset.name and s.nav)
+
+    def child(self, eset: EntitySet, nav: str) -> EntitySet | None:
+        return next((s for s in self.children(eset) if s.nav == nav), None)
+
+    def action(self, eset: EntitySet, name: str) -> str | None:
+        """The action named by `IfsApp.{P}.{Entity}_{Action}`, if `eset` has it."""
+        prefix = f"{self.namespace}.{eset.entity}_"
+        action = name[len(prefix) :] if name.startswith(prefix) else None
+        return action if action in eset.actions else None
+
 
 SERVICES: dict[tuple[str, str], Service] = {
     (s.kind, s.name): s
@@ -212,6 +251,7 @@ SERVICES: dict[tuple[str, str], Service] = {
         Service(
             "projection", "ExternalVoucherHandling", (EXTERNAL_VOUCHERS, EXTERNAL_VOUCHER_ROWS)
         ),
+        Service("projection", "HistoryLogHandling", (HISTORY_LOG,)),
     )
 }
 
@@ -248,41 +288,3 @@ def next_objversion(previous: str | None) -> str:
         return now
     bumped = datetime.strptime(previous, OBJVERSION_FORMAT) + timedelta(seconds=1)
     return bumped.strftime(OBJVERSION_FORMAT)
-
-
-def metadata_xml(service: Service) -> str:
-    """A compact CSDL document: enum types, entity types and the container."""
-    ns = service.namespace
-    enums: dict[str, tuple[str, ...]] = {}
-    types = []
-    for eset in service.sets:
-        props = []
-        for p in eset.properties:
-            if p.members:
-                enums[p.type] = p.members
-            type_name = f"{ns}.{p.type}" if p.members else p.type
-            facets = ' Precision="130" Scale="65"' if p.type == DECIMAL else ""
-            facets += f' MaxLength="{p.max_length}"' if p.max_length else ""
-            props.append(f'<Property Name="{p.name}" Type="{type_name}"{facets}/>')
-        keys = "".join(f'<PropertyRef Name="{k}"/>' for k in eset.keys)
-        types.append(
-            f'<EntityType Name="{eset.entity}"><Key>{keys}</Key>{"".join(props)}</EntityType>'
-        )
-    enum_xml = "".join(
-        f'<EnumType Name="{name}" IsFlags="false" UnderlyingType="Edm.Int32">'
-        + "".join(f'<Member Name="{m}" Value="{i}"/>' for i, m in enumerate(members))
-        + "</EnumType>"
-        for name, members in enums.items()
-    )
-    sets = "".join(
-        f'<EntitySet Name="{s.name}" EntityType="{ns}.{s.entity}"/>' for s in service.sets
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">'
-        "<edmx:DataServices>"
-        f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{ns}">'
-        f"{enum_xml}{''.join(types)}"
-        f'<EntityContainer Name="DefaultContainer">{sets}</EntityContainer>'
-        "</Schema></edmx:DataServices></edmx:Edmx>"
-    )
