@@ -9,7 +9,7 @@ lie beyond it. The same (seed, scale, clock) always gives the same rows, and a
 period's rows do not depend on the clock once their last change (at most five
 days after the period) has passed. A few rows are deliberately awkward: an
 order number with a quote, one with a non-ASCII letter, an inactive vendor,
-no-part lines, zero and negative prices.
+no-part lines, zero and negative prices; proposals are in `seed_proposals`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.sandbox import world
+from connector_dagster.sandbox.ifs import seed_proposals
 from connector_dagster.sandbox.ifs.schema import (
     OBJVERSION_FORMAT,
     POSTING_PROPOSAL_LINES,
@@ -37,7 +38,6 @@ from connector_dagster.sandbox.ifs.schema import (
 
 POS_PER_MONTH = 40
 PROPOSALS_PER_MONTH = 30
-FIRST_PROPOSAL_ID = 100001
 QUOTE_ORDER_NO = "PO-O'NEIL-7"
 UNICODE_ORDER_NO = "PO-Ü-12"
 AWKWARD_MONTH = (2026, 2)  # the month holding the two awkward order numbers
@@ -52,7 +52,6 @@ PO_STATE_WEIGHTS = {
     "Closed": 7,
     "Cancelled": 4,
 }
-PROPOSAL_STATE_WEIGHTS = {"Balanced": 20, "AwaitAuth": 20, "Authorized": 20, "Posted": 40}
 LINE_COUNT_WEIGHTS = {1: 20, 2: 25, 3: 22, 4: 15, 5: 10, 6: 8}
 
 _CENT = Decimal("0.01")
@@ -68,8 +67,6 @@ _CANCEL_REASONS = ("Vendor could not supply", "Duplicate order", "Job cancelled 
 # Cumulative probability -> kind of an unusual order line.
 _ODD_LINES = ((0.02, "no_part"), (0.03, "zero"), (0.04, "credit"))
 _NO_PART_LINES = ("Crane rental, half day", "Freight surcharge", "Subcontracted duct cleaning")
-_DEBIT_ACCOUNTS = ("1300", "5010", "5020", "6100")
-_ACCOUNT_NAMES = {a.ifs_account: a.name for a in world.GL_ACCOUNTS}
 
 
 def months() -> list[tuple[int, int]]:
@@ -108,16 +105,16 @@ class _Generator:
         self.active_vendors = [v for v in world.VENDORS if v.active]
         self.inactive_vendor = next(v for v in world.VENDORS if not v.active)
         self.order_counters: dict[int, int] = {}
-        self.proposal_id = FIRST_PROPOSAL_ID
+        self.proposal_id = seed_proposals.FIRST_PROPOSAL_ID
         self.po_states = _Weighted(PO_STATE_WEIGHTS)
-        self.proposal_states = _Weighted(PROPOSAL_STATE_WEIGHTS)
+        self.proposal_states = _Weighted(seed_proposals.PROPOSAL_STATE_WEIGHTS)
         self.line_counts = _Weighted(LINE_COUNT_WEIGHTS)
 
-    def _int(self, low: int, high: int) -> int:
+    def int_between(self, low: int, high: int) -> int:
         """A uniform integer in [low, high]; quicker than Random.randint."""
         return low + int(self.rng.random() * (high - low + 1))
 
-    def _choice(self, items: Sequence[Any]) -> Any:
+    def choice(self, items: Sequence[Any]) -> Any:
         return items[int(self.rng.random() * len(items))]
 
     def run(self) -> dict[str, list[Row]]:
@@ -125,27 +122,32 @@ class _Generator:
         for year, month in months():
             days = calendar.monthrange(year, month)[1]
             for _ in range(round(POS_PER_MONTH * self.scale * rng.uniform(0.85, 1.15))):
-                self.purchase_order(date(year, month, self._int(1, days)))
+                self.purchase_order(date(year, month, self.int_between(1, days)))
             if (year, month) == AWKWARD_MONTH:
                 self.awkward_orders(date(year, month, 10))
             for _ in range(round(PROPOSALS_PER_MONTH * self.scale * rng.uniform(0.85, 1.15))):
-                self.posting_proposal(date(year, month, self._int(1, days)))
+                seed_proposals.posting_proposal(self, date(year, month, self.int_between(1, days)))
+        # After every drawn row, so that the ids and draws of the others stay as they were.
+        seed_proposals.awkward_proposals(self, date(*AWKWARD_MONTH, 18))
         return self.rows
 
-    def _add(self, eset: EntitySet, values: dict[str, Any], kept: bool) -> None:
+    def add(
+        self, eset: EntitySet, values: dict[str, Any], kept: bool, seq: int | None = None
+    ) -> None:
+        """Keep a row if `kept`; its ROWID numbers on from the kept rows unless `seq` is given."""
         rows = self.rows[eset.name]
         values["Objkey"] = f"{self.rng.getrandbits(128):032X}"
         if kept:
-            rows.append(eset.make_row(values, rowid(eset.name, len(rows) + 1)))
+            rows.append(eset.make_row(values, rowid(eset.name, seq or len(rows) + 1)))
 
-    def _kept(self, day: date) -> bool:
+    def kept(self, day: date) -> bool:
         """Whether a record dated `day` exists by the clock."""
         return self.until is None or day <= self.until.date()
 
-    def _changed(self, day: date) -> tuple[datetime, str]:
+    def changed(self, day: date) -> tuple[datetime, str]:
         """The last change of a record dated `day`: within five days, never after the clock."""
         at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) + timedelta(
-            seconds=self._int(0, 5 * 86400 - 1)
+            seconds=self.int_between(0, 5 * 86400 - 1)
         )
         if self.until is not None:
             at = min(at, self.until)
@@ -165,12 +167,12 @@ class _Generator:
             self.order_counters[order_date.year] = n
             order_no = f"PO-{order_date.year}-{n:05d}"
         state = "Released" if vendor else self.po_states.pick(rng)
-        vendor = vendor or self._choice(self.active_vendors)
-        region = self._choice(world.REGIONS)
-        changed, objversion = self._changed(order_date)
-        wanted = (order_date + timedelta(days=self._int(3, 21))).isoformat()
-        kept = self._kept(order_date)
-        self._add(
+        vendor = vendor or self.choice(self.active_vendors)
+        region = self.choice(world.REGIONS)
+        changed, objversion = self.changed(order_date)
+        wanted = (order_date + timedelta(days=self.int_between(3, 21))).isoformat()
+        kept = self.kept(order_date)
+        self.add(
             PURCHASE_ORDERS,
             {
                 "OrderNo": order_no,
@@ -178,17 +180,19 @@ class _Generator:
                 "OrderDate": order_date.isoformat(),
                 "Objstate": state,
                 "Contract": region.ifs_site,
-                "BuyerCode": self._choice(_BUYERS),
-                "AuthorizeCode": None if state == "Planned" else self._choice(_AUTHORIZERS),
+                "BuyerCode": self.choice(_BUYERS),
+                "AuthorizeCode": None if state == "Planned" else self.choice(_AUTHORIZERS),
                 "CurrencyCode": world.CURRENCY,
                 "Company": world.COMPANY,
-                "DateEntered": (order_date - timedelta(days=self._int(0, 3))).isoformat(),
+                "DateEntered": (order_date - timedelta(days=self.int_between(0, 3))).isoformat(),
                 "ChangeDate": changed,
                 "WantedReceiptDate": wanted,
-                "Reference": f"JOB {self._int(100000, 999999)}" if rng.random() < 0.3 else None,
-                "NoteText": self._choice(_NOTES) if rng.random() < 0.05 else None,
+                "Reference": f"JOB {self.int_between(100000, 999999)}"
+                if rng.random() < 0.3
+                else None,
+                "NoteText": self.choice(_NOTES) if rng.random() < 0.05 else None,
                 "TaxCode": region.ifs_tax_code,
-                "CancelReason": self._choice(_CANCEL_REASONS) if state == "Cancelled" else None,
+                "CancelReason": self.choice(_CANCEL_REASONS) if state == "Cancelled" else None,
                 "Objversion": objversion,
             },
             kept,
@@ -214,16 +218,16 @@ class _Generator:
 
     def order_line(self, header: tuple, line_no: int, kind: str, kept: bool) -> None:
         order_no, vendor, state, region, wanted, objversion = header
-        part = self._choice(world.PARTS)
-        qty = Decimal(self._int(1, 40))
+        part = self.choice(world.PARTS)
+        qty = Decimal(self.int_between(1, 40))
         price = {"zero": Decimal("0.00"), "credit": -part.unit_price}.get(kind, part.unit_price)
         if kind == "no_part":
-            part_no, description = None, self._choice(_NO_PART_LINES)
-            qty, price = Decimal(1), Decimal(self._int(80, 900))
+            part_no, description = None, self.choice(_NO_PART_LINES)
+            qty, price = Decimal(1), Decimal(self.int_between(80, 900))
         else:
             part_no, description = part.ifs_part_no, part.description
         net = (qty * price).quantize(_CENT)
-        self._add(
+        self.add(
             PURCHASE_ORDER_LINES,
             {
                 "OrderNo": order_no,
@@ -254,56 +258,6 @@ class _Generator:
         self.purchase_order(day, QUOTE_ORDER_NO, quoted, ("", ""))
         self.purchase_order(day, UNICODE_ORDER_NO, accented, ("", "credit", "zero"))
         self.purchase_order(day, vendor=self.inactive_vendor)
-
-    def posting_proposal(self, voucher_date: date) -> None:
-        rng = self.rng
-        proposal_id, self.proposal_id = self.proposal_id, self.proposal_id + 1
-        vendor = self._choice(self.active_vendors)
-        region = self._choice(world.REGIONS)
-        _, objversion = self._changed(voucher_date)
-        kept = self._kept(voucher_date)
-        invoice_no = f"{vendor.ifs_vendor_no}-INV-{self._int(10000, 99999)}"
-        self._add(
-            POSTING_PROPOSALS,
-            {
-                "Company": world.COMPANY,
-                "ProposalId": proposal_id,
-                "VoucherDate": voucher_date.isoformat(),
-                "VoucherType": "I",
-                "Objstate": self.proposal_states.pick(self.rng),
-                "Text": f"Supplier invoice {invoice_no} {vendor.name}",
-                "Reference": invoice_no,
-                "Objversion": objversion,
-            },
-            kept,
-        )
-        amounts = [Decimal(self._int(500, 500000)).scaleb(-2) for _ in range(self._int(1, 4))]
-        if rng.random() < 0.02:
-            amounts.append(Decimal("0.00"))
-        credit_note = rng.random() < 0.04
-        lines = [("2000", sum(amounts, Decimal("0.00")), not credit_note)]
-        lines += [(self._choice(_DEBIT_ACCOUNTS), a, credit_note) for a in amounts]
-        for row_no, (account, amount, is_credit) in enumerate(lines, start=1):
-            self._add(
-                POSTING_PROPOSAL_LINES,
-                {
-                    "Company": world.COMPANY,
-                    "ProposalId": proposal_id,
-                    "RowNo": row_no,
-                    "Account": account,
-                    "CodeB": region.cost_centre,
-                    "CurrencyDebetAmount": None if is_credit else amount,
-                    "CurrencyCreditAmount": amount if is_credit else None,
-                    "DebetAmount": None if is_credit else amount,
-                    "CreditAmount": amount if is_credit else None,
-                    "PartyType": "SUPPLIER",
-                    "PartyTypeId": vendor.ifs_vendor_no,
-                    "CurrencyCode": world.CURRENCY,
-                    "Text": _ACCOUNT_NAMES[account],
-                    "Objversion": objversion,
-                },
-                kept,
-            )
 
 
 class _Weighted:
