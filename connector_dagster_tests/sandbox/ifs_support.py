@@ -48,6 +48,8 @@ def fresh(http: httpx.Client, **behaviour: Any) -> Ifs:
         "po_locked_states": list(defaults.po_locked_states),
         "allow_unbalanced_vouchers": defaults.allow_unbalanced_vouchers,
         "batch_max_requests": defaults.batch_max_requests,
+        "max_url_length": defaults.max_url_length,
+        "page_size": defaults.page_size,
         **behaviour,
     }
     http.put("/_sandbox/behaviour", json=switches).raise_for_status()

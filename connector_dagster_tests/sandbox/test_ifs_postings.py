@@ -1,6 +1,6 @@
 """GL postings written into the IFS simulator (flows F3/F4): vouchers and proposals with
-their rows on `/int/`, batched look-ups by reference, If-Match updates, closed periods
-per company and the external voucher's balance check."""
+their rows on `/int/`, batched look-ups by reference, If-Match updates and the external
+voucher's balance check (closed periods: `test_ifs_periods`)."""
 
 from __future__ import annotations
 
@@ -124,6 +124,22 @@ def test_references_with_quotes_slashes_and_unicode_are_found_in_batches(
     assert 1 < sum(c["count"] for c in gets) < len(wanted) + 1
 
 
+def test_a_url_over_the_limit_is_414_and_the_client_splits_its_look_ups(
+    http: httpx.Client,
+) -> None:
+    client = fresh(http, max_url_length=1000)
+    references = [f"ST-INV-{n:06d} O'Brien/Ü" for n in range(60)]
+    for reference in references:
+        voucher(client, Reference=reference)
+    one_filter = odata.query_string(filter=odata.any_of("Reference", references))
+
+    too_long = client.get(f"{EV}/ExternalVoucherSet?{one_filter}")
+    assert too_long.status_code == 414
+    assert too_long.json()["error"]["code"] == "URI_TOO_LONG"
+    with project_client(client.http, max_url_length=1000) as ifs:
+        assert ifs.exists_by_keys(VOUCHERS, "Reference", references) == set(references)
+
+
 def test_a_voucher_is_updated_with_if_match_by_the_project_client(client: Ifs) -> None:
     load_id = voucher(client, Reference="ST-INV-1")["LoadId"]
     keys = {"Company": "ACME01", "LoadId": load_id}
@@ -153,64 +169,6 @@ def test_proposals_are_written_with_their_lines_and_every_code_part(client: Ifs)
     )
     assert [{k: r[k] for k in codes} for r in stored] == [codes]
     assert stored[0]["DebetAmount"] == 10 and stored[0]["CodeB"] == "CC300"
-
-
-# -- closed periods ----------------------------------------------------------------------------
-
-
-def close(client: Ifs, company: str, period: str, verb: str = "close") -> httpx.Response:
-    return client.http.post(f"/_sandbox/periods/{company}/{period}/{verb}")
-
-
-def test_a_closed_period_refuses_postings_of_that_company_only(client: Ifs) -> None:
-    open_before = voucher(client)["LoadId"]
-    listed = close(client, "ACME01", "2026-10")
-
-    assert listed.json() == {"closed": [{"company": "ACME01", "period": "2026-10"}]}
-    refused = [
-        client.send(
-            "POST",
-            f"{EV}/ExternalVoucherSet",
-            {"Company": "ACME01", "VoucherDate": "2026-10-31", "VoucherType": "GL"},
-        ),
-        add_row(client, open_before, "1200", CurrencyDebetAmount=1),
-        client.send("PATCH", path(open_before), {"Text": "late"}, **{"If-Match": "*"}),
-        client.send(
-            "POST",
-            f"{PP}/PostingProposalSet",
-            {"Company": "ACME01", "VoucherDate": "2026-10-01", "VoucherType": "I"},
-        ),
-        action(client, open_before, CHECK),
-    ]
-    for response in refused:
-        assert response.status_code == 400, response.text
-        error = response.json()["error"]
-        assert error["code"] == "DATABASE_ERROR"
-        assert error["message"].startswith(
-            "ORA-20015: AccountingPeriod.PERIODCLOSED: "
-            "The period 2026-10 is closed for company ACME01"
-        )
-    assert voucher(client, Company="ACME02")["Company"] == "ACME02"
-    assert voucher(client, VoucherDate="2026-11-01")["VoucherDate"] == "2026-11-01"
-
-
-def test_a_reopened_period_takes_postings_again(client: Ifs) -> None:
-    close(client, "ACME01", "2026-10")
-    close(client, "ACME01", "2026-09")
-
-    assert close(client, "ACME01", "2026-10", "reopen").json()["closed"] == [
-        {"company": "ACME01", "period": "2026-09"}
-    ]
-    assert voucher(client)["VoucherDate"] == "2026-10-05"
-    assert client.http.get("/_sandbox/periods").json()["closed"][0]["period"] == "2026-09"
-    client.http.post("/_sandbox/reset")
-    assert client.http.get("/_sandbox/periods").json() == {"closed": []}
-
-
-@pytest.mark.parametrize("period", ["2026-13", "2026-1", "202610", "last-month"])
-def test_a_malformed_period_is_400(client: Ifs, period: str) -> None:
-    response = close(client, "ACME01", period)
-    assert response.status_code == 400 and "YYYY-MM" in response.json()["error"]
 
 
 # -- the external voucher's check --------------------------------------------------------------

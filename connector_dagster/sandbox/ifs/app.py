@@ -55,14 +55,15 @@ class IfsBehaviour:
     po_locked_states: tuple[str, ...] = ("Received", "Closed", "Cancelled")  # no API changes
     allow_unbalanced_vouchers: bool = False  # the load type lets Check pass unbalanced ones
     batch_max_requests: int = 1000  # requests in one $batch, change sets included
+    max_url_length: int = 8192  # longer request targets (path and query) are answered 414
 
     def __post_init__(self) -> None:
         if self.missing_if_match not in ("upsert", "428"):
             raise ValueError("missing_if_match must be 'upsert' or '428'")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
-        if self.batch_max_requests < 1:
-            raise ValueError("batch_max_requests must be at least 1")
+        if self.batch_max_requests < 1 or self.max_url_length < 1:
+            raise ValueError("batch_max_requests and max_url_length must be at least 1")
         unknown = set(self.po_locked_states) - set(world.PO_STATES)
         if isinstance(self.po_locked_states, str) or unknown:
             raise ValueError(f"po_locked_states must be a list of {', '.join(world.PO_STATES)}")

@@ -102,6 +102,9 @@ def _not_found() -> ODataError:
 async def odata(request: Request) -> Response:
     """Every projection and entity-service request."""
     user = _authenticate(request)
+    limit = request.app.state.behaviour.max_url_length
+    if len(raw_path(request.scope)) + 1 + len(request.scope["query_string"]) > limit:
+        raise ODataError(414, "URI_TOO_LONG", f"The request URL is longer than {limit} characters.")
     target = _resolve(request)
     method = request.method
     state = request.app.state
