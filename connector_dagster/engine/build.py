@@ -13,6 +13,7 @@ from connector_dagster.engine import flow, registry
 from connector_dagster.engine.periods import period_of, period_partitions
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule, polling_schedule
+from connector_dagster.engine.sensors import change_sensor
 from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
 from connector_dagster.lib.connections import Connection
 
@@ -50,7 +51,8 @@ def build(spec: FlowSpec, conn: Connection) -> dg.Definitions:
         schedules.append(polling_schedule(conn, job, f"{prefix}_{spec.name}_poll_schedule"))
     if spec.triggers.close:
         schedules.append(close_schedule(conn, job, f"{prefix}_{spec.name}_close_schedule"))
-    return dg.Definitions(assets=[*reads, write], jobs=[job], schedules=schedules)
+    sensors = [change_sensor(spec, conn, job)] if spec.triggers.change_sensor else []
+    return dg.Definitions(assets=[*reads, write], jobs=[job], schedules=schedules, sensors=sensors)
 
 
 def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDefinition:

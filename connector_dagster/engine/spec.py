@@ -40,6 +40,16 @@ class Read:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What a change poll found since its cursor: the periods (partition keys) that
+    have changed records, how many records each, and the cursor to poll from next."""
+
+    periods: dict[str, int]
+    cursor: str
+    requests: int = 1
+
+
+@dataclass(frozen=True)
 class Item:
     """One source record as read, before mapping: key, version and its data."""
 
@@ -95,6 +105,15 @@ class Source(Protocol):
         ...
 
 
+class ChangePoll(Protocol):
+    """A source that can say, cheaply, what changed since a cursor (of any period):
+    one request when nothing changed. The flow's change sensor polls it."""
+
+    def changes(self, cursor: str | None) -> Changes:
+        """Changes after `cursor`; with no cursor, none, and the cursor of now."""
+        ...
+
+
 @dataclass(frozen=True)
 class ReadSpec:
     """One read asset of a flow."""
@@ -121,10 +140,13 @@ class WriteSpec:
 
 @dataclass(frozen=True)
 class Triggers:
-    """What starts runs of a flow: intraday polling of the open period, the close cycle."""
+    """What starts runs of a flow: intraday polling of the open period, the close cycle,
+    and a change sensor (its source must implement `ChangePoll`) that requests a run
+    of every period, however old, whose records changed."""
 
     poll: bool = True
     close: bool = True
+    change_sensor: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,3 +187,5 @@ class FlowSpec:
             unknown = set(read.deps) - set(names)
             if unknown:
                 raise ValueError(f"flow {self.name}: {read.name} depends on unknown {unknown}")
+        if self.triggers.change_sensor and not callable(getattr(self.source, "changes", None)):
+            raise ValueError(f"flow {self.name}: a change sensor needs a source with changes()")

@@ -102,6 +102,9 @@ class CloseCalendar(_Model):
 
 class Polling(_Model):
     cron: str = "*/30 6-20 * * 1-5"
+    """Intraday runs of the open period (books' timezone)."""
+    change_interval_s: int = Field(60, ge=10, le=3600)
+    """How often a flow's change sensor asks its source what changed."""
 
 
 class Connection(_Model):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from connector_dagster.engine.spec import FlowSettings
 
@@ -21,6 +21,12 @@ class PurchaseOrderSettings(FlowSettings):
     headers_set: str = "PurchaseOrderHandling.svc/PurchaseOrderSet"
     lines_set: str = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
     """All PO lines (part and no-part) are only on the Entity Service API (/int/)."""
+    history_set: str = "HistoryLogHandling.svc/HistoryLogOverviewSet"
+    """IFS's History Log, which the change sensor polls (history logging must be on for
+    the purchase order LUs)."""
+    history_lu_names: list[str] = ["PurchaseOrder", "PurchaseOrderLine"]
+    history_page: int = Field(1000, ge=1, le=10000)
+    """History Log rows read per tick at most; the rest are read by the next ticks."""
     currency: str = "USD"
     """The ServiceTitan tenant's currency: a PO in another one is parked (`validation`)."""
 

@@ -1,17 +1,21 @@
 """F1's source: a period's purchase orders in IFS (headers by order date, all their
-lines, with ETags), and which of them changed since they were read."""
+lines, with ETags), which of them changed since they were read, and which periods
+have changes since a History Log cursor."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Frames, Item, Period, Read
+from connector_dagster.engine.periods import period_key
+from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
 from connector_dagster.lib import odata
 
 READ = "ifs_purchase_orders"
@@ -26,6 +30,7 @@ LINE_FIELDS = [
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
 KEYS_PER_REQUEST = 25
+_ORDER_NO = re.compile(r"(?:^|\^)ORDER_NO=([^^]*)\^")
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -113,3 +118,47 @@ class IfsPurchaseOrders:
             ):
                 current[row["OrderNo"]] = row.etag
         return {k for k in keys if current.get(k) != versions[k]}
+
+    def changes(self, cursor: str | None) -> Changes:
+        """Orders whose header or lines changed after History Log id `cursor`, by the
+        period of their order date. Nothing changed: one request."""
+        ifs, settings = self.link.ifs, self.settings
+        logged = odata.any_of("LuName", settings.history_lu_names)
+        if cursor is None:
+            last = next(
+                ifs.query(settings.history_set, filter=logged, select=["LogId"],
+                          orderby=["LogId desc"], top=1, keys=("LogId",)),
+                None,
+            )  # fmt: skip
+            return Changes({}, str(last["LogId"] if last else 0))
+        rows = list(
+            ifs.query(
+                settings.history_set,
+                filter=odata.and_(logged, odata.gt("LogId", int(cursor))),
+                select=["LogId", "Keys"],
+                orderby=["LogId"],
+                top=settings.history_page,
+                keys=("LogId",),
+            )
+        )
+        if not rows:
+            return Changes({}, cursor)
+        orders = sorted(
+            {m.group(1) for r in rows if (m := _ORDER_NO.search(str(r.get("Keys") or "")))}
+        )
+        periods: Counter[str] = Counter()
+        requests = 1
+        for chunk in _chunks(orders, KEYS_PER_REQUEST):
+            requests += 1
+            for row in ifs.query(
+                settings.headers_set,
+                filter=odata.and_(
+                    odata.eq("Company", self.link.connection.ifs.company),
+                    odata.any_of("OrderNo", chunk),
+                ),
+                select=["OrderNo", "OrderDate"],
+                orderby=["OrderNo"],
+                keys=HEADER_KEYS,
+            ):
+                periods[period_key(date.fromisoformat(str(row["OrderDate"])[:10]))] += 1
+        return Changes(dict(periods), str(rows[-1]["LogId"]), requests)

@@ -7,7 +7,7 @@ from connector_dagster.defs.purchase_orders.mapping import TABLES, map_item
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.purchase_orders.source import READ, IfsPurchaseOrders
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
-from connector_dagster.engine.spec import FlowSpec, ReadSpec, WriteSpec
+from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
 
 SPEC = FlowSpec(
     name="purchase_orders",
@@ -33,4 +33,5 @@ SPEC = FlowSpec(
     target=ServiceTitanPurchaseOrders,
     map=map_item,
     tables=TABLES,
+    triggers=Triggers(poll=True, close=True, change_sensor=True),
 )

@@ -90,3 +90,41 @@ def test_a_cancellation_whose_answer_was_lost_is_done_not_failed(
     [po] = st_pos_by_order()[key]
     assert po["status"] == "Canceled"
     assert failed_records() == {}
+
+
+def test_a_change_to_an_older_period_is_run_by_the_change_sensor(
+    sandbox_connection: dict,
+) -> None:
+    """A PO of October cancelled in IFS later: the change sensor, reading the History
+    Log from its cursor, requests a run of October (one request per tick when
+    nothing changed), and that run cancels the PO in ServiceTitan."""
+    import dagster as dg
+
+    from connector_dagster_tests.flows.purchase_orders.test_flow import defs
+
+    assert materialize().success
+    [sensor] = defs().sensors
+    assert sensor.name == "sandbox_purchase_orders_change_sensor"
+    first = sensor(dg.build_sensor_context(cursor=None))
+    assert first.run_requests == [] and first.cursor
+
+    ifs_base = sandbox_connection["ifs"]["base_url"]
+    clear_counts(ifs_base)
+    quiet = sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert quiet.run_requests == [] and quiet.cursor == first.cursor
+    calls = httpx.get(f"{ifs_base}/_sandbox/requests", timeout=10).json()
+    assert sum(r["count"] for r in calls if "/_sandbox" not in r["route"]) == 1
+
+    headers, _ = ifs_period_pos()
+    key = next(k for k, h in headers.items() if h["Objstate"] == "Released")
+    edit_po(sandbox_connection, key, Objstate="Cancelled")
+    changed = sensor(dg.build_sensor_context(cursor=first.cursor))
+    [request] = changed.run_requests
+    assert request.partition_key == "2026-10-01"
+    again = sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    assert sensor(dg.build_sensor_context(cursor=changed.cursor)).run_requests == []
+
+    assert materialize(period=request.partition_key).success
+    [po] = st_pos_by_order()[key]
+    assert po["status"] == "Canceled"
