@@ -183,6 +183,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(bench_limiter.run()), flush=True)
         return 0
+    from connector_dagster import bench_flows
+
+    if args.scenario in bench_flows.SCENARIOS:
+        result = bench_flows.run(args.scenario, args.records, args.latency_ms)
+        print(json.dumps(result), flush=True)
+        return 0
     opts = {}
     if args.records:
         opts["records"] = args.records
@@ -374,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario",
         help=(
             "st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
-            "ifs-writes-3workers, limiter-grants or sandbox-gets"
+            "ifs-writes-3workers, limiter-grants, sandbox-gets or f1-period (a period of "
+            "--records POs, default 300, through the Dagster assets)"
         ),
     )
     p_bench.add_argument("--records", type=int, help="how many records to write")

@@ -15,6 +15,9 @@ from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanS
 from connector_dagster.lib.store import Store
 from connector_dagster.lib.vault import Vault
 
+STORE_CONNECTIONS = 20
+"""Enough for a write step's writer threads, its checks and its leases at once."""
+
 
 class Link:
     """Everything a flow's source and target need of one connection."""
@@ -27,7 +30,8 @@ class Link:
     @classmethod
     def open(cls, name: str) -> Link:
         """The connection `name` of the connections file, on the connector's database."""
-        return cls(registry.connection(name), Store(db.database_url()), owns_store=True)
+        store = Store(db.database_url(), max_connections=STORE_CONNECTIONS)
+        return cls(registry.connection(name), store, owns_store=True)
 
     @property
     def name(self) -> str:

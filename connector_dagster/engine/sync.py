@@ -175,7 +175,7 @@ class Syncer:
     flow: str
     run_id: str | None = None
     mapping_version: str | None = None
-    workers: int = 8
+    workers: int = 16
     # Records per page through the checks (one change check and one batch of
     # intents per page), while earlier pages are being written.
     page: int = 25

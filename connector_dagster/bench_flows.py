@@ -1,0 +1,201 @@
+"""Benchmarks of whole flows: a period materialized through the Dagster assets,
+against a sandbox (100 ms latency) and a database each run starts for itself.
+
+`f1-period`: a period of at least N IFS purchase orders (the sandbox's scale is
+chosen for it) through `ifs_purchase_orders` and `servicetitan_purchase_orders`.
+Requests, 429s and duplicates are counted by the sandbox; step times come from
+Dagster's event log. The ceiling is ServiceTitan's 60 requests/s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+from cryptography.fernet import Fernet
+
+from connector_dagster.bench import bench_database, database_label
+from connector_dagster.lib.settings import (
+    CONNECTIONS_FILE_VAR,
+    DATABASE_URL_VAR,
+    MASTER_KEY_VAR,
+    PROJECT_ROOT,
+)
+from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+
+PERIOD = "2026-10-01"
+POS_PER_SCALE = 32
+"""Purchase orders a month at scale 1 that F1 creates (about 40 seeded, some not syncable)."""
+SCENARIOS = ("f1-period",)
+
+
+@contextmanager
+def sandbox_environment(scale: int, latency_ms: float) -> Iterator[dict[str, Any]]:
+    """A sandbox, a migrated database and a connection `sandbox` to it (credentials in
+    the vault, a development master key), set in this process's environment."""
+    from connector_dagster.lib.store import Store
+    from connector_dagster.lib.vault import Vault
+
+    saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
+    config = SandboxConfig(ifs_port=0, st_port=0, scale=scale, latency_ms=latency_ms)
+    with (
+        bench_database() as url,
+        SandboxProcess(config) as sandbox,
+        tempfile.TemporaryDirectory(prefix="connector-bench-") as folder,
+    ):
+        info = sandbox.info
+        label = database_label(url)  # before the environment names the database
+        ifs, st = info["ifs"], info["servicetitan"]
+        path = Path(folder) / "connections.yaml"
+        path.write_text(
+            f"""connections:
+  sandbox:
+    timezone: America/Los_Angeles
+    mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
+    flows:
+      purchase_orders: {{}}
+    ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
+    servicetitan:
+      api_url: "{st["api_url"]}"
+      auth_url: "{st["auth_url"]}"
+      tenant_id: "{st["tenant_id"]}"
+""",
+            encoding="utf-8",
+        )
+        os.environ.update(
+            {
+                DATABASE_URL_VAR: url,
+                MASTER_KEY_VAR: Fernet.generate_key().decode(),
+                CONNECTIONS_FILE_VAR: str(path),
+            }
+        )
+        try:
+            store = Store(url)
+            vault = Vault(store)
+            for field in ("client_id", "client_secret"):
+                vault.set("sandbox", "ifs", field, ifs[field])
+            for field in ("client_id", "client_secret", "app_key", "webhook_key"):
+                vault.set("sandbox", "servicetitan", field, st[field])
+            store.close()
+            yield {"info": info, "database": label}
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def run(scenario: str, records: int | None = None, latency_ms: float | None = None) -> dict:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    wanted = records or 300
+    latency = 100.0 if latency_ms is None else latency_ms
+    scale = max(1, math.ceil(wanted / POS_PER_SCALE))
+    with sandbox_environment(scale, latency) as env:
+        return _f1_period(env, wanted, scale, latency)
+
+
+def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) -> dict:
+    from connector_dagster.defs.purchase_orders.spec import SPEC
+    from connector_dagster.defs.purchase_orders.target import marked_order
+    from connector_dagster.defs.resources import build_resources
+    from connector_dagster.engine import registry
+    from connector_dagster.engine.build import build
+    from connector_dagster.engine.link import Link
+
+    st_base = env["info"]["servicetitan"]["api_url"]
+    ifs_base = env["info"]["ifs"]["base_url"]
+    for base in (st_base, ifs_base):
+        httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
+    defs = build(SPEC, registry.connection("sandbox"))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            list(defs.assets),
+            partition_key=PERIOD,
+            resources=build_resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
+        steps = _step_seconds(instance, result.run_id)
+    st_calls = _requests(st_base)
+    ifs_calls = _requests(ifs_base)
+    st_requests = sum(n for (method, _, _), n in st_calls.items() if method != "POST-token")
+    write_s = steps.get("sandbox__servicetitan_purchase_orders", 0.0)
+    run_s = sum(steps.values())
+    with Link.open("sandbox") as link:
+        markers = Counter(
+            marked_order(po.get("summary"), "sandbox")
+            for po in link.servicetitan.iter_pages("inventory", "purchase-orders", {})
+        )
+    markers.pop(None, None)
+    [write] = [
+        m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path[-1] == "servicetitan_purchase_orders"
+    ] or [{}]
+    return {
+        "scenario": "f1-period",
+        "period": PERIOD,
+        "sandbox_scale": scale,
+        "records_wanted": wanted,
+        "records": write.get("records", dg.IntMetadataValue(0)).value if write else 0,
+        "created": write.get("created", dg.IntMetadataValue(0)).value if write else 0,
+        "success": result.success,
+        "latency_ms": latency_ms,
+        "read_step_s": round(steps.get("sandbox__ifs_purchase_orders", 0.0), 2),
+        "write_step_s": round(write_s, 2),
+        "run_s": round(run_s, 2),
+        "servicetitan_requests": st_requests,
+        "ceiling_rps": 60.0,
+        "step_ratio_to_ceiling": round(st_requests / (write_s * 60), 3) if write_s else 0.0,
+        "run_ratio_to_ceiling": round(st_requests / (run_s * 60), 3) if run_s else 0.0,
+        "requests": {
+            "servicetitan": _by_method(st_calls),
+            "ifs": _by_method(ifs_calls),
+        },
+        "http_429": sum(n for (_, _, status), n in (st_calls + ifs_calls).items() if status == 429),
+        "duplicates": sum(1 for n in markers.values() if n > 1),
+        "database": env["database"],
+    }
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its end, from the run's event log."""
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            took[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
+    return took
+
+
+def _requests(base: str) -> Counter[tuple[str, str, int]]:
+    rows = httpx.get(f"{base}/_sandbox/requests", timeout=30).json()
+    calls: Counter[tuple[str, str, int]] = Counter()
+    for row in rows:
+        if row["route"].startswith("/_sandbox"):
+            continue
+        method = "POST-token" if "token" in row["route"] else row["method"]
+        calls[(method, row["route"], row["status"])] += row["count"]
+    return calls
+
+
+def _by_method(calls: Counter[tuple[str, str, int]]) -> dict[str, int]:
+    methods: Counter[str] = Counter()
+    for (method, _, _), n in calls.items():
+        methods[method] += n
+    return dict(sorted(methods.items()))
