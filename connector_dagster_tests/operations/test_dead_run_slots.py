@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,39 @@ def test_project_instance_frees_the_slots_of_dead_runs() -> None:
     assert monitoring["enabled"] is True
     assert monitoring["free_slots_after_run_end_seconds"] > 0
     assert monitoring["max_runtime_seconds"] > 0
+
+
+def test_two_runs_of_one_period_with_pool_limit_2_write_each_po_once(
+    sandbox_connection: dict, instance: dg.DagsterInstance, daemon: subprocess.Popen, db_env: str
+) -> None:
+    """The ServiceTitan pool allows two steps at once, and the same period is launched
+    twice: both write steps run together, both runs succeed, and ServiceTitan holds
+    one PO per synced IFS PO (the leases leave each record to one run)."""
+    from connector_dagster.cli import set_pool_limits
+    from connector_dagster.lib.store import Store
+    from connector_dagster_tests.flows.purchase_orders.test_reliability import (
+        assert_exactly_once,
+    )
+
+    set_pool_limits(2)
+    st_base = sandbox_connection["servicetitan"]["api_url"]
+    pool = f"servicetitan_{sandbox_connection['servicetitan']['tenant_id']}"
+    httpx.put(f"{st_base}/_sandbox/faults", json=SLOW_WRITES, timeout=10).raise_for_status()
+    tags = poll_tick_tags()
+    with ThreadPoolExecutor(2) as launch:
+        runs = list(launch.map(submit, [tags, tags]))
+    wait_for("both runs' write steps to hold the ServiceTitan pool at once",
+             lambda: set(runs) <= holders(instance, pool))  # fmt: skip
+    httpx.put(f"{st_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+    for run_id in runs:
+        wait_for(f"run {run_id} to end", lambda run_id=run_id: status(instance, run_id) in TERMINAL)
+    assert [status(instance, r) for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
+    statuses = assert_exactly_once(tags["dagster/partition"], db_env, sandbox_connection)
+    store = Store(db_env)
+    synced = sum(
+        1
+        for e in store.ledger_for_partition("sandbox", "purchase_orders", "2026-10-01").values()
+        if e.status == "synced"
+    )
+    store.close()
+    assert statuses["synced"] == synced > 0
