@@ -39,8 +39,9 @@ TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 # the test's daemon does both within seconds. Only settings production has are
 # shortened: the test adds no mechanism of its own.
 TEST_MONITORING = {"poll_interval_seconds": 1, "free_slots_after_run_end_seconds": 1}
-# Slow ServiceTitan writes, so the killed run is mid-write and holds its slot.
-SLOW_WRITES = {"latency_ms": 4000, "methods": ["POST", "PATCH"]}
+# Slow ServiceTitan writes, so the killed run is mid-write and holds its slot while
+# the next run is launched (16 writer threads: about 30 s for a period).
+SLOW_WRITES = {"latency_ms": 10000, "methods": ["POST", "PATCH"]}
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 240.0) -> Any:
