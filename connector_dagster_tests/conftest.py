@@ -121,6 +121,7 @@ def sandbox_connection(
     mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
     flows:
       purchase_orders: {{}}
+      gl_postings: {{}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"

@@ -18,6 +18,7 @@ from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
 from connector_dagster.lib.connections import Connection
 
 CHECK = "pandera_schema"
+RECORD_CHECK = "pandera_records"
 FAILURES_SHOWN = 10
 
 
@@ -73,7 +74,19 @@ def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDe
                 asset=key,
                 blocking=True,
                 description="Shape of the read (pandera); blocks the write when wrong.",
-            )
+            ),
+            *(
+                [
+                    dg.AssetCheckSpec(
+                        RECORD_CHECK,
+                        asset=key,
+                        description="Single records (pandera), a warning: the write step "
+                        "parks the records it names and writes the others.",
+                    )
+                ]
+                if read.record_check is not None
+                else []
+            ),
         ],
         description=read.description,
     )
@@ -89,6 +102,14 @@ def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDe
             passed=not problems,
             metadata={"problems": problems[:20], "count": len(problems)},
         )
+        if read.record_check is not None:
+            records = read.record_check(result.frames) if not problems else []
+            yield dg.AssetCheckResult(
+                check_name=RECORD_CHECK,
+                passed=not records,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"records": records[:50], "count": len(records)},
+            )
 
     return _read
 

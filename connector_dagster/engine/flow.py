@@ -56,6 +56,17 @@ def to_records(
     return records
 
 
+def vanished(spec: FlowSpec, link: Link, period_key: str, present: set[str]) -> list[SourceRecord]:
+    """Cancels for the records written to the target for this period whose source
+    record is gone (deleted in the source system)."""
+    ledger = link.store.ledger_for_partition(link.name, spec.name, period_key)
+    return [
+        SourceRecord(key, period_key, None, None, op="cancel", context={"vanished": True})
+        for key, entry in sorted(ledger.items())
+        if key not in present and entry.target_id is not None
+    ]
+
+
 @dataclass(frozen=True)
 class WriteResult:
     report: SyncReport
@@ -74,7 +85,12 @@ def write(
     settings = settings_of(spec, link)
     maps = link.mappings()
     source = spec.source(link, settings)
-    records = to_records(spec, source.items(reads), maps, settings, period_key)
+    items = source.items(reads)
+    if spec.prepare is not None:
+        maps = spec.prepare(link, settings, items, maps)
+    records = to_records(spec, items, maps, settings, period_key)
+    if spec.cancel_vanished:
+        records += vanished(spec, link, period_key, {i.key for i in items})
     report = Syncer(
         link.store,
         spec.target(link, settings),

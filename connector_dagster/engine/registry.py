@@ -43,12 +43,18 @@ def flow(name: str) -> FlowSpec:
 
 
 def tables() -> tuple[Table, ...]:
-    """Every mapping table some flow reads (a table shared by flows is listed once)."""
-    by_kind: dict[str, Table] = {}
-    for spec in flows().values():
+    """Every mapping table some flow reads. A table several flows read (vendors, say)
+    is listed once; they must agree on its entry type."""
+    by_kind: dict[str, tuple[str, Table]] = {}
+    for name, spec in flows().items():
         for table in spec.tables:
-            by_kind.setdefault(table.kind, table)
-    return tuple(by_kind[k] for k in sorted(by_kind))
+            first = by_kind.setdefault(table.kind, (name, table))
+            if first[1].entry != table.entry:
+                raise TypeError(
+                    f"flows {first[0]} and {name} both read mapping table {table.kind!r} "
+                    "but declare different entry types; declare it the same way in both"
+                )
+    return tuple(by_kind[k][1] for k in sorted(by_kind))
 
 
 def load_connections() -> dict[str, Connection]:

@@ -125,6 +125,9 @@ class ReadSpec:
     description: str
     check: Callable[[Frames], list[str]]
     """The blocking shape check (pandera): problems, empty when the read may be written."""
+    record_check: Callable[[Frames], list[str]] | None = None
+    """A check of single records (pandera), a warning: the records it names are parked
+    one by one by the write step, so it never blocks the period."""
     deps: tuple[str, ...] = ()
     """Other reads of the flow it needs, e.g. the jobs of the period's invoices."""
 
@@ -173,6 +176,13 @@ class FlowSpec:
     tables: tuple[Table, ...] = ()
     """The mapping tables the flow reads."""
     triggers: Triggers = Triggers()
+    cancel_vanished: bool = False
+    """A record the ledger holds for a period but the source no longer has (deleted
+    there) is cancelled in the target, like a record the source cancelled."""
+    prepare: Callable[..., Mappings] | None = None
+    """Called as `prepare(link, settings, items, mappings)` before mapping, to add
+    mapping entries it can create in the target (I/O allowed); returns the mappings
+    to map with."""
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.reads]

@@ -296,6 +296,15 @@ class ServiceTitanClient:
         """PATCH fields of a record (retried: the same fields set twice is harmless)."""
         return self.engine.request("PATCH", self.path(module, path), json_body=body).data
 
+    def put(self, module: str, path: str, body: Mapping[str, Any]) -> Any:
+        """PUT a whole record (retried: the same record saved twice is harmless; a
+        `versionId` in the body makes a stale save fail rather than overwrite)."""
+        return self.engine.request("PUT", self.path(module, path), json_body=body).data
+
+    def delete(self, module: str, path: str) -> Any:
+        """DELETE a record (retried: deleting twice leaves it deleted)."""
+        return self.engine.request("DELETE", self.path(module, path)).data
+
     def post(self, module: str, path: str, body: Any, *, idempotent: bool) -> Any:
         """POST an action. Say whether sending it twice is harmless (e.g.
         `markasexported`): only then is it retried after a lost answer."""

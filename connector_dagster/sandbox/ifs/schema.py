@@ -195,6 +195,16 @@ HISTORY_LOG = EntitySet(
     indexed=("LuName",), read_only=True,
 )  # fmt: skip
 
+ACCOUNTS = EntitySet(
+    "AccountSet", "Account", "Account", ("Company", "Account"),
+    (
+        _s("Company", 20), _s("Account", 20), _s("Description", 100),
+        _s("AccntType", 20), _s("LogicalAccountType", 20),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The company's chart of accounts, as IFS's Accounts projection lists it [U]."""
+
 SETS: dict[str, EntitySet] = {
     s.name: s
     for s in (
@@ -205,6 +215,7 @@ SETS: dict[str, EntitySet] = {
         EXTERNAL_VOUCHERS,
         EXTERNAL_VOUCHER_ROWS,
         HISTORY_LOG,
+        ACCOUNTS,
     )
 }
 
@@ -252,6 +263,7 @@ SERVICES: dict[tuple[str, str], Service] = {
             "projection", "ExternalVoucherHandling", (EXTERNAL_VOUCHERS, EXTERNAL_VOUCHER_ROWS)
         ),
         Service("projection", "HistoryLogHandling", (HISTORY_LOG,)),
+        Service("projection", "AccountsHandling", (ACCOUNTS,)),
     )
 }
 

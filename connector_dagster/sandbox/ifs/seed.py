@@ -24,8 +24,9 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.sandbox import world
-from connector_dagster.sandbox.ifs import seed_proposals
+from connector_dagster.sandbox.ifs import seed_accounts, seed_proposals
 from connector_dagster.sandbox.ifs.schema import (
+    ACCOUNTS,
     OBJVERSION_FORMAT,
     POSTING_PROPOSAL_LINES,
     POSTING_PROPOSALS,
@@ -82,7 +83,9 @@ def months() -> list[tuple[int, int]]:
 def generate(seed: int, scale: int, until: datetime | None = None) -> dict[str, list[Row]]:
     """All seeded rows per entity set name (the external-voucher sets start empty),
     as of the clock `until` (None: the whole window, every change included)."""
-    return _Generator(random.Random(seed), scale, until).run()
+    rows = _Generator(random.Random(seed), scale, until).run()
+    rows[ACCOUNTS.name] = seed_accounts.rows()
+    return rows
 
 
 class _Generator:

@@ -12,11 +12,14 @@ from connector_dagster.defs.purchase_orders.mapping import (
     map_purchase_order,
     update_payload,
 )
+from connector_dagster.engine import registry
 from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.sandbox import world
 
-MAPS = mapping.load_file(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml", TABLES)
+MAPS = mapping.load_file(
+    PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml", registry.tables()
+)
 HEADER = {
     "OrderNo": "PO-O'NEIL-7",
     "VendorNo": "V1003",
@@ -149,7 +152,7 @@ def test_a_bad_mapping_entry_parks_only_the_records_that_need_it(tmp_path: Path)
     bad = tmp_path / "m.yaml"
     bad.write_text(text.replace('"V1003": 3103', '"V1003": abc').replace(
         '"P-10001": 55501', '"P-10001": null'))  # fmt: skip
-    maps = mapping.load_file(bad, TABLES)
+    maps = mapping.load_file(bad, registry.tables())
     assert maps.entry("vendors", "V1003")[1] is not None
     assert any("parts['P-10001']" in p for p in maps.problems())
     reason, message = map_purchase_order(HEADER, LINES, maps).problem

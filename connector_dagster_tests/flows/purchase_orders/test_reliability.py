@@ -13,56 +13,19 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from connector_dagster.defs.purchase_orders.spec import SPEC
 from connector_dagster.defs.purchase_orders.target import marked_order
-from connector_dagster.engine import flow
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period
-from connector_dagster.lib import db
-from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
-
-WRITE_SCRIPT = """
-import json, os, sys, time
-from datetime import date
-from connector_dagster.defs.purchase_orders.spec import SPEC
-from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period
-
-start = date.fromisoformat(sys.argv[1])
-end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-period = Period(sys.argv[1], start, end)
-with Link.open("sandbox") as link:
-    read = flow.read(SPEC, link, "ifs_purchase_orders", period, {})
-    print("read", flush=True)
-    while os.environ.get("GO_FILE") and not os.path.exists(os.environ["GO_FILE"]):
-        time.sleep(0.01)
-    result = flow.write(SPEC, link, period.key, {"ifs_purchase_orders": read.frames})
-    print(json.dumps(result.report.counts()), flush=True)
-"""
+from connector_dagster_tests.flows import support
 
 # Periods with purchase orders in the seed, 2026-02 (awkward on purpose) left out.
 PERIODS = [
     "2025-10-01", "2025-11-01", "2025-12-01", "2026-01-01", "2026-03-01", "2026-04-01",
     "2026-05-01", "2026-06-01", "2026-07-01", "2026-08-01", "2026-09-01",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def east_of_utc(sandbox_connection: dict, db_env: str) -> dict:
-    """The connector's database set to Asia/Tokyo (UTC+9) for every new session."""
-    name = urlsplit(db_env).path.strip("/")
-    with db.transaction(db_env) as cur:
-        cur.execute(f"ALTER DATABASE \"{name}\" SET timezone TO 'Asia/Tokyo'")
-    with db.transaction(db_env) as cur:
-        cur.execute("SELECT current_setting('TimeZone')")
-    return sandbox_connection
 
 
 def faults(base: str, **profile: object) -> None:
@@ -79,27 +42,11 @@ def count(base: str, method: str, route_part: str) -> int:
 
 
 def start_write(period: str, go_file: Path | None = None) -> subprocess.Popen[str]:
-    """The write of a period in a child process; with `go_file`, it reads the period,
-    prints `read`, and writes only once that file exists."""
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITE_SCRIPT, period],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, GO_FILE=str(go_file or "")),
-        cwd=PROJECT_ROOT,
-    )
+    return support.start_write("purchase_orders", period, go_file)
 
 
 def write_in_process(period: str) -> dict[str, int]:
-    from datetime import date
-
-    start = date.fromisoformat(period)
-    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    with Link.open("sandbox") as link:
-        read = flow.read(SPEC, link, "ifs_purchase_orders", Period(period, start, end), {})
-        result = flow.write(SPEC, link, period, {"ifs_purchase_orders": read.frames})
-    return result.report.counts()
+    return support.write_in_process("purchase_orders", period)
 
 
 def st_pos(info: dict) -> dict[str, list[dict]]:

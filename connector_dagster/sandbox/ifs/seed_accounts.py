@@ -1,0 +1,37 @@
+"""The sandbox company's chart of accounts: every account of `world` (with its
+ServiceTitan counterpart) and the accounts IFS alone has. No randomness."""
+
+from __future__ import annotations
+
+from connector_dagster.sandbox import world
+from connector_dagster.sandbox.ifs.rules import IFS_ONLY_ACCOUNTS
+from connector_dagster.sandbox.ifs.schema import ACCOUNTS, Row, rowid
+
+OBJVERSION = world.WINDOW_START.replace("-", "") + "000000"
+"""Accounts exist before the seeded window begins."""
+# IFS logical account types (asset, liability, revenue, cost) by ServiceTitan type.
+_LOGICAL = {
+    "AccountsReceivable": "A", "OtherCurrentAsset": "A", "AccountsPayable": "L",
+    "OtherCurrentLiability": "L", "Income": "R", "CostOfGoodsSold": "C", "Expense": "C",
+}  # fmt: skip
+_IFS_ONLY_TYPES = {"7990": ("Suspense", "A"), "8100": ("Bank Charges", "C")}
+
+
+def rows() -> list[Row]:
+    accounts = [(a.ifs_account, a.name, _LOGICAL[a.type]) for a in world.GL_ACCOUNTS]
+    accounts += [(no, IFS_ONLY_ACCOUNTS[no], _IFS_ONLY_TYPES[no][1]) for no in IFS_ONLY_ACCOUNTS]
+    return [
+        ACCOUNTS.make_row(
+            {
+                "Company": world.COMPANY,
+                "Account": number,
+                "Description": name,
+                "AccntType": logical,
+                "LogicalAccountType": logical,
+                "Objversion": OBJVERSION,
+                "Objkey": f"{seq:032X}",
+            },
+            rowid(ACCOUNTS.name, seq),
+        )
+        for seq, (number, name, logical) in enumerate(sorted(accounts), 1)
+    ]

@@ -1,0 +1,67 @@
+"""Running any flow's steps for a period outside Dagster, in this process or in a child
+process that can be killed: the same engine functions the assets call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from connector_dagster.engine import flow, registry
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.spec import Frames, Period
+from connector_dagster.lib.settings import PROJECT_ROOT
+
+WRITE_SCRIPT = """
+import json, os, sys, time
+from connector_dagster_tests.flows.support import period, read_all
+from connector_dagster.engine import flow, registry
+from connector_dagster.engine.link import Link
+
+spec = registry.flow(sys.argv[1])
+with Link.open("sandbox") as link:
+    reads = read_all(spec.name, link, period(sys.argv[2]))
+    print("read", flush=True)
+    while os.environ.get("GO_FILE") and not os.path.exists(os.environ["GO_FILE"]):
+        time.sleep(0.01)
+    result = flow.write(spec, link, sys.argv[2], reads)
+    print(json.dumps(result.report.counts()), flush=True)
+"""
+
+
+def period(key: str) -> Period:
+    start = date.fromisoformat(key)
+    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return Period(key, start, end)
+
+
+def read_all(flow_name: str, link: Link, when: Period) -> dict[str, Frames]:
+    """Every read asset of the flow for the period, in order (each sees the ones before)."""
+    spec = registry.flow(flow_name)
+    reads: dict[str, Frames] = {}
+    for read in spec.reads:
+        reads[read.name] = flow.read(spec, link, read.name, when, reads).frames
+    return reads
+
+
+def write_in_process(flow_name: str, key: str) -> dict[str, int]:
+    """Read and write the period through the flow; the write's counts."""
+    spec = registry.flow(flow_name)
+    with Link.open("sandbox") as link:
+        reads = read_all(flow_name, link, period(key))
+        return flow.write(spec, link, key, reads).report.counts()
+
+
+def start_write(flow_name: str, key: str, go_file: Path | None = None) -> subprocess.Popen[str]:
+    """The flow's read and write of a period in a child process; it prints `read` once
+    the period is read and, with `go_file`, writes only once that file exists."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITE_SCRIPT, flow_name, key],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, GO_FILE=str(go_file or "")),
+        cwd=PROJECT_ROOT,
+    )
