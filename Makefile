@@ -1,4 +1,5 @@
 # make dev   - set up, then run the whole system on the embedded defaults
+#              (other ports: make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672')
 # make test  - set up, then lint and run the full suite
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 dev: $(STAMP)
-	$(BIN)/connector-dagster dev
+	$(BIN)/connector-dagster dev $(ARGS)
 
 test: $(STAMP) lint
 	$(BIN)/pytest -n 2 --dist loadfile -q

@@ -1,35 +1,176 @@
-"""`connector-dagster`: operate the connector from a shell."""
+"""`connector-dagster`: operate the connector from a shell.
+
+Each command group adds itself to the parser in one `_add_<group>` function; a
+command is a `cmd_*` function taking the parsed arguments and returning the exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
-import subprocess
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from connector_dagster.lib import db, migrate
 from connector_dagster.lib.settings import (
-    DAGSTER_PG_URL_VAR,
     DATABASE_URL_VAR,
     MASTER_KEY_VAR,
-    PROJECT_ROOT,
     ConfigError,
-    dagster_home,
+    load_env_file,
+    require,
 )
+from connector_dagster.lib.store import REASONS
+from connector_dagster.pools import DEFAULT_LIMIT, MAX_LIMIT, set_pool_limits
+
+__all__ = ["build_parser", "main", "set_pool_limits"]
+
+SYSTEMS = ("ifs", "servicetitan")
+SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets")
+
+
+# --- argument types: each names what it wants; argparse prefixes the argument ---
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+
+    return parse
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g} is not in {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
+def period(text: str) -> str:
+    """An accounting period, YYYY-MM or its partition key YYYY-MM-01 -> the partition key."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text.strip())
+    if not match or not 1 <= int(match[2]) <= 12 or match[3] not in (None, "01"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a period: give YYYY-MM (2026-10) or its partition key YYYY-MM-01"
+        )
+    return f"{match[1]}-{match[2]}-01"
+
+
+def variable_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            "give the name of an environment variable (letters, digits, _), not a value"
+        )
+    return text
+
+
+def sandbox_clock(text: str) -> str:
+    from connector_dagster.sandbox.config import SandboxConfig
+
+    try:
+        SandboxConfig(now=text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def faults_file(text: str) -> Path:
+    """A fault profile file both simulators can load."""
+    from connector_dagster.sandbox.faults import FaultProfile
+
+    path = Path(text)
+    try:
+        for system in SYSTEMS:
+            FaultProfile.from_file(path, system)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise argparse.ArgumentTypeError(f"{path} is not a fault profile: {exc}") from None
+    except Exception as exc:  # yaml's errors: any parse error of the file
+        first = str(exc).strip().splitlines()[0]
+        raise argparse.ArgumentTypeError(f"{path} is not valid YAML: {first}") from None
+    return path
+
+
+def bench_scenario(text: str) -> str:
+    from connector_dagster import bench, bench_flows
+
+    names = [*bench.SCENARIOS, *SPECIAL_BENCHES, *bench_flows.SCENARIOS]
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"unknown scenario {text!r}; one of {', '.join(names)}")
+    return text
+
+
+# --- names checked against the project's configuration, after .env is loaded ---
+
+
+def _arg_name(parser: argparse.ArgumentParser, dest: str) -> str:
+    """How argparse names the argument stored in `dest`: `--flow`, or `connection`."""
+    action = next(a for a in parser._actions if a.dest == dest)
+    return action.option_strings[0] if action.option_strings else dest
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Refuse a connection, flow or mapping kind the project does not have, the way
+    argparse refuses a bad value."""
+    connection, flow, kind = (getattr(args, a, None) for a in ("connection", "flow", "kind"))
+    if not args.known_connection:
+        connection = None
+    if connection is flow is kind is None:
+        return
+    from connector_dagster.engine import registry
+
+    parser: argparse.ArgumentParser = args.parser
+    if connection is not None:
+        known = sorted(registry.load_connections())
+        if connection not in known:
+            parser.error(
+                f"argument {_arg_name(parser, 'connection')}: unknown connection {connection!r} "
+                f"(the connections are: {', '.join(known) or 'none'})"
+            )
+    if flow is not None and flow not in registry.flows():
+        parser.error(
+            f"argument {_arg_name(parser, 'flow')}: unknown flow {flow!r} (the flows are: "
+            f"{', '.join(sorted(registry.flows()))})"
+        )
+    kinds = [t.kind for t in registry.tables()]
+    if kind is not None and kind not in kinds:
+        parser.error(
+            f"argument {_arg_name(parser, 'kind')}: unknown mapping kind {kind!r} "
+            f"(one of: {', '.join(kinds)})"
+        )
+
+
+# --- commands ---
+
+
+def _database_url() -> str:
+    """The connector's database: a shell command never starts a server of its own."""
+    return db.validate_url(require(DATABASE_URL_VAR, "the connector's PostgreSQL URL"))
 
 
 def _store():
     from connector_dagster.lib.store import Store
 
-    return Store(db.database_url())
+    return Store(_database_url())
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    url = db.database_url()
-    applied = migrate.migrate(url)
+    applied = migrate.migrate(_database_url())
     print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
     return 0
 
@@ -85,21 +226,17 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
         connection=args.connection, flow=args.flow, partition_key=args.period, reason=args.reason
     )
     for r in rows:
-        print(
-            json.dumps(
-                {
-                    "id": r.id,
-                    "connection": r.connection,
-                    "flow": r.flow,
-                    "source_key": r.source_key,
-                    "period": r.partition_key,
-                    "reason": r.reason,
-                    "message": r.message,
-                    "attempts": r.attempts,
-                },
-                ensure_ascii=False,
-            )
-        )
+        record = {
+            "id": r.id,
+            "connection": r.connection,
+            "flow": r.flow,
+            "source_key": r.source_key,
+            "period": r.partition_key,
+            "reason": r.reason,
+            "message": r.message,
+            "attempts": r.attempts,
+        }
+        print(json.dumps(record, ensure_ascii=False))
     return 0
 
 
@@ -152,27 +289,34 @@ def cmd_mappings_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pools(args: argparse.Namespace) -> int:
+    for pool in set_pool_limits(args.limit):
+        print(f"pool {pool}: limit {args.limit}")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connector_dagster.sandbox.server import SandboxConfig, serve
 
+    config = SandboxConfig(
+        ifs_port=args.ifs_port,
+        st_port=args.st_port,
+        seed=args.seed,
+        scale=args.scale,
+        latency_ms=args.latency_ms,
+        now=args.now,
+    )
     try:
-        config = SandboxConfig(
-            ifs_port=args.ifs_port,
-            st_port=args.st_port,
-            seed=args.seed,
-            scale=args.scale,
-            latency_ms=args.latency_ms,
-            now=args.now,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"--now: {exc}") from None
-    serve(config, args.faults)
+        serve(config, args.faults)
+    except OSError as exc:
+        raise ConfigError(
+            f"the sandbox cannot listen on {config.host} ports {config.ifs_port} and "
+            f"{config.st_port}: {exc.strerror}; choose others with --ifs-port and --st-port"
+        ) from None
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from connector_dagster import bench
-
     if args.scenario == "sandbox-gets":
         from connector_dagster import bench_sandbox
 
@@ -183,242 +327,280 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(bench_limiter.run()), flush=True)
         return 0
-    from connector_dagster import bench_flows
+    from connector_dagster import bench, bench_flows
 
     if args.scenario in bench_flows.SCENARIOS:
         result = bench_flows.run(args.scenario, args.records, args.latency_ms)
         print(json.dumps(result), flush=True)
         return 0
-    opts = {}
+    opts: dict[str, float] = {}
     if args.records:
         opts["records"] = args.records
     if args.latency_ms is not None:
         opts["latency_ms"] = args.latency_ms
-    if args.scenario not in bench.SCENARIOS:
-        raise ConfigError(
-            f"unknown benchmark scenario {args.scenario!r}; one of {', '.join(bench.SCENARIOS)}"
-        )
     print(json.dumps(bench.run(args.scenario, **opts)), flush=True)
     return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Embedded Postgres, migrations, sandbox, credentials, then `dagster dev`."""
-    from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+    from connector_dagster import dev
 
-    home = dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    embedded = DATABASE_URL_VAR not in env
-    if embedded:
-        env[DATABASE_URL_VAR] = db.embedded_url(home / "pgdata")
-        print(f"embedded PostgreSQL under {home / 'pgdata'}")
-    url = db.validate_url(env[DATABASE_URL_VAR])
-    env[DAGSTER_PG_URL_VAR] = db.dagster_url(url)
-    env["DAGSTER_HOME"] = str(home)
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    if MASTER_KEY_VAR not in env:
-        env[MASTER_KEY_VAR] = _dev_master_key(home)
-        print(f"{MASTER_KEY_VAR} not set: using the development key in {home / 'master.key'}")
-    os.environ.update(env)
-    migrate.migrate(url)
-
-    set_pool_limits()
-    cmd_mappings_load(argparse.Namespace(connection=None))
-    sandbox = SandboxProcess(SandboxConfig(seed=args.seed, scale=args.scale)).start()
-    try:
-        _seed_sandbox_credentials(sandbox.info)
-        print(
-            f"sandbox: IFS {sandbox.info['ifs']['base_url']}, "
-            f"ServiceTitan {sandbox.info['servicetitan']['api_url']}"
+    return dev.run(
+        dev.DevOptions(
+            host=args.host,
+            port=args.port,
+            ifs_port=args.ifs_port,
+            st_port=args.st_port,
+            scale=args.scale,
+            seed=args.seed,
         )
-        cmd = [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            str(PROJECT_ROOT / "workspace.yaml"),
-            "-h",
-            args.host,
-            "-p",
-            str(args.port),
-        ]
-        # Run from DAGSTER_HOME so Dagster reads the dagster.yaml copied there.
-        return subprocess.call(cmd, env=env, cwd=home)  # noqa: S603
-    finally:
-        sandbox.stop()
-        if embedded:
-            db.stop_embedded(home / "pgdata")
-
-
-SYSTEMS = ("ifs", "servicetitan")
-
-
-def set_pool_limits(limit: int = 3) -> list[str]:
-    """Give every connection's API pools an explicit limit in the Dagster instance.
-
-    Explicit limits, rather than `pools.default_limit`, because Dagster 1.13 on
-    PostgreSQL fails a run when it initialises a default-limited pool that
-    another run created meanwhile, or whose default changed."""
-    import dagster as dg
-
-    from connector_dagster.engine import registry
-
-    pools = sorted(
-        {c.pool(system) for c in registry.load_connections().values() for system in SYSTEMS}
-    )
-    with dg.DagsterInstance.get() as instance:
-        for pool in pools:
-            instance.event_log_storage.set_concurrency_slots(pool, limit)
-    return pools
-
-
-def cmd_pools(args: argparse.Namespace) -> int:
-    for pool in set_pool_limits(args.limit):
-        print(f"pool {pool}: limit {args.limit}")
-    return 0
-
-
-def _dev_master_key(home: Path) -> str:
-    from cryptography.fernet import Fernet
-
-    path = home / "master.key"
-    if not path.exists():
-        path.write_text(Fernet.generate_key().decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def _seed_sandbox_credentials(info: dict) -> None:
-    from connector_dagster.lib.vault import Vault
-
-    vault = Vault(_store())
-    for field in ("client_id", "client_secret"):
-        vault.set("sandbox", "ifs", field, info["ifs"][field])
-    for field in ("client_id", "client_secret", "app_key", "webhook_key"):
-        vault.set("sandbox", "servicetitan", field, info["servicetitan"][field])
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p_db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
-    p_db.add_parser("migrate", help="apply missing migrations").set_defaults(fn=cmd_db_migrate)
-
-    p_cred = sub.add_parser("credentials", help="the encrypted credential vault")
-    cred = p_cred.add_subparsers(dest="credentials", required=True)
-    p_set = cred.add_parser("set", help="store a secret read from stdin or an env variable")
-    p_set.add_argument("connection")
-    p_set.add_argument("system", choices=["ifs", "servicetitan"])
-    p_set.add_argument("field")
-    p_set.add_argument("--from-env", metavar="VAR", help="read the value from this variable")
-    p_set.set_defaults(fn=cmd_credentials_set)
-    cred.add_parser("list", help="list credentials, secrets masked").set_defaults(
-        fn=cmd_credentials_list
-    )
-    cred.add_parser("rotate", help="re-encrypt every row under the first key").set_defaults(
-        fn=cmd_credentials_rotate
-    )
-    cred.add_parser("new-key", help="print a new Fernet key").set_defaults(
-        fn=cmd_credentials_new_key
     )
 
-    p_failed = sub.add_parser("failed", help="records that could not be synced")
-    failed = p_failed.add_subparsers(dest="failed", required=True)
-    p_list = failed.add_parser("list", help="open failed records, one JSON object a line")
-    p_list.add_argument("--connection")
-    p_list.add_argument("--flow")
-    p_list.add_argument("--period", help="partition key, e.g. 2026-10-01")
-    p_list.add_argument("--reason")
-    p_list.set_defaults(fn=cmd_failed_list)
 
-    p_pools = sub.add_parser(
-        "pools", help="set the concurrency limit of every connection's API pools in Dagster"
-    )
-    p_pools.add_argument(
-        "--limit",
-        type=int,
-        default=3,
-        help="steps that may call one API pool at once (they share its rate limit); default 3",
-    )
-    p_pools.set_defaults(fn=cmd_pools)
+# --- the parser: one function per command group ---
 
-    p_map = sub.add_parser("mappings", help="IFS code -> ServiceTitan id mapping tables")
-    maps = p_map.add_subparsers(dest="mappings", required=True)
-    p_mload = maps.add_parser(
-        "load", help="load each connection's mapping file if its version is new"
-    )
-    p_mload.add_argument("--connection")
-    p_mload.set_defaults(fn=cmd_mappings_load)
-    p_mset = maps.add_parser("set", help="add or change one entry (a new version)")
-    p_mset.add_argument("connection")
-    p_mset.add_argument("kind", help="vendors, sites, tax_codes, parts, gl_accounts, ...")
-    p_mset.add_argument("source", help="the IFS code, e.g. V1001")
-    p_mset.add_argument("target", help="JSON: the ServiceTitan id or object; null removes it")
-    p_mset.set_defaults(fn=cmd_mappings_set)
-    p_mlist = maps.add_parser("list", help="the entries in force")
-    p_mlist.add_argument("connection")
-    p_mlist.add_argument("--kind")
-    p_mlist.set_defaults(fn=cmd_mappings_list)
+PORT = int_between(1, 65535)
+SANDBOX_PORT = int_between(0, 65535)
+SCALE = int_between(1, 100)
 
-    p_sb = sub.add_parser("sandbox", help="serve the IFS and ServiceTitan simulators")
-    p_sb.add_argument("--ifs-port", type=int, default=8571)
-    p_sb.add_argument("--st-port", type=int, default=8572)
-    p_sb.add_argument("--scale", type=int, default=1)
-    p_sb.add_argument("--seed", type=int, default=42)
-    p_sb.add_argument("--latency-ms", type=float, default=0.0)
-    p_sb.add_argument("--faults", type=Path, help="fault profile (JSON or YAML)")
-    p_sb.add_argument(
-        "--now",
-        help="the sandbox's clock, an ISO 8601 instant such as 2026-06-15T12:00:00Z: no "
-        "record is seeded dated after it (default: the real time at start)",
-    )
-    p_sb.set_defaults(fn=cmd_sandbox)
 
-    p_bench = sub.add_parser("bench", help="run a benchmark scenario; prints one JSON object")
-    p_bench.add_argument(
-        "scenario",
-        help=(
-            "st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
-            "ifs-writes-3workers, limiter-grants, sandbox-gets or f1-period (a period of "
-            "--records POs, default 300, through the Dagster assets)"
-        ),
-    )
-    p_bench.add_argument("--records", type=int, help="how many records to write")
-    p_bench.add_argument("--latency-ms", type=float, help="sandbox latency (default 100)")
-    p_bench.set_defaults(fn=cmd_bench)
-
-    p_dev = sub.add_parser("dev", help="embedded Postgres + sandbox + Dagster UI and daemon")
-    p_dev.add_argument("--host", default="127.0.0.1")
-    p_dev.add_argument("--port", type=int, default=3000)
-    p_dev.add_argument("--scale", type=int, default=1)
-    p_dev.add_argument("--seed", type=int, default=42)
-    p_dev.set_defaults(fn=cmd_dev)
+def _command(
+    group: argparse._SubParsersAction,
+    name: str,
+    help_text: str,
+    fn: Callable[[argparse.Namespace], int],
+    *,
+    settings: bool = True,
+    known_connection: bool = True,
+) -> argparse.ArgumentParser:
+    """A subcommand running `fn`; with `settings`, the project's .env is loaded first;
+    with `known_connection`, a `connection` argument must name one of the connections."""
+    parser = group.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(fn=fn, parser=parser, settings=settings, known_connection=known_connection)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _add_db(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("db", help="the connector's database schema").add_subparsers(
+        dest="db", required=True, metavar="COMMAND"
+    )
+    _command(group, "migrate", "apply missing migrations (idempotent)", cmd_db_migrate)
+
+
+def _add_credentials(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("credentials", help="the encrypted credential vault").add_subparsers(
+        dest="credentials", required=True, metavar="COMMAND"
+    )
+    p = _command(
+        group,
+        "set",
+        "store a secret read from stdin or an env variable",
+        cmd_credentials_set,
+        known_connection=False,  # credentials may be stored before the connection is described
+    )
+    p.add_argument("connection", help="the connection's name, e.g. sandbox")
+    p.add_argument("system", choices=SYSTEMS, help="whose credential: ifs or servicetitan")
+    p.add_argument(
+        "field", help="client_id, client_secret; for servicetitan also app_key, webhook_key"
+    )
+    p.add_argument(
+        "--from-env",
+        metavar="VAR",
+        type=variable_name,
+        help="read the value from this environment variable instead of stdin",
+    )
+    _command(group, "list", "list credentials, secrets masked", cmd_credentials_list)
+    _command(group, "rotate", "re-encrypt every row under the first key", cmd_credentials_rotate)
+    _command(group, "new-key", "print a new Fernet key", cmd_credentials_new_key, settings=False)
+
+
+def _add_failed(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("failed", help="records that could not be synced").add_subparsers(
+        dest="failed", required=True, metavar="COMMAND"
+    )
+    p = _command(group, "list", "open failed records, one JSON object a line", cmd_failed_list)
+    p.add_argument("--connection", help="only this connection's records")
+    p.add_argument("--flow", help="only this flow's records, e.g. purchase_orders")
+    p.add_argument("--period", type=period, help="only this period: YYYY-MM or YYYY-MM-01")
+    p.add_argument(
+        "--reason",
+        choices=REASONS,
+        metavar="REASON",
+        help=f"only records failed for this reason: {', '.join(REASONS)}",
+    )
+
+
+def _add_pools(sub: argparse._SubParsersAction) -> None:
+    p = _command(
+        sub, "pools", "set the concurrency limit of every connection's API pools", cmd_pools
+    )
+    p.add_argument(
+        "--limit",
+        type=int_between(1, MAX_LIMIT),
+        default=DEFAULT_LIMIT,
+        help=f"steps that may call one API at once, 1..{MAX_LIMIT} (they share its rate "
+        f"limit); default {DEFAULT_LIMIT}",
+    )
+
+
+def _add_mappings(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser(
+        "mappings", help="IFS code -> ServiceTitan id mapping tables"
+    ).add_subparsers(dest="mappings", required=True, metavar="COMMAND")
+    p = _command(
+        group, "load", "load each connection's mapping file if its version is new",
+        cmd_mappings_load,
+    )  # fmt: skip
+    p.add_argument("--connection", help="only this connection")
+    p = _command(group, "set", "add or change one entry (a new version)", cmd_mappings_set)
+    p.add_argument("connection", help="a connection of the connections file, e.g. sandbox")
+    p.add_argument("kind", help="the table: vendors, sites, tax_codes, parts, ...")
+    p.add_argument("source", help="the IFS code, e.g. V1001")
+    p.add_argument("target", help="JSON: the ServiceTitan id or object; null removes the entry")
+    p = _command(group, "list", "the entries in force", cmd_mappings_list)
+    p.add_argument("connection", help="a connection of the connections file, e.g. sandbox")
+    p.add_argument("--kind", help="only this table: vendors, sites, tax_codes, parts, ...")
+
+
+def _add_sandbox(sub: argparse._SubParsersAction) -> None:
+    from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
+
+    p = _command(
+        sub, "sandbox", "serve the IFS and ServiceTitan simulators", cmd_sandbox, settings=False
+    )
+    p.add_argument(
+        "--ifs-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_IFS_PORT,
+        help=f"port of the IFS simulator (0: a free one); default {DEFAULT_IFS_PORT}",
+    )
+    p.add_argument(
+        "--st-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_ST_PORT,
+        help=f"port of the ServiceTitan simulator (0: a free one); default {DEFAULT_ST_PORT}",
+    )
+    p.add_argument(
+        "--scale", type=SCALE, default=1, help="seeded records, x about 40 POs a month; 1..100"
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the generated data; default 42")
+    p.add_argument(
+        "--latency-ms",
+        type=float_between(0, 60000),
+        default=0.0,
+        help="added to every response, in milliseconds; default 0",
+    )
+    p.add_argument(
+        "--faults",
+        type=faults_file,
+        help="fault profile (JSON or YAML; one for both, or under `ifs:` and `servicetitan:`)",
+    )
+    p.add_argument(
+        "--now",
+        type=sandbox_clock,
+        help="the sandbox's clock, an ISO 8601 instant such as 2026-06-15T12:00:00Z: no "
+        "record is seeded dated after it (default: the real time at start)",
+    )
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = _command(
+        sub, "bench", "run a benchmark scenario; prints one JSON object", cmd_bench, settings=False
+    )
+    p.add_argument(
+        "scenario",
+        type=bench_scenario,
+        help="st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
+        "ifs-writes-3workers, limiter-grants, sandbox-gets or f1-period (a period of "
+        "--records POs, default 300, through the Dagster assets)",
+    )
+    p.add_argument(
+        "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float_between(0, 60000),
+        help="sandbox latency in milliseconds (default 100)",
+    )
+
+
+def _add_dev(sub: argparse._SubParsersAction) -> None:
+    from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
+
+    p = _command(
+        sub,
+        "dev",
+        "embedded PostgreSQL + sandbox + Dagster UI and daemon (what `make dev` runs)",
+        cmd_dev,
+        settings=False,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    p.add_argument("--port", type=PORT, default=3000, help="port of the UI; default 3000")
+    p.add_argument(
+        "--ifs-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_IFS_PORT,
+        help=f"port of the IFS simulator (0: a free one); default {DEFAULT_IFS_PORT}",
+    )
+    p.add_argument(
+        "--st-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_ST_PORT,
+        help=f"port of the ServiceTitan simulator (0: a free one); default {DEFAULT_ST_PORT}",
+    )
+    p.add_argument(
+        "--scale", type=SCALE, default=1, help="sandbox data, x about 40 POs a month; 1..100"
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the sandbox data; default 42")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        _add_db,
+        _add_credentials,
+        _add_failed,
+        _add_pools,
+        _add_mappings,
+        _add_sandbox,
+        _add_bench,
+        _add_dev,
+    ):
+        add(sub)
+    return parser
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     args, extra = build_parser().parse_known_args(argv)
     if extra:
-        # Not echoed: a secret typed on the command line must not reach logs.
-        print(
-            f"connector-dagster: {len(extra)} unexpected argument(s) ignored and refused; "
-            "secrets are read from stdin or --from-env VAR, never from the command line",
-            file=sys.stderr,
-        )
-        return 2
+        if args.fn is cmd_credentials_set:
+            # Not echoed: a secret typed on the command line must not reach logs.
+            args.parser.error(
+                f"{len(extra)} unexpected argument(s), not shown: secrets are read from "
+                "stdin or --from-env VAR, never from the command line"
+            )
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.settings:
+        load_env_file()
+    _check_names(args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from connector_dagster.lib.vault import VaultError
+
     try:
+        args = _parse(argv)
         return args.fn(args)
-    except ConfigError as exc:
+    except SystemExit as exc:  # argparse: --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    except (ConfigError, VaultError) as exc:
         print(f"connector-dagster: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        from connector_dagster.lib.vault import VaultError
-
-        if isinstance(exc, VaultError):
-            print(f"connector-dagster: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except KeyboardInterrupt:
+        print("connector-dagster: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -73,9 +73,11 @@ def db_env(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never touch the developer's .dagster_home."""
+    """Tests never touch the developer's .dagster_home, nor read the .env that a
+    running `make dev` wrote."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     os.makedirs(tmp_path / "dagster_home", exist_ok=True)
+    monkeypatch.setenv("CONNECTOR_ENV_FILE", str(tmp_path / "no.env"))
 
 
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"

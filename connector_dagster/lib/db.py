@@ -40,14 +40,24 @@ def validate_url(url: str, source: str = DATABASE_URL_VAR) -> str:
     return url
 
 
+def _pgserver():
+    """The pgserver module; its import warns when XDG_RUNTIME_DIR is unset (a clean
+    shell), which says nothing a user can act on."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+    return pgserver
+
+
 def embedded_url(pgdata: Path | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL from the pgserver wheel; return its URL.
 
     The server keeps running after this process exits, so Dagster's webserver,
     daemon and code servers share it.
     """
-    import pgserver
-
+    pgserver = _pgserver()
     pgdata = pgdata or dagster_home() / "pgdata"
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=None)
@@ -60,8 +70,7 @@ def throwaway_server() -> Iterator[str]:
     import shutil
     import tempfile
 
-    import pgserver
-
+    pgserver = _pgserver()
     folder = Path(tempfile.mkdtemp(prefix="connector-pg-"))
     server = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
     try:
@@ -71,9 +80,11 @@ def throwaway_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def stop_embedded(pgdata: Path | None = None) -> bool:
-    """Stop the embedded PostgreSQL (a fast shutdown); False if it was not running."""
+def stop_embedded(pgdata: Path | None = None, wait_s: float = 0.0) -> bool:
+    """Stop the embedded PostgreSQL (a fast shutdown), waiting up to `wait_s` seconds
+    for it to exit; False if it was not running."""
     import signal
+    import time
 
     pid_file = (pgdata or dagster_home() / "pgdata") / "postmaster.pid"
     try:
@@ -81,6 +92,13 @@ def stop_embedded(pgdata: Path | None = None) -> bool:
         os.kill(pid, signal.SIGINT)
     except (OSError, ValueError):
         return False
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.1)
     return True
 
 

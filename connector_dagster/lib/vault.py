@@ -41,8 +41,9 @@ def load_keys(value: str | None = None) -> MultiFernet:
     raw = os.environ.get(MASTER_KEY_VAR) if value is None else value
     if not raw or not raw.strip():
         raise ConfigError(
-            f"{MASTER_KEY_VAR} is not set: it must hold a Fernet key "
-            "(generate one with `connector-dagster credentials new-key`)"
+            f"{MASTER_KEY_VAR} is not set: it must hold a Fernet key (generate one with "
+            "`connector-dagster credentials new-key`); `make dev` writes its development "
+            "key to .env for every shell of the project"
         )
     fernets = []
     for position, key in enumerate(k.strip() for k in raw.split(",")):

@@ -164,7 +164,8 @@ def serve(config: SandboxConfig, faults: Path | None = None) -> None:
 
 class SandboxProcess:
     """`connector-dagster sandbox` in a child process (its own GIL), for tests,
-    benchmarks and `make dev`. Ports 0 pick free ports."""
+    benchmarks and `make dev`. Ports 0 pick free ports. The child has a session of its
+    own: a Ctrl-C in the terminal reaches its parent, which stops it in turn."""
 
     def __init__(self, config: SandboxConfig, faults_file: Path | None = None) -> None:
         self.config = config
@@ -177,7 +178,9 @@ class SandboxProcess:
         cmd = [sys.executable, "-m", "connector_dagster.sandbox.server"]
         if self.faults_file:
             cmd += ["--faults", str(self.faults_file)]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        self.proc = subprocess.Popen(  # noqa: S603
+            cmd, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -210,7 +213,14 @@ def _main() -> None:
     args = parser.parse_args()
     data = json.loads(os.environ["CONNECTOR_SANDBOX_CONFIG"])
     data["webhook_retry_delays_s"] = tuple(data["webhook_retry_delays_s"])
-    serve(SandboxConfig(**data), args.faults)
+    config = SandboxConfig(**data)
+    try:
+        serve(config, args.faults)
+    except OSError as exc:
+        sys.exit(
+            f"sandbox: cannot listen on {config.host} ports {config.ifs_port} and "
+            f"{config.st_port}: {exc.strerror}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,354 @@
+"""`connector-dagster dev`, what `make dev` runs: the embedded PostgreSQL, the sandbox and
+Dagster's UI and daemon on this machine, a `.env` for the project's other shells, and an
+orderly stop of all of it on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from connector_dagster.lib import db, migrate
+from connector_dagster.lib.settings import (
+    CONNECTIONS_FILE_VAR,
+    DAGSTER_PG_URL_VAR,
+    DATABASE_URL_VAR,
+    ENV_FILE_HEADER,
+    MASTER_KEY_VAR,
+    PROJECT_ROOT,
+    ConfigError,
+    dagster_home,
+    env_file,
+)
+from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
+
+SANDBOX_CONNECTION = "sandbox"
+DAGSTER_STOP_S = 90.0  # dagster dev waits up to 60 s for each of its webserver and daemon
+LEFTOVER_STOP_S = 10.0
+POSTGRES_STOP_S = 30.0
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    ifs_port: int = DEFAULT_IFS_PORT
+    st_port: int = DEFAULT_ST_PORT
+    scale: int = 1
+    seed: int = 42
+
+
+class _Stopped(Exception):
+    """A stop was asked for during start-up."""
+
+
+class _StopSignal:
+    """SIGINT and SIGTERM ask for a stop: start-up checks between its steps, and the
+    running system waits on it. Nothing is interrupted mid-step, so nothing prints a
+    traceback."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.event.is_set():
+            print(f"\nconnector-dagster dev: {signal.Signals(signum).name}: stopping", flush=True)
+        self.event.set()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise _Stopped
+
+
+def run(options: DevOptions) -> int:
+    """Start everything, run until a stop is asked for (or Dagster exits), then stop
+    everything in the reverse order. Returns the exit code."""
+    stop = _StopSignal()
+    stop.install()
+    code = 0
+    with ExitStack() as started:
+        try:
+            code = _run(options, stop, started)
+        except _Stopped:
+            code = 0
+        except Exception:
+            if not stop.event.is_set():
+                raise
+            # A stop during start-up can break the step under way (a child got the
+            # terminal's Ctrl-C too): what was started is stopped all the same.
+    print("connector-dagster dev: stopped", flush=True)
+    return code
+
+
+def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    env_path = env_file()
+    _check_env_file_is_ours(env_path)
+    _check_free(options.host, options.port, "--port")
+    _check_free("127.0.0.1", options.ifs_port, "--ifs-port")
+    _check_free("127.0.0.1", options.st_port, "--st-port")
+
+    url = os.environ.get(DATABASE_URL_VAR)
+    if url is None:
+        pgdata = home / "pgdata"
+        print(f"connector-dagster dev: embedded PostgreSQL under {pgdata}", flush=True)
+        url = db.embedded_url(pgdata)
+        started.callback(_stop_postgres, pgdata)
+    settings = {
+        DATABASE_URL_VAR: db.validate_url(url),
+        DAGSTER_PG_URL_VAR: db.dagster_url(url),
+        "DAGSTER_HOME": str(home),
+        MASTER_KEY_VAR: os.environ.get(MASTER_KEY_VAR) or _dev_master_key(home),
+    }
+    os.environ.update(settings)
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    migrate.migrate(url)
+    stop.check()
+
+    sandbox = _start_sandbox(options)
+    started.callback(sandbox.stop)
+    info = sandbox.info
+    print(
+        f"connector-dagster dev: sandbox IFS {info['ifs']['base_url']}, "
+        f"ServiceTitan {info['servicetitan']['api_url']}",
+        flush=True,
+    )
+    connections = _point_sandbox_connection(info, home)
+    if connections is not None:
+        settings[CONNECTIONS_FILE_VAR] = str(connections)
+        os.environ[CONNECTIONS_FILE_VAR] = str(connections)
+        print(f"connector-dagster dev: the sandbox connection is in {connections}", flush=True)
+    _prepare_database(url, info)
+    _write_private(home / "sandbox.json", json.dumps(info, indent=2) + "\n")
+    started.callback(_remove, home / "sandbox.json")
+    _write_env_file(env_path, settings)
+    started.callback(_remove_env_file, env_path)
+    stop.check()
+
+    dagster = _start_dagster(options, home)
+    started.callback(_stop_process_group, dagster, "Dagster")
+    print(
+        f"connector-dagster dev: the UI will answer on http://{options.host}:{options.port}; "
+        f"other shells of the project read {env_path}; Ctrl-C stops everything",
+        flush=True,
+    )
+    while not stop.event.wait(0.5):
+        if dagster.poll() is not None:
+            print(
+                f"connector-dagster dev: Dagster exited with code {dagster.returncode}; "
+                "stopping the rest",
+                flush=True,
+            )
+            return dagster.returncode or 1
+    return 0
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"{host}:{port} is not free ({exc.strerror}): choose another with {option} "
+                "(make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672')"
+            ) from None
+
+
+def _check_env_file_is_ours(path: Path) -> None:
+    if path.exists() and not _is_ours(path):
+        raise ConfigError(
+            f"{path} exists and was not written by `connector-dagster dev`: move it away, "
+            "since make dev writes its settings there for the project's other shells"
+        )
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return path.read_text(encoding="utf-8").startswith(ENV_FILE_HEADER)
+    except OSError:
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read (it holds secrets)."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
+
+
+def _write_env_file(path: Path, settings: dict[str, str]) -> None:
+    lines = [
+        f"{ENV_FILE_HEADER} for the other shells of this project; removed when it stops.",
+        "# Dagster's commands and connector-dagster read it. It holds the development",
+        "# master key and the database URL: it is git-ignored and readable by you only.",
+    ]
+    for name, value in settings.items():
+        if "'" in value or "\n" in value:
+            raise ConfigError(f"{name} holds a quote or a line break, which .env cannot carry")
+        lines.append(f"{name}='{value}'")
+    _write_private(path, "\n".join(lines) + "\n")
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _remove_env_file(path: Path) -> None:
+    if _is_ours(path):
+        path.unlink()
+
+
+def _dev_master_key(home: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    path = home / "master.key"
+    if not path.exists():
+        _write_private(path, Fernet.generate_key().decode())
+        print(
+            f"connector-dagster dev: {MASTER_KEY_VAR} not set: a development key is in {path}",
+            flush=True,
+        )
+    return path.read_text().strip()
+
+
+def _start_sandbox(options: DevOptions) -> Any:
+    from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+
+    config = SandboxConfig(
+        ifs_port=options.ifs_port, st_port=options.st_port, seed=options.seed, scale=options.scale
+    )
+    try:
+        return SandboxProcess(config).start()
+    except RuntimeError:
+        raise ConfigError(
+            "the sandbox did not start (its message is above); choose other ports with "
+            "--ifs-port and --st-port"
+        ) from None
+
+
+def _point_sandbox_connection(info: dict[str, Any], home: Path) -> Path | None:
+    """When the sandbox listens elsewhere than the connections file says, write a copy of
+    the file whose `sandbox` connection points at it; return that copy's path."""
+    from connector_dagster.lib.connections import connections_path
+
+    source = connections_path()
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    conn = (data.get("connections") or {}).get(SANDBOX_CONNECTION)
+    if not isinstance(conn, dict):
+        return None
+    wanted = {
+        ("ifs", "base_url"): info["ifs"]["base_url"],
+        ("servicetitan", "api_url"): info["servicetitan"]["api_url"],
+        ("servicetitan", "auth_url"): info["servicetitan"]["auth_url"],
+    }
+    if all((conn.get(system) or {}).get(key) == url for (system, key), url in wanted.items()):
+        return None
+    for (system, key), url in wanted.items():
+        conn.setdefault(system, {})[key] = url
+    for each in data["connections"].values():
+        if isinstance(each, dict) and each.get("mappings"):
+            each["mappings"] = str((source.parent / each["mappings"]).resolve())
+    target = home / "connections.yaml"
+    target.write_text(
+        f"# Written by `connector-dagster dev` from {source}: the {SANDBOX_CONNECTION} "
+        "connection points at this run's sandbox. Edit the source, not this copy.\n"
+        + yaml.safe_dump(data, sort_keys=False),
+        encoding="utf-8",
+    )
+    return target
+
+
+def _prepare_database(url: str, info: dict[str, Any]) -> None:
+    """Pool limits, each connection's mappings, and the sandbox's credentials (new each run)."""
+    from connector_dagster.engine import registry
+    from connector_dagster.lib import mapping
+    from connector_dagster.lib.store import Store
+    from connector_dagster.lib.vault import Vault
+    from connector_dagster.pools import set_pool_limits
+
+    set_pool_limits()
+    store = Store(url)
+    try:
+        for name, conn in registry.load_connections().items():
+            mapping.ensure_loaded(store, name, conn.mappings, registry.tables())
+        vault = Vault(store)
+        for field in ("client_id", "client_secret"):
+            vault.set(SANDBOX_CONNECTION, "ifs", field, info["ifs"][field])
+        for field in ("client_id", "client_secret", "app_key", "webhook_key"):
+            vault.set(SANDBOX_CONNECTION, "servicetitan", field, info["servicetitan"][field])
+    finally:
+        store.close()
+
+
+def _start_dagster(options: DevOptions, home: Path) -> subprocess.Popen[bytes]:
+    """`dg dev` (the webserver, the daemon and the code server), in a session of its own
+    so that only this process decides when and in which order it stops. It runs from
+    DAGSTER_HOME so that Dagster reads the dagster.yaml copied there."""
+    cmd = [
+        str(Path(sys.executable).parent / "dg"),
+        "dev",
+        "--workspace",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+    ]
+    return subprocess.Popen(cmd, cwd=home, env=dict(os.environ), start_new_session=True)  # noqa: S603
+
+
+def _stop_process_group(proc: subprocess.Popen[bytes], what: str) -> None:
+    """SIGTERM to the leader (Dagster stops its webserver and daemon in order), then
+    SIGTERM and at last SIGKILL to whatever is left in its process group (code servers,
+    run workers)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(DAGSTER_STOP_S)
+    except subprocess.TimeoutExpired:
+        print(f"connector-dagster dev: {what} did not stop in time; ending it", flush=True)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not _signal_group(proc.pid, sig):
+            break
+        deadline = time.monotonic() + LEFTOVER_STOP_S
+        while time.monotonic() < deadline and _signal_group(proc.pid, 0):
+            time.sleep(0.1)
+    if proc.poll() is None:
+        proc.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the process group; False when none of its processes is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_postgres(pgdata: Path) -> None:
+    if db.stop_embedded(pgdata, wait_s=POSTGRES_STOP_S):
+        print("connector-dagster dev: PostgreSQL stopped", flush=True)
