@@ -1,0 +1,137 @@
+"""`connector-dagster dev` (what `make dev` runs) stops every process it started on
+SIGTERM and on SIGINT, prints no traceback, removes the .env it wrote for other shells,
+and a second start resumes with the same data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+STOP_S = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """DAGSTER_HOME for the embedded server; not under pytest's temporary folders, which
+    a pytest session starting meanwhile closes to the server's user."""
+    folder = Path(tempfile.mkdtemp(prefix="connector-dev-"))
+    yield folder
+    pid_file = folder / "pgdata" / "postmaster.pid"
+    if pid_file.exists():  # a failed test: do not leave the server running
+        os.kill(int(pid_file.read_text().split("\n", 1)[0]), signal.SIGINT)
+        time.sleep(2)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class Dev:
+    """One `connector-dagster dev` with free ports, the .env it writes in `home`."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env_file = home / "project.env"
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+        self.env = {**env, "DAGSTER_HOME": str(home), "CONNECTOR_ENV_FILE": str(self.env_file)}
+        self.log = home / f"dev-{self.port}.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "connector_dagster.cli", "dev", "--port", str(self.port),
+                 "--ifs-port", "0", "--st-port", "0"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/server_info", timeout=2).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the UI did not answer:\n{self.output()}")
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process of the dev system: its descendants and the PostgreSQL server."""
+        found = psutil.Process(self.proc.pid).children(recursive=True)
+        postmaster = self.home / "pgdata" / "postmaster.pid"
+        found.append(psutil.Process(int(postmaster.read_text().split("\n", 1)[0])))
+        return found
+
+    def cli(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A command in another shell of the project: only PATH, HOME and the .env."""
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.home),
+               "CONNECTOR_ENV_FILE": str(self.env_file)}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "connector_dagster.cli", *argv],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    def stop(self, sig: signal.Signals) -> list[psutil.Process]:
+        """Send `sig`, wait for the exit; the processes still running after it."""
+        processes = self.processes()
+        self.proc.send_signal(sig)
+        assert self.proc.wait(STOP_S) == 0, self.output()
+        _, alive = psutil.wait_procs(processes, timeout=5)
+        return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                child.kill()
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.slow
+def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_data(
+    home: Path,
+) -> None:
+    first = Dev(home)
+    try:
+        first.wait_until_up()
+        assert first.env_file.read_text().startswith("# Written by `connector-dagster dev`")
+        changed = first.cli("mappings", "set", "sandbox", "vendors", "V7777", "3199")
+        assert changed.returncode == 0, changed.stderr
+        left = first.stop(signal.SIGTERM)
+    finally:
+        first.kill()
+    assert left == []
+    assert "Traceback" not in first.output()
+    assert "superseded" not in first.output()
+    assert not first.env_file.exists()
+
+    second = Dev(home)
+    try:
+        second.wait_until_up()
+        listed = second.cli("mappings", "list", "sandbox", "--kind", "vendors")
+        assert listed.returncode == 0, listed.stderr
+        assert "vendors\tV7777\t3199" in listed.stdout
+        left = second.stop(signal.SIGINT)
+    finally:
+        second.kill()
+    assert left == []
+    assert "Traceback" not in second.output()
+    assert not second.env_file.exists()
