@@ -1,0 +1,302 @@
+"""The deployment as its users meet it: Dagster's webserver and daemon on PostgreSQL
+storage in a temporary DAGSTER_HOME, driven over GraphQL as the UI drives them, and the
+asset's partitions page as a person sees it in headless Chromium.
+
+A backfill of three periods of F1 runs with one fault: an IFS user moved a purchase
+order of the middle period to a vendor nobody has mapped yet. That period is red, the
+others green. The browser test looks at that state; the end-to-end test then maps the
+vendor, re-executes the backfill from failure and sees all three green (the module's
+tests run in this order, on one shared backfill)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from connector_dagster.lib import db, migrate
+from connector_dagster.lib.settings import PROJECT_ROOT
+from connector_dagster.lib.store import Store
+from connector_dagster.lib.vault import Vault, load_keys
+from connector_dagster_tests.dagster_processes import LOCATION, wait_for, webserver_and_daemon
+
+PERIODS = ("2026-06-01", "2026-07-01", "2026-08-01")
+RED = "2026-07-01"
+READ, WRITE = ("sandbox", "ifs_purchase_orders"), ("sandbox", "servicetitan_purchase_orders")
+SCHEDULE = "sandbox_purchase_orders_poll_schedule"
+NEW_VENDOR = "V9999"
+TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+class GraphQL:
+    """The webserver's GraphQL endpoint, as the UI calls it."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.base}/graphql", json={"query": query, "variables": variables}, timeout=60
+        )
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def launch_backfill(self, partitions: tuple[str, ...]) -> str:
+        data = self(
+            """mutation($params: LaunchBackfillParams!) {
+                 launchPartitionBackfill(backfillParams: $params) {
+                   __typename ... on LaunchBackfillSuccess { backfillId }
+                   ... on PythonError { message } ... on InvalidSubsetError { message } } }""",
+            params={
+                "assetSelection": [{"path": list(READ)}, {"path": list(WRITE)}],
+                "partitionNames": list(partitions),
+                "title": "three periods of F1",
+            },
+        )["launchPartitionBackfill"]
+        assert data["__typename"] == "LaunchBackfillSuccess", data
+        return data["backfillId"]
+
+    def reexecute_from_failure(self, backfill_id: str) -> str:
+        data = self(
+            """mutation($params: ReexecutionParams!) {
+                 reexecutePartitionBackfill(reexecutionParams: $params) {
+                   __typename ... on LaunchBackfillSuccess { backfillId }
+                   ... on PythonError { message } } }""",
+            params={"parentRunId": backfill_id, "strategy": "FROM_FAILURE"},
+        )["reexecutePartitionBackfill"]
+        assert data["__typename"] == "LaunchBackfillSuccess", data
+        return data["backfillId"]
+
+    def backfill_status(self, backfill_id: str) -> str:
+        data = self(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                 __typename ... on PartitionBackfill { status } } }""",
+            id=backfill_id,
+        )["partitionBackfillOrError"]
+        return data["status"]
+
+    def wait_backfill(self, backfill_id: str) -> str:
+        return wait_for(
+            f"backfill {backfill_id} to end",
+            lambda: (s := self.backfill_status(backfill_id)) in TERMINAL and s,
+            timeout_s=600,
+        )
+
+    def partition_statuses(self, key: tuple[str, ...]) -> dict[str, str]:
+        """Each period of the asset with a status: MATERIALIZED, FAILED or MATERIALIZING."""
+        node = self(
+            """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+                 ... on AssetNode { partitionKeys assetPartitionStatuses {
+                   ... on TimePartitionStatuses { ranges { status startKey endKey } } } } } }""",
+            key={"path": list(key)},
+        )["assetNodeOrError"]
+        keys = node["partitionKeys"]
+        statuses = {}
+        for r in node["assetPartitionStatuses"]["ranges"]:
+            for k in keys[keys.index(r["startKey"]) : keys.index(r["endKey"]) + 1]:
+                statuses[k] = r["status"]
+        return statuses
+
+    def schedule(self, name: str) -> dict[str, Any]:
+        return self(
+            """query($sel: ScheduleSelector!) { scheduleOrError(scheduleSelector: $sel) {
+                 ... on Schedule { scheduleState { id status
+                   ticks(limit: 5) { status runIds timestamp } } } } }""",
+            sel={
+                "repositoryLocationName": LOCATION,
+                "repositoryName": "__repository__",
+                "scheduleName": name,
+            },
+        )["scheduleOrError"]["scheduleState"]
+
+    def stop_schedule(self, state_id: str) -> None:
+        self(
+            """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }""",
+            id=state_id,
+        )
+
+
+@dataclass
+class Deployment:
+    graphql: GraphQL
+    base: str
+    env: dict[str, str]
+    sandbox: dict[str, Any]
+    database_url: str
+    backfill_id: str
+    red_order: str
+
+    def cli(self, *argv: str) -> str:
+        """`connector-dagster` in the deployment's environment, as an operator runs it."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "connector_dagster.cli", *argv],
+            env=self.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+
+class IfsUser:
+    """Edits IFS through its API on /int/ as a person's tool would: a token, a read for
+    the ETag, a PATCH with If-Match."""
+
+    def __init__(self, ifs: dict[str, Any]) -> None:
+        token = httpx.post(
+            ifs["token_url"],
+            data={"grant_type": "client_credentials", "client_id": ifs["client_id"],
+                  "client_secret": ifs["client_secret"]},
+            timeout=30,
+        ).json()["access_token"]  # fmt: skip
+        self.base = f"{ifs['base_url']}/int/ifsapplications/projection/v1/PurchaseOrderHandling.svc"
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def orders(self, period: str) -> list[dict[str, Any]]:
+        start = date.fromisoformat(period)
+        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        response = httpx.get(
+            f"{self.base}/PurchaseOrderSet?$filter=OrderDate%20ge%20{start}"
+            f"%20and%20OrderDate%20lt%20{end}",
+            headers=self.headers,
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()["value"]
+
+    def patch_order(self, order_no: str, changes: dict[str, Any]) -> None:
+        url = f"{self.base}/PurchaseOrderSet(OrderNo='{order_no}')"
+        etag = httpx.get(url, headers=self.headers, timeout=30).json()["@odata.etag"]
+        response = httpx.patch(
+            url, json=changes, headers={**self.headers, "If-Match": etag}, timeout=30
+        )
+        assert response.status_code in (200, 204), response.text
+
+
+def _database(pg_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = db.connect(pg_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    url = pg_url.replace("/postgres?", f"/{name}?", 1)
+    migrate.migrate(url)
+    return url
+
+
+def _connections_file(folder: Path, sandbox: dict[str, Any]) -> Path:
+    """The sandbox connection, polled every minute so that the daemon ticks the schedule
+    while the test runs."""
+    ifs, st = sandbox["ifs"], sandbox["servicetitan"]
+    path = folder / "connections.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "connections": {
+                    "sandbox": {
+                        "timezone": "America/Los_Angeles",
+                        "start_period": "2025-10-01",
+                        "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
+                        "ifs": {"base_url": ifs["base_url"], "realm": ifs["realm"],
+                                "company": "ACME01"},
+                        "servicetitan": {"api_url": st["api_url"], "auth_url": st["auth_url"],
+                                         "tenant_id": st["tenant_id"]},
+                        "polling": {"cron": "* * * * *"},
+                        "flows": {"purchase_orders": {}},
+                    }
+                }
+            }
+        )
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def deployment(pg_url: str, sandbox: dict[str, Any]) -> Iterator[Deployment]:
+    """The webserver and the daemon on a fresh database, and the three-period backfill
+    with its one red period, ended."""
+    folder = Path(tempfile.mkdtemp(prefix="connector-ui-"))
+    home = folder / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    for base in (sandbox["ifs"]["base_url"], sandbox["servicetitan"]["api_url"]):
+        httpx.post(f"{base}/_sandbox/reset", timeout=60).raise_for_status()
+    url = _database(pg_url)
+    key = Fernet.generate_key().decode()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_", "DAGSTER_"))},
+        "DAGSTER_HOME": str(home),
+        "CONNECTOR_DATABASE_URL": url,
+        "CONNECTOR_DAGSTER_PG_URL": db.dagster_url(url),
+        "CONNECTOR_MASTER_KEY": key,
+        "CONNECTOR_CONNECTIONS_FILE": str(_connections_file(folder, sandbox)),
+        "CONNECTOR_ENV_FILE": str(folder / "no.env"),
+    }
+    store = Store(url)
+    vault = Vault(store, load_keys(key))
+    for field in ("client_id", "client_secret"):
+        vault.set("sandbox", "ifs", field, sandbox["ifs"][field])
+    for field in ("client_id", "client_secret", "app_key", "webhook_key"):
+        vault.set("sandbox", "servicetitan", field, sandbox["servicetitan"][field])
+    store.close()
+
+    ifs = IfsUser(sandbox["ifs"])
+    order = next(o for o in ifs.orders(RED) if o["Objstate"] == "Released")
+    ifs.patch_order(order["OrderNo"], {"VendorNo": NEW_VENDOR})
+    try:
+        with webserver_and_daemon(folder, env) as base:
+            graphql = GraphQL(base)
+            deployment = Deployment(graphql, base, env, sandbox, url, "", order["OrderNo"])
+            deployment.cli("pools")
+            deployment.backfill_id = graphql.launch_backfill(PERIODS)
+            graphql.wait_backfill(deployment.backfill_id)
+            yield deployment
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
+    deployment: Deployment,
+) -> None:
+    graphql = deployment.graphql
+    assert graphql.backfill_status(deployment.backfill_id) == "COMPLETED_FAILED"
+    assert {p: graphql.partition_statuses(WRITE).get(p) for p in PERIODS} == {
+        "2026-06-01": "MATERIALIZED",
+        RED: "FAILED",
+        "2026-08-01": "MATERIALIZED",
+    }
+    failed = deployment.cli("failed", "list", "--period", RED[:7])
+    assert f'"source_key": "{deployment.red_order}"' in failed and "mapping_missing" in failed
+
+    vendors = deployment.cli("mappings", "list", "sandbox", "--kind", "vendors")
+    st_vendor = vendors.splitlines()[1].split("\t")[2]
+    deployment.cli("mappings", "set", "sandbox", "vendors", NEW_VENDOR, st_vendor)
+    again = graphql.reexecute_from_failure(deployment.backfill_id)
+    assert graphql.wait_backfill(again) in ("COMPLETED", "COMPLETED_SUCCESS")
+    statuses = graphql.partition_statuses(WRITE)
+    assert {p: statuses.get(p) for p in PERIODS} == dict.fromkeys(PERIODS, "MATERIALIZED")
+    assert deployment.cli("failed", "list", "--period", RED[:7]) == ""
+
+    state = wait_for(
+        "the daemon to tick the poll schedule",
+        lambda: (s := graphql.schedule(SCHEDULE)) and any(
+            t["status"] == "SUCCESS" and t["runIds"] for t in s["ticks"]
+        ) and s,
+        timeout_s=180,
+    )  # fmt: skip
+    assert state["status"] == "RUNNING"
+    graphql.stop_schedule(state["id"])
