@@ -62,16 +62,30 @@ def service(cmd: list[str], folder: Path, env: dict[str, str], log: Path) -> Ite
         try:
             yield
         finally:
-            for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 30)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(wait_s)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """SIGTERM to the process group, then SIGKILL to whatever of it is left after
+    `grace_s` (a code server may outlive the process that started it)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(proc):
+            time.sleep(0.2)
+    proc.wait(grace_s)
+
+
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    proc.poll()  # reap the leader, so that a zombie does not keep the group alive
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @contextmanager

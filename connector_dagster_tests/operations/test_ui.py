@@ -11,6 +11,7 @@ tests run in this order, on one shared backfill)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from connector_dagster.lib import db, migrate
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
 from connector_dagster.lib.vault import Vault, load_keys
+from connector_dagster_tests.browser import ARTIFACTS, FLAGS, chromium
 from connector_dagster_tests.dagster_processes import LOCATION, wait_for, webserver_and_daemon
 
 PERIODS = ("2026-06-01", "2026-07-01", "2026-08-01")
@@ -267,6 +269,52 @@ def deployment(pg_url: str, sandbox: dict[str, Any]) -> Iterator[Deployment]:
             yield deployment
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_partitions_page_shows_the_periods_and_the_red_ones_failure(
+    deployment: Deployment,
+) -> None:
+    """What a person sees on the write asset's partitions page: the red period among the
+    green ones, that its run failed, and in the run's log why, record by record."""
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = ARTIFACTS / "ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    url = f"{deployment.base}/assets/{'/'.join(WRITE)}?view=partitions"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium()), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(url)
+
+        def periods() -> list[str]:
+            rows = page.get_by_text(re.compile(r"^\d{4}-\d{2}-01$")).filter(visible=True)
+            return [rows.nth(i).inner_text() for i in range(rows.count())]
+
+        expect(page.get_by_text("Failed (1)")).to_be_visible()
+        assert set(PERIODS) <= set(periods())
+        for status in ("Materialized", "Materializing", "Missing"):  # show the failed only
+            page.get_by_text(re.compile(rf"^{status} \(\d+\)$")).click()
+        expect(page.get_by_text("2026-06-01", exact=True).filter(visible=True)).to_have_count(0)
+        assert RED in periods() and not {"2026-06-01", "2026-08-01"} & set(periods())
+
+        page.get_by_text(RED, exact=True).filter(visible=True).last.click()
+        banner = page.get_by_text(re.compile(r"Run \w+ failed, and did not materialize"))
+        expect(banner).to_be_visible()
+        page.screenshot(path=str(shots / "partitions-page.png"))
+
+        page.get_by_role("button", name="View logs").click()
+        page.get_by_role("button", name="View full message").first.click()
+        error = page.get_by_role("dialog").last
+        expect(error).to_contain_text(
+            re.compile(rf"1 of \d+ PO records of {RED} failed and were parked in failed_records")
+        )
+        error.get_by_text("Show JSON").click()
+        expect(page.get_by_role("dialog").last).to_contain_text(
+            f"{deployment.red_order}: mapping_missing: PO '{deployment.red_order}': VendorNo "
+            f"'{NEW_VENDOR}' has no vendor mapping"
+        )
+        page.screenshot(path=str(shots / "partition-failure.png"))
+        browser.close()
 
 
 def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
