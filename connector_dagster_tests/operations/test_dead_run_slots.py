@@ -28,6 +28,7 @@ import yaml
 
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import DAGSTER_PG_URL_VAR, PROJECT_ROOT
+from connector_dagster_tests.dagster_processes import workspace
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,14 @@ def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 240.0) -> A
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def dagster_cwd() -> Path:
+    """Where Dagster's commands run: DAGSTER_HOME, with a workspace like the project's;
+    not the project root, where a developer's `make dev` may have written a .env."""
+    home = Path(os.environ["DAGSTER_HOME"])
+    workspace(home)
+    return home
 
 
 @pytest.fixture
@@ -79,7 +88,7 @@ def daemon(instance: dg.DagsterInstance, tmp_path: Path) -> Iterator[subprocess.
     with (tmp_path / "daemon.log").open("w") as out:
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=PROJECT_ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
+            cwd=dagster_cwd(), env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         try:
@@ -114,7 +123,7 @@ def submit(tags: dict[str, str]) -> str:
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", "workspace.yaml",
          "-j", JOB, "--tags", json.dumps(tags), "--run-id", run_id],
-        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=180,
+        cwd=dagster_cwd(), env=dict(os.environ), capture_output=True, text=True, timeout=180,
         check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -312,7 +312,7 @@ def test_dagster_cli_materializes_the_partition(sandbox_connection: dict, tmp_pa
         [str(dagster), "asset", "materialize", "-m", "connector_dagster.definitions",
          "--select", "sandbox/ifs_purchase_orders,sandbox/servicetitan_purchase_orders",
          "--partition", PERIOD],
-        cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=300,
         check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
