@@ -5,8 +5,9 @@ asset's partitions page as a person sees it in headless Chromium.
 A backfill of three periods of F1 runs with one fault: an IFS user moved a purchase
 order of the middle period to a vendor nobody has mapped yet. That period is red, the
 others green. The browser test looks at that state; the end-to-end test then maps the
-vendor, re-executes the backfill from failure and sees all three green (the module's
-tests run in this order, on one shared backfill)."""
+vendor, re-executes the backfill from failure and sees all three green, and that the
+daemon ticked the poll schedule and the change sensor (the module's tests run in this
+order, on one shared backfill)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ PERIODS = ("2026-06-01", "2026-07-01", "2026-08-01")
 RED = "2026-07-01"
 READ, WRITE = ("sandbox", "ifs_purchase_orders"), ("sandbox", "servicetitan_purchase_orders")
 SCHEDULE = "sandbox_purchase_orders_poll_schedule"
+SENSOR = "sandbox_purchase_orders_change_sensor"
 NEW_VENDOR = "V9999"
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -126,11 +128,17 @@ class GraphQL:
             },
         )["scheduleOrError"]["scheduleState"]
 
-    def stop_schedule(self, state_id: str) -> None:
-        self(
-            """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename } }""",
-            id=state_id,
-        )
+    def sensor(self, name: str) -> dict[str, Any]:
+        return self(
+            """query($sel: SensorSelector!) { sensorOrError(sensorSelector: $sel) {
+                 ... on Sensor { sensorState { status
+                   ticks(limit: 5) { status skipReason runIds timestamp } } } } }""",
+            sel={
+                "repositoryLocationName": LOCATION,
+                "repositoryName": "__repository__",
+                "sensorName": name,
+            },
+        )["sensorOrError"]["sensorState"]
 
 
 @dataclass
@@ -201,8 +209,8 @@ def _database(pg_url: str) -> str:
 
 
 def _connections_file(folder: Path, sandbox: dict[str, Any]) -> Path:
-    """The sandbox connection, polled every minute so that the daemon ticks the schedule
-    while the test runs."""
+    """The sandbox connection, polled every minute and its changes every 10 s, so that
+    the daemon ticks the schedule and the sensor while the test runs."""
     ifs, st = sandbox["ifs"], sandbox["servicetitan"]
     path = folder / "connections.yaml"
     path.write_text(
@@ -217,7 +225,7 @@ def _connections_file(folder: Path, sandbox: dict[str, Any]) -> Path:
                                 "company": "ACME01"},
                         "servicetitan": {"api_url": st["api_url"], "auth_url": st["auth_url"],
                                          "tenant_id": st["tenant_id"]},
-                        "polling": {"cron": "* * * * *"},
+                        "polling": {"cron": "* * * * *", "change_interval_s": 10},
                         "flows": {"purchase_orders": {}},
                     }
                 }
@@ -339,12 +347,18 @@ def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
     assert {p: statuses.get(p) for p in PERIODS} == dict.fromkeys(PERIODS, "MATERIALIZED")
     assert deployment.cli("failed", "list", "--period", RED[:7]) == ""
 
-    state = wait_for(
+    schedule = wait_for(
         "the daemon to tick the poll schedule",
         lambda: (s := graphql.schedule(SCHEDULE)) and any(
             t["status"] == "SUCCESS" and t["runIds"] for t in s["ticks"]
         ) and s,
         timeout_s=180,
     )  # fmt: skip
-    assert state["status"] == "RUNNING"
-    graphql.stop_schedule(state["id"])
+    assert schedule["status"] == "RUNNING"
+    sensor = wait_for(
+        "the daemon to tick the change sensor",
+        lambda: (s := graphql.sensor(SENSOR)) and s["ticks"] and s,
+        timeout_s=180,
+    )
+    assert sensor["status"] == "RUNNING"
+    assert {t["status"] for t in sensor["ticks"]} <= {"SKIPPED", "SUCCESS"}, sensor["ticks"]
