@@ -1,0 +1,136 @@
+"""Values of `connector-dagster`'s arguments: argparse types that check a value's form
+(each names what it wants; argparse prefixes the argument), and the check of the
+connection, flow and mapping kind a command names against the project's own."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+SYSTEMS = ("ifs", "servicetitan")
+SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets")
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+
+    return parse
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g} is not in {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
+def period(text: str) -> str:
+    """An accounting period, YYYY-MM or its partition key YYYY-MM-01 -> the partition key."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text.strip())
+    if not match or not 1 <= int(match[2]) <= 12 or match[3] not in (None, "01"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a period: give YYYY-MM (2026-10) or its partition key YYYY-MM-01"
+        )
+    return f"{match[1]}-{match[2]}-01"
+
+
+def variable_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            "give the name of an environment variable (letters, digits, _), not a value"
+        )
+    return text
+
+
+def sandbox_clock(text: str) -> str:
+    from connector_dagster.sandbox.config import SandboxConfig
+
+    try:
+        SandboxConfig(now=text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def faults_file(text: str) -> Path:
+    """A fault profile file both simulators can load."""
+    from connector_dagster.sandbox.faults import FaultProfile
+
+    path = Path(text)
+    try:
+        for system in SYSTEMS:
+            FaultProfile.from_file(path, system)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise argparse.ArgumentTypeError(f"{path} is not a fault profile: {exc}") from None
+    except Exception as exc:  # yaml's errors: any parse error of the file
+        first = str(exc).strip().splitlines()[0]
+        raise argparse.ArgumentTypeError(f"{path} is not valid YAML: {first}") from None
+    return path
+
+
+def bench_scenario(text: str) -> str:
+    from connector_dagster import bench, bench_flows
+
+    names = [*bench.SCENARIOS, *SPECIAL_BENCHES, *bench_flows.SCENARIOS]
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"unknown scenario {text!r}; one of {', '.join(names)}")
+    return text
+
+
+def arg_name(parser: argparse.ArgumentParser, dest: str) -> str:
+    """How argparse names the argument stored in `dest`: `--flow`, or `connection`."""
+    action = next(a for a in parser._actions if a.dest == dest)
+    return action.option_strings[0] if action.option_strings else dest
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """Refuse a connection, flow or mapping kind the project does not have, the way
+    argparse refuses a bad value."""
+    connection, flow, kind = (getattr(args, a, None) for a in ("connection", "flow", "kind"))
+    if not args.known_connection:
+        connection = None
+    if connection is flow is kind is None:
+        return
+    from connector_dagster.engine import registry
+
+    parser: argparse.ArgumentParser = args.parser
+    if connection is not None:
+        known = sorted(registry.load_connections())
+        if connection not in known:
+            parser.error(
+                f"argument {arg_name(parser, 'connection')}: unknown connection {connection!r} "
+                f"(the connections are: {', '.join(known) or 'none'})"
+            )
+    if flow is not None and flow not in registry.flows():
+        parser.error(
+            f"argument {arg_name(parser, 'flow')}: unknown flow {flow!r} (the flows are: "
+            f"{', '.join(sorted(registry.flows()))})"
+        )
+    kinds = [t.kind for t in registry.tables()]
+    if kind is not None and kind not in kinds:
+        parser.error(
+            f"argument {arg_name(parser, 'kind')}: unknown mapping kind {kind!r} "
+            f"(one of: {', '.join(kinds)})"
+        )
+
+
+PORT = int_between(1, 65535)
+SANDBOX_PORT = int_between(0, 65535)
+SCALE = int_between(1, 100)
