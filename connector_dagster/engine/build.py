@@ -137,6 +137,11 @@ def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
             "mapping_version": result.mapping_version,
             "records": result.records,
         }
+        if result.notes:
+            metadata["not_written"] = len(result.notes)
+            metadata["not_written_why"] = dg.MetadataValue.json(
+                [f"{k}: {note}" for k, note in list(result.notes.items())[:FAILURES_SHOWN]]
+            )
         if report.failed:
             sample = [
                 f"{k}: {reason}: {msg}"

@@ -34,13 +34,21 @@ def read(spec: FlowSpec, link: Link, name: str, period: Period, upstream: Mappin
 
 
 def to_records(
-    spec: FlowSpec, items: list[Item], maps: Mappings, settings: object, period_key: str
+    spec: FlowSpec,
+    items: list[Item],
+    maps: Mappings,
+    settings: object,
+    period_key: str,
+    notes: dict[str, str] | None = None,
 ) -> list[SourceRecord]:
-    """Map each item (pure); the ones the flow does not sync are left out."""
+    """Map each item (pure); the ones the flow does not sync are left out (their
+    notes, if any, collected in `notes`)."""
     records = []
     for item in items:
         mapped = spec.map(item, maps, settings)
         if mapped.op == "ignore":
+            if mapped.note and notes is not None:
+                notes[item.key] = mapped.note
             continue
         records.append(
             SourceRecord(
@@ -72,6 +80,8 @@ class WriteResult:
     report: SyncReport
     records: int
     mapping_version: str
+    notes: dict[str, str]
+    """Items not written for a reason worth reporting (key -> note)."""
 
 
 def write(
@@ -88,7 +98,8 @@ def write(
     items = source.items(reads)
     if spec.prepare is not None:
         maps = spec.prepare(link, settings, items, maps)
-    records = to_records(spec, items, maps, settings, period_key)
+    notes: dict[str, str] = {}
+    records = to_records(spec, items, maps, settings, period_key, notes)
     if spec.cancel_vanished:
         records += vanished(spec, link, period_key, {i.key for i in items})
     report = Syncer(
@@ -101,4 +112,4 @@ def write(
         label=spec.record_label,
         source=source,
     ).run(records)
-    return WriteResult(report, len(records), maps.version)
+    return WriteResult(report, len(records), maps.version, notes)

@@ -63,11 +63,14 @@ class Mapped:
     """The target payload of one item, or the problems that keep it from being written.
 
     `op` is `upsert` (create or update), `cancel` (cancel the target record, if one
-    was ever created) or `ignore` (not syncable, e.g. a state that is not synced)."""
+    was ever created) or `ignore` (not syncable, e.g. a state that is not synced).
+    An ignored item with a `note` is reported (e.g. a document another integration
+    exported already): the note reaches the write asset's metadata."""
 
     payload: dict[str, Any] | None
     problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
     op: str = "upsert"
+    note: str | None = None
 
     @property
     def problem(self) -> tuple[str, str] | None:
