@@ -3,13 +3,16 @@
 `CONNECTOR_MASTER_KEY` holds one Fernet key, or several separated by commas
 (newest first) while a rotation is under way: every key can decrypt, the first
 one encrypts, and `rotate()` re-encrypts every row under the first key.
+
+A credential may expire (`replace(..., keep_previous_as=..., grace=...)` keeps the
+value it replaces under another field until then); once expired it is not returned.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -19,12 +22,28 @@ from connector_dagster.lib.store import Store
 SYSTEMS = ("ifs", "servicetitan")
 FIELDS = {
     "ifs": ("client_id", "client_secret"),
-    "servicetitan": ("client_id", "client_secret", "app_key", "webhook_key"),
+    "servicetitan": (
+        "client_id",
+        "client_secret",
+        "app_key",
+        "webhook_key",
+        "webhook_key_previous",
+    ),
 }
+OPTIONAL = ("webhook_key", "webhook_key_previous")
+"""Fields a connection may lack: webhooks are optional in ServiceTitan."""
 
 
 class VaultError(Exception):
     """A credential cannot be stored or read; the message names which and why."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A decrypted credential and the instant it stops being valid (None: never)."""
+
+    value: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,25 +91,79 @@ class Vault:
                 """INSERT INTO connector.credentials (connection, system, field, ciphertext)
                    VALUES (%s, %s, %s, %s)
                    ON CONFLICT (connection, system, field) DO UPDATE
-                   SET ciphertext = EXCLUDED.ciphertext, updated_at = now()""",
+                   SET ciphertext = EXCLUDED.ciphertext, expires_at = NULL, updated_at = now()""",
                 (connection, system, field, token),
             )
 
-    def get(self, connection: str, system: str) -> dict[str, str]:
-        """All fields of one connection's system, decrypted."""
+    def replace(
+        self,
+        connection: str,
+        system: str,
+        field: str,
+        secret: str,
+        keep_previous_as: str,
+        grace: timedelta,
+    ) -> datetime | None:
+        """Set `field` to `secret` and, in the same transaction, keep the value it
+        replaces as `keep_previous_as` until `grace` from now. Returns that expiry,
+        or None when `field` had no value (nothing to keep)."""
+        _check(system, field)
+        _check(system, keep_previous_as)
+        if not secret:
+            raise VaultError(f"{connection}/{system}/{field}: an empty value cannot be stored")
+        token = self.cipher.encrypt(secret.encode())
         with self.store.cursor() as cur:
             cur.execute(
-                """SELECT field, ciphertext FROM connector.credentials
-                   WHERE connection = %s AND system = %s""",
+                """SELECT ciphertext FROM connector.credentials
+                   WHERE connection = %s AND system = %s AND field = %s FOR UPDATE""",
+                (connection, system, field),
+            )
+            row = cur.fetchone()
+            expires_at = None
+            if row is not None:
+                cur.execute(
+                    """INSERT INTO connector.credentials
+                           (connection, system, field, ciphertext, expires_at)
+                       VALUES (%s, %s, %s, %s, now() + %s)
+                       ON CONFLICT (connection, system, field) DO UPDATE
+                       SET ciphertext = EXCLUDED.ciphertext, expires_at = EXCLUDED.expires_at,
+                           updated_at = now()
+                       RETURNING expires_at""",
+                    (connection, system, keep_previous_as, bytes(row[0]), grace),
+                )
+                expires_at = cur.fetchone()[0]
+            cur.execute(
+                """INSERT INTO connector.credentials (connection, system, field, ciphertext)
+                   VALUES (%s, %s, %s, %s)
+                   ON CONFLICT (connection, system, field) DO UPDATE
+                   SET ciphertext = EXCLUDED.ciphertext, expires_at = NULL, updated_at = now()""",
+                (connection, system, field, token),
+            )
+        return expires_at
+
+    def get(self, connection: str, system: str) -> dict[str, str]:
+        """All unexpired fields of one connection's system, decrypted."""
+        return {f: s.value for f, s in self.entries(connection, system).items()}
+
+    def entries(self, connection: str, system: str) -> dict[str, Secret]:
+        """Like get(), with each field's expiry (expired fields are left out)."""
+        with self.store.cursor() as cur:
+            cur.execute(
+                """SELECT field, ciphertext, expires_at FROM connector.credentials
+                   WHERE connection = %s AND system = %s
+                     AND (expires_at IS NULL OR expires_at > now())""",
                 (connection, system),
             )
             rows = cur.fetchall()
-        return {f: self._decrypt(connection, system, f, bytes(c)) for f, c in rows}
+        return {
+            f: Secret(self._decrypt(connection, system, f, bytes(c)), expires_at)
+            for f, c, expires_at in rows
+        }
 
     def require(self, connection: str, system: str) -> dict[str, str]:
         """Like get(), but every field the system needs must be present."""
         found = self.get(connection, system)
-        needed = [f for f in FIELDS[system] if f != "webhook_key"]
+        needed = [f for f in FIELDS[system] if f not in OPTIONAL]
         missing = [f for f in needed if f not in found]
         if missing:
             raise VaultError(

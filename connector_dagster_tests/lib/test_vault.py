@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
@@ -164,3 +165,34 @@ def test_secret_is_never_accepted_on_argv(db_env: str, master_key: str) -> None:
     assert proc.returncode != 0
     assert "never from the command line" in proc.stderr
     assert SECRET not in proc.stderr + proc.stdout
+
+
+def test_replace_keeps_the_previous_value_until_its_expiry(store: Store, master_key: str) -> None:
+    vault = Vault(store)
+    assert vault.replace("c", "servicetitan", "webhook_key", "k1", "webhook_key_previous",
+                         timedelta(hours=1)) is None  # fmt: skip
+    until = vault.replace(
+        "c", "servicetitan", "webhook_key", "k2", "webhook_key_previous", timedelta(hours=1)
+    )
+
+    entries = vault.entries("c", "servicetitan")
+    assert (entries["webhook_key"].value, entries["webhook_key"].expires_at) == ("k2", None)
+    assert (entries["webhook_key_previous"].value, entries["webhook_key_previous"].expires_at) == (
+        "k1",
+        until,
+    )
+    with store.cursor() as cur:
+        cur.execute(
+            "UPDATE connector.credentials SET expires_at = now() - interval '1 s' "
+            "WHERE expires_at IS NOT NULL"
+        )
+    assert vault.get("c", "servicetitan") == {"webhook_key": "k2"}
+
+
+def test_webhook_keys_are_optional_for_the_servicetitan_client(
+    store: Store, master_key: str
+) -> None:
+    vault = Vault(store)
+    for field in ("client_id", "client_secret", "app_key"):
+        vault.set("c", "servicetitan", field, f"v-{field}")
+    assert set(vault.require("c", "servicetitan")) == {"client_id", "client_secret", "app_key"}
