@@ -71,6 +71,53 @@ class IfsConnection(_Model):
         return f"{self.base_url}/auth/realms/{self.realm}/protocol/openid-connect/token"
 
 
+WEBHOOK_EVENT_TYPES = (
+    *(f"tn.acc.invoice-{e}" for e in ("batched", "exported", "posted", "updated")),
+    *(
+        f"tn.jpm.job-{e}"
+        for e in ("completed", "updated", "scheduled", "rescheduled", "appointment-updated")
+    ),
+)
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+_EVENT_TYPE = re.compile(r"^tn\.[a-z]+\.[a-z0-9-]+$")
+
+
+class WebhookSettings(_Model):
+    """How the connection's endpoint of the webhook receiver takes ServiceTitan's
+    events (the signing key itself is in the vault: `webhook_key`)."""
+
+    enabled: bool = True
+    signature_header: str = "X-ST-Signature"
+    """The request header holding the HMAC-SHA256 of the raw body, hex or base64."""
+    max_body_bytes: int = Field(262_144, ge=1024, le=10_485_760)
+    """Larger bodies are refused (413); event payloads carry headers only, a few KB."""
+    event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES
+    """The event types accepted; others are refused (422)."""
+    key_grace_hours: float = Field(72, gt=0, le=24 * 30)
+    """After `webhooks rotate-key`, how long the previous key is still accepted."""
+    key_cache_s: float = Field(10, ge=0, le=300)
+    """How long the receiver keeps the keys read from the vault before reading again."""
+
+    @field_validator("signature_header")
+    @classmethod
+    def _header(cls, v: str) -> str:
+        if not _HEADER.match(v):
+            raise ValueError("must be an HTTP header name (letters, digits and -)")
+        return v
+
+    @field_validator("event_types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in v if not _EVENT_TYPE.match(t)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: event types look like tn.acc.invoice-posted"
+            )
+        if not v:
+            raise ValueError("must list at least one event type (or set enabled: false)")
+        return v
+
+
 class ServiceTitanConnection(_Model):
     api_url: str
     auth_url: str
@@ -79,6 +126,7 @@ class ServiceTitanConnection(_Model):
     page_size: int = Field(500, gt=0, le=5000)
     timeout_s: float = Field(100, gt=0)
     token_margin_s: float = Field(60, ge=0)
+    webhooks: WebhookSettings = WebhookSettings()
 
     @field_validator("api_url", "auth_url")
     @classmethod

@@ -121,3 +121,32 @@ def test_a_flow_block_is_checked_by_the_flows_model_naming_file_and_line(tmp_pat
     path = write(tmp_path, GOOD + "    flows:\n      purchase_order: {}\n")
     with pytest.raises(ConfigError, match="unknown flow 'purchase_order'; the flows are"):
         connections.load(path, flow_models=models)
+
+
+def test_webhook_settings_default_and_load(tmp_path: Path) -> None:
+    text = GOOD + "      webhooks: {signature_header: X-Sig, max_body_bytes: 4096}\n"
+    hooks = connections.load(write(tmp_path, text))["acme"].servicetitan.webhooks
+    default = connections.load(write(tmp_path, GOOD))["acme"].servicetitan.webhooks
+    assert (hooks.signature_header, hooks.max_body_bytes) == ("X-Sig", 4096)
+    assert (default.signature_header, default.enabled) == ("X-ST-Signature", True)
+    assert "tn.acc.invoice-posted" in default.event_types
+
+
+@pytest.mark.parametrize(
+    ("block", "field", "message"),
+    [
+        ("{signature_header: 'X Sig'}", "webhooks.signature_header", "HTTP header name"),
+        ("{max_body_bytes: 10}", "webhooks.max_body_bytes", "greater than or equal to 1024"),
+        ("{event_types: [invoice-posted]}", "webhooks.event_types", "tn.acc.invoice-posted"),
+        ("{event_types: []}", "webhooks.event_types", "at least one event type"),
+        ("{secret: abc}", "webhooks.secret", "Extra inputs"),
+    ],
+)
+def test_bad_webhook_settings_name_file_line_and_field(
+    tmp_path: Path, block: str, field: str, message: str
+) -> None:
+    path = write(tmp_path, GOOD + f"      webhooks: {block}\n")
+    with pytest.raises(ConfigError) as err:
+        connections.load(path)
+    assert f"{path}:13: connections.acme.servicetitan.{field}" in str(err.value)
+    assert message in str(err.value)
