@@ -436,6 +436,8 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from connector_dagster.webhooks import cli as webhooks_cli
+
     parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
@@ -447,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sandbox,
         _add_bench,
         _add_dev,
+        webhooks_cli.add_commands,
     ):
         add(sub)
     return parser

@@ -1,0 +1,143 @@
+"""`connector-dagster webhooks serve | status | rotate-key`: run the receiver, show its
+health, and change a connection's webhook key with a grace period for the old one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connector_dagster.lib import db
+from connector_dagster.lib.settings import ConfigError
+from connector_dagster.lib.store import Store
+from connector_dagster.lib.vault import Vault
+from connector_dagster.webhooks.config import DEFAULT_PORT, ReceiverConfig, load_config
+from connector_dagster.webhooks.config import registration_url as url_of
+from connector_dagster.webhooks.health import health
+from connector_dagster.webhooks.keys import key_state, rotate_key
+from connector_dagster.webhooks.refusals import STATUS
+
+
+def add_commands(sub: Any) -> None:
+    """Add the `webhooks` command group to the CLI's sub-parsers."""
+    p_hooks = sub.add_parser("webhooks", help="the ServiceTitan webhook receiver")
+    hooks = p_hooks.add_subparsers(dest="webhooks", required=True)
+    p_serve = hooks.add_parser("serve", help="serve /webhooks/<connection> for each connection")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p_serve.add_argument(
+        "--public-url",
+        help="the receiver's address as ServiceTitan reaches it (an https:// proxy), for the "
+        "URLs printed to register; default http://HOST:PORT",
+    )
+    p_serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    p_serve.set_defaults(fn=cmd_serve)
+    p_status = hooks.add_parser("status", help="events received, refused and pending")
+    p_status.add_argument("--json", action="store_true", help="one JSON object a connection")
+    p_status.set_defaults(fn=cmd_status)
+    p_rotate = hooks.add_parser(
+        "rotate-key",
+        help="store a new webhook key (stdin or --from-env); the old one stays valid "
+        "for servicetitan.webhooks.key_grace_hours",
+    )
+    p_rotate.add_argument("connection")
+    p_rotate.add_argument("--from-env", metavar="VAR", help="read the new key from this variable")
+    p_rotate.add_argument("--grace-hours", type=float, help="override the connection's grace")
+    p_rotate.set_defaults(fn=cmd_rotate_key)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from connector_dagster.webhooks.server import serve
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    def announce(base: str, config: ReceiverConfig) -> None:
+        print(f"webhook receiver listening on {base} (Ctrl-C stops it)")
+        print("register these callback URLs in ServiceTitan's developer portal:")
+        with closing(Store(db.database_url(), max_connections=1)) as store:
+            vault = Vault(store)
+            for name, endpoint in config.endpoints.items():
+                print(
+                    f"  {name}: {url_of(base, name)}  (signature header "
+                    f"{endpoint.settings.signature_header}; {_keys(vault, name)})"
+                )
+        for name in config.disabled:
+            print(f"  {name}: webhooks disabled (servicetitan.webhooks.enabled: false)")
+        sys.stdout.flush()
+
+    serve(args.host, args.port, announce, args.public_url)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config()
+    with closing(Store(db.database_url(), max_connections=1)) as store:
+        vault = Vault(store)
+        for entry in health(store, config.endpoints):
+            if args.json:
+                print(json.dumps(entry.as_dict()))
+                continue
+            age = entry.oldest_pending_age_s
+            refused = ", ".join(
+                f"{reason} {n} ({STATUS.get(reason, '?')})"
+                for reason, n in sorted(entry.refused.items())
+            )
+            print(
+                f"{entry.connection}: received {entry.received}, redelivered "
+                f"{entry.redelivered}, pending {entry.pending}"
+                + (f" (oldest {age:.0f} s)" if age is not None else "")
+                + f", refused {sum(entry.refused.values())}"
+                + (f" ({refused})" if refused else "")
+                + f"; {_keys(vault, entry.connection)}"
+            )
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    config = load_config()
+    endpoint = config.endpoints.get(args.connection)
+    if endpoint is None:
+        raise ConfigError(
+            f"connection {args.connection!r} takes no webhooks; the connections that do are "
+            f"{', '.join(sorted(config.endpoints)) or '(none)'}"
+        )
+    if args.from_env:
+        secret = os.environ.get(args.from_env)
+        if secret is None:
+            raise ConfigError(f"environment variable {args.from_env} is not set")
+    else:
+        if sys.stdin.isatty():
+            print(f"new webhook key for {args.connection}: ", end="", flush=True)
+        secret = sys.stdin.readline().rstrip("\r\n")
+    hours = args.grace_hours if args.grace_hours is not None else endpoint.settings.key_grace_hours
+    with closing(Store(db.database_url(), max_connections=1)) as store:
+        until = rotate_key(Vault(store), args.connection, secret, timedelta(hours=hours))
+    print(
+        f"{args.connection}: new webhook key stored"
+        + (f"; the previous key is accepted until {_utc(until)}" if until else "")
+    )
+    return 0
+
+
+def _keys(vault: Vault, connection: str) -> str:
+    state = key_state(vault, connection)
+    if not state.current:
+        return (
+            "NO webhook key in the vault: `connector-dagster credentials set "
+            f"{connection} servicetitan webhook_key`"
+        )
+    if state.previous_until is not None:
+        return f"webhook key set; previous key accepted until {_utc(state.previous_until)}"
+    return "webhook key set"
+
+
+def _utc(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
