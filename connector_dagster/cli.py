@@ -207,6 +207,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(json.dumps(bench_sandbox.run()), flush=True)
         return 0
+    if args.scenario == "webhooks-load":
+        from connector_dagster import bench_webhooks
+
+        print(json.dumps(bench_webhooks.run(events=args.records or 10_000)), flush=True)
+        return 0
     if args.scenario == "limiter-grants":
         from connector_dagster import bench_limiter
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SYSTEMS = ("ifs", "servicetitan")
-SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets")
+SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets", "webhooks-load")
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
