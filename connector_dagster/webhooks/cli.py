@@ -23,31 +23,38 @@ from connector_dagster.webhooks.refusals import STATUS
 
 
 def add_commands(sub: Any) -> None:
-    """Add the `webhooks` command group to the CLI's sub-parsers."""
-    p_hooks = sub.add_parser("webhooks", help="the ServiceTitan webhook receiver")
-    hooks = p_hooks.add_subparsers(dest="webhooks", required=True)
-    p_serve = hooks.add_parser("serve", help="serve /webhooks/<connection> for each connection")
-    p_serve.add_argument("--host", default="127.0.0.1")
-    p_serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p_serve.add_argument(
+    """Add the `webhooks` command group to the CLI's sub-parsers. Each command's
+    defaults name its function and parser, load the project's settings, and check a
+    `connection` argument against the connections file."""
+    group = sub.add_parser("webhooks", help="the ServiceTitan webhook receiver")
+    hooks = group.add_subparsers(dest="webhooks", required=True, metavar="COMMAND")
+    serve = _command(hooks, "serve", "serve /webhooks/<connection> for each connection", cmd_serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument(
         "--public-url",
         help="the receiver's address as ServiceTitan reaches it (an https:// proxy), for the "
         "URLs printed to register; default http://HOST:PORT",
     )
-    p_serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
-    p_serve.set_defaults(fn=cmd_serve)
-    p_status = hooks.add_parser("status", help="events received, refused and pending")
-    p_status.add_argument("--json", action="store_true", help="one JSON object a connection")
-    p_status.set_defaults(fn=cmd_status)
-    p_rotate = hooks.add_parser(
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    status = _command(hooks, "status", "events received, refused and pending", cmd_status)
+    status.add_argument("--json", action="store_true", help="one JSON object a connection")
+    rotate = _command(
+        hooks,
         "rotate-key",
-        help="store a new webhook key (stdin or --from-env); the old one stays valid "
-        "for servicetitan.webhooks.key_grace_hours",
+        "store a new webhook key (stdin or --from-env); the old one stays valid for "
+        "servicetitan.webhooks.key_grace_hours",
+        cmd_rotate_key,
     )
-    p_rotate.add_argument("connection")
-    p_rotate.add_argument("--from-env", metavar="VAR", help="read the new key from this variable")
-    p_rotate.add_argument("--grace-hours", type=float, help="override the connection's grace")
-    p_rotate.set_defaults(fn=cmd_rotate_key)
+    rotate.add_argument("connection")
+    rotate.add_argument("--from-env", metavar="VAR", help="read the new key from this variable")
+    rotate.add_argument("--grace-hours", type=float, help="override the connection's grace")
+
+
+def _command(group: Any, name: str, help_text: str, fn: Any) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(fn=fn, parser=parser, settings=True, known_connection=True)
+    return parser
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
