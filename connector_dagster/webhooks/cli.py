@@ -11,6 +11,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connector_dagster.cli_args import int_between
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store
@@ -29,14 +30,26 @@ def add_commands(sub: Any) -> None:
     group = sub.add_parser("webhooks", help="the ServiceTitan webhook receiver")
     hooks = group.add_subparsers(dest="webhooks", required=True, metavar="COMMAND")
     serve = _command(hooks, "serve", "serve /webhooks/<connection> for each connection", cmd_serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int_between(0, 65535),
+        default=DEFAULT_PORT,
+        help=f"port to listen on, 0 for a free one (default {DEFAULT_PORT})",
+    )
     serve.add_argument(
         "--public-url",
         help="the receiver's address as ServiceTitan reaches it (an https:// proxy), for the "
         "URLs printed to register; default http://HOST:PORT",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning"],
+        help="how much the receiver logs (never bodies, signatures or keys); default info",
+    )
     status = _command(hooks, "status", "events received, refused and pending", cmd_status)
     status.add_argument("--json", action="store_true", help="one JSON object a connection")
     rotate = _command(
@@ -46,7 +59,7 @@ def add_commands(sub: Any) -> None:
         "servicetitan.webhooks.key_grace_hours",
         cmd_rotate_key,
     )
-    rotate.add_argument("connection")
+    rotate.add_argument("connection", help="the connection whose webhook key is replaced")
     rotate.add_argument("--from-env", metavar="VAR", help="read the new key from this variable")
     rotate.add_argument("--grace-hours", type=float, help="override the connection's grace")
 
