@@ -125,6 +125,57 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_failed_replay(args: argparse.Namespace) -> int:
+    """Replay the selected failed records; one JSON line per flow and period; exit 1
+    when some failed again (they stay, one attempt more)."""
+    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.replay import replay
+
+    with Link.open(args.connection) as link:
+        results = replay(link, args.flow, args.period, args.reason, args.key or None)
+        _report_clean_periods(link, results)
+    for result in results:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    if not results:
+        print("connector-dagster: no open failed record matches", file=sys.stderr)
+    return 1 if any(r.failed_again or r.gone for r in results) else 0
+
+
+def _report_clean_periods(link: object, results: list) -> None:
+    """Tell Dagster (when this shell has its instance, DAGSTER_HOME) about each replayed
+    period left with no failed record, so its partition shows the period's totals."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return
+    import dagster as dg
+
+    from connector_dagster.defs.operations.replay import clean_periods
+
+    with dg.DagsterInstance.get() as instance:
+        for event in clean_periods(link, results):  # type: ignore[arg-type]
+            instance.report_runless_asset_event(event)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Print a period's reconciliation (text or JSON); exit 1 when it does not reconcile."""
+    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.reconcile import reconcile
+    from connector_dagster.engine.reconcile_report import text
+
+    with Link.open(args.connection) as link:
+        results = reconcile(link, args.period)
+    if args.format == "json":
+        report = {
+            "connection": args.connection,
+            "period": args.period[:7],
+            "reconciles": all(r.reconciles for r in results),
+            "flows": [r.as_dict() for r in results],
+        }
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(text(args.period, results))
+    return 0 if all(r.reconciles for r in results) else 1
+
+
 def cmd_mappings_load(args: argparse.Namespace) -> int:
     from connector_dagster.engine import registry
     from connector_dagster.lib import mapping
@@ -314,6 +365,39 @@ def _add_failed(sub: argparse._SubParsersAction) -> None:
         metavar="REASON",
         help=f"only records failed for this reason: {', '.join(REASONS)}",
     )
+    p = _command(
+        group,
+        "replay",
+        "re-read, re-map and re-write failed records (exit 1 if some fail again)",
+        cmd_failed_replay,
+    )
+    p.add_argument("--connection", required=True, help="the connection whose records to replay")
+    p.add_argument("--flow", help="only this flow's records, e.g. purchase_orders")
+    p.add_argument("--period", type=period, help="only this period: YYYY-MM or YYYY-MM-01")
+    p.add_argument(
+        "--reason",
+        choices=REASONS,
+        metavar="REASON",
+        help=f"only records failed for this reason: {', '.join(REASONS)}",
+    )
+    p.add_argument(
+        "--key", action="append", help="only this source key (repeatable), e.g. PO-2026-00042"
+    )
+
+
+def _add_reconcile(sub: argparse._SubParsersAction) -> None:
+    p = _command(
+        sub,
+        "reconcile",
+        "a period counted in the source, the target and the ledger (exit 1 if it does not "
+        "reconcile)",
+        cmd_reconcile,
+    )
+    p.add_argument("--connection", required=True, help="the connection to reconcile")
+    p.add_argument("--period", type=period, required=True, help="the period: YYYY-MM or YYYY-MM-01")
+    p.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or json"
+    )
 
 
 def _add_pools(sub: argparse._SubParsersAction) -> None:
@@ -449,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_db,
         _add_credentials,
         _add_failed,
+        _add_reconcile,
         _add_pools,
         _add_mappings,
         _add_sandbox,

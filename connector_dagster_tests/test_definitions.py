@@ -55,7 +55,7 @@ def code_location_shape(defs: dg.Definitions) -> dict:
     for node in repo.asset_graph.asset_nodes:
         assets[node.key.to_user_string()] = {
             "group": node.group_name,
-            "pool": node.pools and sorted(node.pools),
+            "pool": sorted(node.pools) if node.pools else None,
             "kinds": sorted(node.kinds),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,

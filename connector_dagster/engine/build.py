@@ -4,6 +4,7 @@
 No `from __future__ import annotations` here: Dagster reads the asset functions'
 annotations at definition time."""
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule, polling_schedule
 from connector_dagster.engine.sensors import change_sensor
 from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
+from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.lib.connections import Connection
 
 CHECK = "pandera_schema"
@@ -114,12 +116,21 @@ def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDe
     return _read
 
 
+class WriteConfig(dg.Config):
+    """Run config of every write asset."""
+
+    plan: bool = False
+    """Map, validate and look up as a real run, then show the creates, updates and
+    cancellations it would send, with their payloads; send none, change no ledger."""
+
+
 def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
     link_key = resource_key(conn.name)
     records = spec.record_label
+    key = dg.AssetKey([conn.name, spec.write.name])
 
     @dg.asset(
-        key=[conn.name, spec.write.name],
+        key=key,
         group_name=conn.name,
         partitions_def=period_partitions(conn),
         ins={read.name: dg.AssetIn(key=[conn.name, read.name]) for read in spec.reads},
@@ -127,21 +138,31 @@ def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
         kinds={spec.write.system},
         required_resource_keys={link_key},
         description=spec.write.description,
+        output_required=False,
     )
-    def _write(context: dg.AssetExecutionContext, **reads: Frames) -> dg.MaterializeResult:
+    def _write(
+        context: dg.AssetExecutionContext, config: WriteConfig, **reads: Frames
+    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         link = getattr(context.resources, link_key).link()
-        result = flow.write(spec, link, context.partition_key, reads, context.run_id)
+        period = context.partition_key
+        result = flow.write(spec, link, period, reads, context.run_id, plan=config.plan)
         report = result.report
-        metadata: dict[str, Any] = {
+        run: dict[str, Any] = {
             **report.counts(),
             "mapping_version": result.mapping_version,
             "records": result.records,
         }
         if result.notes:
-            metadata["not_written"] = len(result.notes)
-            metadata["not_written_why"] = dg.MetadataValue.json(
+            run["not_written"] = len(result.notes)
+            run["not_written_why"] = dg.MetadataValue.json(
                 [f"{k}: {note}" for k, note in list(result.notes.items())[:FAILURES_SHOWN]]
             )
+        if config.plan:
+            yield dg.AssetObservation(
+                asset_key=key, partition=period, metadata={**run, **plan_metadata(result)}
+            )
+            return
+        totals = summary_metadata(period_summary(link.store, conn.name, spec.name, period))
         if report.failed:
             sample = [
                 f"{k}: {reason}: {msg}"
@@ -149,10 +170,26 @@ def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
             ]
             raise dg.Failure(
                 description=f"{len(report.failed)} of {result.records} {records} records of "
-                f"{context.partition_key} failed and were parked in failed_records; the others "
-                "were written. Fix the cause, then re-run the partition or replay them.",
-                metadata={**metadata, "failures": dg.MetadataValue.json(sample)},
+                f"{period} failed and were parked in failed_records; the others were written. "
+                "Fix the cause, then re-run the partition, or replay them: connector-dagster "
+                f"failed replay --connection {conn.name} --flow {spec.name} --period "
+                f"{period[:7]}",
+                metadata={**run, **totals, "failures": dg.MetadataValue.json(sample)},
             )
-        return dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(metadata={**run, **totals})
 
     return _write
+
+
+def plan_metadata(result: flow.WriteResult) -> dict[str, Any]:
+    """The writes a plan would send: counts by action, and each with its payload."""
+    counts = Counter(w.action for w in result.planned)
+    return {
+        "plan": True,
+        **{f"would_{action}": counts.get(action, 0) for action in ("create", "update", "cancel")},
+        "would_fail": len(result.report.failed),
+        "writes": dg.MetadataValue.json([w.as_dict() for w in result.planned]),
+        "failures": dg.MetadataValue.json(
+            [f"{k}: {reason}: {msg}" for k, (reason, msg) in result.report.failed.items()]
+        ),
+    }

@@ -4,9 +4,10 @@ write them through the protocol. The assets call these; so can replay and plans.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector_dagster.engine.link import Link
+from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
 from connector_dagster.engine.spec import FlowSpec, Frames, Item, Period, Read
 from connector_dagster.engine.sync import SourceRecord, Syncer, SyncReport
 from connector_dagster.lib.mapping import Mappings
@@ -82,6 +83,8 @@ class WriteResult:
     mapping_version: str
     notes: dict[str, str]
     """Items not written for a reason worth reporting (key -> note)."""
+    planned: list[PlannedWrite] = field(default_factory=list)
+    """In plan mode: the writes a real run would send (none was sent)."""
 
 
 def write(
@@ -90,21 +93,34 @@ def write(
     period_key: str,
     reads: Mapping[str, Frames],
     run_id: str | None = None,
+    *,
+    plan: bool = False,
+    only: set[str] | None = None,
 ) -> WriteResult:
-    """Write the period's records read by the flow's read assets into the target."""
+    """Write the period's records read by the flow's read assets into the target.
+
+    `plan`: map, validate, check and look up as a real run, then list the writes it
+    would send and send none (the ledger is not changed; mapping entries a flow
+    would create first are not created, so their records show as mapping_missing).
+    `only`: write just these keys (a replay)."""
     settings = settings_of(spec, link)
     maps = link.mappings()
     source = spec.source(link, settings)
     items = source.items(reads)
-    if spec.prepare is not None:
+    if only is not None:
+        items = [i for i in items if i.key in only]
+    if spec.prepare is not None and not plan:
         maps = spec.prepare(link, settings, items, maps)
     notes: dict[str, str] = {}
     records = to_records(spec, items, maps, settings, period_key, notes)
     if spec.cancel_vanished:
-        records += vanished(spec, link, period_key, {i.key for i in items})
+        gone = vanished(spec, link, period_key, {i.key for i in items})
+        records += [r for r in gone if only is None or r.key in only]
+    target = spec.target(link, settings)
+    planner = PlanTarget(target) if plan else None
     report = Syncer(
-        link.store,
-        spec.target(link, settings),
+        ReadOnlyStore(link.store) if plan else link.store,
+        planner or target,
         link.name,
         spec.name,
         run_id=run_id,
@@ -112,4 +128,5 @@ def write(
         label=spec.record_label,
         source=source,
     ).run(records)
-    return WriteResult(report, len(records), maps.version, notes)
+    planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
+    return WriteResult(report, len(records), maps.version, notes, planned)

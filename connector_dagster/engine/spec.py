@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, Protocol
 
 import pandas as pd
@@ -117,6 +118,25 @@ class ChangePoll(Protocol):
         ...
 
 
+Dims = tuple[str, ...]
+Figures = dict[Dims, Decimal]
+"""Amounts by dimension, e.g. ("401", "501", "debit") -> 123.45."""
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How a flow's records are counted, for reconciliation."""
+
+    dimensions: tuple[str, ...]
+    """Names of a figure's dimensions, the last being the measure, e.g.
+    ("GL account", "business unit", "measure")."""
+    figures: Callable[[dict[str, Any]], Figures]
+    """The figures of one mapped payload (pure)."""
+    target: Callable[..., dict[str, tuple[str, Figures]]]
+    """`target(link, settings, period)` -> {source key: (target id, figures)} of the
+    target records of the period that carry this connection's provenance."""
+
+
 @dataclass(frozen=True)
 class ReadSpec:
     """One read asset of a flow."""
@@ -182,6 +202,8 @@ class FlowSpec:
     cancel_vanished: bool = False
     """A record the ledger holds for a period but the source no longer has (deleted
     there) is cancelled in the target, like a record the source cancelled."""
+    reconcile: Reconciliation | None = None
+    """How the flow's records are counted when a period is reconciled."""
     prepare: Callable[..., Mappings] | None = None
     """Called as `prepare(link, settings, items, mappings)` before mapping, to add
     mapping entries it can create in the target (I/O allowed); returns the mappings

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from connector_dagster.lib.errors import ApiError, ErrorKind
-from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef, Store
+from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,24 @@ class Target(Protocol):
     def cancel(self, record: SourceRecord, target_id: str) -> None: ...
 
 
+class LedgerStore(Protocol):
+    """What the protocol needs of the store (a plan passes one that writes nothing)."""
+
+    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]: ...
+
+    def leases(self) -> Any: ...
+
+    def record_intents(
+        self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]
+    ) -> None: ...
+
+    def record_skip(self, ref: RecordRef, audit: Audit) -> None: ...
+
+    def record_synced(self, ref: RecordRef, **kw: Any) -> None: ...
+
+    def record_failed(self, ref: RecordRef, **kw: Any) -> None: ...
+
+
 class ChangeCheck(Protocol):
     """The source side: which records changed since the versions that were read."""
 
@@ -169,7 +187,7 @@ class _Job(NamedTuple):
 
 @dataclass
 class Syncer:
-    store: Store
+    store: LedgerStore
     target: Target
     connection: str
     flow: str

@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,9 +144,40 @@ class ServiceTitanConnection(_Model):
 
 
 class CloseCalendar(_Model):
+    """The month-end close, in the books' timezone: for `business_days` business days
+    of the new month, the prior period is run nightly at `hour`, then reconciled at
+    `reconcile_hour`."""
+
     business_days: int = Field(5, ge=1, le=15)
+    """How many business days the close window lasts."""
     hour: int = Field(6, ge=0, le=23)
+    reconcile_hour: int | None = Field(None, ge=0, le=23)
+    """When the prior period is reconciled on close days (default: two hours after `hour`)."""
+    workdays: list[int] = [1, 2, 3, 4, 5]
+    """ISO weekdays that are business days (1 = Monday)."""
     holidays: list[str] = []
+    """Dates (YYYY-MM-DD) that are not business days."""
+
+    @field_validator("workdays")
+    @classmethod
+    def _workdays(cls, v: list[int]) -> list[int]:
+        if not v or any(d not in range(1, 8) for d in v):
+            raise ValueError("must list ISO weekdays 1 (Monday) to 7 (Sunday), at least one")
+        return sorted(set(v))
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: list[str]) -> list[str]:
+        for day in v:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"holiday {day!r} is not a date YYYY-MM-DD") from None
+        return v
+
+    @property
+    def reconcile_at(self) -> int:
+        return self.reconcile_hour if self.reconcile_hour is not None else (self.hour + 2) % 24
 
 
 class Polling(_Model):

@@ -14,6 +14,7 @@ CONNECTIONS_FILE_VAR = "CONNECTOR_CONNECTIONS_FILE"
 DAGSTER_PG_URL_VAR = "CONNECTOR_DAGSTER_PG_URL"
 SQL_DIR_VAR = "CONNECTOR_SQL_DIR"
 ENV_FILE_VAR = "CONNECTOR_ENV_FILE"
+ALERT_WEBHOOK_VAR = "CONNECTOR_ALERT_WEBHOOK_URL"
 
 ENV_FILE_HEADER = "# Written by `connector-dagster dev` (make dev)"
 """The first line of a `.env` that `connector-dagster dev` wrote and may rewrite or remove."""

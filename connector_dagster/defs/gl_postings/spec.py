@@ -5,6 +5,7 @@ from __future__ import annotations
 from connector_dagster.defs.gl_postings import schema
 from connector_dagster.defs.gl_postings.accounts import create_missing_accounts
 from connector_dagster.defs.gl_postings.mapping import TABLES, map_item
+from connector_dagster.defs.gl_postings.reconcile import RECONCILIATION
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.defs.gl_postings.source import READ, IfsPostingProposals
 from connector_dagster.defs.gl_postings.target import ServiceTitanJournalEntries
@@ -36,6 +37,7 @@ SPEC = FlowSpec(
     target=ServiceTitanJournalEntries,
     map=map_item,
     tables=TABLES,
+    reconcile=RECONCILIATION,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
     cancel_vanished=True,
     prepare=create_missing_accounts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector_dagster.defs.purchase_orders import schema
 from connector_dagster.defs.purchase_orders.mapping import TABLES, map_item
+from connector_dagster.defs.purchase_orders.reconcile import RECONCILIATION
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.purchase_orders.source import READ, IfsPurchaseOrders
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
@@ -33,5 +34,6 @@ SPEC = FlowSpec(
     target=ServiceTitanPurchaseOrders,
     map=map_item,
     tables=TABLES,
+    reconcile=RECONCILIATION,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
 )

@@ -1,0 +1,1 @@
+"""Operations across flows: replay of failed records, reconciliation, alerts."""

@@ -1,0 +1,96 @@
+"""`period_reconciliation` per connection: every flow's period counted in the source,
+the target and the ledger, with an asset check per flow that fails on any difference;
+reconciled nightly during the close, after the flows have run."""
+
+import dagster as dg
+
+from connector_dagster.engine import registry
+from connector_dagster.engine.periods import period_partitions
+from connector_dagster.engine.reconcile import reconcile
+from connector_dagster.engine.reconcile_report import chart_markdown, markdown
+from connector_dagster.engine.resources import resource_key
+from connector_dagster.engine.schedules import close_schedule
+from connector_dagster.lib.connections import Connection
+
+ASSET = "period_reconciliation"
+
+
+def _flows(conn: Connection) -> list[str]:
+    return [
+        name
+        for name, spec in sorted(registry.flows().items())
+        if spec.reconcile is not None and conn.flow(name) is not None
+    ]
+
+
+def build(conn: Connection) -> dg.Definitions:
+    flows = _flows(conn)
+    if not flows:
+        return dg.Definitions()
+    key = dg.AssetKey([conn.name, ASSET])
+    link_key = resource_key(conn.name)
+
+    @dg.asset(
+        key=key,
+        group_name=conn.name,
+        partitions_def=period_partitions(conn),
+        deps=[dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in flows],
+        required_resource_keys={link_key},
+        kinds={"ifs", "servicetitan"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                f"{f}_reconciles",
+                asset=key,
+                description=f"{registry.flow(f).label}: source, target and "
+                "ledger agree, nothing unmatched, no open failed record.",
+            )
+            for f in flows
+        ],
+        description=(
+            f"The period of every flow of {conn.name}, counted in the source, the target and "
+            "the ledger, by dimension and record by record."
+        ),
+    )
+    def _reconciliation(context: dg.AssetExecutionContext):
+        link = getattr(context.resources, link_key).link()
+        period = context.partition_key
+        results = reconcile(link, period)
+        yield dg.MaterializeResult(
+            metadata={
+                "reconciles": all(r.reconciles for r in results),
+                "differences": sum(len(r.differences) for r in results),
+                "report": dg.MetadataValue.md(markdown(period, results)),
+                "chart": dg.MetadataValue.md(chart_markdown(period, results)),
+                "figures": dg.MetadataValue.json([r.as_dict() for r in results]),
+            }
+        )
+        for r in results:
+            yield dg.AssetCheckResult(
+                check_name=f"{r.flow}_reconciles",
+                passed=r.reconciles,
+                metadata={
+                    "differences": dg.MetadataValue.json(r.differences[:100]),
+                    **{k: v for k, v in r.counts.items()},
+                },
+            )
+
+    job = dg.define_asset_job(
+        name=f"{conn.name}_reconciliation_job",
+        selection=dg.AssetSelection.assets(key),
+        partitions_def=period_partitions(conn),
+        description=f"Reconcile a period of {conn.name}.",
+    )
+    schedule = close_schedule(
+        conn,
+        job,
+        f"{conn.name}_reconciliation_close_schedule",
+        hour=conn.close.reconcile_at,
+        what="reconciles",
+        key_prefix="reconcile",
+    )
+    return dg.Definitions(assets=[_reconciliation], jobs=[job], schedules=[schedule])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(*(build(c) for c in registry.load_connections().values()))

@@ -1,0 +1,111 @@
+"""Plan mode: the write protocol run against a target that records the writes it would
+send and sends none, on a store that reads the ledger and changes nothing.
+
+Mapping, validation, the source's change check and the look-ups run as in a real
+run (they only read), so the plan lists exactly the creates, updates and
+cancellations a real run would make now, with their payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connector_dagster.engine.sync import Ambiguous, SourceRecord, Target
+from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef, Store
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One write a real run would send."""
+
+    key: str
+    action: str  # create, update, cancel
+    target_id: str | None
+    payload: dict[str, Any] | None
+    previous: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able: amounts as their exact decimal text."""
+        return json.loads(
+            json.dumps(
+                {
+                    "key": self.key,
+                    "action": self.action,
+                    "target_id": self.target_id,
+                    "payload": self.payload,
+                },
+                default=str,
+            )
+        )
+
+
+class PlanTarget:
+    """The flow's target for look-ups; every write is recorded, not sent."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.writes: list[PlannedWrite] = []
+        self._lock = threading.Lock()
+
+    def lookup(
+        self, records: Sequence[SourceRecord], since: datetime
+    ) -> dict[str, str | Ambiguous]:
+        return self.target.lookup(records, since)
+
+    def _plan(self, write: PlannedWrite) -> None:
+        with self._lock:
+            self.writes.append(write)
+
+    def create(self, record: SourceRecord) -> str:
+        self._plan(PlannedWrite(record.key, "create", None, record.payload))
+        return f"(planned {record.key})"
+
+    def update(self, record: SourceRecord, target_id: str) -> None:
+        self._plan(PlannedWrite(record.key, "update", target_id, record.payload, record.previous))
+
+    def cancel(self, record: SourceRecord, target_id: str) -> None:
+        self._plan(PlannedWrite(record.key, "cancel", target_id, record.payload))
+
+
+class _NoLeases:
+    """A plan writes nothing, so it needs no lease: every record is its own."""
+
+    def take(self, connection: str, flow: str, keys: Iterable[str]) -> set[str]:
+        return set(keys)
+
+    def __enter__(self) -> _NoLeases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class ReadOnlyStore:
+    """The ledger as it is; the protocol's writes to it (intents, outcomes, audit
+    rows, failed records) go nowhere."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        return self._store.ledger(connection, flow, keys)
+
+    def leases(self) -> _NoLeases:
+        return _NoLeases()
+
+    def record_intents(self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]) -> None:
+        list(intents)
+
+    def record_skip(self, ref: RecordRef, audit: Audit) -> None:
+        return None
+
+    def record_synced(self, ref: RecordRef, **kw: Any) -> None:
+        return None
+
+    def record_failed(self, ref: RecordRef, **kw: Any) -> None:
+        return None

@@ -1,0 +1,85 @@
+"""A period's reconciliation for people: a Markdown table, a chart (PNG), plain text."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from connector_dagster.engine.reconcile import FlowReconciliation
+
+DIFFERENCES_SHOWN = 100
+
+
+def markdown(period: str, results: list[FlowReconciliation]) -> str:
+    lines = [f"## Reconciliation of {period[:7]}", ""]
+    for r in results:
+        verdict = "reconciles" if r.reconciles else f"**{len(r.differences)} difference(s)**"
+        lines += [f"### {r.label}: {verdict}", ""]
+        lines += [
+            "| " + " | ".join(f"{k.replace('_', ' ')}" for k in r.counts) + " |",
+            "|" + "---|" * len(r.counts),
+            "| " + " | ".join(str(v) for v in r.counts.values()) + " |",
+            "",
+            f"| {' | '.join(r.dimensions)} | source | target | ledger |",
+            "|" + "---|" * (len(r.dimensions) + 3),
+        ]
+        for dims, t in sorted(r.totals.items()):
+            mark = "" if t["source"] == t["target"] == t["ledger"] else " ⚠"
+            lines.append(
+                f"| {' | '.join(dims)} | {t['source']} | {t['target']} | {t['ledger']}{mark} |"
+            )
+        if r.differences:
+            lines += ["", "Differences:", ""]
+            lines += [f"- {d}" for d in r.differences[:DIFFERENCES_SHOWN]]
+            if len(r.differences) > DIFFERENCES_SHOWN:
+                lines.append(f"- … {len(r.differences) - DIFFERENCES_SHOWN} more")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart_png(period: str, results: list[FlowReconciliation]) -> bytes:
+    """Source, target and ledger totals of each flow, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r.flow for r in results]
+    sides = ("source", "target", "ledger")
+    totals = {
+        side: [float(sum(t[side] for t in r.totals.values())) for r in results] for side in sides
+    }
+    figure, axes = plt.subplots(figsize=(2.5 + 2 * max(1, len(results)), 4), dpi=100)
+    width = 0.25
+    for n, side in enumerate(sides):
+        axes.bar([i + (n - 1) * width for i in range(len(results))], totals[side], width,
+                 label=side)  # fmt: skip
+    axes.set_xticks(range(len(results)), labels)
+    axes.set_title(f"{period[:7]}: totals by system")
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def chart_markdown(period: str, results: list[FlowReconciliation]) -> str:
+    data = base64.b64encode(chart_png(period, results)).decode()
+    return f"![totals of {period[:7]}](data:image/png;base64,{data})"
+
+
+def text(period: str, results: list[FlowReconciliation]) -> str:
+    """What `connector-dagster reconcile` prints."""
+    out = []
+    for r in results:
+        head = "reconciles" if r.reconciles else f"DOES NOT RECONCILE ({len(r.differences)})"
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.counts.items())
+        out += [f"{period[:7]} {r.flow}: {head}; {counts}"]
+        for dims, t in sorted(r.totals.items()):
+            out.append(
+                f"  {' / '.join(dims)}: source {t['source']} target {t['target']} "
+                f"ledger {t['ledger']}"
+            )
+        out += [f"  ! {d}" for d in r.differences]
+    return "\n".join(out)

@@ -1,0 +1,69 @@
+"""What a period of a flow stands at, from the ledger and the open failed records:
+the figures a partition's materialization or failure shows, whatever run wrote them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from connector_dagster.lib.store import FailedRecord, Store
+
+FAILED_SHOWN = 50
+"""Failed records listed on a partition at most (the total is always given)."""
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    period: str
+    statuses: dict[str, int]
+    """Ledger rows of the period by status (synced, failed, pending)."""
+    failed: list[FailedRecord]
+    """The period's open failed records, oldest first."""
+
+    @property
+    def records(self) -> int:
+        return sum(self.statuses.values())
+
+
+def period_summary(store: Store, connection: str, flow: str, period: str) -> PeriodSummary:
+    ledger = store.ledger_for_partition(connection, flow, period)
+    statuses = Counter(entry.status for entry in ledger.values())
+    failed = store.failed(connection=connection, flow=flow, partition_key=period)
+    return PeriodSummary(period, dict(statuses), failed)
+
+
+def summary_metadata(summary: PeriodSummary) -> dict[str, Any]:
+    """The period's totals to date, and its open failed records as a table."""
+    metadata: dict[str, Any] = {
+        "period_records": summary.records,
+        "period_synced": summary.statuses.get("synced", 0),
+        "period_failed": len(summary.failed),
+        "period_pending": summary.statuses.get("pending", 0),
+    }
+    if summary.failed:
+        rows = [
+            f"| {_cell(f.source_key)} | {f.reason} | {f.attempts} | {_cell(f.message)} |"
+            for f in summary.failed[:FAILED_SHOWN]
+        ]
+        more = len(summary.failed) - FAILED_SHOWN
+        table = "\n".join(
+            [
+                f"{len(summary.failed)} open failed record(s) in {summary.period}"
+                + (
+                    f" ({more} more not shown; `connector-dagster failed list`)" if more > 0 else ""
+                ),
+                "",
+                "| record | reason | attempts | message |",
+                "|---|---|---|---|",
+                *rows,
+            ]
+        )
+        metadata["failed_records"] = dg.MetadataValue.md(table)
+    return metadata
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
