@@ -294,6 +294,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             st_port=args.st_port,
             scale=args.scale,
             seed=args.seed,
+            webhook_port=args.webhook_port,
         )
     )
 
@@ -522,6 +523,12 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
         "--scale", type=SCALE, default=1, help="sandbox data, x about 40 POs a month; 1..100"
     )
     p.add_argument("--seed", type=int, default=42, help="seed of the sandbox data; default 42")
+    p.add_argument(
+        "--webhook-port",
+        type=SANDBOX_PORT,
+        default=8590,
+        help="port of the webhook receiver (0: a free one); default 8590",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,7 @@ class DevOptions:
     st_port: int = DEFAULT_ST_PORT
     scale: int = 1
     seed: int = 42
+    webhook_port: int = 8590
 
 
 class _Stopped(Exception):
@@ -105,6 +106,7 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     _check_free(options.host, options.port, "--port")
     _check_free("127.0.0.1", options.ifs_port, "--ifs-port")
     _check_free("127.0.0.1", options.st_port, "--st-port")
+    _check_free("127.0.0.1", options.webhook_port, "--webhook-port")
 
     url = os.environ.get(DATABASE_URL_VAR)
     if url is None:
@@ -141,6 +143,15 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     started.callback(_remove, home / "sandbox.json")
     _write_env_file(env_path, settings)
     started.callback(_remove_env_file, env_path)
+    stop.check()
+
+    receiver = _start_receiver(options)
+    started.callback(receiver.stop)
+    print(
+        "connector-dagster dev: webhook receiver "
+        + ", ".join(f"{name} {url}" for name, url in receiver.info["endpoints"].items()),
+        flush=True,
+    )
     stop.check()
 
     dagster = _start_dagster(options, home)
@@ -232,11 +243,30 @@ def _dev_master_key(home: Path) -> str:
     return path.read_text().strip()
 
 
+def _start_receiver(options: DevOptions) -> Any:
+    """The webhook receiver beside the UI, on `--webhook-port` (the sandbox's default
+    delivery address)."""
+    from connector_dagster.webhooks.server import ReceiverProcess
+
+    try:
+        return ReceiverProcess(port=options.webhook_port).start()
+    except RuntimeError:
+        raise ConfigError(
+            "the webhook receiver did not start (its message is above); choose another port "
+            "with --webhook-port"
+        ) from None
+
+
 def _start_sandbox(options: DevOptions) -> Any:
     from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 
+    receiver = f"http://127.0.0.1:{options.webhook_port}/webhooks/sandbox"
     config = SandboxConfig(
-        ifs_port=options.ifs_port, st_port=options.st_port, seed=options.seed, scale=options.scale
+        ifs_port=options.ifs_port,
+        st_port=options.st_port,
+        seed=options.seed,
+        scale=options.scale,
+        webhook_url=receiver if options.webhook_port else None,
     )
     try:
         return SandboxProcess(config).start()

@@ -74,9 +74,12 @@ class ReceiverProcess:
     """The receiver in a child process with the given environment (database URL,
     master key, connections file); `info` is its JSON line: `url`, `endpoints`."""
 
-    def __init__(self, env: dict[str, str] | None = None, log_level: str = "warning") -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, log_level: str = "warning", port: int = 0
+    ) -> None:
         self.env = dict(os.environ, **(env or {}))
         self.log_level = log_level
+        self.port = port
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
 
@@ -86,7 +89,10 @@ class ReceiverProcess:
         return self.proc.pid
 
     def start(self) -> ReceiverProcess:
-        cmd = [sys.executable, "-m", "connector_dagster.webhooks.server", self.log_level]
+        cmd = [
+            sys.executable, "-m", "connector_dagster.webhooks.server", self.log_level,
+            str(self.port),
+        ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, text=True)  # noqa: S603
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -122,7 +128,7 @@ def _main() -> None:
         level=sys.argv[1].upper() if len(sys.argv) > 1 else "INFO",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    serve("127.0.0.1", 0, _announce_json)
+    serve("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0, _announce_json)
 
 
 if __name__ == "__main__":

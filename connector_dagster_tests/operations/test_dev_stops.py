@@ -5,6 +5,7 @@ and a second start resumes with the same data."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,7 +55,7 @@ class Dev:
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "connector_dagster.cli", "dev", "--port", str(self.port),
-                 "--ifs-port", "0", "--st-port", "0"],
+                 "--ifs-port", "0", "--st-port", "0", "--webhook-port", "0"],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -112,6 +113,9 @@ def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_da
     first = Dev(home)
     try:
         first.wait_until_up()
+        # the webhook receiver runs beside the UI and names the URL to register
+        assert re.search(r"webhook receiver sandbox http://127\.0\.0\.1:\d+/webhooks/sandbox",
+                         first.output()), first.output()  # fmt: skip
         assert first.env_file.read_text().startswith("# Written by `connector-dagster dev`")
         changed = first.cli("mappings", "set", "sandbox", "vendors", "V7777", "3199")
         assert changed.returncode == 0, changed.stderr
