@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.inbox_sensor import inbox_sensor
 from connector_dagster.engine.periods import period_of, period_partitions
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule, polling_schedule
@@ -55,6 +56,8 @@ def build(spec: FlowSpec, conn: Connection) -> dg.Definitions:
     if spec.triggers.close:
         schedules.append(close_schedule(conn, job, f"{prefix}_{spec.name}_close_schedule"))
     sensors = [change_sensor(spec, conn, job)] if spec.triggers.change_sensor else []
+    if spec.triggers.inbox_events and conn.servicetitan.webhooks.enabled:
+        sensors.append(inbox_sensor(spec, conn, job))
     return dg.Definitions(assets=[*reads, write], jobs=[job], schedules=schedules, sensors=sensors)
 
 

@@ -3,7 +3,7 @@ protocols its source and target implement. The engine builds everything else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -109,6 +109,15 @@ class Source(Protocol):
         ...
 
 
+class EventPeriods(Protocol):
+    """A source that says which periods webhook events touch (an invoice event, its
+    invoice's period; a job event, the periods of the job's invoices)."""
+
+    def event_periods(self, events: Sequence[Any]) -> dict[int, set[str]]:
+        """Inbox row id -> partition keys it touches (empty: none this flow syncs)."""
+        ...
+
+
 class ChangePoll(Protocol):
     """A source that can say, cheaply, what changed since a cursor (of any period):
     one request when nothing changed. The flow's change sensor polls it."""
@@ -173,6 +182,10 @@ class Triggers:
     poll: bool = True
     close: bool = True
     change_sensor: bool = False
+    inbox_events: tuple[str, ...] = ()
+    """Webhook event types (e.g. `tn.acc.invoice-posted`) whose arrival in the inbox
+    starts a run; the source must implement `EventPeriods`. An event type belongs to
+    one flow."""
 
 
 @dataclass(frozen=True)
@@ -224,3 +237,5 @@ class FlowSpec:
                 raise ValueError(f"flow {self.name}: {read.name} depends on unknown {unknown}")
         if self.triggers.change_sensor and not callable(getattr(self.source, "changes", None)):
             raise ValueError(f"flow {self.name}: a change sensor needs a source with changes()")
+        if self.triggers.inbox_events and not callable(getattr(self.source, "event_periods", None)):
+            raise ValueError(f"flow {self.name}: an inbox sensor needs event_periods()")

@@ -114,6 +114,23 @@ def since(store: Store, connection: str, cursor: int, limit: int = 500) -> list[
         return [InboxEvent(*row) for row in cur.fetchall()]
 
 
+def pending(
+    store: Store, connection: str, types: Sequence[str], limit: int = 500
+) -> list[InboxEvent]:
+    """Unprocessed events of these types, oldest first: one query (the partial index on
+    unprocessed rows keeps it cheap when there are none). Not by a cursor of row ids:
+    ids are taken before commit, so a lower id can become visible after a higher one."""
+    with store.cursor() as cur:
+        cur.execute(
+            """SELECT id, connection, occurrence_id, event_type, event_time, body
+               FROM connector.webhook_inbox
+               WHERE connection = %s AND processed_at IS NULL AND event_type = ANY(%s)
+               ORDER BY id LIMIT %s""",
+            (connection, list(types), limit),
+        )
+        return [InboxEvent(*row) for row in cur.fetchall()]
+
+
 def mark_processed(store: Store, ids: Iterable[int], run_id: str) -> int:
     """Mark events processed (idempotent); returns how many changed."""
     ids = list(ids)

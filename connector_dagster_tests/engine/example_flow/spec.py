@@ -60,6 +60,10 @@ class NotesSource:
     def changed(self, versions: Mapping[str, str | None]) -> set[str]:
         return {k for k, v in versions.items() if NOTES.get(k, {}).get("version") != v}
 
+    def event_periods(self, events: Sequence[Any]) -> dict[int, set[str]]:
+        """A `note.changed` event names its note's day."""
+        return {e.id: {f"{e.body['data']['day'][:7]}-01"} for e in events}
+
 
 class NotesTarget:
     def __init__(self, link: Link, settings: ExampleSettings) -> None:
@@ -103,5 +107,5 @@ SPEC = FlowSpec(
     target=NotesTarget,
     map=map_note,
     tables=(Table("note_kinds", "unused: shows a flow declaring its own mapping table"),),
-    triggers=Triggers(poll=True, close=False),
+    triggers=Triggers(poll=True, close=False, inbox_events=("note.changed",)),
 )
