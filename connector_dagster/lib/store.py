@@ -12,14 +12,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2.extensions
 import psycopg2.pool
 from psycopg2.extras import Json as _Json
 from psycopg2.extras import execute_values
 
-from connector_dagster.lib.db import KEEPALIVES, SESSION_OPTIONS, connect, libpq_url
+if TYPE_CHECKING:
+    from connector_dagster.lib.leases import Leases
+
+from connector_dagster.lib.db import SESSION_OPTIONS, libpq_url
 
 
 def Json(value: Any) -> _Json:
@@ -134,6 +137,8 @@ class Store:
 
     def leases(self) -> Leases:
         """A session of its own that holds per-record leases (see `Leases`)."""
+        from connector_dagster.lib.leases import Leases
+
         return Leases(self.url)
 
     # -- ledger -------------------------------------------------------------
@@ -453,60 +458,6 @@ def _audit_many(cur: psycopg2.extensions.cursor, rows: list[tuple[RecordRef, Aud
             for r, a in rows
         ],
     )
-
-
-class Leases:
-    """Per-record leases: PostgreSQL advisory locks held by one session of their own.
-
-    A lease is held until released, or until the session ends: when its holder
-    dies, the server ends the session (at once for a killed process, within about
-    25 s for a vanished machine, by TCP keepalives) and the lease is free again.
-    Two runs, on one machine or several, never hold the same record's lease.
-    """
-
-    def __init__(self, url: str) -> None:
-        self._conn = connect(url, **KEEPALIVES)
-        self._conn.autocommit = True
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _name(connection: str, flow: str) -> str:
-        return f"{connection}\x1f{flow}\x1f"
-
-    def take(self, connection: str, flow: str, keys: Iterable[str]) -> set[str]:
-        """Lease what is free of `keys`; returns the keys now held (the others are
-        held by a live session elsewhere)."""
-        keys = list(dict.fromkeys(keys))
-        if not keys:
-            return set()
-        with self._lock, self._conn.cursor() as cur:
-            cur.execute(
-                """SELECT key FROM unnest(%s::text[]) AS key
-                   WHERE pg_try_advisory_lock(hashtextextended(%s || key, 0))""",
-                (keys, self._name(connection, flow)),
-            )
-            return {row[0] for row in cur.fetchall()}
-
-    def release(self, connection: str, flow: str, keys: Iterable[str]) -> None:
-        keys = list(keys)
-        if not keys:
-            return
-        with self._lock, self._conn.cursor() as cur:
-            cur.execute(
-                """SELECT pg_advisory_unlock(hashtextextended(%s || key, 0))
-                   FROM unnest(%s::text[]) AS key""",
-                (self._name(connection, flow), keys),
-            )
-
-    def close(self) -> None:
-        """End the session: every lease it held is released."""
-        self._conn.close()
-
-    def __enter__(self) -> Leases:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _resolve_open(cur: psycopg2.extensions.cursor, ref: RecordRef) -> None:
