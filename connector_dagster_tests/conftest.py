@@ -124,6 +124,8 @@ def sandbox_connection(
     flows:
       purchase_orders: {{}}
       gl_postings: {{}}
+      invoices: {{}}
+      bills: {{}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"

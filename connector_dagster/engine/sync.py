@@ -13,6 +13,8 @@ For each source record of a partition:
    field alone, is a `conflict`, never a write.
 5. Create, update (only the fields whose mapped value changed) or cancel, and
    commit target id, hash, payload, status and the audit row in one transaction.
+   A create whose answer was lost is looked up again; a record found then is
+   adopted and updated like any adopted record.
 
 A bad record is parked in `failed_records` with a classified reason; the others go
 on. Pages of records flow through steps 3-4 while earlier pages are being written,
@@ -353,6 +355,10 @@ class Syncer:
                     if exc.kind is not ErrorKind.OUTCOME_UNKNOWN:
                         raise
                     target_id, action = self._after_unknown(record, exc)
+                    if action == "adopt":
+                        # As for any adoption: a create of several requests may have
+                        # stopped half-way, so the record is brought to its payload.
+                        self.target.update(record, target_id)
             elif record.op == "cancel":
                 self.target.cancel(record, target_id)
                 action = "cancel"

@@ -61,6 +61,11 @@ class IfsConnection(_Model):
     page_size: int = Field(500, gt=0, le=10000)
     timeout_s: float = Field(30, gt=0)
     token_margin_s: float = Field(30, ge=0)
+    batch: bool = False
+    """Write a document's header and rows as one `$batch` change set (all or nothing,
+    one request); off by default, since a tenant's limits on `$batch` are unverified."""
+    batch_max_requests: int = Field(100, ge=2, le=1000)
+    """Requests one change set may hold; a larger document is written request by request."""
 
     @field_validator("base_url")
     @classmethod

@@ -85,12 +85,14 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Reply:
-    """A successful answer: status, headers and the parsed JSON body (None if empty)."""
+    """A successful answer: status, headers and the parsed JSON body (None if empty;
+    with `raw=True` the body is left unparsed in `content`)."""
 
     status: int
     headers: httpx.Headers
     data: Any
     url: str
+    content: bytes = b""
 
 
 Classifier = Callable[[int, Any], ErrorKind | None]
@@ -244,19 +246,24 @@ class HttpEngine:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        content: bytes | None = None,
+        raw: bool = False,
     ) -> Reply:
         """Send `method path` (relative to the base URL, or absolute) until it
         succeeds or fails for good; raise a classified `ApiError` on failure.
 
         `path` is used verbatim: build query strings yourself (OData's `$`).
-        `idempotent` defaults from the method (POST is not).
+        `idempotent` defaults from the method (POST is not). A body that is not
+        JSON goes in `content` with its Content-Type in `headers`; with `raw`, a
+        successful answer's body is returned unparsed (`Reply.content`).
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        content = encode_json(json_body) if json_body is not None else None
+        if json_body is not None:
+            content = encode_json(json_body)
         extra = dict(headers or {})
-        if content is not None:
+        if json_body is not None:
             extra.setdefault("Content-Type", "application/json")
         attempts = _Attempts()
         retrying = tenacity.Retrying(
@@ -268,7 +275,7 @@ class HttpEngine:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._attempt, method, path, content, extra, idempotent, attempts)
+        return retrying(self._attempt, method, path, content, extra, (idempotent, raw), attempts)
 
     def _attempt(
         self,
@@ -276,13 +283,14 @@ class HttpEngine:
         path: str,
         content: bytes | None,
         headers: dict[str, str],
-        idempotent: bool,
+        how: tuple[bool, bool],
         attempts: _Attempts,
     ) -> Reply:
         attempts.count += 1
+        idempotent, raw = how
         try:
             response = self._send(method, path, content, headers, idempotent)
-            return self._reply(method, response, idempotent)
+            return self._reply(method, response, idempotent, raw)
         except ApiError as exc:
             exc.attempts = attempts.count
             raise
@@ -345,11 +353,15 @@ class HttpEngine:
             retryable=False,
         )
 
-    def _reply(self, method: str, response: httpx.Response, idempotent: bool) -> Reply:
+    def _reply(
+        self, method: str, response: httpx.Response, idempotent: bool, raw: bool = False
+    ) -> Reply:
         url = str(response.request.url)
         status = response.status_code
         content_type = response.headers.get("content-type", "")
         if 200 <= status < 300:
+            if raw:
+                return Reply(status, response.headers, None, url, response.content)
             if not response.content.strip():
                 return Reply(status, response.headers, None, url)
             try:

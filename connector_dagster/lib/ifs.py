@@ -3,7 +3,9 @@
 Reads follow `@odata.nextLink` verbatim and otherwise page with `$top/$skip`
 over a stable `$orderby` on the keys; every row keeps its `@odata.etag`.
 Updates read the current ETag, PATCH with `If-Match`, and on 412 re-read and
-re-apply the change (bounded) before reporting a conflict.
+re-apply the change (bounded) before reporting a conflict. A change set of
+requests goes as one `$batch` (all or nothing); its failed request is
+classified like the same request sent alone.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connector_dagster.lib import odata
+from connector_dagster.lib import ifs_batch, odata
 from connector_dagster.lib.errors import (
+    ApiError,
     ConflictError,
     ErrorKind,
     NotFoundError,
+    OutcomeUnknownError,
     RejectedError,
     TransientError,
+    api_message,
+    error_for,
 )
 from connector_dagster.lib.http import (
     HttpEngine,
@@ -33,8 +39,10 @@ from connector_dagster.lib.http import (
     Timeouts,
     decode_json,
     encode_json,
+    kind_for_status,
     map_concurrent,
 )
+from connector_dagster.lib.ifs_batch import BatchAnswer, BatchFormatError, BatchRequest
 from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
 from connector_dagster.lib.ratelimit import Rate
 from connector_dagster.lib.shared_ratelimit import client_limiter
@@ -114,19 +122,58 @@ class Row(dict[str, Any]):
         return str(value) if value else None
 
 
+_EXISTS = re.compile(r"\b[A-Z][A-Za-z0-9_]*\.EXIST:")
+"""IFS's Record_Exist (`ORA-20112: PurchaseOrder.EXIST: …`); not `….NOTEXIST:`."""
+_PERIOD_CLOSED = re.compile(r"\.PERIODCLOSED:")
+_PERIOD = re.compile(r"\b(\d{4}-\d{2})\b")
+_NOT_MODIFIABLE = re.compile(r"\.NOTMODIFIABLE:")
+
+
+def _text(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False) if not isinstance(body, str) else body
+
+
 def classify_ifs(status: int, body: Any) -> ErrorKind | None:
     """IFS-specific classification on top of the status defaults."""
     error = body.get("error") if isinstance(body, dict) else None
     code = str(error.get("code") or "") if isinstance(error, dict) else ""
-    text = json.dumps(body) if not isinstance(body, str) else body
+    text = _text(body)
     if code == "MI_MODIFIED_ERROR" or "FND_LOCKED" in text or "ORA-00054" in text:
         return ErrorKind.TRANSIENT
-    if ".EXIST:" in text:
+    if _EXISTS.search(text):
         return ErrorKind.CONFLICT  # IFS' Record_Exist: a create whose key is taken
+    if _PERIOD_CLOSED.search(text) or _NOT_MODIFIABLE.search(text):
+        return ErrorKind.REJECTED  # a business refusal: sending it again will not help
     if status == 500 and (code == "DATABASE_ERROR" or "ORA-" in text):
         return ErrorKind.REJECTED  # database-side validation, not an outage
     if code == "CSRF_ERROR":
         return ErrorKind.REJECTED
+    return None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An IFS refusal with a failure reason of its own: `period_closed` (with the
+    period, YYYY-MM), `target_locked` (the record can no longer be changed) or
+    `duplicate` (a create whose key is taken)."""
+
+    reason: str
+    detail: str
+    period: str | None = None
+
+
+def refusal(exc: ApiError) -> Refusal | None:
+    """What IFS refused, from its error body, when it is more than a plain rejection."""
+    text = _text(exc.body) if exc.body is not None else exc.detail
+    detail = api_message(exc.body) or exc.detail
+    closed = _PERIOD_CLOSED.search(text)
+    if closed is not None:
+        period = _PERIOD.search(text, closed.end())
+        return Refusal("period_closed", detail, period.group(1) if period else None)
+    if _NOT_MODIFIABLE.search(text):
+        return Refusal("target_locked", detail)
+    if _EXISTS.search(text):
+        return Refusal("duplicate", detail)
     return None
 
 
@@ -346,6 +393,126 @@ class IfsClient:
             status=412,
         )
 
+    def action(
+        self,
+        set_path: str,
+        keys: Mapping[str, odata.Literal],
+        name: str,
+        *,
+        etag: str | None = None,
+        idempotent: bool = False,
+    ) -> str | None:
+        """Invoke bound action `name` (`IfsApp.{P}.{Entity}_{Action}`) on one entity,
+        body `{}`, with If-Match (`etag`, else the current one); a 412 re-reads the
+        ETag and invokes it again, up to `etag_retries` times. Returns the new ETag.
+        Say `idempotent` when invoking it twice is harmless: only then is it resent
+        after a lost answer."""
+        write_tier = self.settings.write_tier
+        url = self.path(f"{odata.entity_path(set_path, keys)}/{name}", write_tier)
+        for _ in range(self.settings.etag_retries + 1):
+            if etag is None:
+                etag = self.get(set_path, keys, tier=write_tier).etag or "*"
+            try:
+                reply = self.engine.request(
+                    "POST", url, json_body={}, headers={"If-Match": etag}, idempotent=idempotent
+                )
+            except ConflictError as exc:
+                if exc.status != 412:
+                    raise
+                etag = None
+                continue
+            return reply.headers.get("etag")
+        raise ConflictError(
+            f"IFS {self.settings.name}: the record kept changing while {name} was invoked "
+            f"({self.settings.etag_retries + 1} attempts answered 412); re-run to try again",
+            method="POST",
+            url=self.engine.url(url),
+            status=412,
+        )
+
+    def batch(self, service: str, requests: Sequence[BatchRequest]) -> list[BatchAnswer]:
+        """Send `requests` as one change set of a `$batch` to projection `service`
+        (`ExternalVoucherHandling.svc`) on the write tier: all of them take effect or
+        none. Returns their answers in order; a failed request raises the error it
+        would have raised alone (classified, IFS's error body kept), naming its place
+        in the change set. A lost answer raises OutcomeUnknownError, as a create does."""
+        path = self.path(f"{service.strip('/')}/$batch", self.settings.write_tier)
+        content_type, body = ifs_batch.encode([requests])
+        reply = self.engine.request(
+            "POST",
+            path,
+            content=body,
+            headers={"Content-Type": content_type, "Accept": "multipart/mixed"},
+            raw=True,
+        )
+        try:
+            [answers] = ifs_batch.decode(reply.headers.get("content-type", ""), reply.content)
+        except (BatchFormatError, ValueError) as exc:
+            raise OutcomeUnknownError(
+                f"IFS {self.settings.name}: the $batch answer cannot be read ({exc}); the "
+                "change set may have taken effect: look it up before sending it again",
+                method="POST",
+                url=reply.url,
+                status=reply.status,
+                retryable=False,
+            ) from None
+        failed = next((a for a in answers if not a.ok), None)
+        if failed is not None:
+            raise self._part_error(failed, requests, reply.url)
+        if len(answers) != len(requests):
+            raise OutcomeUnknownError(
+                f"IFS {self.settings.name}: the $batch answered {len(answers)} of "
+                f"{len(requests)} requests of the change set; look it up before sending it "
+                "again",
+                method="POST",
+                url=reply.url,
+                status=reply.status,
+                retryable=False,
+            )
+        return answers
+
+    def _part_error(
+        self, answer: BatchAnswer, requests: Sequence[BatchRequest], url: str
+    ) -> ApiError:
+        kind = classify_ifs(answer.status, answer.data) or kind_for_status(answer.status)
+        sent = next((r for r in requests if r.content_id == answer.content_id), None)
+        where = f"{sent.method} {sent.url}" if sent else f"Content-ID {answer.content_id}"
+        return error_for(
+            kind,
+            f"IFS {self.settings.name}: {api_message(answer.data) or answer.status} "
+            f"({where}, in a $batch change set: nothing of it was written)",
+            method="POST",
+            url=url,
+            status=answer.status,
+            body=answer.data,
+            retryable=False,
+        )
+
+    def query_any_of(
+        self,
+        set_path: str,
+        field: str,
+        values: Iterable[odata.Literal],
+        *,
+        filter: str | None = None,
+        select: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> Iterator[Row]:
+        """The rows whose `field` is one of `values` (and that match `filter`): one
+        `$filter` of `or`-ed values per request, as many values per request as keep its
+        URL within `max_url_length`."""
+        keys = tuple(keys) if keys is not None else self.keys_of(set_path)
+        order = list(keys or [field])
+        chosen = [*select, *(k for k in (field, *keys) if k not in select)] if select else None
+        for chunk in self._key_chunks(set_path, field, values, filter, chosen, order):
+            yield from self.query(
+                set_path,
+                filter=odata.and_(filter, odata.any_of(field, chunk)),
+                select=chosen,
+                orderby=order,
+                keys=keys,
+            )
+
     def exists_by_keys(
         self,
         set_path: str,
@@ -384,14 +551,18 @@ class IfsClient:
         key_field: str,
         values: Iterable[odata.Literal],
         filter: str | None,
+        select: Sequence[str] | None = None,
+        orderby: Sequence[str] | None = None,
     ) -> Iterator[list[odata.Literal]]:
         base = self.engine.url(self.path(set_path))
         fixed = len(base) + len(
             "?"
             + odata.query_string(
-                filter=odata.and_(filter, "x"), select=[key_field], orderby=[key_field]
+                filter=odata.and_(filter, "x"),
+                select=select or [key_field],
+                orderby=orderby or [key_field],
             )
-            + f"&$top={self.settings.page_size or 0}"
+            + f"&$top={self.settings.page_size or 0}&$skip={10**9}"
         )
         budget = self.settings.max_url_length - fixed
         chunk: list[odata.Literal] = []

@@ -1,0 +1,193 @@
+"""ServiceTitan AP or inventory bill -> IFS GL posting set: pure mapping, no I/O.
+
+Each item (quantity x cost) and expense line debits its GL account (the
+`ifs_accounts` table), the bill's tax and shipping debit the connection's tax and
+shipping accounts, and the payable account is credited with the whole; a negative
+bill (a credit) the other way round. Every row takes the cost centre of the bill's
+business unit (`business_units`, which also names the IFS company); the tax zone's IFS
+tax code (`ifs_tax_codes`) names the tax row. The header's reference, `ST-APB-<id>`
+or `ST-INB-<id>`, finds it again in IFS.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connector_dagster.defs.bills.settings import BillSettings
+from connector_dagster.defs.invoices.postings import (
+    ACCOUNTS,
+    BUSINESS_UNITS,
+    TAX_CODES,
+    BusinessUnit,
+    Line,
+    Problems,
+    TaxCode,
+    amount,
+    business_date,
+    clip,
+    in_period,
+    number,
+    posting_set,
+    unbalanced,
+)
+from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.lib.mapping import Mappings
+
+EXPORTED = ("Exported", "PostedAndExported")
+PREFIX = {"ap": "APB", "inventory": "INB"}
+NAME = {"ap": "AP bill", "inventory": "inventory bill"}
+
+
+def reference(key: str) -> str:
+    """The IFS reference of bill `key` (`ap-5000123`): `ST-APB-5000123`."""
+    kind, _, bill_id = key.partition("-")
+    return f"ST-{PREFIX[kind]}-{bill_id}"
+
+
+def map_item(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:
+    """One bill read (with its lines): a cancelled one cancels its posting set; one
+    exported by someone else, not posted yet in ServiceTitan, or of zero total is not
+    written (and reported); any other becomes its posting set."""
+    bill = item.data["bill"]
+    who = f"{NAME[bill['kind']]} {bill['id']}"
+    if bill.get("status") == "Canceled":
+        return Mapped(None, op="cancel")
+    status = bill["syncStatus"]
+    if status in EXPORTED and not item.data["ours"]:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{who} is {status} in ServiceTitan by someone else (this connector never "
+            "wrote it), so it is not posted to IFS",
+        )
+    if status not in EXPORTED and status not in settings.sync_statuses:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{who} is {status} in ServiceTitan, not posted yet: it is posted to IFS once "
+            "it is",
+        )
+    return map_bill(item, maps, settings)
+
+
+def map_bill(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:
+    """The posting set of one bill; every problem names the bill, its line and the
+    field, and the fix."""
+    bill, rows = item.data["bill"], item.data["lines"]
+    what = NAME[bill["kind"]]
+    problems = Problems(f"{what} {bill['id']}")
+    day = business_date(bill["billDate"])
+    in_period(day, "billDate", item.data["period"], problems)
+    billed = amount(bill["billAmount"], "billAmount", problems, settings)
+    tax = amount(bill.get("taxAmount") or "0", "taxAmount", problems, settings)
+    shipping = amount(bill.get("shippingAmount") or "0", "shippingAmount", problems, settings)
+    if not rows:
+        problems.add("validation", "has no items or expense lines; add them in ServiceTitan")
+    lines: list[Line] = []
+    summed = Decimal(0)
+    for row in rows:
+        value = _line_amount(row, problems, settings)
+        account = _account(row, maps, problems)
+        if value is not None:
+            summed += value
+        if value is not None and account is not None:
+            lines.append(Line(account, value, clip(str(row.get("glAccountName") or account), 120)))
+    if rows and billed is not None and summed != billed:
+        problems.add(
+            "validation",
+            f"its lines add up to {summed} but its billAmount is {billed}; correct the bill "
+            "in ServiceTitan",
+        )
+    unit = _unit(bill, maps, problems)
+    tax_code = _tax_code(bill, tax, maps, problems)
+    if problems or unit is None or None in (billed, tax, shipping):
+        return Mapped(None, list(problems))
+    assert billed is not None and tax is not None and shipping is not None
+    vendor = bill.get("vendorName") or "no vendor"
+    number = bill.get("vendorNumber") or bill.get("referenceNumber") or bill["id"]
+    if tax and tax_code is not None:
+        lines.append(Line(settings.tax_account, tax, f"Tax {tax_code.tax_code}"))
+    if shipping:
+        lines.append(Line(settings.shipping_account, shipping, "Shipping"))
+    lines.append(Line(settings.payable_account, -(billed + tax + shipping), f"{vendor} {number}"))
+    payload = posting_set(
+        {
+            "VoucherDate": day.isoformat(),  # type: ignore[union-attr]
+            "Text": f"ServiceTitan {what} {bill['id']} {vendor} {number}: "
+            f"{bill.get('summary') or ''}",
+            "Reference": reference(item.key),
+        },
+        lines,
+        unit,
+        settings,
+    )
+    if not payload["rows"]:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{what} {bill['id']} totals 0.00 on every account: nothing to post to IFS",
+        )
+    off = unbalanced(payload)
+    if off:
+        problems.add(
+            "validation",
+            f"its lines rounded to {settings.currency} leave it unbalanced by {off}; round "
+            "its unit costs in ServiceTitan",
+        )
+        return Mapped(None, list(problems))
+    return Mapped({**payload, "export": {"kind": bill["kind"], "id": int(bill["id"])}})
+
+
+def _line_amount(row: dict[str, Any], problems: Problems, settings: BillSettings) -> Decimal | None:
+    """An expense line's amount, or an item's quantity times its unit cost (exact: a
+    unit cost may have more decimals than the currency; rows are rounded once summed)."""
+    where = f"{row['line']} {row['id']}"
+    if row["line"] == "expense":
+        return amount(row.get("amount"), f"{where} amount", problems, settings)
+    quantity, cost = number(row.get("quantity")), number(row.get("cost"))
+    if quantity is None or cost is None:
+        problems.add(
+            "validation",
+            f"{where} quantity {row.get('quantity')!r} or cost {row.get('cost')!r} is not a "
+            "number; correct it in ServiceTitan",
+        )
+        return None
+    return quantity * cost
+
+
+def _account(row: dict[str, Any], maps: Mappings, problems: Problems) -> str | None:
+    where = f"{row['line']} {row['id']}"
+    if row.get("glAccountId") is None:
+        problems.add("validation", f"{where} has no generalLedgerAccount; set it in ServiceTitan")
+        return None
+    return problems.mapped(
+        maps,
+        ACCOUNTS,
+        row["glAccountId"],
+        f"{where} generalLedgerAccount",
+        "IFS account",
+        f"{row.get('glAccountNumber')} {row.get('glAccountName')}",
+    )
+
+
+def _unit(bill: dict[str, Any], maps: Mappings, problems: Problems) -> BusinessUnit | None:
+    if bill.get("businessUnitId") is None:
+        problems.add("validation", "has no businessUnit; set it in ServiceTitan")
+        return None
+    found = problems.mapped(
+        maps, BUSINESS_UNITS, bill["businessUnitId"], "businessUnit", "IFS company and cost centre"
+    )
+    return None if found is None else BusinessUnit.model_validate(found)
+
+
+def _tax_code(
+    bill: dict[str, Any], tax: Decimal | None, maps: Mappings, problems: Problems
+) -> TaxCode | None:
+    if not tax:
+        return None
+    if bill.get("taxZoneId") is None:
+        problems.add("validation", f"has taxAmount {tax} but no taxZone; set its tax zone")
+        return None
+    found = problems.mapped(maps, TAX_CODES, bill["taxZoneId"], "taxZone", "IFS tax code")
+    return None if found is None else TaxCode.model_validate(found)

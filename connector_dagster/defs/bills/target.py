@@ -1,0 +1,32 @@
+"""F4's target: F3's IFS posting target, bills marked with `ap-bills/markasexported`
+or `inventory-bills/markasexported`. Bills carry no external id in ServiceTitan (a mark
+only sets their sync status), so the IFS key is kept in the ledger alone."""
+
+from __future__ import annotations
+
+from connector_dagster.defs.bills.mapping import reference
+from connector_dagster.defs.invoices.target import IfsPostingTarget
+from connector_dagster.engine.sync import SourceRecord
+
+MARK = {
+    "ap": ("ap-bills/markasexported", "billIds", "billId"),
+    "inventory": ("inventory-bills/markasexported", "inventoryBillIds", "inventoryBillId"),
+}
+
+
+class IfsBillPostings(IfsPostingTarget):
+    """AP and inventory bills as IFS posting sets."""
+
+    label = "bill"
+
+    def reference(self, key: str) -> str:
+        return reference(key)
+
+    def mark(self, record: SourceRecord, target_id: str) -> None:
+        assert record.payload is not None
+        export = record.payload["export"]
+        path, ids_field, id_field = MARK[export["kind"]]
+        answers = self.link.servicetitan.post(
+            "accounting", path, {ids_field: [export["id"]]}, idempotent=True
+        )
+        self.marked_exported(record, target_id, answers, id_field, export["id"])

@@ -1,0 +1,181 @@
+"""ServiceTitan invoice -> IFS GL posting set: pure mapping, no I/O.
+
+The receivable account is debited with the invoice's total, each item's GL account
+(the `ifs_accounts` table) credited with its items, the tax zone's sales tax account
+(`ifs_tax_codes`) with the sales tax; a negative invoice (an adjustment) the other way
+round. Every row takes the cost centre of the invoice's business unit
+(`business_units`, which also names the IFS company); the job gives the texts (and,
+if set, a code part). The header's reference, `ST-INV-<id>`, finds it again in IFS.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connector_dagster.defs.invoices.postings import (
+    ACCOUNTS,
+    BUSINESS_UNITS,
+    TAX_CODES,
+    BusinessUnit,
+    Line,
+    Problems,
+    TaxCode,
+    amount,
+    business_date,
+    clip,
+    exported_by_us,
+    in_period,
+    posting_set,
+)
+from connector_dagster.defs.invoices.settings import InvoiceSettings
+from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.lib.mapping import Mappings
+
+EXPORTED = "Exported"
+
+
+def reference(key: str) -> str:
+    """The IFS reference of invoice `key` (its ServiceTitan id): `ST-INV-77000123`."""
+    return f"ST-INV-{key}"
+
+
+def map_item(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped:
+    """One invoice read (with its items and job): an inactive one cancels its posting
+    set; one exported by another integration, not posted yet in ServiceTitan, or of
+    zero total is not written (and reported); any other becomes its posting set."""
+    invoice = item.data["invoice"]
+    who = f"invoice {item.key}"
+    if not invoice["active"]:
+        return Mapped(None, op="cancel")
+    status, export_id = invoice["syncStatus"], invoice.get("exportId")
+    if status == EXPORTED and not exported_by_us(export_id):
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{who} is exported already by another integration (externalId "
+            f"{export_id!r}), so it is not posted to IFS again",
+        )
+    if status != EXPORTED and status not in settings.sync_statuses:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{who} is {status} in ServiceTitan, not posted yet: it is posted to IFS "
+            "once it is",
+        )
+    return map_invoice(item, maps, settings)
+
+
+def map_invoice(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped:
+    """The posting set of one invoice; every problem names the invoice, its item and the
+    field, and the fix."""
+    invoice, items, job = item.data["invoice"], item.data["items"], item.data.get("job")
+    problems = Problems(f"invoice {item.key}")
+    day = business_date(invoice["invoiceDate"])
+    in_period(day, "invoiceDate", item.data["period"], problems)
+    total = amount(invoice["total"], "total", problems, settings)
+    sub = amount(invoice["subTotal"], "subTotal", problems, settings)
+    tax = amount(invoice["salesTax"], "salesTax", problems, settings)
+    if not items:
+        problems.add(
+            "validation", "has no items; add them in ServiceTitan (or deactivate the invoice)"
+        )
+    ordered = sorted(items, key=lambda r: (r.get("order") or 0, r["id"]))
+    values = [amount(r.get("total"), f"item {r['id']} total", problems, settings) for r in ordered]
+    if not problems and items and not total and not tax and not any(values):
+        return Mapped(None, op="ignore", note=f"invoice {item.key} totals 0.00: nothing to post")
+    lines: list[Line] = []
+    for row, value in zip(ordered, values, strict=True):
+        account = _item_account(row, maps, problems)
+        if value is not None and account is not None:
+            lines.append(Line(account, value, clip(str(row.get("glAccountName") or account), 120)))
+    summed = sum((v for v in values if v is not None), Decimal(0))
+    if items and sub is not None and None not in values and summed != sub:
+        problems.add(
+            "validation",
+            f"its items add up to {summed} but its subTotal is {sub}; correct the items or "
+            "totals in ServiceTitan",
+        )
+    if None not in (sub, tax, total) and sub + tax != total:  # type: ignore[operator]
+        problems.add(
+            "validation",
+            f"subTotal {sub} plus salesTax {tax} is not its total {total}; correct it in "
+            "ServiceTitan",
+        )
+    if invoice.get("jobId") is not None and job is None:
+        problems.add(
+            "validation",
+            f"jobId {invoice['jobId']} names a job ServiceTitan did not return; check the "
+            "job in ServiceTitan, then replay this record",
+        )
+    unit = _unit(invoice, maps, problems)
+    tax_code = None
+    if tax:
+        if invoice.get("taxZoneId") is None:
+            problems.add("validation", f"has salesTax {tax} but no taxZoneId; set its tax zone")
+        else:
+            found = problems.mapped(
+                maps, TAX_CODES, invoice["taxZoneId"], "taxZoneId", "IFS tax code"
+            )
+            tax_code = None if found is None else TaxCode.model_validate(found)
+    if problems or unit is None or total is None or tax is None:
+        return Mapped(None, list(problems))
+    job_text = f", job {job['jobNumber']}" if job else ""
+    customer = invoice.get("customerName") or "no customer"
+    lines = [Line(ln.account, -ln.amount, f"{ln.text}{job_text}") for ln in lines]
+    lines.append(
+        Line(settings.receivable_account, total, f"Invoice {invoice['number']} {customer}")
+    )
+    if tax and tax_code is not None:
+        lines.append(Line(tax_code.account, -tax, f"Sales tax {tax_code.tax_code}"))
+    parts = None
+    if settings.job_code_part and job:
+        parts = {settings.job_code_part: str(job["jobNumber"])[:20]}
+    payload = posting_set(
+        {
+            "VoucherDate": day.isoformat(),  # type: ignore[union-attr]
+            "Text": f"ServiceTitan invoice {invoice['number']} ({item.key}) {customer}"
+            f"{job_text}: {invoice.get('summary') or ''}",
+            "Reference": reference(item.key),
+        },
+        lines,
+        unit,
+        settings,
+        parts,
+    )
+    if not payload["rows"]:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"invoice {item.key} totals 0.00 on every account: nothing to post to IFS",
+        )
+    return Mapped({**payload, "export": {"invoiceId": int(item.key)}})
+
+
+def _item_account(row: dict[str, Any], maps: Mappings, problems: Problems) -> str | None:
+    where = f"item {row['id']}"
+    if row.get("glAccountId") is None:
+        problems.add("validation", f"{where} has no generalLedgerAccount; set it in ServiceTitan")
+        return None
+    return problems.mapped(
+        maps,
+        ACCOUNTS,
+        row["glAccountId"],
+        f"{where} generalLedgerAccount",
+        "IFS account",
+        f"{row.get('glAccountNumber')} {row.get('glAccountName')}",
+    )
+
+
+def _unit(invoice: dict[str, Any], maps: Mappings, problems: Problems) -> BusinessUnit | None:
+    if invoice.get("businessUnitId") is None:
+        problems.add("validation", "has no businessUnit; set it in ServiceTitan")
+        return None
+    found = problems.mapped(
+        maps,
+        BUSINESS_UNITS,
+        invoice["businessUnitId"],
+        "businessUnit",
+        "IFS company and cost centre",
+    )
+    return None if found is None else BusinessUnit.model_validate(found)

@@ -1,0 +1,204 @@
+"""What F3 and F4 share in mapping, pure: the mapping tables they read (declared once),
+amounts in the company currency, and a document's signed lines turned into an IFS
+posting set (a header and balanced rows, debits and credits per account)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from connector_dagster.defs.invoices.settings import PostingSettings
+from connector_dagster.lib.mapping import Mappings, Table
+
+IfsCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^\S+$")]
+
+
+class BusinessUnit(BaseModel):
+    """Where a ServiceTitan business unit's documents post in IFS."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    company: IfsCode
+    cost_centre: IfsCode
+
+
+class TaxCode(BaseModel):
+    """A ServiceTitan tax zone's IFS tax code, and the account its sales tax posts to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tax_code: IfsCode
+    account: IfsCode
+
+
+ACCOUNTS = Table("ifs_accounts", "ServiceTitan GL account id -> IFS account", IfsCode)
+BUSINESS_UNITS = Table(
+    "business_units", "ServiceTitan business unit id -> IFS company and cost centre", BusinessUnit
+)
+TAX_CODES = Table(
+    "ifs_tax_codes", "ServiceTitan tax zone id -> IFS tax code and sales tax account", TaxCode
+)
+TABLES = (ACCOUNTS, BUSINESS_UNITS, TAX_CODES)
+
+MARKER_ROOM = 53
+"""Characters of IFS's 200-character Text kept for the target's connection marker."""
+TEXT_LENGTH = 200 - MARKER_ROOM
+EXTERNAL_ID = re.compile(r"^IFS (\S+/\S+)$")
+"""The `externalId` this connector gives a ServiceTitan document: `IFS <IFS key>`."""
+
+
+def external_id(target_id: str) -> str:
+    return f"IFS {target_id}"
+
+
+def exported_by_us(export_id: Any) -> bool:
+    """Whether a document's `exportId` is one this connector wrote (`IFS ACME01/17`)."""
+    return bool(EXTERNAL_ID.match(str(export_id or "")))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One posting of a document: an IFS account, a signed amount (debit positive) and
+    its text."""
+
+    account: str
+    amount: Decimal
+    text: str
+
+
+class Problems(list[tuple[str, str]]):
+    """(reason, message) pairs of one document; every message names it."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__()
+        self.who = who
+
+    def add(self, reason: str, message: str) -> None:
+        self.append((reason, f"{self.who}: {message}"))
+
+    def mapped(
+        self, maps: Mappings, table: Table, code: Any, field: str, what: str, about: str = ""
+    ) -> Any:
+        """The table's entry for `code`, or None with a `mapping_missing` problem naming
+        the field, the code (and `about` it) and the table to fill."""
+        value, bad = maps.entry(table.kind, str(code))
+        if value is None:
+            fix = f"correct it ({bad})" if bad else "add it"
+            self.add(
+                "mapping_missing",
+                f"{field} {str(code)!r}{f' ({about})' if about else ''} has "
+                f"{'an invalid' if bad else 'no'} {what} mapping; {fix} "
+                f"in the `{table.kind}` table of the connection's mappings "
+                f"(version {maps.version}), then replay this record",
+            )
+        return value
+
+
+def amount(raw: Any, field: str, problems: Problems, settings: PostingSettings) -> Decimal | None:
+    """A money field (ServiceTitan sends strings) in the company currency's decimals."""
+    try:
+        value = Decimal(str(raw).strip()) if raw is not None else Decimal("NaN")
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        problems.add("validation", f"{field} {raw!r} is not an amount; correct it in ServiceTitan")
+        return None
+    if -int(value.normalize().as_tuple().exponent) > settings.decimals:
+        problems.add(
+            "validation",
+            f"{field} {raw} has more decimals than {settings.currency} allows "
+            f"({settings.decimals}); correct it in ServiceTitan",
+        )
+        return None
+    return value.quantize(Decimal(1).scaleb(-settings.decimals))
+
+
+def number(raw: Any) -> Decimal | None:
+    """A quantity or unit cost, any number of decimals; None if it is not a number."""
+    try:
+        value = Decimal(str(raw).strip()) if raw is not None else None
+    except InvalidOperation:
+        return None
+    return value if value is not None and value.is_finite() else None
+
+
+def business_date(raw: Any) -> date | None:
+    """The date part of a ServiceTitan business date (`2026-10-05T00:00:00Z`)."""
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        return None
+
+
+def in_period(day: date | None, field: str, period: dict[str, Any], problems: Problems) -> None:
+    start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
+    if day is None:
+        problems.add("validation", f"{field} is not a date; correct it in ServiceTitan")
+    elif not start <= day < end:
+        problems.add(
+            "validation",
+            f"{field} {day} is outside the period {start:%Y-%m} it was read for; "
+            "re-run the period of its date",
+        )
+
+
+def clip(text: str, length: int = TEXT_LENGTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def posting_set(
+    header: dict[str, Any],
+    lines: Sequence[Line],
+    unit: BusinessUnit,
+    settings: PostingSettings,
+    code_parts: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The IFS posting set of a document's lines: one row per account and text (amounts
+    summed; zero sums left out), a debit or a credit in the company currency, each row
+    with the business unit's cost centre (and `code_parts`)."""
+    sums: dict[tuple[str, str], Decimal] = {}
+    for line in lines:
+        sums[(line.account, line.text)] = sums.get((line.account, line.text), Decimal(0)) + (
+            line.amount
+        )
+    cent = Decimal(1).scaleb(-settings.decimals)
+    rows = []
+    for (account, text), exact in sums.items():
+        total = exact.quantize(cent, ROUND_HALF_UP)
+        if total == 0:
+            continue
+        debit, credit = (total, None) if total > 0 else (None, -total)
+        rows.append(
+            {
+                "Account": account,
+                settings.cost_centre_part: unit.cost_centre,
+                **(code_parts or {}),
+                "CurrencyDebetAmount": debit,
+                "CurrencyCreditAmount": credit,
+                "DebetAmount": debit,
+                "CreditAmount": credit,
+                "CurrencyCode": settings.currency,
+                "Text": clip(text, 200),
+            }
+        )
+    return {
+        "header": {
+            "Company": unit.company,
+            "VoucherType": settings.voucher_type,
+            **header,
+            "Text": clip(header["Text"]),
+        },
+        "rows": rows,
+    }
+
+
+def unbalanced(payload: dict[str, Any]) -> Decimal:
+    """Debits minus credits of a posting set's rows: zero when it balances."""
+    rows = payload["rows"]
+    debits = sum((r["CurrencyDebetAmount"] or Decimal(0) for r in rows), Decimal(0))
+    return debits - sum((r["CurrencyCreditAmount"] or Decimal(0) for r in rows), Decimal(0))

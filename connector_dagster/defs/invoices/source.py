@@ -1,0 +1,201 @@
+"""F3's source: a period's ServiceTitan invoices (by invoice date, inactive ones too,
+with their items), the jobs they name (≤ 50 ids a call), which invoices changed since
+they were read, and which periods have changes since a `modifiedOn` cursor (shared
+with F4: `modified_since`)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pandas as pd
+
+from connector_dagster.defs.invoices.settings import InvoiceSettings
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.periods import period_key
+from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.lib.servicetitan import ServiceTitanClient
+
+INVOICES = "servicetitan_invoices"
+JOBS = "servicetitan_jobs"
+INVOICE_FIELDS = ["id", "number", "invoiceDate", "syncStatus", "active", "exportId",
+                  "businessUnitId", "taxZoneId", "customerName", "summary", "subTotal",
+                  "salesTax", "total", "jobId", "adjustmentToId", "modifiedOn"]  # fmt: skip
+ITEM_FIELDS = ["invoiceId", "id", "order", "skuName", "description", "type", "quantity",
+               "price", "total", "glAccountId", "glAccountNumber", "glAccountName"]  # fmt: skip
+JOB_FIELDS = ["id", "jobNumber", "jobTypeId", "businessUnitId", "invoiceId", "modifiedOn"]
+PERIOD_FIELDS = ["key", "start", "end"]
+ALL = {"activeState": "All"}
+"""Inactive invoices too: the API's default leaves them out silently."""
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype=object)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, missing values as None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def period_frame(period: Period) -> pd.DataFrame:
+    """The period a read was made for, kept with it so that checks and mapping see it."""
+    row = {"key": period.key, "start": period.start.isoformat(), "end": period.end.isoformat()}
+    return frame([row], PERIOD_FIELDS)
+
+
+def _stamp(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def modified_since(
+    st: ServiceTitanClient,
+    path: str,
+    params: Mapping[str, Any],
+    cursor: str | None,
+    business_date: str,
+) -> Changes:
+    """Periods (by `business_date`) of the `accounting/<path>` documents modified after
+    `cursor` (a `modifiedOn`), and the cursor to go on from. With no cursor: none, and
+    a cursor of now by ServiceTitan's clock (its `Date` header), so that no clock of
+    ours decides what is new. Nothing changed: one request."""
+    if cursor is None:
+        reply = st.engine.request("GET", st.path("accounting", path, {**params, "pageSize": 1}))
+        sent = reply.headers.get("date")
+        now = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
+        return Changes({}, (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    after, last = _stamp(cursor), cursor
+    periods: Counter[str] = Counter()
+    requests = 0
+    number = 1
+    while True:
+        requests += 1
+        page = st.get(
+            "accounting",
+            path,
+            {**params, "modifiedOnOrAfter": cursor, "page": number,
+             "pageSize": st.settings.page_size},
+        )  # fmt: skip
+        for row in page.get("data") or []:
+            if _stamp(row["modifiedOn"]) > after:
+                periods[period_key(date.fromisoformat(str(row[business_date])[:10]))] += 1
+                if _stamp(row["modifiedOn"]) > _stamp(last):
+                    last = str(row["modifiedOn"])
+        if not page.get("hasMore"):
+            return Changes(dict(periods), last, requests)
+        number += 1
+
+
+class ServiceTitanInvoices:
+    """ServiceTitan invoices and their jobs as F3's source."""
+
+    system = "ServiceTitan"
+
+    def __init__(self, link: Link, settings: InvoiceSettings) -> None:
+        self.link = link
+        self.settings = settings
+
+    @property
+    def st(self) -> ServiceTitanClient:
+        return self.link.servicetitan
+
+    def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
+        if name == JOBS:
+            return self._jobs(upstream[INVOICES])
+        return self._invoices(period)
+
+    def _invoices(self, period: Period) -> Read:
+        """Invoices whose invoice date lies in the period, every state, with their items."""
+        params = {
+            **ALL,
+            "invoicedOnOrAfter": f"{period.start.isoformat()}T00:00:00Z",
+            "invoicedOnBefore": f"{period.end.isoformat()}T00:00:00Z",
+        }
+        heads: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        for invoice in self.st.iter_pages("accounting", "invoices", params):
+            heads.append(_head(invoice))
+            items.extend(_item(invoice["id"], item) for item in invoice.get("items") or [])
+        frames = {
+            "invoices": frame(heads, INVOICE_FIELDS),
+            "items": frame(items, ITEM_FIELDS),
+            "period": period_frame(period),
+        }
+        return Read(
+            frames,
+            versions=[(str(h["id"]), h["modifiedOn"]) for h in heads],
+            metadata={
+                "invoices": len(heads),
+                "items": len(items),
+                "inactive": sum(1 for h in heads if not h["active"]),
+                "by_sync_status": dict(Counter(h["syncStatus"] for h in heads)),
+            },
+        )
+
+    def _jobs(self, invoices: Frames) -> Read:
+        """The jobs the period's invoices name, asked for 50 ids at a time."""
+        ids = sorted({int(i) for i in invoices["invoices"]["jobId"] if pd.notna(i)})
+        jobs = [
+            {**job, "jobNumber": job.get("jobNumber") or str(job["id"])}
+            for job in self.st.get_by_ids("jpm", "jobs", ids)
+        ]
+        return Read(
+            {"jobs": frame(jobs, JOB_FIELDS)},
+            metadata={"jobs": len(jobs), "named": len(ids), "missing": len(ids) - len(jobs)},
+        )
+
+    def items(self, reads: Mapping[str, Frames]) -> list[Item]:
+        invoices = reads[INVOICES]
+        [period] = records(invoices["period"])
+        lines: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for row in records(invoices["items"]):
+            lines[int(row["invoiceId"])].append(row)
+        jobs = {int(j["id"]): j for j in records(reads[JOBS]["jobs"])} if JOBS in reads else {}
+        result = []
+        for head in records(invoices["invoices"]):
+            job_id = head.get("jobId")
+            data = {
+                "invoice": head,
+                "items": lines.get(int(head["id"]), []),
+                "job": jobs.get(int(job_id)) if job_id is not None else None,
+                "period": period,
+            }
+            result.append(Item(str(head["id"]), head["modifiedOn"], data))
+        return result
+
+    def changed(self, versions: Mapping[str, str | None]) -> set[str]:
+        """Invoices modified since the version read, or gone."""
+        current = {
+            str(row["id"]): row.get("modifiedOn")
+            for row in self.st.get_by_ids("accounting", "invoices", map(int, versions), ALL)
+        }
+        return {k for k, v in versions.items() if current.get(k) != v}
+
+    def changes(self, cursor: str | None) -> Changes:
+        return modified_since(self.st, "invoices", ALL, cursor, "invoiceDate")
+
+
+def _head(invoice: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{f: invoice.get(f) for f in INVOICE_FIELDS},
+        "number": invoice.get("referenceNumber") or str(invoice["id"]),
+        "invoiceDate": str(invoice.get("invoiceDate") or "")[:10] or None,
+        "businessUnitId": (invoice.get("businessUnit") or {}).get("id"),
+        "taxZoneId": invoice.get("taxZoneId") or (invoice.get("salesTaxCode") or {}).get("id"),
+        "customerName": (invoice.get("customer") or {}).get("name"),
+        "jobId": (invoice.get("job") or {}).get("id"),
+    }
+
+
+def _item(invoice_id: Any, item: dict[str, Any]) -> dict[str, Any]:
+    account = item.get("generalLedgerAccount") or {}
+    return {
+        **{f: item.get(f) for f in ITEM_FIELDS},
+        "invoiceId": invoice_id,
+        "glAccountId": account.get("id"),
+        "glAccountNumber": account.get("number"),
+        "glAccountName": account.get("name"),
+    }

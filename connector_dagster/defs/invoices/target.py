@@ -1,0 +1,203 @@
+"""The IFS posting target F3 and F4 share, in the write protocol, and F3's own part.
+
+A document is found again in IFS by its reference (`ST-INV-<id>`) and this
+connection's marker in the header's Text, many documents per request; it is created
+as one `$batch` change set when the connection allows it, else request by request;
+updated field by field with If-Match (412: re-read, re-applied); deleted when the
+document is cancelled in ServiceTitan. IFS's refusals become `period_closed` (naming
+the period) and `target_locked`. Once it is in IFS, the document is marked exported in
+ServiceTitan with the IFS key; a refused mark is a failed record, marked again by the
+next run (which finds the posting set by its reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from connector_dagster.defs.invoices.mapping import reference
+from connector_dagster.defs.invoices.postings import external_id
+from connector_dagster.defs.invoices.settings import PostingSettings
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.lib.errors import ApiError
+from connector_dagster.lib.ifs import refusal
+from connector_dagster.lib.ifs_postings import PostingWriter
+
+
+class IfsPostingTarget:
+    """ServiceTitan documents as IFS posting sets; a flow says how a document is
+    referenced in IFS (`reference`) and marked exported in ServiceTitan (`mark`)."""
+
+    label = "document"
+
+    def __init__(self, link: Link, settings: PostingSettings) -> None:
+        self.link = link
+        self.settings = settings
+        ifs = link.connection.ifs
+        self.writer = PostingWriter(
+            link.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
+        )
+
+    def reference(self, key: str) -> str:
+        raise NotImplementedError
+
+    def mark(self, record: SourceRecord, target_id: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def marker(self) -> str:
+        return f"[connector:{self.link.name}]"
+
+    @property
+    def what(self) -> str:
+        return self.writer.sets.set_name.removesuffix("Set")
+
+    def marked(self, header: Mapping[str, Any]) -> dict[str, Any]:
+        """The header as written: its Text tagged with this connection's marker."""
+        return {**header, "Text": f"{header['Text']} {self.marker}"}
+
+    def lookup(
+        self, records: Sequence[SourceRecord], since: datetime
+    ) -> dict[str, str | Ambiguous]:
+        """Posting sets carrying the records' references (exact, whenever created) and
+        this connection's marker; one with the reference alone is never adopted."""
+        references = {self.reference(r.key): r.key for r in records}
+        found = self.writer.find(references, select=["Text"])
+        result: dict[str, str | Ambiguous] = {}
+        for ref, key in references.items():
+            ours: list[str] = []
+            others: list[str] = []
+            for row in found.get(ref, []):
+                mine = self.marker in str(row.get("Text") or "")
+                (ours if mine else others).append(self.writer.sets.key_text(row))
+            if len(ours) == 1:
+                result[key] = ours[0]
+            elif ours:
+                result[key] = Ambiguous(
+                    f"IFS {self.what}s {', '.join(ours)} all carry reference {ref!r} and this "
+                    "connection's marker; delete the extra ones in IFS, then replay this record"
+                )
+            elif others:
+                result[key] = Ambiguous(
+                    f"IFS {self.what}(s) {', '.join(others)} carry reference {ref!r} but not "
+                    f"this connector's marker {self.marker!r}, so none is adopted or changed; if "
+                    "one is this document, add the marker to its Text, else change its "
+                    "reference, then replay this record"
+                )
+        return result
+
+    def create(self, record: SourceRecord) -> str:
+        assert record.payload is not None
+        try:
+            target_id = self.writer.create(
+                self.marked(record.payload["header"]), record.payload["rows"]
+            )
+        except ApiError as exc:
+            self._refused(record, exc, "posted", None)
+        self.mark(record, target_id)
+        return target_id
+
+    def update(self, record: SourceRecord, target_id: str) -> None:
+        """Bring the posting set to the document as it is now (a field a person changed in
+        IFS stays, unless the document's value for it changed), check it, mark it."""
+        assert record.payload is not None
+        last = record.previous
+        previous = None
+        if last is not None and "header" in last:
+            previous = {"header": self.marked(last["header"]), "rows": last.get("rows") or []}
+        try:
+            self.writer.update(
+                target_id,
+                self.marked(record.payload["header"]),
+                record.payload["rows"],
+                previous,
+            )
+        except ApiError as exc:
+            self._refused(record, exc, "changed", target_id)
+        self.mark(record, target_id)
+
+    def cancel(self, record: SourceRecord, target_id: str) -> None:
+        """Delete the posting set of a document cancelled in ServiceTitan (gone already is
+        done); one IFS no longer lets go is `target_locked`."""
+        try:
+            self.writer.delete(target_id)
+        except ApiError as exc:
+            self._refused(record, exc, "deleted", target_id)
+
+    def _refused(
+        self, record: SourceRecord, exc: ApiError, doing: str, target_id: str | None
+    ) -> NoReturn:
+        """A closed period or a locked posting set as its own failure; anything else as
+        the client classified it."""
+        found = refusal(exc)
+        who = f"{self.label} {record.key!r}"
+        if found is not None and found.reason == "period_closed":
+            company = (record.payload or {}).get("header", {}).get("Company", "the company")
+            raise RecordFailure(
+                "period_closed",
+                f"{who}: IFS accounting period {found.period or '(unnamed)'} is closed for "
+                f"{company}, so nothing was {doing}; reopen the period in IFS, then replay "
+                "this record",
+                http_status=exc.status,
+            ) from None
+        if found is not None and found.reason == "target_locked":
+            raise RecordFailure(
+                "target_locked",
+                f"{who}: IFS {self.what} {target_id} can no longer be changed "
+                f"({found.detail}), so nothing was {doing}; change it in IFS by hand, then "
+                "resolve this record",
+                http_status=exc.status,
+            ) from None
+        raise exc
+
+    def marked_exported(
+        self, record: SourceRecord, target_id: str, answers: Any, id_field: str, doc_id: int
+    ) -> None:
+        """Check ServiceTitan's answer to `markasexported` for the document: a row that
+        did not succeed is a failed record."""
+        row = next(
+            (a for a in answers or [] if isinstance(a, dict) and a.get(id_field) == doc_id), None
+        )
+        if row is not None and row.get("success"):
+            return
+        why = str((row or {}).get("errorMessage") or "ServiceTitan's answer has no row for it")
+        elsewhere = "already exported" in why.lower()
+        fix = (
+            f"it was exported by another integration meanwhile: if that export stands, delete "
+            f"IFS {self.what} {target_id} in IFS, then resolve this record"
+            if elsewhere
+            else "the next run finds the IFS posting set by its reference and marks it again"
+        )
+        raise RecordFailure(
+            "conflict" if elsewhere else "rejected",
+            f"{self.label} {record.key!r}: posted to IFS as {self.what} {target_id}, but "
+            f"ServiceTitan did not mark it exported ({why}); {fix}",
+        )
+
+    def message(self, target_id: str) -> str:
+        return f"Posted to IFS {self.what} {target_id} by connector {self.link.name}"
+
+
+class IfsInvoicePostings(IfsPostingTarget):
+    """F3's target: invoices, marked with `invoices/markasexported`."""
+
+    label = "invoice"
+
+    def reference(self, key: str) -> str:
+        return reference(key)
+
+    def mark(self, record: SourceRecord, target_id: str) -> None:
+        invoice_id = int(record.key)
+        body = [
+            {
+                "invoiceId": invoice_id,
+                "externalId": external_id(target_id),
+                "externalMessage": self.message(target_id),
+            }
+        ]
+        answers = self.link.servicetitan.post(
+            "accounting", "invoices/markasexported", body, idempotent=True
+        )
+        self.marked_exported(record, target_id, answers, "invoiceId", invoice_id)

@@ -1,0 +1,253 @@
+"""GL posting sets in IFS (a header and its balanced rows: an external voucher, a posting
+proposal), written through the IFS client: found again by their reference, created as
+one `$batch` change set or request by request, brought to a wanted state field by
+field with If-Match, checked by IFS, deleted. Names no flow: a flow's target says what
+the header and rows hold."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connector_dagster.lib import odata
+from connector_dagster.lib.errors import ApiError, ErrorKind, OutcomeUnknownError
+from connector_dagster.lib.ifs import IfsClient, Row
+from connector_dagster.lib.ifs_batch import BatchRequest
+
+Values = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PostingSets:
+    """Where IFS keeps one kind of posting set, and how a header is keyed and checked."""
+
+    headers_set: str
+    """`ExternalVoucherHandling.svc/ExternalVoucherSet`."""
+    rows_set: str
+    """`ExternalVoucherHandling.svc/ExternalVoucherRowSet`: rows by their own keys."""
+    rows_nav: str
+    """The header's navigation to its rows (`ExternalVoucherRowArray`): rows are created there."""
+    header_keys: tuple[str, ...]
+    """The header's keys (`Company`, `LoadId`); a row's keys are these and `row_key`."""
+    numeric_keys: tuple[str, ...] = ()
+    """Keys that are numbers (`ProposalId`), the others being text (`LoadId`)."""
+    row_key: str = "RowNo"
+    reference: str = "Reference"
+    """The header field holding the source document's reference (indexed in IFS)."""
+    check_action: str | None = None
+    """A bound action IFS runs on a complete set (`IfsApp.….ExternalVoucher_Check`)."""
+    checked_state: str = "Checked"
+    """The header's `Objstate` once `check_action` has passed."""
+
+    @property
+    def service(self) -> str:
+        """The projection or entity service of the headers: `ExternalVoucherHandling.svc`."""
+        return self.headers_set.rsplit("/", 1)[0]
+
+    @property
+    def set_name(self) -> str:
+        return self.headers_set.rsplit("/", 1)[-1]
+
+    def key_text(self, header: Values) -> str:
+        """A header's keys as one text, `ACME01/17`: the target id of a posting set."""
+        return "/".join(str(_plain(header[k])) for k in self.header_keys)
+
+    def keys(self, text: str) -> dict[str, odata.Literal]:
+        """The header keys of a target id made by `key_text`."""
+        parts = text.split("/", len(self.header_keys) - 1)
+        if len(parts) != len(self.header_keys) or not all(parts):
+            raise ValueError(
+                f"{text!r} is not a key of {self.set_name} ({'/'.join(self.header_keys)})"
+            )
+        return {
+            k: (Decimal(v) if k in self.numeric_keys else v)
+            for k, v in zip(self.header_keys, parts, strict=True)
+        }
+
+
+def _plain(value: Any) -> Any:
+    """A number key as its integer text (17, not 17.0)."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def differs(current: Any, wanted: Any) -> bool:
+    """Whether IFS's value is not the wanted one: numbers compared as numbers (50 and
+    50.00 agree), empty and null alike."""
+    if current in (None, "") and wanted in (None, ""):
+        return False
+    numbers = (Decimal, int, float)
+    if isinstance(current, numbers) or isinstance(wanted, numbers):
+        try:
+            return Decimal(str(current)) != Decimal(str(wanted))
+        except InvalidOperation:
+            return True
+    return current != wanted
+
+
+def changes(current: Values, wanted: Values, previous: Values | None) -> dict[str, Any]:
+    """The wanted fields IFS does not hold. Knowing what was written last (`previous`),
+    a field whose wanted value did not change since is left as IFS has it (a person
+    may have edited it there)."""
+    return {
+        name: value
+        for name, value in wanted.items()
+        if differs(current.get(name), value)
+        and (previous is None or differs(previous.get(name), value))
+    }
+
+
+class PostingWriter:
+    """Writes posting sets of one kind into one IFS environment."""
+
+    def __init__(
+        self,
+        client: IfsClient,
+        sets: PostingSets,
+        *,
+        batch: bool = False,
+        batch_max_requests: int = 100,
+    ) -> None:
+        self.client = client
+        self.sets = sets
+        self.batch = batch
+        self.batch_max_requests = batch_max_requests
+
+    def find(self, references: Iterable[str], select: Sequence[str] = ()) -> dict[str, list[Row]]:
+        """Headers by reference, for many references at once: one `$filter` of `or`-ed
+        references per request, as many as keep the URL within the client's limit."""
+        wanted = list(dict.fromkeys(references))
+        found: dict[str, list[Row]] = defaultdict(list)
+        if not wanted:
+            return found
+        fields = [*self.sets.header_keys, self.sets.reference, *select]
+        for row in self.client.query_any_of(
+            self.sets.headers_set,
+            self.sets.reference,
+            wanted,
+            select=list(dict.fromkeys(fields)),
+            keys=self.sets.header_keys,
+        ):
+            found[str(row.get(self.sets.reference))].append(row)
+        return found
+
+    def create(self, header: Values, rows: Sequence[Values]) -> str:
+        """Create the header, its rows and run the check; returns the header's key text.
+        With `$batch` on (and few enough rows), all of it is one atomic change set;
+        otherwise request by request, and a set IFS refuses half-way is deleted again."""
+        requests = len(rows) + 1 + (1 if self.sets.check_action else 0)
+        if self.batch and requests <= self.batch_max_requests:
+            return self._create_batch(header, rows)
+        return self._create_each(header, rows)
+
+    def _create_batch(self, header: Values, rows: Sequence[Values]) -> str:
+        sets = self.sets
+        requests = [BatchRequest("POST", sets.set_name, header, "1")]
+        requests += [
+            BatchRequest("POST", f"$1/{sets.rows_nav}", row, str(n))
+            for n, row in enumerate(rows, start=2)
+        ]
+        if sets.check_action:
+            requests.append(
+                BatchRequest(
+                    "POST", f"$1/{sets.check_action}", {}, str(len(rows) + 2), {"If-Match": "$1"}
+                )
+            )
+        answers = self.client.batch(sets.service, requests)
+        created = answers[0].data
+        if not isinstance(created, dict) or any(k not in created for k in sets.header_keys):
+            raise OutcomeUnknownError(
+                f"IFS {self.client.settings.name}: the $batch created a {sets.set_name} but "
+                "its answer names no keys; look it up by reference",
+                method="POST",
+                url=self.client.engine.url(self.client.path(f"{sets.service}/$batch")),
+                status=answers[0].status,
+                body=created,
+            )
+        return sets.key_text(created)
+
+    def _create_each(self, header: Values, rows: Sequence[Values]) -> str:
+        sets = self.sets
+        created = self.client.create(sets.headers_set, header)
+        text = sets.key_text(created)
+        keys = sets.keys(text)
+        try:
+            for row in rows:
+                self.client.create(self._rows_path(keys), row)
+            if sets.check_action:
+                self.client.action(
+                    sets.headers_set, keys, sets.check_action, etag=created.etag, idempotent=True
+                )
+        except OutcomeUnknownError:
+            self.update(text, header, rows)  # an answer was lost: finish from what IFS holds
+        except ApiError as exc:
+            if exc.kind is ErrorKind.REJECTED:
+                with suppress(ApiError):  # else found by its reference and completed next time
+                    self.client.delete(sets.headers_set, keys)
+            raise
+        return text
+
+    def _rows_path(self, keys: Mapping[str, odata.Literal]) -> str:
+        return f"{odata.entity_path(self.sets.headers_set, keys)}/{self.sets.rows_nav}"
+
+    def rows(self, target_id: str) -> list[Row]:
+        """The set's rows as IFS holds them, in row order."""
+        keys = self.sets.keys(target_id)
+        found = self.client.query(
+            self.sets.rows_set,
+            filter=odata.and_(*(odata.eq(k, v) for k, v in keys.items())),
+            keys=(*self.sets.header_keys, self.sets.row_key),
+        )
+        return sorted(found, key=lambda r: Decimal(str(r[self.sets.row_key])))
+
+    def update(
+        self,
+        target_id: str,
+        header: Values,
+        rows: Sequence[Values],
+        previous: Values | None = None,
+    ) -> bool:
+        """Bring the set to `header` and `rows` (row i of `rows` is the i-th row by row
+        number): changed fields PATCHed with If-Match from a fresh read (412: re-read and
+        re-applied, bounded), missing rows created, extra rows deleted, then checked again.
+        `previous` (`{"header", "rows"}` as last written) keeps a person's edits of fields
+        whose wanted value did not change. Returns whether anything was written."""
+        sets = self.sets
+        keys = sets.keys(target_id)
+        before = previous or {}
+        last_header = before.get("header")
+        last_rows = before.get("rows") or []
+        current = self.client.get(sets.headers_set, keys, tier=self.client.settings.write_tier)
+        written = False
+        if changes(current, header, last_header):
+            self.client.update(
+                sets.headers_set, keys, lambda row: changes(row, header, last_header)
+            )
+            written = True
+        existing = self.rows(target_id)
+        for n, row in enumerate(rows):
+            last = last_rows[n] if previous is not None and n < len(last_rows) else None
+            if n >= len(existing):
+                self.client.create(self._rows_path(keys), row)
+                written = True
+            elif changes(existing[n], row, last):
+                row_keys = {**keys, sets.row_key: existing[n][sets.row_key]}
+                self.client.update(
+                    sets.rows_set, row_keys, lambda r, row=row, last=last: changes(r, row, last)
+                )
+                written = True
+        for extra in existing[len(rows) :]:
+            self.client.delete(sets.rows_set, {**keys, sets.row_key: extra[sets.row_key]})
+            written = True
+        if sets.check_action and (written or current.get("Objstate") != sets.checked_state):
+            self.client.action(sets.headers_set, keys, sets.check_action, idempotent=True)
+        return written
+
+    def delete(self, target_id: str) -> bool:
+        """Delete the set with its rows (If-Match); False when it was gone already."""
+        return self.client.delete(self.sets.headers_set, self.sets.keys(target_id))

@@ -1,0 +1,1 @@
+"""Tests of flow F3, ServiceTitan invoices (and jobs) into IFS GL posting sets."""

@@ -1,0 +1,130 @@
+"""What the F3 and F4 tests share: a flow materialized through Dagster, and the IFS
+posting sets read back through IFS's API and compared with the ServiceTitan documents
+read through ServiceTitan's, per account and cost centre."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import httpx
+
+from connector_dagster.defs.resources import build_resources
+from connector_dagster.engine import registry
+from connector_dagster.engine.build import build
+from connector_dagster.engine.link import Link
+from connector_dagster.lib import odata
+from connector_dagster.lib.store import FailedRecord, Store
+
+HEADERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
+ROWS = "ExternalVoucherHandling.svc/ExternalVoucherRowSet"
+
+
+def defs(flow: str) -> dg.Definitions:
+    conn = registry.connection("sandbox")
+    spec = registry.flow(flow)
+    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(spec, conn))
+
+
+def materialize(flow: str, period: str) -> dg.ExecuteInProcessResult:
+    d = defs(flow)
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*d.assets, *d.asset_checks],
+            partition_key=period,
+            resources=build_resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+
+def failed(flow: str) -> dict[str, FailedRecord]:
+    store = Store(os.environ["CONNECTOR_DATABASE_URL"])
+    try:
+        return {f.source_key: f for f in store.failed(connection="sandbox", flow=flow)}
+    finally:
+        store.close()
+
+
+def ledger(flow: str, period: str) -> dict[str, Any]:
+    store = Store(os.environ["CONNECTOR_DATABASE_URL"])
+    try:
+        return store.ledger_for_partition("sandbox", flow, period)
+    finally:
+        store.close()
+
+
+def postings(prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """IFS posting sets whose reference starts with `prefix`, by reference, each with its
+    rows, read through IFS's API."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with Link.open("sandbox") as link:
+        ifs = link.ifs
+        heads = list(
+            ifs.query(
+                HEADERS,
+                filter=odata.startswith("Reference", prefix),
+                keys=("Company", "LoadId"),
+            )
+        )
+        rows: dict[tuple, list[dict]] = defaultdict(list)
+        for row in ifs.query(ROWS, keys=("Company", "LoadId", "RowNo")):
+            rows[(row["Company"], row["LoadId"])].append(dict(row))
+        for head in heads:
+            found[head["Reference"]].append(
+                {**head, "rows": rows.get((head["Company"], head["LoadId"]), [])}
+            )
+    return found
+
+
+def mappings() -> dict[str, dict[str, Any]]:
+    with Link.open("sandbox") as link:
+        maps = link.mappings()
+    return {k: maps.table(k) for k in ("ifs_accounts", "business_units", "ifs_tax_codes")}
+
+
+def totals_ifs(posting: dict[str, Any]) -> Counter:
+    """Net debit per (IFS account, cost centre) of a posting set."""
+    sums: Counter = Counter()
+    for row in posting["rows"]:
+        net = Decimal(str(row.get("DebetAmount") or 0)) - Decimal(str(row.get("CreditAmount") or 0))
+        sums[(row["Account"], row["CodeB"])] += net
+    return Counter({k: v for k, v in sums.items() if v})
+
+
+def balanced(posting: dict[str, Any]) -> bool:
+    debit = sum(Decimal(str(r.get("CurrencyDebetAmount") or 0)) for r in posting["rows"])
+    credit = sum(Decimal(str(r.get("CurrencyCreditAmount") or 0)) for r in posting["rows"])
+    return debit == credit and debit > 0
+
+
+def requests(base: str) -> Counter:
+    """(method, route) -> count of the simulator's API requests since the last clear (a
+    401 answered by fetching a new token, and the token requests, left out)."""
+    counts: Counter = Counter()
+    for r in httpx.get(f"{base}/_sandbox/requests", timeout=10).json():
+        if "token" not in r["route"] and r["status"] != 401:
+            counts[(r["method"], r["route"])] += r["count"]
+    return counts
+
+
+def writes(base: str) -> Counter:
+    return Counter({k: n for k, n in requests(base).items() if k[0] != "GET"})
+
+
+def clear(base: str) -> None:
+    httpx.delete(f"{base}/_sandbox/requests", timeout=10).raise_for_status()
+
+
+def set_connection(**ifs: Any) -> None:
+    """Settings under `ifs:` of the sandbox connection in the test's connections file."""
+    from pathlib import Path
+
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    text = path.read_text()
+    extra = ", ".join(f"{k}: {json.dumps(v)}" for k, v in ifs.items())
+    path.write_text(text.replace("company: ACME01}", f"company: ACME01, {extra}}}"))
