@@ -1,10 +1,17 @@
-"""Benchmarks of whole flows: a period materialized through the Dagster assets,
-against a sandbox (100 ms latency) and a database each run starts for itself.
+"""Benchmarks of whole flows against a sandbox (100 ms latency) and a database each run
+starts for itself.
 
 `f1-period`: a period of at least N IFS purchase orders (the sandbox's scale is
 chosen for it) through `ifs_purchase_orders` and `servicetitan_purchase_orders`.
 Requests, 429s and duplicates are counted by the sandbox; step times come from
 Dagster's event log. The ceiling is ServiceTitan's 60 requests/s.
+
+`ifs-postings` (`ifs-postings-batch` with `$batch` on): a period of at least N
+ServiceTitan invoices written by F3 as IFS posting sets, each looked up first (a run
+refused by a closed IFS period intends every one of them beforehand), then marked
+exported; requests per document by method, and the ratio to IFS's 1000 requests/min.
+`st-invoice-read`: F3's reads of a period of at least N invoices (with items) and
+their jobs; records per second and requests.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,13 +42,22 @@ from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 PERIOD = "2026-10-01"
 POS_PER_SCALE = 32
 """Purchase orders a month at scale 1 that F1 creates (about 40 seeded, some not syncable)."""
-SCENARIOS = ("f1-period",)
+INVOICES_PER_SCALE = 55
+"""Invoices a month at scale 1 that F3 posts (60 seeded, a few pending, inactive or free)."""
+IFS_CEILING_PER_MIN = 1000.0
+SCENARIOS = ("f1-period", "ifs-postings", "ifs-postings-batch", "st-invoice-read")
 
 
 @contextmanager
-def sandbox_environment(scale: int, latency_ms: float) -> Iterator[dict[str, Any]]:
-    """A sandbox, a migrated database and a connection `sandbox` to it (credentials in
-    the vault, a development master key), set in this process's environment."""
+def sandbox_environment(
+    scale: int,
+    latency_ms: float,
+    flows: tuple[str, ...] = ("purchase_orders",),
+    batch: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """A sandbox, a migrated database and a connection `sandbox` to it running `flows`
+    (credentials in the vault, a development master key; `batch`: IFS `$batch` on), set
+    in this process's environment."""
     from connector_dagster.lib.store import Store
     from connector_dagster.lib.vault import Vault
 
@@ -60,9 +77,10 @@ def sandbox_environment(scale: int, latency_ms: float) -> Iterator[dict[str, Any
   sandbox:
     timezone: America/Los_Angeles
     mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
-    flows:
-      purchase_orders: {{}}
-    ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
+    flows: {{{", ".join(f"{name}: {{}}" for name in flows)}}}
+    ifs:
+      {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01,
+       batch: {str(batch).lower()}}}
     servicetitan:
       api_url: "{st["api_url"]}"
       auth_url: "{st["auth_url"]}"
@@ -99,9 +117,136 @@ def run(scenario: str, records: int | None = None, latency_ms: float | None = No
         raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
     wanted = records or 300
     latency = 100.0 if latency_ms is None else latency_ms
-    scale = max(1, math.ceil(wanted / POS_PER_SCALE))
-    with sandbox_environment(scale, latency) as env:
-        return _f1_period(env, wanted, scale, latency)
+    if scenario == "f1-period":
+        scale = max(1, math.ceil(wanted / POS_PER_SCALE))
+        with sandbox_environment(scale, latency) as env:
+            return _f1_period(env, wanted, scale, latency)
+    scale = max(1, math.ceil(wanted / INVOICES_PER_SCALE))
+    batch = scenario == "ifs-postings-batch"
+    with sandbox_environment(scale, latency, ("invoices",), batch) as env:
+        figures = (_st_invoice_read if scenario == "st-invoice-read" else _ifs_postings)(env)
+    return {
+        "scenario": scenario,
+        "period": PERIOD,
+        "sandbox_scale": scale,
+        "records_wanted": wanted,
+        "latency_ms": latency,
+        **figures,
+        "database": env["database"],
+    }
+
+
+def _ifs_postings(env: dict[str, Any]) -> dict[str, Any]:
+    """Every document intended by a first run that a closed IFS period refuses, then the
+    measured run: look-ups by reference, creates, marks in ServiceTitan."""
+    from connector_dagster.engine import flow, registry
+    from connector_dagster.engine.link import Link
+
+    spec = registry.flow("invoices")
+    ifs_base = env["info"]["ifs"]["base_url"]
+    st_base = env["info"]["servicetitan"]["api_url"]
+    period_url = f"{ifs_base}/_sandbox/periods/ACME01/{PERIOD[:7]}"
+    with Link.open("sandbox") as link:
+        reads = _read_invoices(spec, link)
+        httpx.post(f"{period_url}/close", timeout=30).raise_for_status()
+        flow.write(spec, link, PERIOD, reads)
+        httpx.post(f"{period_url}/reopen", timeout=30).raise_for_status()
+        for base in (st_base, ifs_base):
+            httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
+        started = time.perf_counter()
+        report = flow.write(spec, link, PERIOD, reads).report
+        took = time.perf_counter() - started
+        batch = link.connection.ifs.batch
+        references = Counter(
+            row["Reference"]
+            for row in link.ifs.query(
+                "ExternalVoucherHandling.svc/ExternalVoucherSet",
+                select=["Reference"],
+                keys=("Company", "LoadId"),
+            )
+        )
+    ifs_calls, st_calls = _requests(ifs_base), _requests(st_base)
+    created = len(report.created)
+    ifs_total = sum(n for (method, _, _), n in ifs_calls.items() if method != "POST-token")
+    lookups = sum(
+        n
+        for (method, route, _), n in ifs_calls.items()
+        if method == "GET" and route.endswith("svc/ExternalVoucherSet")
+    )
+    return {
+        "batch": batch,
+        "documents": created,
+        "failed": len(report.failed),
+        "write_s": round(took, 2),
+        "documents_per_min": round(created / took * 60, 1) if took else 0.0,
+        "ifs_requests": ifs_total,
+        "ifs_requests_per_document": _per(_by_method(ifs_calls), created),
+        "servicetitan_requests_per_document": _per(_by_method(st_calls), created),
+        "lookups": lookups,
+        "lookups_per_created": round(lookups / created, 3) if created else 0.0,
+        "ifs_requests_per_min": round(ifs_total / took * 60, 1) if took else 0.0,
+        "ifs_ceiling_per_min": IFS_CEILING_PER_MIN,
+        "ratio_to_ceiling": round(ifs_total / took * 60 / IFS_CEILING_PER_MIN, 3) if took else 0.0,
+        "http_429": sum(n for (_, _, status), n in ifs_calls.items() if status == 429),
+        "duplicates": sum(1 for n in references.values() if n > 1),
+    }
+
+
+def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
+    """F3's two reads of the period, timed one after the other."""
+    from connector_dagster.defs.invoices.source import INVOICES, JOBS
+    from connector_dagster.engine import flow, registry
+    from connector_dagster.engine.link import Link
+
+    spec = registry.flow("invoices")
+    st_base = env["info"]["servicetitan"]["api_url"]
+    period = _period()
+    with Link.open("sandbox") as link:
+        link.servicetitan.get("settings", "business-units", {"pageSize": 1})  # token, pools
+        httpx.delete(f"{st_base}/_sandbox/requests", timeout=30).raise_for_status()
+        started = time.perf_counter()
+        invoices = flow.read(spec, link, INVOICES, period, {})
+        middle = time.perf_counter()
+        jobs = flow.read(spec, link, JOBS, period, {INVOICES: invoices.frames})
+        ended = time.perf_counter()
+    calls = _requests(st_base)
+    count = len(invoices.frames["invoices"])
+    items = len(invoices.frames["items"])
+    read_s, jobs_s = middle - started, ended - middle
+    return {
+        "invoices": count,
+        "items": items,
+        "jobs": len(jobs.frames["jobs"]),
+        "invoices_read_s": round(read_s, 3),
+        "jobs_read_s": round(jobs_s, 3),
+        "invoices_per_s": round(count / read_s, 1) if read_s else 0.0,
+        "items_per_s": round(items / read_s, 1) if read_s else 0.0,
+        "records_per_s": round((count + items + len(jobs.frames["jobs"])) / (ended - started), 1),
+        "requests": {route: n for (_, route, _), n in sorted(calls.items())},
+        "http_429": sum(n for (_, _, status), n in calls.items() if status == 429),
+    }
+
+
+def _period() -> Any:
+    from datetime import date
+
+    from connector_dagster.engine.spec import Period
+
+    start = date.fromisoformat(PERIOD)
+    return Period(PERIOD, start, date(start.year + (start.month == 12), start.month % 12 + 1, 1))
+
+
+def _read_invoices(spec: Any, link: Any) -> dict[str, Any]:
+    from connector_dagster.engine import flow
+
+    reads: dict[str, Any] = {}
+    for read in spec.reads:
+        reads[read.name] = flow.read(spec, link, read.name, _period(), reads).frames
+    return reads
+
+
+def _per(counts: dict[str, int], documents: int) -> dict[str, float]:
+    return {k: round(n / documents, 3) for k, n in counts.items()} if documents else {}
 
 
 def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) -> dict:

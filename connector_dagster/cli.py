@@ -482,8 +482,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "scenario",
         type=bench_scenario,
         help="st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
-        "ifs-writes-3workers, limiter-grants, sandbox-gets or f1-period (a period of "
-        "--records POs, default 300, through the Dagster assets)",
+        "ifs-writes-3workers, limiter-grants, sandbox-gets, f1-period (a period of "
+        "--records POs, default 300, through the Dagster assets), ifs-postings and "
+        "ifs-postings-batch (--records invoices posted to IFS by F3, $batch off and on) or "
+        "st-invoice-read (F3's reads of a period of --records invoices)",
     )
     p.add_argument(
         "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"

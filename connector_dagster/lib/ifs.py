@@ -123,7 +123,7 @@ class Row(dict[str, Any]):
 
 
 _EXISTS = re.compile(r"\b[A-Z][A-Za-z0-9_]*\.EXIST:")
-"""IFS's Record_Exist (`ORA-20112: PurchaseOrder.EXIST: …`); not `….NOTEXIST:`."""
+"""IFS's Record_Exist (`ORA-20112: ExtLoadInfo.EXIST: …`); not `….NOTEXIST:`."""
 _PERIOD_CLOSED = re.compile(r"\.PERIODCLOSED:")
 _PERIOD = re.compile(r"\b(\d{4}-\d{2})\b")
 _NOT_MODIFIABLE = re.compile(r"\.NOTMODIFIABLE:")

@@ -1,5 +1,6 @@
-"""`connector-dagster bench f1-period` runs a period through the Dagster assets and
-reports its figures; the figures themselves are read by people, not asserted."""
+"""`connector-dagster bench f1-period`, `ifs-postings(-batch)` and `st-invoice-read` run a
+period through a flow and report its figures; the figures themselves (times, rates) are
+read by people, not asserted."""
 
 from __future__ import annotations
 
@@ -13,3 +14,22 @@ def test_f1_period_reports_ratios_requests_429s_and_duplicates(db_env: str) -> N
     for key in ("step_ratio_to_ceiling", "run_ratio_to_ceiling", "http_429", "requests"):
         assert key in result
     assert result["requests"]["servicetitan"]["POST"] == result["created"]
+
+
+def test_ifs_postings_reports_requests_per_document_look_ups_and_duplicates(db_env: str) -> None:
+    result = bench_flows.run("ifs-postings-batch", records=30, latency_ms=0)
+    assert result["batch"] and result["failed"] == 0 and result["documents"] > 30
+    assert result["duplicates"] == 0
+    assert result["ifs_requests_per_document"]["POST"] == 1.0
+    assert result["servicetitan_requests_per_document"]["POST"] == 1.0
+    assert 0 < result["lookups_per_created"] <= 0.1
+    for key in ("documents_per_min", "ratio_to_ceiling", "http_429", "write_s"):
+        assert key in result
+
+
+def test_st_invoice_read_reports_records_per_second_and_requests(db_env: str) -> None:
+    result = bench_flows.run("st-invoice-read", records=30, latency_ms=0)
+    assert result["invoices"] >= 30 and result["items"] > result["invoices"]
+    assert result["requests"]["GET jpm/jobs"] == -(-result["jobs"] // 50)
+    assert result["requests"]["GET accounting/invoices"] == 1
+    assert "records_per_s" in result
