@@ -24,6 +24,7 @@ from connector_dagster.defs.invoices.schema import (
     money,
     orphans,
     shape_problems,
+    total,
 )
 
 BILLS = pa.DataFrameSchema(
@@ -92,8 +93,7 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
         return []
     amounts = lines.assign(value=lines.apply(_line_amount, axis=1) if not lines.empty else [])
     by_bill = amounts.groupby("billKey")
-    sums = by_bill["value"].agg(lambda s: sum((v if v is not None else Decimal("NaN") for v in s),
-                                              Decimal(0)))  # fmt: skip
+    sums = by_bill["value"].agg(total)
     accounts = by_bill["glAccountId"].agg(lambda s: s.notna().all())
     docs = pd.DataFrame(
         {

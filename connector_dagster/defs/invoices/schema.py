@@ -136,6 +136,12 @@ def money(value: Any) -> Decimal | None:
     return number if number is not None and number.is_finite() else None
 
 
+def total(values: pd.Series) -> Decimal:
+    """The sum of money values; NaN when one of them is not an amount."""
+    amounts = [money(v) for v in values]
+    return sum((a if a is not None else Decimal("NaN") for a in amounts), Decimal(0))
+
+
 def in_period(days: pd.Series, period: pd.DataFrame) -> pd.Series:
     """Whether each date (`YYYY-MM-DD…`) lies in the read's period."""
     start, end = (date.fromisoformat(period.iloc[0][f]) for f in ("start", "end"))
@@ -187,8 +193,7 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
     if heads.empty:
         return []
     by_invoice = items.groupby("invoiceId")
-    sums = by_invoice["total"].agg(lambda s: sum((money(v) or Decimal("NaN") for v in s),
-                                                 Decimal(0)))  # fmt: skip
+    sums = by_invoice["total"].agg(total)
     accounts = by_invoice["glAccountId"].agg(lambda s: s.notna().all())
     docs = pd.DataFrame(
         {

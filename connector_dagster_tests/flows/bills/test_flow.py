@@ -138,6 +138,7 @@ def test_bills_exported_by_someone_else_are_reported_not_posted(sandbox_connecti
         httpx.post(f"{st}/_sandbox/{resource}/{bill_id}/exported", json={}, timeout=10)
     result = materialize(FLOW, PERIOD)
     assert result.success, failed(FLOW)
+    assert all(e.passed for e in result.get_asset_check_evaluations())
     [write] = [
         m.materialization.metadata
         for m in result.get_asset_materialization_events()

@@ -142,6 +142,13 @@ def test_with_batch_on_each_invoice_is_one_change_set(sandbox_connection: dict) 
     clear(ifs)
     result = materialize(FLOW, PERIOD)
     assert result.success, failed(FLOW)
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed
+              for e in result.get_asset_check_evaluations()}  # fmt: skip
+    assert checks == {
+        ("servicetitan_invoices", "pandera_schema"): True,
+        ("servicetitan_invoices", "pandera_records"): True,
+        ("servicetitan_jobs", "pandera_schema"): True,
+    }
     keys = postable(st_invoices())
     assert writes(ifs) == Counter({("POST", "POST ExternalVoucherHandling.svc/$batch"): len(keys)})
     assert_posted(keys)
