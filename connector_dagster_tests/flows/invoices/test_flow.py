@@ -293,3 +293,38 @@ def test_the_change_sensor_requests_the_period_of_a_changed_invoice(
     [request] = sensor(dg.build_sensor_context(cursor=first.cursor)).run_requests
     assert request.partition_key == "2026-09-01"
     assert request.run_key.startswith("invoices-2026-09-01-")
+
+
+def test_a_refused_mark_is_a_failed_record_and_the_next_run_marks_it_again(
+    sandbox_connection: dict,
+) -> None:
+    """A connection that posts pending invoices too: ServiceTitan refuses to mark one
+    that is not posted yet, so it is a failed record naming its IFS key; once the
+    invoice is posted in ServiceTitan, the next run finds the IFS posting set by its
+    reference, writes nothing new to IFS and marks it."""
+    from pathlib import Path
+
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    path.write_text(
+        path.read_text().replace("invoices: {}", "invoices: {sync_statuses: [Pending, Posted]}")
+    )
+    invoices = st_invoices()
+    pending = sorted(k for k, i in invoices.items() if i["syncStatus"] == "Pending" and i["active"])
+    assert pending
+    assert not materialize(FLOW, PERIOD).success
+    parked = failed(FLOW)
+    assert set(parked) == set(pending)
+    sets = postings("ST-INV-")
+    for key in pending:
+        [posting] = sets[f"ST-INV-{key}"]
+        assert parked[key].reason == "rejected"
+        assert (f"invoice {key!r}: posted to IFS as ExternalVoucher ACME01/{posting['LoadId']}, "
+                "but ServiceTitan did not mark it exported") in parked[key].message  # fmt: skip
+        assert "not posted yet" in parked[key].message
+        st_post(sandbox_connection, "/_sandbox/invoices", {"id": int(key), "syncStatus": "Posted"})
+    ifs = sandbox_connection["ifs"]["base_url"]
+    clear(ifs)
+    assert materialize(FLOW, PERIOD).success
+    assert failed(FLOW) == {}
+    assert writes(ifs) == Counter()
+    assert_posted(postable(st_invoices()))
