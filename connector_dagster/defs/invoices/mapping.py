@@ -76,73 +76,44 @@ def map_invoice(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped
     total = amount(invoice["total"], "total", problems, settings)
     sub = amount(invoice["subTotal"], "subTotal", problems, settings)
     tax = amount(invoice["salesTax"], "salesTax", problems, settings)
-    if not items:
-        problems.add(
-            "validation", "has no items; add them in ServiceTitan (or deactivate the invoice)"
-        )
     ordered = sorted(items, key=lambda r: (r.get("order") or 0, r["id"]))
     values = [amount(r.get("total"), f"item {r['id']} total", problems, settings) for r in ordered]
     if not problems and items and not total and not tax and not any(values):
         return Mapped(None, op="ignore", note=f"invoice {item.key} totals 0.00: nothing to post")
-    lines: list[Line] = []
-    for row, value in zip(ordered, values, strict=True):
-        account = _item_account(row, maps, problems)
-        if value is not None and account is not None:
-            lines.append(Line(account, value, clip(str(row.get("glAccountName") or account), 120)))
-    summed = sum((v for v in values if v is not None), Decimal(0))
-    if items and sub is not None and None not in values and summed != sub:
-        problems.add(
-            "validation",
-            f"its items add up to {summed} but its subTotal is {sub}; correct the items or "
-            "totals in ServiceTitan",
-        )
-    if None not in (sub, tax, total) and sub + tax != total:  # type: ignore[operator]
-        problems.add(
-            "validation",
-            f"subTotal {sub} plus salesTax {tax} is not its total {total}; correct it in "
-            "ServiceTitan",
-        )
+    _check_totals(invoice, values, (sub, tax, total), problems)
     if invoice.get("jobId") is not None and job is None:
         problems.add(
             "validation",
             f"jobId {invoice['jobId']} names a job ServiceTitan did not return; check the "
             "job in ServiceTitan, then replay this record",
         )
+    job_text = f", job {job['jobNumber']}" if job else ""
+    lines = []
+    for row, value in zip(ordered, values, strict=True):
+        account = _item_account(row, maps, problems)
+        if value is not None and account is not None:
+            text = clip(f"{row.get('glAccountName') or account}{job_text}", 200)
+            lines.append(Line(account, -value, text))
     unit = _unit(invoice, maps, problems)
-    tax_code = None
-    if tax:
-        if invoice.get("taxZoneId") is None:
-            problems.add("validation", f"has salesTax {tax} but no taxZoneId; set its tax zone")
-        else:
-            found = problems.mapped(
-                maps, TAX_CODES, invoice["taxZoneId"], "taxZoneId", "IFS tax code"
-            )
-            tax_code = None if found is None else TaxCode.model_validate(found)
+    tax_code = _tax_code(invoice, tax, maps, problems)
     if problems or unit is None or total is None or tax is None:
         return Mapped(None, list(problems))
-    job_text = f", job {job['jobNumber']}" if job else ""
     customer = invoice.get("customerName") or "no customer"
-    lines = [Line(ln.account, -ln.amount, f"{ln.text}{job_text}") for ln in lines]
     lines.append(
         Line(settings.receivable_account, total, f"Invoice {invoice['number']} {customer}")
     )
-    if tax and tax_code is not None:
+    if tax_code is not None:
         lines.append(Line(tax_code.account, -tax, f"Sales tax {tax_code.tax_code}"))
     parts = None
     if settings.job_code_part and job:
         parts = {settings.job_code_part: str(job["jobNumber"])[:20]}
-    payload = posting_set(
-        {
-            "VoucherDate": day.isoformat(),  # type: ignore[union-attr]
-            "Text": f"ServiceTitan invoice {invoice['number']} ({item.key}) {customer}"
-            f"{job_text}: {invoice.get('summary') or ''}",
-            "Reference": reference(item.key),
-        },
-        lines,
-        unit,
-        settings,
-        parts,
-    )
+    header = {
+        "VoucherDate": day.isoformat(),  # type: ignore[union-attr]
+        "Text": f"ServiceTitan invoice {invoice['number']} ({item.key}) {customer}{job_text}: "
+        f"{invoice.get('summary') or ''}",
+        "Reference": reference(item.key),
+    }
+    payload = posting_set(header, lines, unit, settings, parts)
     if not payload["rows"]:
         return Mapped(
             None,
@@ -150,6 +121,33 @@ def map_invoice(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped
             note=f"invoice {item.key} totals 0.00 on every account: nothing to post to IFS",
         )
     return Mapped({**payload, "export": {"invoiceId": int(item.key)}})
+
+
+def _check_totals(
+    invoice: dict[str, Any],
+    values: list[Decimal | None],
+    totals: tuple[Decimal | None, Decimal | None, Decimal | None],
+    problems: Problems,
+) -> None:
+    """It has items, they add up to its subtotal, and that plus its tax to its total."""
+    sub, tax, total = totals
+    if not values:
+        problems.add(
+            "validation", "has no items; add them in ServiceTitan (or deactivate the invoice)"
+        )
+    summed = sum((v for v in values if v is not None), Decimal(0))
+    if values and sub is not None and None not in values and summed != sub:
+        problems.add(
+            "validation",
+            f"its items add up to {summed} but its subTotal is {sub}; correct the items or "
+            "totals in ServiceTitan",
+        )
+    if sub is not None and tax is not None and total is not None and sub + tax != total:
+        problems.add(
+            "validation",
+            f"subTotal {sub} plus salesTax {tax} is not its total {total}; correct it in "
+            "ServiceTitan",
+        )
 
 
 def _item_account(row: dict[str, Any], maps: Mappings, problems: Problems) -> str | None:
@@ -179,3 +177,16 @@ def _unit(invoice: dict[str, Any], maps: Mappings, problems: Problems) -> Busine
         "IFS company and cost centre",
     )
     return None if found is None else BusinessUnit.model_validate(found)
+
+
+def _tax_code(
+    invoice: dict[str, Any], tax: Decimal | None, maps: Mappings, problems: Problems
+) -> TaxCode | None:
+    """The IFS tax code and account of the invoice's tax zone, when it has sales tax."""
+    if not tax:
+        return None
+    if invoice.get("taxZoneId") is None:
+        problems.add("validation", f"has salesTax {tax} but no taxZoneId; set its tax zone")
+        return None
+    found = problems.mapped(maps, TAX_CODES, invoice["taxZoneId"], "taxZoneId", "IFS tax code")
+    return None if found is None else TaxCode.model_validate(found)
