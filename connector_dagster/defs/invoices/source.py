@@ -6,7 +6,7 @@ with F4: `modified_since`)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -181,6 +181,39 @@ class ServiceTitanInvoices:
 
     def changes(self, cursor: str | None) -> Changes:
         return modified_since(self.st, "invoices", ALL, cursor, "invoiceDate")
+
+    def event_periods(self, events: Sequence[Any]) -> dict[int, set[str]]:
+        """The periods webhook events touch: an invoice event, its invoice's (the event
+        carries the header only; an invoice without its date is read); a job event,
+        those of the job's invoices (read, by job, in one call each)."""
+        periods: dict[int, set[str]] = {}
+        unknown: dict[int, int] = {}
+        for event in events:
+            data = (event.body or {}).get("data") or {}
+            invoice, job = data.get("invoice") or {}, data.get("job") or {}
+            if invoice.get("invoiceDate"):
+                periods[event.id] = {period_key(_day(invoice["invoiceDate"]))}
+            elif invoice.get("id"):
+                unknown[event.id] = int(invoice["id"])
+            elif job.get("id"):
+                rows = self.st.iter_pages("accounting", "invoices", {**ALL, "jobId": job["id"]})
+                days = {_day(r["invoiceDate"]) for r in rows if r.get("invoiceDate")}
+                periods[event.id] = {period_key(d) for d in days}
+            else:
+                periods[event.id] = set()
+        if unknown:
+            dates = {
+                int(r["id"]): r.get("invoiceDate")
+                for r in self.st.get_by_ids("accounting", "invoices", set(unknown.values()), ALL)
+            }
+            for event_id, invoice_id in unknown.items():
+                day = dates.get(invoice_id)
+                periods[event_id] = {period_key(_day(day))} if day else set()
+        return periods
+
+
+def _day(text: Any) -> date:
+    return date.fromisoformat(str(text)[:10])
 
 
 def _head(invoice: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.source import INVOICES, JOBS, ServiceTitanInvoices
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.lib.connections import WEBHOOK_EVENT_TYPES
 
 SPEC = FlowSpec(
     name="invoices",
@@ -45,5 +46,5 @@ SPEC = FlowSpec(
     target=IfsInvoicePostings,
     map=map_item,
     tables=TABLES,
-    triggers=Triggers(poll=True, close=True, change_sensor=True),
+    triggers=Triggers(poll=True, close=True, change_sensor=True, inbox_events=WEBHOOK_EVENT_TYPES),
 )
