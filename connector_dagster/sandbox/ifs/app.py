@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -79,12 +81,22 @@ class IfsBehaviour:
 
 
 def create_app(
-    config: SandboxConfig, profile: FaultProfile, behaviour: IfsBehaviour | None = None
+    config: SandboxConfig,
+    profile: FaultProfile,
+    behaviour: IfsBehaviour | None = None,
+    saved: dict[str, Any] | None = None,
 ) -> Starlette:
     """The IFS simulator as an ASGI app, seeded from `config.seed` and `config.scale`
-    as of the sandbox's clock (a reset returns to that same seed)."""
-    seeded_as_of = config.seeded_as_of()
-    store = IfsStore(seed.generate(config.seed, config.scale, seeded_as_of))
+    as of the sandbox's clock (a reset returns to that same seed), or holding the data
+    `saved` by `snapshot` (a reset returns to the seed it grew from)."""
+    if saved is None:
+        seeded_as_of = config.seeded_as_of()
+    else:
+        seeded_as_of = datetime.fromisoformat(saved["seededAsOf"])
+    store = IfsStore(
+        lambda: seed.generate(config.seed, config.scale, seeded_as_of),
+        None if saved is None else saved["store"],
+    )
     tokens = Tokens(config.ifs_token_lifetime_s)
     sandbox = SandboxMiddleware(
         _not_built_yet,
@@ -117,6 +129,12 @@ def create_app(
     app.state.sandbox = sandbox
     app.state.stale_etag_dice = (None, random.Random())  # (profile seeded for, dice)
     return app
+
+
+def snapshot(app: Starlette) -> dict[str, Any]:
+    """The simulator's stored data, as `create_app(saved=...)` takes it back once
+    encoded and decoded; live objects, to be encoded before the next request."""
+    return {"seededAsOf": app.state.seeded_as_of.isoformat(), "store": app.state.store.snapshot()}
 
 
 async def _not_built_yet(scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,7 +11,7 @@ delete (`history`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,18 +41,56 @@ def _not_found() -> ODataError:
 class IfsStore:
     """All entity sets of one simulated IFS tenant, reset to the seed on demand."""
 
-    def __init__(self, initial: dict[str, list[Row]]) -> None:
-        tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
-        self._initial = {**initial, HISTORY_LOG.name: seeded_log(tables, rules.IFS_USER)}
-        self.reset()
+    def __init__(
+        self, seeder: Callable[[], dict[str, list[Row]]], saved: dict[str, Any] | None = None
+    ) -> None:
+        """The rows `seeder` makes, or those of `saved` (a `snapshot`): then the seed is
+        made only when a reset asks for it."""
+        self._seeder = seeder
+        self._initial: dict[str, list[Row]] | None = None
+        if saved is None:
+            self.reset()
+        else:
+            self._restore(saved)
+
+    def _seed(self) -> dict[str, list[Row]]:
+        if self._initial is None:
+            initial = self._seeder()
+            tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
+            self._initial = {**initial, HISTORY_LOG.name: seeded_log(tables, rules.IFS_USER)}
+        return self._initial
 
     def reset(self) -> None:
         """Back to the seed: seeded rows and their History Log, every period open."""
-        self.tables = {name: Table(SETS[name], self._initial.get(name, ())) for name in SETS}
+        initial = self._seed()
+        self.tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
         self._rowids = {name: len(t.rows) + 1 for name, t in self.tables.items()}
         self._sequences: dict[str, int] = {}
         self.closed_periods: set[tuple[str, str]] = set()  # (company, YYYY-MM)
         self.history = HistoryLog(self.tables[HISTORY_LOG.name])
+        self._in_transaction = False
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a client can observe, for the state file: every row (the History Log's
+        too), the next row ids and numbers, the closed periods. Rows are immutable."""
+        return {
+            "properties": {name: list(eset.names) for name, eset in SETS.items()},
+            "rows": {name: list(t.rows.values()) for name, t in self.tables.items()},
+            "rowids": dict(self._rowids),
+            "sequences": dict(self._sequences),
+            "closed_periods": sorted(self.closed_periods),
+            "next_log_id": self.history.next_id,
+        }
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        if saved["properties"] != {name: list(eset.names) for name, eset in SETS.items()}:
+            raise ValueError("the IFS entity sets have other properties than when it was saved")
+        self.tables = {name: Table(SETS[name], saved["rows"][name]) for name in SETS}
+        self._rowids = {name: int(saved["rowids"][name]) for name in SETS}
+        self._sequences = {name: int(n) for name, n in saved["sequences"].items()}
+        self.closed_periods = {(str(c), str(p)) for c, p in saved["closed_periods"]}
+        self.history = HistoryLog(self.tables[HISTORY_LOG.name])
+        self.history.next_id = int(saved["next_log_id"])
         self._in_transaction = False
 
     def counts(self) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -48,7 +49,7 @@ from connector_dagster.sandbox.servicetitan.auth import (
 from connector_dagster.sandbox.servicetitan.common import ApiError, dumps, problem_body
 from connector_dagster.sandbox.servicetitan.seed import build
 from connector_dagster.sandbox.servicetitan.state import SimState
-from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call, Created
+from connector_dagster.sandbox.servicetitan.store import NO_CONTENT, Call, Created, Store
 from connector_dagster.sandbox.servicetitan.webhooks import Webhooks
 
 AUTH_PATH = "/connect/token"
@@ -200,14 +201,23 @@ class ApiApp:
         return _json(result)
 
 
-def create_app(config: SandboxConfig, profile: FaultProfile) -> Starlette:
+def create_app(
+    config: SandboxConfig, profile: FaultProfile, saved: dict[str, Any] | None = None
+) -> Starlette:
     """The ServiceTitan simulator, seeded from `config.seed` and `config.scale` as of
-    the sandbox's clock."""
-    seeded_as_of = config.seeded_as_of()
+    the sandbox's clock, or holding the data `saved` by `snapshot` (its closed periods
+    are added to `profile`'s; a reset returns to the seed it grew from)."""
+    if saved is None:
+        seeded_as_of = config.seeded_as_of()
+        store = build(config.seed, config.scale, int(config.st_tenant_id), seeded_as_of)
+    else:
+        seeded_as_of = datetime.fromisoformat(saved["seededAsOf"])
+        store = Store.restore(saved["store"])
+        profile.closed_periods = sorted({*profile.closed_periods, *saved["closedPeriods"]})
     sim = SimState(
         config=config,
         seeded_as_of=seeded_as_of,
-        store=build(config.seed, config.scale, int(config.st_tenant_id), seeded_as_of),
+        store=store,
         tokens=Tokens(config),
         webhooks=Webhooks(config),
         stats=RequestStats(),
@@ -226,3 +236,9 @@ def create_app(config: SandboxConfig, profile: FaultProfile) -> Starlette:
     app.state.sim = sim
     app.state.sandbox = sim.sandbox
     return app
+
+
+def snapshot(app: Starlette) -> dict[str, Any]:
+    """The simulator's stored data, as `create_app(saved=...)` takes it back once
+    encoded and decoded; live objects, to be encoded before the next request."""
+    return app.state.sim.snapshot()

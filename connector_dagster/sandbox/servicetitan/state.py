@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import RequestStats, SandboxMiddleware
@@ -31,6 +32,15 @@ class SimState:
     @property
     def tenant_id(self) -> int:
         return int(self.config.st_tenant_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stored data and the closed accounting periods, for the state file."""
+        closed = self.sandbox.profile.closed_periods if self.sandbox else []
+        return {
+            "seededAsOf": self.seeded_as_of.isoformat(),
+            "store": self.store.snapshot(),
+            "closedPeriods": list(closed),
+        }
 
     def reseed(self) -> None:
         self.store = build(self.config.seed, self.config.scale, self.tenant_id, self.seeded_as_of)

@@ -36,6 +36,27 @@ class Store:
         self.version = 0
         self.counters: dict[str, int] = {}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Tables, change logs, version and id counters, for the state file. Live
+        objects: encode them before the next request changes them."""
+        return {
+            "tables": self.tables,
+            "logs": self.logs,
+            "version": self.version,
+            "counters": self.counters,
+        }
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any]) -> Store:
+        """A store holding what `snapshot` gave (read back from the state file)."""
+        store = cls()
+        store.tables = {str(name): dict(rows) for name, rows in saved["tables"].items()}
+        logs = saved["logs"].items()
+        store.logs = {str(name): [(int(v), key) for v, key in log] for name, log in logs}
+        store.version = int(saved["version"])
+        store.counters = {str(name): int(n) for name, n in saved["counters"].items()}
+        return store
+
     def table(self, name: str) -> dict[Any, Row]:
         return self.tables.setdefault(name, {})
 
