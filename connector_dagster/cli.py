@@ -24,6 +24,7 @@ from connector_dagster.cli_args import (
     int_between,
     period,
     sandbox_clock,
+    state_file,
     variable_name,
 )
 from connector_dagster.lib import db, migrate
@@ -241,6 +242,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         scale=args.scale,
         latency_ms=args.latency_ms,
         now=args.now,
+        state_file=args.state_file,
     )
     try:
         serve(config, args.faults)
@@ -471,6 +473,14 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         type=sandbox_clock,
         help="the sandbox's clock, an ISO 8601 instant such as 2026-06-15T12:00:00Z: no "
         "record is seeded dated after it (default: the real time at start)",
+    )
+    p.add_argument(
+        "--state-file",
+        type=state_file,
+        metavar="PATH",
+        help="keep the simulators' data in this file: loaded at start when it was written for "
+        "the same --seed, --scale and --now (else seeded afresh), saved every 30 s and on "
+        "stop; delete it or POST /_sandbox/reset to start from the seed again",
     )
 
 

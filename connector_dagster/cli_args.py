@@ -85,6 +85,16 @@ def faults_file(text: str) -> Path:
     return path
 
 
+def state_file(text: str) -> str:
+    """A file the sandbox can keep its data in: in an existing folder, not a folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; name a file in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {path.parent} does not exist; create it")
+    return str(path)
+
+
 def bench_scenario(text: str) -> str:
     from connector_dagster import bench, bench_flows
 

@@ -28,6 +28,11 @@ class SandboxConfig:
     # The sandbox's clock, an ISO 8601 instant (UTC unless it has an offset): no
     # record is seeded dated after it. None: the real time when a simulator starts.
     now: str | None = None
+    # A file the simulators' data is kept in between runs (None: each run starts from the
+    # seed): loaded at start when written for the same seed, scale and clock, saved every
+    # `state_save_s` seconds and when the sandbox stops.
+    state_file: str | None = None
+    state_save_s: float = 30.0
     # IFS
     ifs_realm: str = "acme1"
     ifs_client_id: str = "CONNECTOR_SVC"
@@ -55,6 +60,10 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.now is not None:
             self.seeded_as_of()
+        if not self.state_save_s > 0:
+            raise ValueError(
+                f"state_save_s {self.state_save_s!r} is not a number of seconds above 0"
+            )
 
     def seeded_as_of(self) -> datetime:
         """The instant the seed is dated as of: `now`, or the real time (UTC)."""

@@ -11,6 +11,8 @@ line that clients and `make dev` read.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
 import os
@@ -20,18 +22,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import ConnectionDropped, FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.servicetitan import app as servicetitan
+from connector_dagster.sandbox.statefile import StateFile, plain
 
 __all__ = ["Sandbox", "SandboxConfig", "SandboxProcess", "load_profiles", "running", "serve"]
 
@@ -45,6 +50,7 @@ class _QuietInjectedResets(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietInjectedResets())
+T = TypeVar("T")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -59,12 +65,28 @@ def _bind(host: str, port: int) -> socket.socket:
 class _Server(threading.Thread):
     def __init__(self, app: Any, sock: socket.socket) -> None:
         super().__init__(daemon=True)
+        self.app = app
         self.sock = sock
         cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(cfg)
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def run(self) -> None:
-        self.server.run(sockets=[self.sock])
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            self.loop = runner.get_loop()
+            runner.run(self.server.serve(sockets=[self.sock]))
+
+    def call(self, fn: Callable[[], T], timeout: float = 60) -> T:
+        """`fn()` on the server's event loop, so between two requests' steps (the
+        simulators change their data only there); directly once the server has stopped."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or not self.is_alive():
+            return fn()
+
+        async def on_loop() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(on_loop(), loop).result(timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -88,6 +110,22 @@ def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         server.stop()
 
 
+class _Changes:
+    """An ASGI app counting, once each is answered, the requests that may have changed
+    its data (any method but GET and HEAD)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope.get("method", "GET") not in ("GET", "HEAD"):
+                self.count += 1
+
+
 class Sandbox:
     """Both simulators running in this process, each on its own thread."""
 
@@ -101,20 +139,27 @@ class Sandbox:
         `st_profile` is given."""
         self.config = config
         base = profile or FaultProfile(latency_ms=config.latency_ms)
-        self.ifs_app = ifs.create_app(config, FaultProfile(**base.to_dict()))
-        self.st_app = servicetitan.create_app(
-            config, FaultProfile(**(st_profile or base).to_dict())
-        )
+        profiles = (base, st_profile or base)
+        self.state = StateFile(config) if config.state_file else None
+        apps = self.state.load(partial(_create_apps, config, profiles)) if self.state else None
+        self.ifs_app, self.st_app = apps or _create_apps(config, profiles, None)
+        # Requests that may have changed data, per simulator, when the file was last in step.
+        self._saved_changes = None if apps is None else [0, 0]
+        self._watched: list[_Changes] = []
         self._ifs_sock = _bind(config.host, config.ifs_port)
         self._st_sock = _bind(config.host, config.st_port)
         self._servers: list[_Server] = []
+        self._stopping = threading.Event()
+        self._saver: threading.Thread | None = None
 
     @property
     def info(self) -> dict[str, Any]:
         return self.config.describe(self._ifs_sock.getsockname()[1], self._st_sock.getsockname()[1])
 
     def start(self) -> Sandbox:
-        self._servers = [_Server(self.ifs_app, self._ifs_sock), _Server(self.st_app, self._st_sock)]
+        self._watched = [_Changes(self.ifs_app), _Changes(self.st_app)]
+        socks = (self._ifs_sock, self._st_sock)
+        self._servers = [_Server(app, sock) for app, sock in zip(self._watched, socks, strict=True)]
         for server in self._servers:
             server.start()
         deadline = time.monotonic() + 10
@@ -122,17 +167,85 @@ class Sandbox:
             if time.monotonic() > deadline:
                 raise RuntimeError("sandbox did not start within 10 s")
             time.sleep(0.01)
+        if self.state is not None:
+            self._saver = threading.Thread(target=self._save_periodically, daemon=True)
+            self._saver.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving; with a state file, save the data once the last request is done."""
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join()
         for server in self._servers:
             server.stop()
+        if self.state is not None and self._servers:
+            self._save_or_say()
+
+    def save(self) -> bool:
+        """Write both simulators' data to the state file, each taken on its server's event
+        loop between two requests; nothing when no request could have changed it since the
+        file was last written or read. False when nothing was written."""
+        assert self.state is not None
+        changes = [app.count for app in self._watched]
+        if changes == self._saved_changes:
+            return False
+        modules = {"ifs": ifs, "servicetitan": servicetitan}
+        paused = gc.isenabled()
+        gc.disable()  # the snapshot makes a million short-lived containers at scale 10
+        try:
+            parts = {
+                system: server.call(partial(_encoded_snapshot, module, app.app))
+                for (system, module), server, app in zip(
+                    modules.items(), self._servers, self._watched, strict=True
+                )
+            }
+        finally:
+            if paused:
+                gc.enable()
+        written = self.state.save(parts)
+        self._saved_changes = changes
+        return written
+
+    def _save_periodically(self) -> None:
+        while not self._stopping.wait(self.config.state_save_s):
+            self._save_or_say()
+
+    def _save_or_say(self) -> None:
+        try:
+            self.save()
+        except (OSError, TypeError, TimeoutError) as exc:
+            print(
+                f"sandbox: could not save the data to {self.config.state_file}: {exc}; "
+                "the file keeps the last save; check the disk and the folder's permissions",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _encoded_snapshot(module: Any, app: Any) -> Any:
+    return plain(module.snapshot(app))
+
+
+def _create_apps(
+    config: SandboxConfig,
+    profiles: tuple[FaultProfile, FaultProfile],
+    saved: dict[str, Any] | None,
+) -> tuple[Any, Any]:
+    """Both simulators, each with a copy of its fault profile, from `saved` or the seed."""
+    ifs_profile, st_profile = (FaultProfile(**p.to_dict()) for p in profiles)
+    return (
+        ifs.create_app(config, ifs_profile, saved=None if saved is None else saved["ifs"]),
+        servicetitan.create_app(
+            config, st_profile, saved=None if saved is None else saved["servicetitan"]
+        ),
+    )
 
 
 def load_profiles(
@@ -148,11 +261,12 @@ def load_profiles(
 
 
 def serve(config: SandboxConfig, faults: Path | None = None) -> None:
-    """Run until interrupted, printing the JSON description line first."""
-    sandbox = Sandbox(config, *load_profiles(faults, config.latency_ms)).start()
-    print(json.dumps(sandbox.info), flush=True)
+    """Run until interrupted, printing the JSON description line first. A SIGTERM that
+    comes as soon as that line is read still stops it in order (saving its data)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sandbox = Sandbox(config, *load_profiles(faults, config.latency_ms)).start()
+    print(json.dumps(sandbox.info), flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -191,10 +305,11 @@ class SandboxProcess:
         return self
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s (60 s with a state file, which it saves)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(60 if self.config.state_file else 10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
