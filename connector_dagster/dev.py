@@ -36,6 +36,7 @@ from connector_dagster.lib.settings import (
 from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
 
 SANDBOX_CONNECTION = "sandbox"
+SANDBOX_STATE_FILE = "sandbox-state.json"
 DAGSTER_STOP_S = 90.0  # dagster dev waits up to 60 s for each of its webserver and daemon
 LEFTOVER_STOP_S = 10.0
 POSTGRES_STOP_S = 30.0
@@ -125,7 +126,7 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     migrate.migrate(url)
     stop.check()
 
-    sandbox = _start_sandbox(options)
+    sandbox = _start_sandbox(options, home)
     started.callback(sandbox.stop)
     info = sandbox.info
     print(
@@ -257,7 +258,9 @@ def _start_receiver(options: DevOptions) -> Any:
         ) from None
 
 
-def _start_sandbox(options: DevOptions) -> Any:
+def _start_sandbox(options: DevOptions, home: Path) -> Any:
+    """The sandbox, resuming the data it saved in DAGSTER_HOME when the last run had the
+    same seed and scale."""
     from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 
     receiver = f"http://127.0.0.1:{options.webhook_port}/webhooks/sandbox"
@@ -267,6 +270,7 @@ def _start_sandbox(options: DevOptions) -> Any:
         seed=options.seed,
         scale=options.scale,
         webhook_url=receiver if options.webhook_port else None,
+        state_file=str(home / SANDBOX_STATE_FILE),
     )
     try:
         return SandboxProcess(config).start()

@@ -1,9 +1,10 @@
 """`connector-dagster dev` (what `make dev` runs) stops every process it started on
 SIGTERM and on SIGINT, prints no traceback, removes the .env it wrote for other shells,
-and a second start resumes with the same data."""
+and a second start resumes with the same data, the sandbox's included."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -95,6 +96,11 @@ class Dev:
         _, alive = psutil.wait_procs(processes, timeout=5)
         return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
+    def sandbox(self) -> tuple[str, str]:
+        """The base URLs of the IFS and ServiceTitan simulators this run started."""
+        info = json.loads((self.home / "sandbox.json").read_text())
+        return info["ifs"]["base_url"], info["servicetitan"]["api_url"]
+
     def output(self) -> str:
         return self.log.read_text()
 
@@ -119,6 +125,9 @@ def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_da
         assert first.env_file.read_text().startswith("# Written by `connector-dagster dev`")
         changed = first.cli("mappings", "set", "sandbox", "vendors", "V7777", "3199")
         assert changed.returncode == 0, changed.stderr
+        ifs, st = first.sandbox()
+        httpx.post(f"{ifs}/_sandbox/periods/ACME01/2026-04/close").raise_for_status()
+        httpx.post(f"{st}/_sandbox/accounting-periods/2026-04/close").raise_for_status()
         left = first.stop(signal.SIGTERM)
     finally:
         first.kill()
@@ -133,6 +142,12 @@ def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_da
         listed = second.cli("mappings", "list", "sandbox", "--kind", "vendors")
         assert listed.returncode == 0, listed.stderr
         assert "vendors\tV7777\t3199" in listed.stdout
+        ifs, st = second.sandbox()  # the sandbox's data too (DAGSTER_HOME/sandbox-state.json)
+        assert httpx.get(f"{ifs}/_sandbox/periods").json()["closed"] == [
+            {"company": "ACME01", "period": "2026-04"}
+        ]
+        assert httpx.get(f"{st}/_sandbox/accounting-periods").json() == {"closed": ["2026-04"]}
+        assert "sandbox: resumed the data saved in" in second.output()
         left = second.stop(signal.SIGINT)
     finally:
         second.kill()
