@@ -52,6 +52,11 @@ class PlanTarget:
         self.writes: list[PlannedWrite] = []
         self._lock = threading.Lock()
 
+    @property
+    def lookup_before_create(self) -> bool:
+        """As the flow's target asks: a plan looks up what a real run would."""
+        return bool(getattr(self.target, "lookup_before_create", False))
+
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:

@@ -64,7 +64,10 @@ class Mapped:
     """The target payload of one item, or the problems that keep it from being written.
 
     `op` is `upsert` (create or update), `cancel` (cancel the target record, if one
-    was ever created) or `ignore` (not syncable, e.g. a state that is not synced).
+    was ever created), `link` (the record came from the target, created there and
+    sent here by the opposite flow of a bidirectional pair: its counterpart is looked
+    up and recorded in the ledger, never written) or `ignore` (not syncable, e.g. a
+    state that is not synced).
     An ignored item with a `note` is reported (e.g. a document another integration
     exported already): the note reaches the write asset's metadata."""
 

@@ -10,11 +10,17 @@ For each source record of a partition:
 4. Without a target id: commit a `pending` intent (a page of records at a time).
    Only a record intended before may exist in the target: look those up by their
    provenance marker and adopt an exact match; two matches, or a match on a weaker
-   field alone, is a `conflict`, never a write.
+   field alone, is a `conflict`, never a write. A target that can be written by
+   others with the same natural key (`lookup_before_create`) has every create
+   looked up, one batched look-up per page.
 5. Create, update (only the fields whose mapped value changed) or cancel, and
    commit target id, hash, payload, status and the audit row in one transaction.
    A create whose answer was lost is looked up again; a record found then is
    adopted and updated like any adopted record.
+
+A record the opposite flow created from the target (`op="link"`) is never written:
+its counterpart is looked up with the page's look-ups and recorded as its target
+id, so a bidirectional pair never sends a record back.
 
 A bad record is parked in `failed_records` with a classified reason; the others go
 on. Pages of records flow through steps 3-4 while earlier pages are being written,
@@ -75,7 +81,8 @@ class SourceRecord:
     source_version: str | None = None
     # Set when mapping or validation failed: (reason, message).
     problem: tuple[str, str] | None = None
-    # "upsert" creates or updates; "cancel" cancels the target record.
+    # "upsert" creates or updates; "cancel" cancels the target record; "link" records
+    # the target record it came from (created there, sent here by the opposite flow).
     op: str = "upsert"
     context: dict[str, Any] = field(default_factory=dict)
     # The payload last written to the target (from the ledger), so an update
@@ -95,7 +102,15 @@ class Ambiguous(NamedTuple):
 
 
 class Target(Protocol):
-    """How one flow writes into its target system."""
+    """How one flow writes into its target system.
+
+    A target may set `lookup_before_create = True` (a class attribute): then every
+    create is looked up first, not only the records intended before, for a target
+    that has no idempotency key and that others (people, other tools) may have given
+    the record already. `lookup` is then called with records never intended, and a
+    `since` that is only a lower bound of when this connector could have written.
+    `lookup` is also asked for the records of `op="link"`: their counterpart in the
+    target, which the opposite flow read them from."""
 
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
@@ -180,7 +195,8 @@ def _plain(value: Any) -> Any:
 
 class _Job(NamedTuple):
     """One record on its way: `create` (no target id yet), `write` (update or cancel
-    its target record) or `find` (a cancel of a record whose create may have been sent)."""
+    its target record) or `find` (a cancel of a record whose create may have been sent,
+    or a link to the target record it came from)."""
 
     kind: str
     record: SourceRecord
@@ -246,6 +262,8 @@ class Syncer:
             elif entry and entry.target_id:
                 record.previous = entry.last_payload
                 yield _Job("write", record, entry.target_id)
+            elif record.op == "link":
+                yield _Job("find", record)  # its counterpart in the target, to record
             elif record.op == "cancel":
                 if entry and entry.first_intent_at:
                     yield _Job("find", record)  # a create may have been sent
@@ -276,11 +294,14 @@ class Syncer:
              r.source_version)
             for r in creates
         )  # fmt: skip
-        # Only a record intended before this run may already exist in the target.
+        # Only a record intended before this run may already exist in the target,
+        # unless the target says that others may have created it too.
+        every = getattr(self.target, "lookup_before_create", False)
         maybe_sent = [
             j.record
             for j in page
-            if j.kind == "find" or (j.kind == "create" and _intended(ledger, j.record.key))
+            if j.kind == "find"
+            or (j.kind == "create" and (every or _intended(ledger, j.record.key)))
         ]
         found = self._lookup_or_fail(maybe_sent, ledger)
         looked_up = {r.key for r in maybe_sent}
@@ -296,7 +317,7 @@ class Syncer:
                     self.report.adopted.append(key)
                 ready.append((job.record, found[key]))
             elif job.kind == "find":
-                self.report.skipped.append(key)  # no create ever took effect
+                self.report.skipped.append(key)  # no create took effect, nothing to link
             elif key not in self.report.failed:
                 ready.append((job.record, None))
         return ready
@@ -362,6 +383,8 @@ class Syncer:
             elif record.op == "cancel":
                 self.target.cancel(record, target_id)
                 action = "cancel"
+            elif record.op == "link":
+                action = "link"  # created in the target by the opposite flow: no write
             else:
                 self.target.update(record, target_id)
                 action = "update"
@@ -388,9 +411,13 @@ class Syncer:
         )
         getattr(
             self.report,
-            {"create": "created", "adopt": "adopted", "cancel": "cancelled", "update": "updated"}[
-                action
-            ],
+            {
+                "create": "created",
+                "adopt": "adopted",
+                "link": "adopted",
+                "cancel": "cancelled",
+                "update": "updated",
+            }[action],
         ).append(record.key)
 
     def _after_unknown(self, record: SourceRecord, exc: ApiError) -> tuple[str, str]:
