@@ -126,6 +126,7 @@ def sandbox_connection(
       gl_postings: {{}}
       invoices: {{}}
       bills: {{}}
+      st_purchase_orders: {{manual_order_no: true}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"

@@ -139,3 +139,24 @@ def test_lib_holds_no_flow_names() -> None:
         if pattern.search(line)
     ]
     assert hits == []
+
+
+def test_two_flows_never_import_each_other() -> None:
+    """A flow may build on another (F5 reads F1's mapping tables in reverse), one way
+    only: flow folders form no circle among themselves."""
+    flows: dict[str, set[str]] = {}
+    for module, imported in import_graph().items():
+        parts = module.split(".")
+        if len(parts) > 3 and parts[:2] == ["connector_dagster", "defs"]:
+            flows.setdefault(parts[2], set()).update(
+                target.split(".")[2]
+                for target in imported
+                if target.startswith("connector_dagster.defs.") and len(target.split(".")) > 3
+            )
+    both = {
+        tuple(sorted((a, b)))
+        for a, targets in flows.items()
+        for b in targets - {a}
+        if a in flows.get(b, set())
+    }
+    assert both == set()

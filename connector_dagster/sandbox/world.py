@@ -129,7 +129,7 @@ REGIONS: tuple[Region, ...] = (
     Region(
         "C",
         "Central",
-        "CENTRAL",
+        "CNTRL",
         "CC500",
         505,
         81,

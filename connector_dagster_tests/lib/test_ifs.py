@@ -18,7 +18,7 @@ from connector_dagster.lib.errors import (
     OutcomeUnknownError,
     RejectedError,
 )
-from connector_dagster.lib.ifs import IfsClient, IfsSettings, Row
+from connector_dagster.lib.ifs import IfsClient, IfsSettings, Row, refusal
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
@@ -268,3 +268,11 @@ def test_invalid_create_is_rejected_with_ifs_message(client: IfsClient) -> None:
     with pytest.raises(RejectedError) as caught:
         client.create(VOUCHERS, {"Company": world.COMPANY, "Text": "no date"})
     assert "DATABASE_ERROR" in str(caught.value) and "mandatory" in str(caught.value)
+
+
+def test_a_taken_key_is_a_conflict_that_names_its_ifs_error(client: IfsClient) -> None:
+    created = client.create(VOUCHERS, voucher("KEY-TAKEN"))
+    with pytest.raises(ConflictError) as caught:
+        client.create(VOUCHERS, voucher("KEY-TAKEN", LoadId=created["LoadId"]))
+    taken = refusal(caught.value)
+    assert taken is not None and taken.reason == "duplicate"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from connector_dagster.defs.purchase_orders.provenance import raised_in_servicetitan
 from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
 
@@ -65,9 +66,13 @@ TABLES = (
 
 
 def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Mapped:
-    """One IFS PO read (header and lines): ignored unless its state syncs; a cancelled
-    PO cancels its ServiceTitan PO; any other becomes the ServiceTitan payload."""
+    """One IFS PO read (header and lines): one that F5 made from a ServiceTitan PO is
+    linked to it, never sent back; others are ignored unless their state syncs; a
+    cancelled PO cancels its ServiceTitan PO; any other becomes the ServiceTitan payload."""
     header, lines = item.data["header"], item.data["lines"]
+    raised = raised_in_servicetitan(header.get("st_reference"))
+    if raised is not None:
+        return Mapped({"servicetitan_po": raised[0], "connection": raised[1]}, op="link")
     if header["Objstate"] not in settings.states:
         return Mapped(None, op="ignore")
     if header["Objstate"] == "Cancelled":

@@ -24,6 +24,7 @@ HEADERS = pa.DataFrameSchema(
         "WantedReceiptDate": pa.Column(str, nullable=True),
         "TaxCode": pa.Column(str, nullable=True),
         "Company": pa.Column(str, nullable=True),
+        "st_reference": pa.Column(str, nullable=True),
         "etag": pa.Column(str, pa.Check.str_startswith('W/"')),
     },
     strict=True,

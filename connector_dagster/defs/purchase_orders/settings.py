@@ -29,6 +29,10 @@ class PurchaseOrderSettings(FlowSettings):
     """History Log rows read per tick at most; the rest are read by the next ticks."""
     currency: str = "USD"
     """The ServiceTitan tenant's currency: a PO in another one is parked (`validation`)."""
+    servicetitan_reference_field: str = "Reference"
+    """The IFS header field where F5 (`st_purchase_orders`) writes its marker `ST PO
+    <number> [connector:<connection>]` (its `reference_field`): a PO carrying it was
+    raised in ServiceTitan, so it is linked to that ServiceTitan PO, never sent back."""
 
     @field_validator("states")
     @classmethod

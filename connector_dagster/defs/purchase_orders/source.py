@@ -1,6 +1,7 @@
-"""F1's source: a period's purchase orders in IFS (headers by order date, all their
-lines, with ETags), which of them changed since they were read, and which periods
-have changes since a History Log cursor."""
+"""F1's source: a period's purchase orders in IFS (headers by order date, with the
+field where F5 marks the ones raised in ServiceTitan; all their lines, with ETags),
+which of them changed since they were read, and which periods have changes since a
+History Log cursor."""
 
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ class IfsPurchaseOrders:
         """The connection's company's headers whose OrderDate lies in the period, and
         all their lines, with ETags."""
         ifs, sets = self.link.ifs, self.settings
+        marker = sets.servicetitan_reference_field
         headers = [
-            {**{f: row.get(f) for f in HEADER_FIELDS}, "etag": row.etag}
+            {**{f: row.get(f) for f in HEADER_FIELDS}, "st_reference": row.get(marker),
+             "etag": row.etag}
             for row in ifs.query(
                 sets.headers_set,
                 filter=odata.and_(
@@ -60,11 +63,11 @@ class IfsPurchaseOrders:
                     odata.ge("OrderDate", period.start),
                     odata.lt("OrderDate", period.end),
                 ),
-                select=HEADER_FIELDS,
+                select=[*HEADER_FIELDS, marker],
                 orderby=["OrderNo"],
                 keys=HEADER_KEYS,
             )
-        ]
+        ]  # fmt: skip
         lines: list[dict[str, Any]] = []
         for chunk in _chunks([h["OrderNo"] for h in headers], KEYS_PER_REQUEST):
             lines.extend(
@@ -78,7 +81,9 @@ class IfsPurchaseOrders:
                 )
             )
         frames = {
-            "headers": pd.DataFrame(headers, columns=[*HEADER_FIELDS, "etag"], dtype=object),
+            "headers": pd.DataFrame(
+                headers, columns=[*HEADER_FIELDS, "st_reference", "etag"], dtype=object
+            ),
             "lines": pd.DataFrame(lines, columns=[*LINE_FIELDS, "etag"], dtype=object),
         }
         by_state = pd.Series([h["Objstate"] for h in headers]).value_counts().to_dict()

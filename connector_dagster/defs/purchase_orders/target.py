@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,12 @@ class ServiceTitanPurchaseOrders:
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:
         """POs created since `since` carrying this connection's marker for the records;
-        a PO matching only by vendor invoice number is never adopted."""
+        a PO matching only by vendor invoice number is never adopted. For a record F5
+        made from a ServiceTitan PO (`link`): that PO, found by its number."""
+        found = self._raised(r for r in records if r.op == "link")
+        records = [r for r in records if r.op != "link"]
+        if not records:
+            return found
         wanted = {r.key for r in records}
         marked: dict[str, list[str]] = defaultdict(list)
         weak: dict[str, list[str]] = defaultdict(list)
@@ -65,7 +70,6 @@ class ServiceTitanPurchaseOrders:
                 marked[key].append(str(po["id"]))
             elif po.get("vendorDocumentNumber") in wanted:
                 weak[po["vendorDocumentNumber"]].append(str(po["id"]))
-        found: dict[str, str | Ambiguous] = {}
         for key in wanted:
             if len(marked[key]) == 1:
                 found[key] = marked[key][0]
@@ -81,6 +85,31 @@ class ServiceTitanPurchaseOrders:
                     f"{key!r} but not this connector's marker, so none is adopted or changed; "
                     f"if one is this IFS PO, add {marker(MARKER_PREFIX + key, self.link.name)!r} "
                     "to its memo, else change its vendor invoice number, then replay this record"
+                )
+        return found
+
+    def _raised(self, records: Iterable[SourceRecord]) -> dict[str, str | Ambiguous]:
+        """The ServiceTitan PO each IFS PO made by this connection's F5 came from: the
+        one with its number that F1 did not write (one request per PO, once: the link
+        is then in the ledger)."""
+        found: dict[str, str | Ambiguous] = {}
+        for record in records:
+            assert record.payload is not None
+            number = record.payload["servicetitan_po"]
+            if record.payload["connection"] != self.link.name:
+                continue  # raised in another connection's ServiceTitan: nothing to link here
+            ids = [
+                str(po["id"])
+                for po in self.st.iter_pages("inventory", "purchase-orders", {"number": number})
+                if po.get("number") == number
+                and marked_order(po.get("summary"), self.link.name) is None
+            ]
+            if len(ids) == 1:
+                found[record.key] = ids[0]
+            elif ids:
+                found[record.key] = Ambiguous(
+                    f"ServiceTitan POs {', '.join(ids)} all have number {number!r}; the IFS PO "
+                    "came from one of them: correct the numbers in ServiceTitan, then replay"
                 )
         return found
 

@@ -1,0 +1,84 @@
+"""F5's pandera schema of the purchase orders read from ServiceTitan, run as a
+blocking check: the shape of the read (columns, ids, statuses, items belonging to a
+PO). Values of single POs (an unmapped vendor, no items) are the write step's
+business: it parks those POs one by one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from connector_dagster.defs.st_purchase_orders.settings import ST_PO_STATUSES
+
+_DAY = r"^\d{4}-\d{2}-\d{2}"
+
+
+def _ids(*, unique: bool = False, nullable: bool = True) -> pa.Column:
+    """A column of integer ids (JSON integers, kept as Python ints in an object column)."""
+    integer = pa.Check(
+        lambda v: isinstance(v, int) and not isinstance(v, bool), element_wise=True, name="int"
+    )
+    return pa.Column(object, checks=integer, unique=unique, nullable=nullable)
+
+
+PURCHASE_ORDERS = pa.DataFrameSchema(
+    {
+        "id": _ids(unique=True, nullable=False),
+        "number": pa.Column(
+            str, unique=True, nullable=False, checks=pa.Check.str_length(min_value=1)
+        ),
+        "status": pa.Column(str, pa.Check.isin(ST_PO_STATUSES)),
+        "vendorId": _ids(nullable=True),
+        "businessUnitId": _ids(nullable=True),
+        "inventoryLocationId": _ids(nullable=True),
+        "typeId": _ids(nullable=True),
+        "jobId": _ids(nullable=True),
+        "date": pa.Column(str, pa.Check.str_matches(_DAY)),
+        "requiredOn": pa.Column(str, pa.Check.str_matches(_DAY), nullable=True),
+        "tax": pa.Column(object, nullable=True),
+        "shipping": pa.Column(object, nullable=True),
+        "total": pa.Column(object, nullable=True),
+        "summary": pa.Column(str, nullable=True),
+        "modifiedOn": pa.Column(str, nullable=False),
+    },
+    strict=True,
+    coerce=False,
+)
+
+ITEMS = pa.DataFrameSchema(
+    {
+        "purchaseOrderId": _ids(nullable=False),
+        "id": _ids(unique=True, nullable=False),
+        "skuId": _ids(nullable=True),
+        "description": pa.Column(str, nullable=True),
+        "vendorPartNumber": pa.Column(str, nullable=True),
+        "quantity": pa.Column(object, nullable=True),
+        "cost": pa.Column(object, nullable=True),
+        "status": pa.Column(str, nullable=True),
+    },
+    strict=True,
+    coerce=False,
+)
+
+
+def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """Problems with the shape of a period's read; empty when it may be written."""
+    problems: list[str] = []
+    for name, schema in (("purchase_orders", PURCHASE_ORDERS), ("items", ITEMS)):
+        frame = frames.get(name)
+        if frame is None:
+            problems.append(f"{name}: missing from the read")
+            continue
+        try:
+            schema.validate(frame.astype(object).where(frame.notna(), None), lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases.head(20)
+            problems.extend(
+                f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
+                for row in cases.itertuples()
+            )
+    if not problems:
+        orphans = set(frames["items"]["purchaseOrderId"]) - set(frames["purchase_orders"]["id"])
+        if orphans:
+            problems.append(f"items: {len(orphans)} item(s) of POs not read: {sorted(orphans)[:5]}")
+    return problems

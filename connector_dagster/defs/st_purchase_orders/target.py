@@ -1,0 +1,359 @@
+"""F5's target: IFS purchase orders in the write protocol.
+
+IFS has no idempotency key, so every create is looked up first
+(`lookup_before_create`): one query per page of POs, split to keep each URL short,
+by the marker in the reference field (adopted) and by the bare number as OrderNo or
+reference (a weaker match: a conflict, never adopted). A create posts the header on
+/int/, then each line on the Entity Service; a key already taken (`.EXIST`) or a
+lost answer is settled by a look-up, never by a second PO. An update sends, with
+If-Match, only the header fields and lines that differ from what ServiceTitan says
+(fields a person may edit in IFS only when their mapped value changed); a PO IFS no
+longer lets change is `target_locked`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from connector_dagster.defs.purchase_orders.provenance import reference_marker
+from connector_dagster.defs.st_purchase_orders.mapping import decimal_or_none
+from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.lib import odata
+from connector_dagster.lib.errors import (
+    ApiError,
+    ConflictError,
+    ErrorKind,
+    NotFoundError,
+    OutcomeUnknownError,
+    RejectedError,
+    TransientError,
+)
+from connector_dagster.lib.ifs import IfsClient, Row, refusal
+
+HEADER_EDITABLE = ("NoteText", "WantedReceiptDate")
+LINE_EDITABLE = ("Description", "WantedDeliveryDate")
+"""Fields a buyer may edit in IFS: rewritten only when their mapped value changes."""
+LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
+CREATE_ATTEMPTS = 2
+
+
+def _differs(current: Any, wanted: Any) -> bool:
+    if isinstance(wanted, Decimal):
+        return decimal_or_none(current) != wanted
+    return current != wanted
+
+
+def _label(record: SourceRecord) -> str:
+    number = (record.payload or {}).get("number")
+    return f"PO {number!r} (ServiceTitan id {record.key})"
+
+
+def _changes(
+    current: Mapping[str, Any],
+    wanted: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    editable: Sequence[str],
+) -> dict[str, Any]:
+    """The fields of `wanted` that differ from `current`; an editable one only when
+    its mapped value changed since `before` (never when there is no `before`)."""
+    return {
+        k: v
+        for k, v in wanted.items()
+        if _differs(current.get(k), v)
+        and (k not in editable or (before is not None and k in before and before[k] != v))
+    }
+
+
+class IfsRaisedPurchaseOrders:
+    """IFS purchase orders as F5's target."""
+
+    lookup_before_create = True
+
+    def __init__(self, link: Link, settings: RaisedPurchaseOrderSettings) -> None:
+        self.link = link
+        self.settings = settings
+
+    @property
+    def ifs(self) -> IfsClient:
+        return self.link.ifs
+
+    def marker(self, number: str) -> str:
+        return reference_marker(number, self.link.name)
+
+    # -- look-up ------------------------------------------------------------------------------
+
+    def _clauses(self, number: str) -> list[str]:
+        field = self.settings.reference_field
+        return [
+            odata.eq(field, self.marker(number)),
+            odata.eq(field, number),
+            odata.eq("OrderNo", number),
+        ]
+
+    def _chunks(self, numbers: list[str]) -> Iterator[list[str]]:
+        """Numbers in groups whose `or`-ed clauses keep the query URL under the client's
+        `max_url_length` (quotes, slashes and non-ASCII count as encoded)."""
+        fields = ["OrderNo", self.settings.reference_field]
+        fixed = len(self.ifs.engine.url(self.ifs.path(self.settings.headers_set))) + len(
+            "?" + odata.query_string(filter="x", select=fields, orderby=["OrderNo"], top=0)
+        )
+        budget = self.ifs.settings.max_url_length - fixed - 10
+        chunk: list[str] = []
+        used = 0
+        for number in numbers:
+            cost = len(odata.encode_value(" or ".join(f"({c})" for c in self._clauses(number))))
+            cost += len(odata.encode_value(" or "))
+            if chunk and used + cost > budget:
+                yield chunk
+                chunk, used = [], 0
+            chunk.append(number)
+            used += cost
+        if chunk:
+            yield chunk
+
+    def candidates(self, numbers: Sequence[str]) -> list[Row]:
+        """IFS POs whose reference is the marker or the bare number of one of `numbers`,
+        or whose OrderNo is one of them: one request per chunk."""
+        rows: list[Row] = []
+        for chunk in self._chunks(list(dict.fromkeys(numbers))):
+            rows.extend(
+                self.ifs.query(
+                    self.settings.headers_set,
+                    filter=odata.or_(*(c for n in chunk for c in self._clauses(n))),
+                    select=["OrderNo", self.settings.reference_field],
+                    orderby=["OrderNo"],
+                    keys=("OrderNo",),
+                )
+            )
+        return rows
+
+    def lookup(
+        self, records: Sequence[SourceRecord], since: datetime
+    ) -> dict[str, str | Ambiguous]:
+        """The IFS PO carrying this connection's marker for each record (whenever it was
+        made: IFS is searched by reference, not by time). A PO that has the number only
+        as its OrderNo or bare reference is never adopted."""
+        numbers = {r.key: str((r.payload or {})["number"]) for r in records}
+        rows = self.candidates(list(numbers.values()))
+        field = self.settings.reference_field
+        found: dict[str, str | Ambiguous] = {}
+        for key, number in numbers.items():
+            marked = sorted(
+                {str(r["OrderNo"]) for r in rows if r.get(field) == self.marker(number)}
+            )
+            weak = sorted(
+                {
+                    str(r["OrderNo"])
+                    for r in rows
+                    if str(r["OrderNo"]) not in marked
+                    and (r.get(field) == number or r.get("OrderNo") == number)
+                }
+            )
+            if len(marked) == 1:
+                found[key] = marked[0]
+            elif marked:
+                found[key] = Ambiguous(
+                    f"IFS purchase orders {', '.join(marked)} all carry this connection's marker "
+                    f"{self.marker(number)!r}; keep the right one (cancel the others in IFS and "
+                    "clear their reference), then replay this record"
+                )
+            elif weak:
+                found[key] = Ambiguous(
+                    f"IFS purchase order(s) {', '.join(weak)} have ServiceTitan PO number "
+                    f"{number!r} as order number or reference but not this connector's marker, "
+                    f"so none is adopted or changed; if one is this PO, set its {field} to "
+                    f"{self.marker(number)!r}, else change its number, then replay this record"
+                )
+        return found
+
+    def _settle(self, record: SourceRecord, why: str) -> str | None:
+        """After a create that IFS refused for a taken key, or whose answer was lost: the
+        IFS PO this record already has, None if it has none; a PO that is not provably
+        ours is a conflict."""
+        try:
+            match = self.lookup([record], datetime.now(UTC)).get(record.key)
+        except ApiError as exc:
+            if exc.kind is ErrorKind.AUTH:
+                raise
+            raise TransientError(
+                f"{_label(record)}: {why}, and the look-up that settles it failed ({exc}); "
+                "the next run looks it up again",
+                method=exc.method,
+                url=exc.url,
+                status=exc.status,
+                retryable=False,
+            ) from None
+        if isinstance(match, Ambiguous):
+            raise RecordFailure("conflict", f"{_label(record)}: {why}: {match.message}")
+        return match
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _header(self, record: SourceRecord) -> dict[str, Any]:
+        assert record.payload is not None
+        number = str(record.payload["number"])
+        marker = self.marker(number)
+        if len(marker) > self.settings.reference_length:
+            raise RecordFailure(
+                "validation",
+                f"{_label(record)}: its marker {marker!r} is {len(marker)} characters, more than "
+                f"the {self.settings.reference_field} field's {self.settings.reference_length}; "
+                "give the connection a shorter name or point `reference_field` at a longer field",
+            )
+        return {**record.payload["header"], self.settings.reference_field: marker}
+
+    def create(self, record: SourceRecord) -> str:
+        body = {**self._header(record), "Company": self.link.connection.ifs.company}
+        order_no, fresh = self._create_header(record, body)
+        self._write_lines(record, order_no, [] if fresh else None)
+        return order_no
+
+    def _create_header(self, record: SourceRecord, body: dict[str, Any]) -> tuple[str, bool]:
+        """(OrderNo, created now) of the record's IFS PO header."""
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                row = self.ifs.create(self.settings.headers_set, body)
+                return str(row["OrderNo"]), True
+            except ConflictError as exc:
+                taken = refusal(exc)
+                if taken is None or taken.reason != "duplicate":
+                    raise
+                why = f"IFS says the purchase order exists already ({exc.detail})"
+                order_no = self._settle(record, why)
+                if order_no is None:
+                    raise RecordFailure(
+                        "conflict",
+                        f"{_label(record)}: {why}, but no IFS PO carries its number or marker; "
+                        "replay it",
+                    ) from None
+                return order_no, False
+            except OutcomeUnknownError:
+                order_no = self._settle(record, "the answer to its create was lost")
+                if order_no is not None:
+                    return order_no, False
+        raise TransientError(
+            f"{_label(record)}: the answer to its create was lost {CREATE_ATTEMPTS} times and "
+            "no IFS PO carries its marker; the next run looks it up again",
+            method="POST",
+            url=self.ifs.engine.url(self.ifs.path(self.settings.headers_set, "int")),
+            retryable=False,
+        )
+
+    def _lines(self, order_no: str) -> list[Row]:
+        rows = self.ifs.query(
+            self.settings.lines_set,
+            filter=odata.eq("OrderNo", order_no),
+            orderby=list(LINE_KEYS),
+            keys=LINE_KEYS,
+        )
+        active = [r for r in rows if r.get("Objstate") != "Cancelled"]
+        return sorted(active, key=lambda r: (decimal_or_none(r.get("LineNo")) or 0, r["LineNo"]))
+
+    def _write_lines(self, record: SourceRecord, order_no: str, current: list[Row] | None) -> None:
+        """Make the IFS PO's active lines those of the record, in order: change the ones
+        that differ, add the missing, delete the extra. A line whose create answer was
+        lost is found by reading the lines again. Never ends in `outcome_unknown` (the
+        protocol would then adopt the PO as it is): the next run completes the lines."""
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                lines = self._lines(order_no) if current is None else current
+                self._apply_lines(record, order_no, lines)
+                return
+            except OutcomeUnknownError as exc:
+                lost = exc
+                current = None
+        raise TransientError(
+            f"{_label(record)}: the answers to creates of lines of IFS purchase order "
+            f"{order_no} were lost {CREATE_ATTEMPTS} times ({lost.detail}); the next run reads "
+            "its lines and completes them",
+            method=lost.method,
+            url=lost.url,
+            retryable=False,
+        )
+
+    def _apply_lines(self, record: SourceRecord, order_no: str, current: list[Row]) -> None:
+        assert record.payload is not None
+        wanted: list[dict[str, Any]] = record.payload["lines"]
+        before: list[dict[str, Any]] = (record.previous or {}).get("lines") or []
+        sets = self.settings
+        for position, line in enumerate(wanted):
+            if position >= len(current):
+                self.ifs.create(sets.lines_set, {"OrderNo": order_no, **line})
+                continue
+            row = current[position]
+            was = before[position] if position < len(before) else None
+            if _changes(row, line, was, LINE_EDITABLE):
+                self.ifs.update(
+                    sets.lines_set,
+                    {k: row[k] for k in LINE_KEYS},
+                    lambda now, line=line, was=was: _changes(now, line, was, LINE_EDITABLE),
+                )
+        for row in current[len(wanted) :]:
+            self.ifs.delete(sets.lines_set, {k: row[k] for k in LINE_KEYS}, etag=row.etag)
+
+    def update(self, record: SourceRecord, target_id: str) -> None:
+        """Bring the IFS PO to what ServiceTitan says: the header (read with its ETag,
+        PATCHed with If-Match, re-read on 412) if it changed or the PO was adopted, then
+        the lines likewise. A PO in a locked state is left as it is."""
+        assert record.payload is not None
+        previous = record.previous
+        key = {"OrderNo": target_id}
+        locked = self.settings.locked_states
+
+        def unlocked(row: Row) -> None:
+            if row.get("Objstate") in locked:
+                raise self._locked(record, target_id, f"is {row.get('Objstate')}")
+
+        try:
+            if previous is None or previous.get("header") != record.payload["header"]:
+                wanted = {k: v for k, v in self._header(record).items() if k != "OrderNo"}
+                before = (previous or {}).get("header")
+
+                def header(row: Row) -> dict[str, Any]:
+                    unlocked(row)
+                    return _changes(row, wanted, before, HEADER_EDITABLE)
+
+                self.ifs.update(self.settings.headers_set, key, header)
+            else:
+                unlocked(self.ifs.get(self.settings.headers_set, key, select=["Objstate"]))
+            if previous is None or previous.get("lines") != record.payload["lines"]:
+                self._write_lines(record, target_id, None)
+        except RejectedError as exc:
+            refused = refusal(exc)
+            if refused is not None and refused.reason == "target_locked":
+                raise self._locked(
+                    record, target_id, f"was locked meanwhile ({exc.detail})"
+                ) from None
+            raise
+
+    def _locked(self, record: SourceRecord, order_no: str, why: str) -> RecordFailure:
+        return RecordFailure(
+            "target_locked",
+            f"{_label(record)}: IFS purchase order {order_no} {why} and can no longer be "
+            "changed, so the change made in ServiceTitan was not applied; change it in IFS by "
+            "hand, then resolve this record",
+        )
+
+    def cancel(self, record: SourceRecord, target_id: str) -> None:
+        """A PO cancelled in ServiceTitan: done once its IFS PO is cancelled (or gone).
+        The connector does not cancel IFS POs itself (IFS asks a buyer for the reason)."""
+        try:
+            row = self.ifs.get(
+                self.settings.headers_set, {"OrderNo": target_id}, select=["OrderNo", "Objstate"]
+            )
+        except NotFoundError:
+            return
+        state = row.get("Objstate")
+        if state == "Cancelled":
+            return
+        raise RecordFailure(
+            "target_locked" if state in self.settings.locked_states else "rejected",
+            f"{_label(record)} was cancelled in ServiceTitan, but IFS purchase order "
+            f"{target_id} is {state}; the connector does not cancel IFS purchase orders: "
+            "cancel it in IFS (with its reason), then re-run the period",
+        )
