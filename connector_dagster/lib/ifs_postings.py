@@ -1,15 +1,18 @@
 """GL posting sets in IFS (a header and its balanced rows: an external voucher, a posting
 proposal), written through the IFS client: found again by their reference, created as
 one `$batch` change set or request by request, brought to a wanted state field by
-field with If-Match, checked by IFS, deleted. Names no flow: a flow's target says what
-the header and rows hold."""
+field with If-Match, checked by IFS, deleted; a period's sets read back with their rows
+and summed by account and code parts. Names no flow: a flow's target says what the
+header and rows hold."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +41,8 @@ class PostingSets:
     row_key: str = "RowNo"
     reference: str = "Reference"
     """The header field holding the source document's reference (indexed in IFS)."""
+    date_field: str = "VoucherDate"
+    """The header field holding the business date, which says the set's period."""
     check_action: str | None = None
     """A bound action IFS runs on a complete set (`IfsApp.….ExternalVoucher_Check`)."""
     checked_state: str = "Checked"
@@ -88,6 +93,29 @@ def differs(current: Any, wanted: Any) -> bool:
         except InvalidOperation:
             return True
     return current != wanted
+
+
+CODE_PART = re.compile(r"^Code[B-J]$")
+"""A code part of a GL row (`CodeB` … `CodeJ`); `Account` is code part A."""
+
+
+def amounts(company: Any, rows: Iterable[Values]) -> dict[tuple[str, ...], Decimal]:
+    """The debits and credits (company currency) of a set's rows, exact, summed by
+    (`company C`, `account A`, the code parts the rows carry, `debit` | `credit`); code
+    parts as text, `CodeB 501` (several joined by `, `, none as `no code part`)."""
+    sums: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    for row in rows:
+        parts = ", ".join(
+            f"{name} {value}"
+            for name, value in sorted(row.items())
+            if CODE_PART.match(name) and value not in (None, "")
+        )
+        where = (f"company {company}", f"account {row.get('Account')}", parts or "no code part")
+        for measure, field in (("debit", "DebetAmount"), ("credit", "CreditAmount")):
+            value = Decimal(str(row.get(field) or 0))
+            if value:
+                sums[(*where, measure)] += value
+    return dict(sums)
 
 
 def changes(current: Values, wanted: Values, previous: Values | None) -> dict[str, Any]:
@@ -204,6 +232,54 @@ class PostingWriter:
             keys=(*self.sets.header_keys, self.sets.row_key),
         )
         return sorted(found, key=lambda r: Decimal(str(r[self.sets.row_key])))
+
+    def dated(
+        self, start: date, end: date, prefixes: Sequence[str], select: Sequence[str] = ()
+    ) -> list[Row]:
+        """Headers dated in [start, end) whose reference starts with one of `prefixes`:
+        one filtered query, paged."""
+        sets = self.sets
+        fields = [*sets.header_keys, sets.reference, sets.date_field, *select]
+        return list(
+            self.client.query(
+                sets.headers_set,
+                filter=odata.and_(
+                    odata.ge(sets.date_field, start),
+                    odata.lt(sets.date_field, end),
+                    odata.or_(*(odata.startswith(sets.reference, p) for p in prefixes)),
+                ),
+                select=list(dict.fromkeys(fields)),
+                keys=sets.header_keys,
+            )
+        )
+
+    def rows_of(
+        self, headers: Iterable[Values], select: Sequence[str] = ()
+    ) -> dict[str, list[Row]]:
+        """The rows of many sets, by the set's key text, in row order: per company (the
+        header keys but the last), one `$filter` of `or`-ed set keys per request, as many
+        as keep the URL within the client's limit."""
+        sets = self.sets
+        *outer, inner = sets.header_keys
+        wanted: dict[tuple[Any, ...], list[odata.Literal]] = defaultdict(list)
+        for header in headers:
+            keys = sets.keys(sets.key_text(header))
+            wanted[tuple(keys[k] for k in outer)].append(keys[inner])
+        fields = [*sets.header_keys, sets.row_key, *select]
+        found: dict[str, list[Row]] = defaultdict(list)
+        for values, inners in wanted.items():
+            for row in self.client.query_any_of(
+                sets.rows_set,
+                inner,
+                inners,
+                filter=odata.and_(*(odata.eq(k, v) for k, v in zip(outer, values, strict=True))),
+                select=list(dict.fromkeys(fields)),
+                keys=(*sets.header_keys, sets.row_key),
+            ):
+                found[sets.key_text(row)].append(row)
+        for rows in found.values():
+            rows.sort(key=lambda r: Decimal(str(r[sets.row_key])))
+        return dict(found)
 
     def update(
         self,

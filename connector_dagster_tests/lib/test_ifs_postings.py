@@ -5,6 +5,7 @@ HTTP against the IFS simulator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from connector_dagster.lib import ifs_batch
 from connector_dagster.lib.errors import ApiError, ConflictError, ErrorKind, RejectedError
 from connector_dagster.lib.ifs import IfsClient, refusal
 from connector_dagster.lib.ifs_batch import BatchRequest
-from connector_dagster.lib.ifs_postings import PostingSets, PostingWriter, changes
+from connector_dagster.lib.ifs_postings import PostingSets, PostingWriter, amounts, changes
 from connector_dagster_tests.sandbox.ifs_support import fresh, project_client, simulator
 from connector_dagster_tests.sandbox.test_ifs import Ifs
 
@@ -206,6 +207,32 @@ def test_references_with_quotes_and_unicode_are_found_a_url_chunk_at_a_time(
     }
     lookups = requests_seen(client)["GET ExternalVoucherHandling.svc/ExternalVoucherSet"]
     assert 1 < lookups < len(AWKWARD)
+
+
+def test_a_periods_sets_are_read_with_their_rows_a_url_chunk_at_a_time_and_summed(
+    client: Ifs,
+) -> None:
+    """Sets dated in the period under the given prefixes only; rows for many sets per
+    request; debits and credits exact, by company, account and code parts."""
+    with project_client(client.http, max_url_length=500) as ifs:
+        writer = PostingWriter(ifs, SETS)
+        ours = [writer.create({**HEADER, "Reference": f"ST-INV-{n}"}, ROWS) for n in range(12)]
+        writer.create({**HEADER, "Reference": "ST-INV-99", "VoucherDate": "2026-11-01"}, ROWS)
+        writer.create({**HEADER, "Reference": "QB-1"}, ROWS)
+        client.http.delete("/_sandbox/requests")
+        heads = writer.dated(date(2026, 10, 1), date(2026, 11, 1), ["ST-INV-", "ST-APB-"])
+        rows = writer.rows_of(heads, ["Account", "DebetAmount", "CreditAmount", "CodeB"])
+    assert sorted(SETS.key_text(h) for h in heads) == sorted(ours)
+    assert set(rows) == set(ours)
+    assert all([r["Account"] for r in found] == ["1200", "4020", "2200"] for found in rows.values())
+    seen = requests_seen(client)
+    assert seen["GET ExternalVoucherHandling.svc/ExternalVoucherSet"] == 1
+    assert 1 < seen["GET ExternalVoucherHandling.svc/ExternalVoucherRowSet"] < len(ours)
+    assert amounts("ACME01", rows[ours[0]]) == {
+        ("company ACME01", "account 1200", "CodeB CC100", "debit"): Decimal("107.50"),
+        ("company ACME01", "account 4020", "CodeB CC100", "credit"): Decimal("100.00"),
+        ("company ACME01", "account 2200", "CodeB CC100", "credit"): Decimal("7.50"),
+    }
 
 
 def test_a_failed_change_set_is_classified_like_the_request_alone(
