@@ -128,3 +128,45 @@ def set_connection(**ifs: Any) -> None:
     text = path.read_text()
     extra = ", ".join(f"{k}: {json.dumps(v)}" for k, v in ifs.items())
     path.write_text(text.replace("company: ACME01}", f"company: ACME01, {extra}}}"))
+
+
+def only(flow: str) -> None:
+    """The sandbox connection of the test's connections file runs `flow` alone, so a
+    period's reconciliation counts that flow only."""
+    from pathlib import Path
+
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    lines = path.read_text().splitlines(keepends=True)
+    start = lines.index("    flows:\n") + 1
+    end = next(n for n in range(start, len(lines)) if not lines[n].startswith("      "))
+    path.write_text("".join([*lines[:start], f"      {flow}: {{}}\n", *lines[end:]]))
+
+
+def ifs_figures(prefixes: tuple[str, ...], period: str) -> dict[tuple[str, ...], Decimal]:
+    """Debits and credits per (company, account, cost centre) of the sandbox connection's
+    posting sets dated in the period, as IFS's API returns them."""
+    sums: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+    for prefix in prefixes:
+        for found in postings(prefix).values():
+            for posting in found:
+                ours = str(posting["Text"]).endswith("[connector:sandbox]")
+                if posting["VoucherDate"][:7] != period[:7] or not ours:
+                    continue
+                for row in posting["rows"]:
+                    where = (f"company {posting['Company']}", f"account {row['Account']}",
+                             f"CodeB {row['CodeB']}")  # fmt: skip
+                    for measure, field in (("debit", "DebetAmount"), ("credit", "CreditAmount")):
+                        if row.get(field):
+                            sums[(*where, measure)] += Decimal(str(row[field]))
+    return dict(sums)
+
+
+def reconcile_json(capsys: Any, period: str) -> tuple[int, dict[str, Any]]:
+    """`connector-dagster reconcile --format json` of the sandbox connection's period:
+    its exit code and its report."""
+    from connector_dagster.cli import main
+
+    capsys.readouterr()
+    args = ["reconcile", "--connection", "sandbox", "--period", period[:7], "--format", "json"]
+    code = main(args)
+    return code, json.loads(capsys.readouterr().out)

@@ -36,6 +36,11 @@ class PostingSettings(FlowSettings):
     decimals: int = Field(2, ge=0, le=6)
     """Decimals the currency allows; an amount with more is `validation`."""
 
+    @property
+    def code_parts(self) -> tuple[str, ...]:
+        """The code parts a posting set's rows are written with."""
+        return (self.cost_centre_part,)
+
     def sets(self) -> PostingSets:
         return PostingSets(
             headers_set=self.headers_set,
@@ -59,3 +64,7 @@ class InvoiceSettings(PostingSettings):
     connector exported it."""
     job_code_part: CodePart | None = None
     """A code part that takes the invoice's job number, for job costing in IFS."""
+
+    @property
+    def code_parts(self) -> tuple[str, ...]:
+        return (self.cost_centre_part, *([self.job_code_part] if self.job_code_part else []))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connector_dagster.defs.invoices import schema
 from connector_dagster.defs.invoices.mapping import map_item
 from connector_dagster.defs.invoices.postings import TABLES
+from connector_dagster.defs.invoices.reconcile import RECONCILIATION
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.source import INVOICES, JOBS, ServiceTitanInvoices
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
@@ -46,5 +47,6 @@ SPEC = FlowSpec(
     target=IfsInvoicePostings,
     map=map_item,
     tables=TABLES,
+    reconcile=RECONCILIATION,
     triggers=Triggers(poll=True, close=True, change_sensor=True, inbox_events=WEBHOOK_EVENT_TYPES),
 )
