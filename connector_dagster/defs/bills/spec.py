@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connector_dagster.defs.bills import schema
 from connector_dagster.defs.bills.mapping import map_item
+from connector_dagster.defs.bills.reconcile import RECONCILIATION
 from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import BILLS, ServiceTitanBills
 from connector_dagster.defs.bills.target import IfsBillPostings
@@ -37,5 +38,6 @@ SPEC = FlowSpec(
     target=IfsBillPostings,
     map=map_item,
     tables=TABLES,
+    reconcile=RECONCILIATION,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
 )
