@@ -36,6 +36,12 @@ def definitions() -> dg.Definitions:
 FLOWS = {
     "f1": ["sandbox/ifs_purchase_orders", "sandbox/servicetitan_purchase_orders"],
     "f2": ["sandbox/ifs_gl_posting_proposals", "sandbox/servicetitan_journal_entries"],
+    "f3": [
+        "sandbox/servicetitan_invoices",
+        "sandbox/servicetitan_jobs",
+        "sandbox/ifs_invoice_postings",
+    ],
+    "f4": ["sandbox/servicetitan_bills", "sandbox/ifs_bill_postings"],
     "reconciliation": ["sandbox/period_reconciliation"],
 }
 
@@ -170,11 +176,16 @@ def test_a_month_end_from_open_period_to_a_reconciled_close(
         status = instance.get_status_by_partition(write_key, [PRIOR], partitions)
         assert status == {PRIOR: dg.AssetPartitionStatus.MATERIALIZED}
 
+        # ServiceTitan's invoices and bills of the period reach IFS too.
+        assert run("f3", PRIOR, instance).success
+        assert run("f4", PRIOR, instance).success
+
         # Reconciliation: green, every figure as read from both APIs.
         reconciled = run("reconciliation", PRIOR, instance)
         assert reconciled.success
         checks = {c.check_name: c.passed for c in reconciled.get_asset_check_evaluations()}
-        assert checks == {"purchase_orders_reconciles": True, "gl_postings_reconciles": True}
+        assert checks == {"purchase_orders_reconciles": True, "gl_postings_reconciles": True,
+                          "invoices_reconciles": True, "bills_reconciles": True}  # fmt: skip
         [mat] = reconciled.get_asset_materialization_events()
         figures = {f["flow"]: f for f in mat.materialization.metadata["figures"].value}
         po = figures["purchase_orders"]
