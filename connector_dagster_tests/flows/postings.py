@@ -1,6 +1,6 @@
-"""What the F3 and F4 tests share: a flow materialized through Dagster, and the IFS
-posting sets read back through IFS's API and compared with the ServiceTitan documents
-read through ServiceTitan's, per account and cost centre."""
+"""What the F3 and F4 tests share: a flow materialized through Dagster, the IFS posting
+sets read back through IFS's API and compared with the ServiceTitan documents read
+through ServiceTitan's, per account and cost centre, and a period's reconciliation."""
 
 from __future__ import annotations
 
