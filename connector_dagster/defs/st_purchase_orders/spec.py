@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from connector_dagster.defs.st_purchase_orders import schema
 from connector_dagster.defs.st_purchase_orders.mapping import TABLES, map_item
+from connector_dagster.defs.st_purchase_orders.reconcile import FLOW, RECONCILIATION
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.defs.st_purchase_orders.source import (
     READ,
@@ -14,7 +15,7 @@ from connector_dagster.defs.st_purchase_orders.target import IfsRaisedPurchaseOr
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
 
 SPEC = FlowSpec(
-    name="st_purchase_orders",
+    name=FLOW,
     label="F5: ServiceTitan purchase orders into IFS",
     record_label="ServiceTitan PO",
     settings=RaisedPurchaseOrderSettings,
@@ -37,5 +38,6 @@ SPEC = FlowSpec(
     target=IfsRaisedPurchaseOrders,
     map=map_item,
     tables=TABLES,
+    reconcile=RECONCILIATION,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
 )
