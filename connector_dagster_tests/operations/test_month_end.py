@@ -42,6 +42,7 @@ FLOWS = {
         "sandbox/ifs_invoice_postings",
     ],
     "f4": ["sandbox/servicetitan_bills", "sandbox/ifs_bill_postings"],
+    "f5": ["sandbox/servicetitan_purchase_orders_raised", "sandbox/ifs_purchase_orders_raised"],
     "reconciliation": ["sandbox/period_reconciliation"],
 }
 
@@ -179,13 +180,16 @@ def test_a_month_end_from_open_period_to_a_reconciled_close(
         # ServiceTitan's invoices and bills of the period reach IFS too.
         assert run("f3", PRIOR, instance).success
         assert run("f4", PRIOR, instance).success
+        # The purchase orders raised in ServiceTitan in the period go to IFS.
+        assert run("f5", PRIOR, instance).success
 
         # Reconciliation: green, every figure as read from both APIs.
         reconciled = run("reconciliation", PRIOR, instance)
         assert reconciled.success
         checks = {c.check_name: c.passed for c in reconciled.get_asset_check_evaluations()}
         assert checks == {"purchase_orders_reconciles": True, "gl_postings_reconciles": True,
-                          "invoices_reconciles": True, "bills_reconciles": True}  # fmt: skip
+                          "invoices_reconciles": True, "bills_reconciles": True,
+                          "st_purchase_orders_reconciles": True}  # fmt: skip
         [mat] = reconciled.get_asset_materialization_events()
         figures = {f["flow"]: f for f in mat.materialization.metadata["figures"].value}
         po = figures["purchase_orders"]
