@@ -41,7 +41,9 @@ class FlowReconciliation:
     def differences(self) -> list[str]:
         """Every difference, one line each; empty when the flow's period reconciles."""
         lines = [
-            f"{' x '.join(dims)}: source {t['source']}, target {t['target']}, ledger {t['ledger']}"
+            "{}: source {source}, target {target}, ledger {ledger}".format(
+                " x ".join(dims), **shown(t)
+            )
             for dims, t in sorted(self.totals.items())
             if not t["source"] == t["target"] == t["ledger"]
         ]
@@ -61,12 +63,22 @@ class FlowReconciliation:
             "reconciles": self.reconciles,
             "counts": self.counts,
             "dimensions": list(self.dimensions),
-            "totals": [
-                {"dims": list(dims), **{side: str(v) for side, v in t.items()}}
-                for dims, t in sorted(self.totals.items())
-            ],
+            "totals": [{"dims": list(dims), **shown(t)} for dims, t in sorted(self.totals.items())],
             "differences": self.differences,
         }
+
+
+CENT = Decimal("0.01")
+
+
+def shown(row: Mapping[str, Decimal]) -> dict[str, str]:
+    """One total's sides as text, alike: with cents on every side when one side has
+    decimals and none loses any (IFS answers 1212 for the 1212.00 written), else as
+    they are; a count stays a whole number."""
+    cents = any(v.as_tuple().exponent < 0 for v in row.values()) and all(
+        v == v.quantize(CENT) for v in row.values()
+    )
+    return {side: str(v.quantize(CENT) if cents else v) for side, v in row.items()}
 
 
 def _add(into: dict[Dims, dict[str, Decimal]], side: str, figures: Mapping[Dims, Decimal]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
-from connector_dagster.engine.reconcile import FlowReconciliation
+from connector_dagster.engine.reconcile import FlowReconciliation, shown
 
 DIFFERENCES_SHOWN = 100
 
@@ -25,9 +25,8 @@ def markdown(period: str, results: list[FlowReconciliation]) -> str:
         ]
         for dims, t in sorted(r.totals.items()):
             mark = "" if t["source"] == t["target"] == t["ledger"] else " ⚠"
-            lines.append(
-                f"| {' | '.join(dims)} | {t['source']} | {t['target']} | {t['ledger']}{mark} |"
-            )
+            lines.append("| {} | {source} | {target} | {ledger}{}|".format(
+                " | ".join(dims), mark + " ", **shown(t)))  # fmt: skip
         if r.differences:
             lines += ["", "Differences:", ""]
             lines += [f"- {d}" for d in r.differences[:DIFFERENCES_SHOWN]]
@@ -38,7 +37,8 @@ def markdown(period: str, results: list[FlowReconciliation]) -> str:
 
 
 def chart_png(period: str, results: list[FlowReconciliation]) -> bytes:
-    """Source, target and ledger totals of each flow, side by side."""
+    """Each flow's records in the source, in the target and synced in the ledger, side
+    by side (counts: a flow's totals mix units, money beside PO and line counts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,16 +46,15 @@ def chart_png(period: str, results: list[FlowReconciliation]) -> bytes:
 
     labels = [r.flow for r in results]
     sides = ("source", "target", "ledger")
-    totals = {
-        side: [float(sum(t[side] for t in r.totals.values())) for r in results] for side in sides
-    }
+    keys = {"source": "source_records", "target": "target_records", "ledger": "ledger_synced"}
+    totals = {side: [r.counts.get(keys[side], 0) for r in results] for side in sides}
     figure, axes = plt.subplots(figsize=(2.5 + 2 * max(1, len(results)), 4), dpi=100)
     width = 0.25
     for n, side in enumerate(sides):
         axes.bar([i + (n - 1) * width for i in range(len(results))], totals[side], width,
                  label=side)  # fmt: skip
     axes.set_xticks(range(len(results)), labels)
-    axes.set_title(f"{period[:7]}: totals by system")
+    axes.set_title(f"{period[:7]}: records by system")
     axes.legend()
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -66,7 +65,7 @@ def chart_png(period: str, results: list[FlowReconciliation]) -> bytes:
 
 def chart_markdown(period: str, results: list[FlowReconciliation]) -> str:
     data = base64.b64encode(chart_png(period, results)).decode()
-    return f"![totals of {period[:7]}](data:image/png;base64,{data})"
+    return f"![records of {period[:7]}](data:image/png;base64,{data})"
 
 
 def text(period: str, results: list[FlowReconciliation]) -> str:
@@ -77,9 +76,7 @@ def text(period: str, results: list[FlowReconciliation]) -> str:
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.counts.items())
         out += [f"{period[:7]} {r.flow}: {head}; {counts}"]
         for dims, t in sorted(r.totals.items()):
-            out.append(
-                f"  {' / '.join(dims)}: source {t['source']} target {t['target']} "
-                f"ledger {t['ledger']}"
-            )
+            out.append("  {}: source {source} target {target} ledger {ledger}".format(
+                " / ".join(dims), **shown(t)))  # fmt: skip
         out += [f"  ! {d}" for d in r.differences]
     return "\n".join(out)

@@ -19,13 +19,6 @@ from connector_dagster.lib import odata
 
 FLOW = "st_purchase_orders"
 CANCELLED = "Cancelled"
-CENT = Decimal("0.01")
-
-
-def _cents(amount: Decimal) -> Decimal:
-    """`amount` shown with cents when that loses nothing (IFS returns 344.4 for the
-    344.40 written); a finer amount stays exact."""
-    return amount.quantize(CENT) if amount == amount.quantize(CENT) else amount
 
 
 def _sum(supplier: Any, site: Any, lines: Iterable[tuple[Any, Any]]) -> Figures:
@@ -35,7 +28,7 @@ def _sum(supplier: Any, site: Any, lines: Iterable[tuple[Any, Any]]) -> Figures:
     return {
         (*where, "purchase orders"): Decimal(1),
         (*where, "lines"): Decimal(len(amounts)),
-        (*where, "line total"): _cents(sum(amounts, Decimal(0))),
+        (*where, "line total"): sum(amounts, Decimal(0)),
     }
 
 
