@@ -80,6 +80,18 @@ def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CONNECTOR_ENV_FILE", str(tmp_path / "no.env"))
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_defs_state_storage() -> Iterator[None]:
+    """Each test loads the definitions afresh. An instance entered and never exited
+    (e.g. by an evaluation context not used as a `with` block) leaves its defs-state
+    storage as the current one, holding a weak reference to the instance: a later
+    load in the same worker fails with `undefined DagsterInstance weakref`."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    yield
+    _current_storage.set(None)
+
+
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
 

@@ -20,12 +20,14 @@ def _tick(name: str, when: datetime) -> list[dg.RunRequest] | None:
     from connector_dagster.definitions import defs
 
     schedule = defs.resolve_schedule_def(name)
-    with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=when,
             repository_def=defs.get_repository_def(),
-        )
+        ) as ctx,
+    ):
         return schedule.evaluate_tick(ctx).run_requests
 
 
@@ -53,10 +55,10 @@ def _evaluate(name: str, ticks: list[datetime]) -> list[list[dg.RunRequest]]:
     results = []
     with dg.instance_for_test() as instance:
         for tick in ticks:
-            context = dg.build_schedule_context(
+            with dg.build_schedule_context(
                 instance=instance, scheduled_execution_time=tick, repository_def=repository
-            )
-            result = schedule(context)
+            ) as context:
+                result = schedule(context)
             results.append([result] if isinstance(result, dg.RunRequest) else [])
         return results
 

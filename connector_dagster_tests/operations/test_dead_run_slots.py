@@ -42,12 +42,14 @@ def poll_tick_tags() -> dict[str, str]:
     from connector_dagster.definitions import defs
 
     schedule = defs.resolve_schedule_def(SCHEDULE)
-    with dg.instance_for_test() as scratch:
-        ctx = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as scratch,
+        dg.build_schedule_context(
             instance=scratch,
             scheduled_execution_time=TICK,
             repository_def=defs.get_repository_def(),
-        )
+        ) as ctx,
+    ):
         [request] = schedule.evaluate_tick(ctx).run_requests
     return {
         **request.tags,
