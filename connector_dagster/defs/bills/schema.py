@@ -17,15 +17,14 @@ import pandera.pandas as pa
 from connector_dagster.defs.invoices.schema import (
     DATE,
     PERIOD,
-    clean,
     column,
     document_problems,
     in_period,
     money,
     orphans,
-    shape_problems,
     total,
 )
+from connector_dagster.engine.frames import clean, shape_problems
 
 BILLS = pa.DataFrameSchema(
     {

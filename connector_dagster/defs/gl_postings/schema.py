@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS
+from connector_dagster.engine.frames import clean, shape_problems
 
 AMOUNTS = ("DebetAmount", "CreditAmount", "CurrencyDebetAmount", "CurrencyCreditAmount")
 HEADS = pa.DataFrameSchema(
@@ -50,29 +51,9 @@ ROWS = pa.DataFrameSchema(
 )
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype(object).where(frame.notna(), None)
-
-
-def _problems(name: str, schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[str]:
-    try:
-        schema.validate(_clean(frame), lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        return [
-            f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
-            for row in exc.failure_cases.head(20).itertuples()
-        ]
-    return []
-
-
 def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
     """Problems with the shape of a period's read; empty when it may be written."""
-    problems: list[str] = []
-    for name, schema in (("proposals", HEADS), ("rows", ROWS)):
-        if name not in frames:
-            problems.append(f"{name}: missing from the read")
-        else:
-            problems.extend(_problems(name, schema, frames[name]))
+    problems = shape_problems(frames, {"proposals": HEADS, "rows": ROWS})
     if not problems:
         heads = set(zip(frames["proposals"]["Company"], frames["proposals"]["ProposalId"],
                         strict=True))  # fmt: skip
@@ -118,7 +99,7 @@ BALANCES = pa.DataFrameSchema(
 def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
     """Proposals that do not balance or whose accounts or amounts are malformed, one
     line each (they are parked by the write step; the others are written)."""
-    rows = _clean(frames["rows"]).copy()
+    rows = clean(frames["rows"]).copy()
     if rows.empty:
         return []
     rows["key"] = [f"{c}-{p}" for c, p in zip(rows["Company"], rows["ProposalId"], strict=True)]

@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from connector_dagster.engine.frames import clean, shape_problems
+
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -97,27 +99,6 @@ JOBS = pa.DataFrameSchema(
     strict=True,
     unique=["id"],
 )
-
-
-def clean(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype(object).where(frame.notna(), None)
-
-
-def shape_problems(frames: dict[str, pd.DataFrame], schemas: dict[str, Any]) -> list[str]:
-    """Each named frame validated by its schema: problems, at most 20 per frame."""
-    problems: list[str] = []
-    for name, schema in schemas.items():
-        if name not in frames:
-            problems.append(f"{name}: missing from the read")
-            continue
-        try:
-            schema.validate(clean(frames[name]), lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            problems.extend(
-                f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
-                for row in exc.failure_cases.head(20).itertuples()
-            )
-    return problems
 
 
 def orphans(

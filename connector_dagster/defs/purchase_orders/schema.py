@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.purchase_orders.settings import IFS_PO_STATES
+from connector_dagster.engine.frames import shape_problems
 
 HEADERS = pa.DataFrameSchema(
     {
@@ -53,20 +54,7 @@ LINES = pa.DataFrameSchema(
 
 def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
     """Problems with the shape of a period's read; empty when it may be written."""
-    problems: list[str] = []
-    for name, schema in (("headers", HEADERS), ("lines", LINES)):
-        frame = frames.get(name)
-        if frame is None:
-            problems.append(f"{name}: missing from the read")
-            continue
-        try:
-            schema.validate(frame.astype(object).where(frame.notna(), None), lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.head(20)
-            problems.extend(
-                f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
-                for row in cases.itertuples()
-            )
+    problems = shape_problems(frames, {"headers": HEADERS, "lines": LINES})
     if not problems:
         orphans = set(frames["lines"]["OrderNo"]) - set(frames["headers"]["OrderNo"])
         if orphans:

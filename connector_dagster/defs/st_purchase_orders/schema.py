@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.st_purchase_orders.settings import ST_PO_STATUSES
+from connector_dagster.engine.frames import shape_problems
 
 _DAY = r"^\d{4}-\d{2}-\d{2}"
 
@@ -63,20 +64,7 @@ ITEMS = pa.DataFrameSchema(
 
 def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
     """Problems with the shape of a period's read; empty when it may be written."""
-    problems: list[str] = []
-    for name, schema in (("purchase_orders", PURCHASE_ORDERS), ("items", ITEMS)):
-        frame = frames.get(name)
-        if frame is None:
-            problems.append(f"{name}: missing from the read")
-            continue
-        try:
-            schema.validate(frame.astype(object).where(frame.notna(), None), lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.head(20)
-            problems.extend(
-                f"{name}.{row.column}: {row.check} failed for {row.failure_case!r}"
-                for row in cases.itertuples()
-            )
+    problems = shape_problems(frames, {"purchase_orders": PURCHASE_ORDERS, "items": ITEMS})
     if not problems:
         orphans = set(frames["items"]["purchaseOrderId"]) - set(frames["purchase_orders"]["id"])
         if orphans:

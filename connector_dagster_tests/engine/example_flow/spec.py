@@ -7,7 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+import pandera.pandas as pa
 
+from connector_dagster.engine.frames import shape_problems
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import (
     FlowSettings,
@@ -92,8 +94,20 @@ def map_note(item: Item, maps: Mappings, settings: ExampleSettings) -> Mapped:
     return Mapped({"source": item.key, "body": f"{settings.prefix}: {text}"})
 
 
+NOTES_READ = pa.DataFrameSchema(
+    {
+        "key": pa.Column(str, unique=True),
+        "day": pa.Column(str, pa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$")),
+        "text": pa.Column(str, nullable=True),
+        "version": pa.Column(str),
+    },
+    strict=True,
+)
+
+
 def check(frames: Frames) -> list[str]:
-    return [] if "notes" in frames else ["notes: missing from the read"]
+    """The blocking shape check of the read (pandera), as every flow has one."""
+    return shape_problems(frames, {"notes": NOTES_READ})
 
 
 SPEC = FlowSpec(
