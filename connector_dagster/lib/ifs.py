@@ -504,7 +504,11 @@ class IfsClient:
         keys = tuple(keys) if keys is not None else self.keys_of(set_path)
         order = list(keys or [field])
         chosen = [*select, *(k for k in (field, *keys) if k not in select)] if select else None
-        for chunk in self._key_chunks(set_path, field, values, filter, chosen, order):
+        in_chunks = self.chunks(
+            set_path, values, lambda v: odata.eq(field, v), filter=filter,
+            select=chosen or [field], orderby=order,
+        )  # fmt: skip
+        for chunk in in_chunks:
             yield from self.query(
                 set_path,
                 filter=odata.and_(filter, odata.any_of(field, chunk)),
@@ -524,7 +528,11 @@ class IfsClient:
         """Which of `values` exist as `key_field` in the set: one request per chunk
         of keys, each chunk's URL kept under `max_url_length`."""
         found: set[Any] = set()
-        for chunk in self._key_chunks(set_path, key_field, values, filter):
+        in_chunks = self.chunks(
+            set_path, values, lambda v: odata.eq(key_field, v), filter=filter,
+            select=[key_field], orderby=[key_field],
+        )  # fmt: skip
+        for chunk in in_chunks:
             existing = {
                 row.get(key_field)
                 for row in self.query(
@@ -545,30 +553,32 @@ class IfsClient:
             fn, items, self.settings.concurrency, return_exceptions=return_exceptions
         )
 
-    def _key_chunks(
+    def chunks(
         self,
         set_path: str,
-        key_field: str,
-        values: Iterable[odata.Literal],
-        filter: str | None,
+        values: Iterable[T],
+        clause: Callable[[T], str],
+        *,
+        filter: str | None = None,
         select: Sequence[str] | None = None,
         orderby: Sequence[str] | None = None,
-    ) -> Iterator[list[odata.Literal]]:
+    ) -> Iterator[list[T]]:
+        """`values` (each once, in order) in groups whose `or`-ed `clause`s, with
+        `filter`, `select` and `orderby`, keep a query's URL within `max_url_length`
+        (quotes, slashes and non-ASCII counted as encoded)."""
         base = self.engine.url(self.path(set_path))
         fixed = len(base) + len(
             "?"
             + odata.query_string(
-                filter=odata.and_(filter, "x"),
-                select=select or [key_field],
-                orderby=orderby or [key_field],
+                filter=odata.and_(filter, "x"), select=select or ["x"], orderby=orderby or ["x"]
             )
             + f"&$top={self.settings.page_size or 0}&$skip={10**9}"
         )
         budget = self.settings.max_url_length - fixed
-        chunk: list[odata.Literal] = []
+        chunk: list[T] = []
         used = 0
         for value in dict.fromkeys(values):
-            cost = len(odata.encode_value(f"({odata.eq(key_field, value)}) or "))
+            cost = len(odata.encode_value(f"({clause(value)}) or "))
             if chunk and used + cost > budget:
                 yield chunk
                 chunk, used = [], 0

@@ -5,10 +5,8 @@ periods have changes since a History Log cursor."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -18,7 +16,7 @@ from connector_dagster.defs.gl_postings.settings import CODE_PARTS, GlPostingSet
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
-from connector_dagster.lib import odata
+from connector_dagster.lib import ifs_history, odata
 
 READ = "ifs_gl_posting_proposals"
 HEAD_FIELDS = ["Company", "ProposalId", "VoucherDate", "VoucherType", "Objstate", "Text",
@@ -28,13 +26,6 @@ ROW_FIELDS = ["Company", "ProposalId", "RowNo", "Account", *CODE_PARTS, "DebetAm
               "PartyType", "PartyTypeId", "Text"]  # fmt: skip
 HEAD_KEYS = ("Company", "ProposalId")
 ROW_KEYS = ("Company", "ProposalId", "RowNo")
-KEYS_PER_REQUEST = 25
-_PROPOSAL_ID = re.compile(r"(?:^|\^)PROPOSAL_ID=([^^]*)\^")
-
-
-def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def version(head_etag: str | None, row_etags: Iterable[str | None]) -> str:
@@ -58,20 +49,12 @@ class IfsPostingProposals:
         return self.link.connection.ifs.company
 
     def _rows(self, ids: Sequence[Any], select: list[str]) -> list[Any]:
-        rows = []
-        for chunk in _chunks(list(ids), KEYS_PER_REQUEST):
-            rows.extend(
-                self.link.ifs.query(
-                    self.settings.rows_set,
-                    filter=odata.and_(
-                        odata.eq("Company", self.company), odata.any_of("ProposalId", chunk)
-                    ),
-                    select=select,
-                    orderby=list(ROW_KEYS),
-                    keys=ROW_KEYS,
-                )
+        return list(
+            self.link.ifs.query_any_of(
+                self.settings.rows_set, "ProposalId", ids,
+                filter=odata.eq("Company", self.company), select=select, keys=ROW_KEYS,
             )
-        return rows
+        )  # fmt: skip
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """Heads of the company whose VoucherDate lies in the period (every state), and
@@ -131,18 +114,12 @@ class IfsPostingProposals:
         ids = {k: k.rsplit("-", 1)[-1] for k in versions}
         etags: dict[str, str | None] = {}
         row_etags: dict[str, list[str | None]] = defaultdict(list)
-        for chunk in _chunks(sorted(set(ids.values())), KEYS_PER_REQUEST):
-            for head in self.link.ifs.query(
-                self.settings.headers_set,
-                filter=odata.and_(
-                    odata.eq("Company", self.company),
-                    odata.any_of("ProposalId", [int(i) for i in chunk]),
-                ),
-                select=["Company", "ProposalId"],
-                orderby=["ProposalId"],
-                keys=HEAD_KEYS,
-            ):
-                etags[proposal_key(head["Company"], head["ProposalId"])] = head.etag
+        for head in self.link.ifs.query_any_of(
+            self.settings.headers_set, "ProposalId", [int(i) for i in sorted(set(ids.values()))],
+            filter=odata.eq("Company", self.company), select=["Company", "ProposalId"],
+            keys=HEAD_KEYS,
+        ):  # fmt: skip
+            etags[proposal_key(head["Company"], head["ProposalId"])] = head.etag
         for row in self._rows([int(i) for i in set(ids.values())], list(ROW_KEYS)):
             row_etags[proposal_key(row["Company"], row["ProposalId"])].append(row.etag)
         current = {
@@ -154,41 +131,13 @@ class IfsPostingProposals:
         """Proposals whose head or rows changed after History Log id `cursor`, by the
         period of their voucher date. Nothing changed: one request."""
         ifs, settings = self.link.ifs, self.settings
-        logged = odata.any_of("LuName", settings.history_lu_names)
-        if cursor is None:
-            last = next(
-                ifs.query(settings.history_set, filter=logged, select=["LogId"],
-                          orderby=["LogId desc"], top=1, keys=("LogId",)),
-                None,
-            )  # fmt: skip
-            return Changes({}, str(last["LogId"] if last else 0))
-        logs = list(
-            ifs.query(
-                settings.history_set,
-                filter=odata.and_(logged, odata.gt("LogId", int(cursor))),
-                select=["LogId", "Keys"],
-                orderby=["LogId"],
-                top=settings.history_page,
-                keys=("LogId",),
-            )
-        )
-        if not logs:
-            return Changes({}, cursor)
-        ids = sorted(
-            {int(m.group(1)) for r in logs if (m := _PROPOSAL_ID.search(str(r.get("Keys") or "")))}
-        )
-        periods: Counter[str] = Counter()
-        requests = 1
-        for chunk in _chunks(ids, KEYS_PER_REQUEST):
-            requests += 1
-            for head in ifs.query(
-                settings.headers_set,
-                filter=odata.and_(
-                    odata.eq("Company", self.company), odata.any_of("ProposalId", chunk)
-                ),
-                select=["ProposalId", "VoucherDate"],
-                orderby=["ProposalId"],
-                keys=HEAD_KEYS,
-            ):
-                periods[period_key(date.fromisoformat(str(head["VoucherDate"])[:10]))] += 1
-        return Changes(dict(periods), str(logs[-1]["LogId"]), requests)
+        logged = ifs_history.logged_keys(
+            ifs, settings.history_set, settings.history_lu_names, "PROPOSAL_ID", cursor,
+            settings.history_page, convert=int,
+        )  # fmt: skip
+        dates, requests = ifs_history.dates_of(
+            ifs, settings.headers_set, self.company, "ProposalId", logged.keys, "VoucherDate",
+            HEAD_KEYS,
+        )  # fmt: skip
+        periods = Counter(period_key(d) for d in dates)
+        return Changes(dict(periods), logged.cursor, logged.requests + requests)

@@ -5,10 +5,8 @@ History Log cursor."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -17,7 +15,7 @@ from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSetting
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
-from connector_dagster.lib import odata
+from connector_dagster.lib import ifs_history, odata
 
 READ = "ifs_purchase_orders"
 HEADER_FIELDS = [
@@ -30,13 +28,6 @@ LINE_FIELDS = [
 ]  # fmt: skip
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
-KEYS_PER_REQUEST = 25
-_ORDER_NO = re.compile(r"(?:^|\^)ORDER_NO=([^^]*)\^")
-
-
-def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 class IfsPurchaseOrders:
@@ -68,18 +59,13 @@ class IfsPurchaseOrders:
                 keys=HEADER_KEYS,
             )
         ]  # fmt: skip
-        lines: list[dict[str, Any]] = []
-        for chunk in _chunks([h["OrderNo"] for h in headers], KEYS_PER_REQUEST):
-            lines.extend(
-                {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
-                for row in ifs.query(
-                    sets.lines_set,
-                    filter=odata.any_of("OrderNo", chunk),
-                    select=LINE_FIELDS,
-                    orderby=list(LINE_KEYS),
-                    keys=LINE_KEYS,
-                )
+        lines = [
+            {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
+            for row in ifs.query_any_of(
+                sets.lines_set, "OrderNo", [h["OrderNo"] for h in headers],
+                select=LINE_FIELDS, keys=LINE_KEYS,
             )
+        ]  # fmt: skip
         frames = {
             "headers": pd.DataFrame(
                 headers, columns=[*HEADER_FIELDS, "st_reference", "etag"], dtype=object
@@ -113,57 +99,23 @@ class IfsPurchaseOrders:
         """Orders whose header ETag is no longer the one read (changed, or deleted)."""
         current: dict[str, str | None] = {}
         keys = sorted(versions)
-        for chunk in _chunks(keys, KEYS_PER_REQUEST):
-            for row in self.link.ifs.query(
-                self.settings.headers_set,
-                filter=odata.any_of("OrderNo", chunk),
-                select=["OrderNo"],
-                orderby=["OrderNo"],
-                keys=HEADER_KEYS,
-            ):
-                current[row["OrderNo"]] = row.etag
+        for row in self.link.ifs.query_any_of(
+            self.settings.headers_set, "OrderNo", keys, select=["OrderNo"], keys=HEADER_KEYS
+        ):
+            current[row["OrderNo"]] = row.etag
         return {k for k in keys if current.get(k) != versions[k]}
 
     def changes(self, cursor: str | None) -> Changes:
         """Orders whose header or lines changed after History Log id `cursor`, by the
         period of their order date. Nothing changed: one request."""
         ifs, settings = self.link.ifs, self.settings
-        logged = odata.any_of("LuName", settings.history_lu_names)
-        if cursor is None:
-            last = next(
-                ifs.query(settings.history_set, filter=logged, select=["LogId"],
-                          orderby=["LogId desc"], top=1, keys=("LogId",)),
-                None,
-            )  # fmt: skip
-            return Changes({}, str(last["LogId"] if last else 0))
-        rows = list(
-            ifs.query(
-                settings.history_set,
-                filter=odata.and_(logged, odata.gt("LogId", int(cursor))),
-                select=["LogId", "Keys"],
-                orderby=["LogId"],
-                top=settings.history_page,
-                keys=("LogId",),
-            )
-        )
-        if not rows:
-            return Changes({}, cursor)
-        orders = sorted(
-            {m.group(1) for r in rows if (m := _ORDER_NO.search(str(r.get("Keys") or "")))}
-        )
-        periods: Counter[str] = Counter()
-        requests = 1
-        for chunk in _chunks(orders, KEYS_PER_REQUEST):
-            requests += 1
-            for row in ifs.query(
-                settings.headers_set,
-                filter=odata.and_(
-                    odata.eq("Company", self.link.connection.ifs.company),
-                    odata.any_of("OrderNo", chunk),
-                ),
-                select=["OrderNo", "OrderDate"],
-                orderby=["OrderNo"],
-                keys=HEADER_KEYS,
-            ):
-                periods[period_key(date.fromisoformat(str(row["OrderDate"])[:10]))] += 1
-        return Changes(dict(periods), str(rows[-1]["LogId"]), requests)
+        logged = ifs_history.logged_keys(
+            ifs, settings.history_set, settings.history_lu_names, "ORDER_NO", cursor,
+            settings.history_page,
+        )  # fmt: skip
+        dates, requests = ifs_history.dates_of(
+            ifs, settings.headers_set, self.link.connection.ifs.company, "OrderNo",
+            logged.keys, "OrderDate", HEADER_KEYS,
+        )  # fmt: skip
+        periods = Counter(period_key(d) for d in dates)
+        return Changes(dict(periods), logged.cursor, logged.requests + requests)

@@ -13,7 +13,7 @@ longer lets change is `target_locked`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -95,37 +95,22 @@ class IfsRaisedPurchaseOrders:
             odata.eq("OrderNo", number),
         ]
 
-    def _chunks(self, numbers: list[str]) -> Iterator[list[str]]:
-        """Numbers in groups whose `or`-ed clauses keep the query URL under the client's
-        `max_url_length` (quotes, slashes and non-ASCII count as encoded)."""
-        fields = ["OrderNo", self.settings.reference_field]
-        fixed = len(self.ifs.engine.url(self.ifs.path(self.settings.headers_set))) + len(
-            "?" + odata.query_string(filter="x", select=fields, orderby=["OrderNo"], top=0)
-        )
-        budget = self.ifs.settings.max_url_length - fixed - 10
-        chunk: list[str] = []
-        used = 0
-        for number in numbers:
-            cost = len(odata.encode_value(" or ".join(f"({c})" for c in self._clauses(number))))
-            cost += len(odata.encode_value(" or "))
-            if chunk and used + cost > budget:
-                yield chunk
-                chunk, used = [], 0
-            chunk.append(number)
-            used += cost
-        if chunk:
-            yield chunk
-
     def candidates(self, numbers: Sequence[str]) -> list[Row]:
         """IFS POs whose reference is the marker or the bare number of one of `numbers`,
         or whose OrderNo is one of them: one request per chunk."""
+        fields = ["OrderNo", self.settings.reference_field]
         rows: list[Row] = []
-        for chunk in self._chunks(list(dict.fromkeys(numbers))):
+        in_chunks = self.ifs.chunks(
+            self.settings.headers_set, numbers,
+            lambda n: " or ".join(f"({c})" for c in self._clauses(n)),
+            select=fields, orderby=["OrderNo"],
+        )  # fmt: skip
+        for chunk in in_chunks:
             rows.extend(
                 self.ifs.query(
                     self.settings.headers_set,
                     filter=odata.or_(*(c for n in chunk for c in self._clauses(n))),
-                    select=["OrderNo", self.settings.reference_field],
+                    select=fields,
                     orderby=["OrderNo"],
                     keys=("OrderNo",),
                 )
