@@ -436,27 +436,11 @@ def _add_mappings(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:
-    from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
 
     p = _command(
         sub, "sandbox", "serve the IFS and ServiceTitan simulators", cmd_sandbox, settings=False
     )
-    p.add_argument(
-        "--ifs-port",
-        type=SANDBOX_PORT,
-        default=DEFAULT_IFS_PORT,
-        help=f"port of the IFS simulator (0: a free one); default {DEFAULT_IFS_PORT}",
-    )
-    p.add_argument(
-        "--st-port",
-        type=SANDBOX_PORT,
-        default=DEFAULT_ST_PORT,
-        help=f"port of the ServiceTitan simulator (0: a free one); default {DEFAULT_ST_PORT}",
-    )
-    p.add_argument(
-        "--scale", type=SCALE, default=1, help="seeded records, x about 40 POs a month; 1..100"
-    )
-    p.add_argument("--seed", type=int, default=42, help="seed of the generated data; default 42")
+    _add_sandbox_data(p)
     p.add_argument(
         "--latency-ms",
         type=float_between(0, 60000),
@@ -482,6 +466,28 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "the same --seed, --scale and --now (else seeded afresh), saved every 30 s and on "
         "stop; delete it or POST /_sandbox/reset to start from the seed again",
     )
+
+
+def _add_sandbox_data(p: argparse.ArgumentParser) -> None:
+    """The simulators' ports and seeded data, alike for `sandbox` and `dev`."""
+    from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
+
+    p.add_argument(
+        "--ifs-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_IFS_PORT,
+        help=f"port of the IFS simulator (0: a free one); default {DEFAULT_IFS_PORT}",
+    )
+    p.add_argument(
+        "--st-port",
+        type=SANDBOX_PORT,
+        default=DEFAULT_ST_PORT,
+        help=f"port of the ServiceTitan simulator (0: a free one); default {DEFAULT_ST_PORT}",
+    )
+    p.add_argument(
+        "--scale", type=SCALE, default=1, help="sandbox data, x about 40 POs a month; 1..100"
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the sandbox data; default 42")
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -510,7 +516,6 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_dev(sub: argparse._SubParsersAction) -> None:
-    from connector_dagster.sandbox.config import DEFAULT_IFS_PORT, DEFAULT_ST_PORT
 
     p = _command(
         sub,
@@ -521,22 +526,7 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
     p.add_argument("--port", type=PORT, default=3000, help="port of the UI; default 3000")
-    p.add_argument(
-        "--ifs-port",
-        type=SANDBOX_PORT,
-        default=DEFAULT_IFS_PORT,
-        help=f"port of the IFS simulator (0: a free one); default {DEFAULT_IFS_PORT}",
-    )
-    p.add_argument(
-        "--st-port",
-        type=SANDBOX_PORT,
-        default=DEFAULT_ST_PORT,
-        help=f"port of the ServiceTitan simulator (0: a free one); default {DEFAULT_ST_PORT}",
-    )
-    p.add_argument(
-        "--scale", type=SCALE, default=1, help="sandbox data, x about 40 POs a month; 1..100"
-    )
-    p.add_argument("--seed", type=int, default=42, help="seed of the sandbox data; default 42")
+    _add_sandbox_data(p)
     p.add_argument(
         "--webhook-port",
         type=SANDBOX_PORT,
