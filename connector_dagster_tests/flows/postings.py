@@ -161,6 +161,27 @@ def ifs_figures(prefixes: tuple[str, ...], period: str) -> dict[tuple[str, ...],
     return dict(sums)
 
 
+def plant_difference(
+    ifs: str,
+    edited: dict[str, Any],
+    row: dict[str, Any],
+    column: str,
+    amount: Decimal,
+    gone: dict[str, Any],
+) -> None:
+    """As a person would in IFS, through its simulator: `column` (and its currency twin)
+    of one row of posting set `edited` set to `amount`, and posting set `gone` deleted."""
+    key = {"Company": "ACME01", "LoadId": edited["LoadId"], "RowNo": row["RowNo"]}
+    changes = {column: str(amount), f"Currency{column}": str(amount)}
+    httpx.post(f"{ifs}/_sandbox/edit", json={"set": "ExternalVoucherRowSet", "key": key,
+               "changes": changes}, timeout=10).raise_for_status()  # fmt: skip
+    httpx.post(
+        f"{ifs}/_sandbox/delete",
+        json={"set": "ExternalVoucherSet", "key": {"Company": "ACME01", "LoadId": gone["LoadId"]}},
+        timeout=10,
+    ).raise_for_status()
+
+
 def reconcile_json(capsys: Any, period: str) -> tuple[int, dict[str, Any]]:
     """`connector-dagster reconcile --format json` of the sandbox connection's period:
     its exit code and its report."""

@@ -20,6 +20,7 @@ from connector_dagster_tests.flows.postings import (
     ifs_figures,
     materialize,
     only,
+    plant_difference,
     postings,
     reconcile_json,
     requests,
@@ -83,18 +84,7 @@ def test_a_posting_set_changed_or_deleted_in_ifs_is_named(
     row = next(r for r in edited["rows"] if r["CreditAmount"])
     ifs = sandbox_connection["ifs"]["base_url"]
     less = Decimal(str(row["CreditAmount"])) - Decimal("0.01")
-    httpx.post(
-        f"{ifs}/_sandbox/edit",
-        json={"set": "ExternalVoucherRowSet",
-              "key": {"Company": "ACME01", "LoadId": edited["LoadId"], "RowNo": row["RowNo"]},
-              "changes": {"CreditAmount": str(less), "CurrencyCreditAmount": str(less)}},
-        timeout=10,
-    ).raise_for_status()  # fmt: skip
-    httpx.post(
-        f"{ifs}/_sandbox/delete",
-        json={"set": "ExternalVoucherSet", "key": {"Company": "ACME01", "LoadId": gone["LoadId"]}},
-        timeout=10,
-    ).raise_for_status()
+    plant_difference(ifs, edited, row, "CreditAmount", less, gone)
 
     code, report = reconcile_json(capsys, PERIOD)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from connector_dagster_tests.flows.invoices.test_flow import (
@@ -23,6 +22,7 @@ from connector_dagster_tests.flows.postings import (
     ifs_figures,
     materialize,
     only,
+    plant_difference,
     postings,
     reconcile_json,
     requests,
@@ -87,18 +87,7 @@ def test_a_posting_set_changed_or_deleted_in_ifs_is_named(
     row = next(r for r in edited["rows"] if r["DebetAmount"])
     ifs = sandbox_connection["ifs"]["base_url"]
     more = Decimal(str(row["DebetAmount"])) + 1
-    httpx.post(
-        f"{ifs}/_sandbox/edit",
-        json={"set": "ExternalVoucherRowSet",
-              "key": {"Company": "ACME01", "LoadId": edited["LoadId"], "RowNo": row["RowNo"]},
-              "changes": {"DebetAmount": str(more), "CurrencyDebetAmount": str(more)}},
-        timeout=10,
-    ).raise_for_status()  # fmt: skip
-    httpx.post(
-        f"{ifs}/_sandbox/delete",
-        json={"set": "ExternalVoucherSet", "key": {"Company": "ACME01", "LoadId": gone["LoadId"]}},
-        timeout=10,
-    ).raise_for_status()
+    plant_difference(ifs, edited, row, "DebetAmount", more, gone)
 
     code, report = reconcile_json(capsys, PERIOD)
 
