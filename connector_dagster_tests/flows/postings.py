@@ -10,36 +10,19 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import httpx
 
-from connector_dagster.defs.resources import build_resources
-from connector_dagster.engine import registry
-from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.lib import odata
 from connector_dagster.lib.store import FailedRecord, Store
+from connector_dagster_tests.flows import support
 
 HEADERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
 ROWS = "ExternalVoucherHandling.svc/ExternalVoucherRowSet"
 
 
-def defs(flow: str) -> dg.Definitions:
-    conn = registry.connection("sandbox")
-    spec = registry.flow(flow)
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(spec, conn))
-
-
-def materialize(flow: str, period: str) -> dg.ExecuteInProcessResult:
-    d = defs(flow)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            [*d.assets, *d.asset_checks],
-            partition_key=period,
-            resources=build_resources(),
-            instance=instance,
-            raise_on_error=False,
-        )
+defs = support.defs
+materialize = support.materialize
 
 
 def failed(flow: str) -> dict[str, FailedRecord]:

@@ -9,7 +9,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
+
+from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Frames, Period
 from connector_dagster.lib.settings import PROJECT_ROOT
@@ -17,7 +21,11 @@ from connector_dagster.lib.settings import PROJECT_ROOT
 WRITE_SCRIPT = """
 import json, os, sys, time
 from connector_dagster_tests.flows.support import period, read_all
+import dagster as dg
+
+from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 
 spec = registry.flow(sys.argv[1])
@@ -29,6 +37,31 @@ with Link.open("sandbox") as link:
     result = flow.write(spec, link, sys.argv[2], reads)
     print(json.dumps(result.report.counts()), flush=True)
 """
+
+
+def defs(flow_name: str) -> dg.Definitions:
+    """The sandbox connection's definitions of one flow, with their resources."""
+    spec = registry.flow(flow_name)
+    return dg.Definitions.merge(
+        dg.Definitions(resources=build_resources()), build(spec, registry.connection("sandbox"))
+    )
+
+
+def materialize(
+    flow_name: str, key: str, selection: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """One period of a flow's assets and checks through Dagster (all, or `selection`),
+    on a throwaway instance; a failure is returned, not raised."""
+    d = defs(flow_name)
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*d.assets, *d.asset_checks],
+            partition_key=key,
+            resources=build_resources(),
+            instance=instance,
+            raise_on_error=False,
+            selection=selection,
+        )
 
 
 def period(key: str) -> Period:

@@ -13,32 +13,21 @@ import httpx
 
 from connector_dagster.defs.gl_postings.spec import SPEC
 from connector_dagster.defs.gl_postings.target import marked_key
-from connector_dagster.defs.resources import build_resources
-from connector_dagster.engine import registry
-from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.lib import odata
 from connector_dagster.lib.store import Store
+from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"
 SYNCABLE = {"Authorized", "Posted"}
 
 
 def defs() -> dg.Definitions:
-    conn = registry.connection("sandbox")
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(SPEC, conn))
+    return support.defs(SPEC.name)
 
 
 def materialize(period: str = PERIOD) -> dg.ExecuteInProcessResult:
-    d = defs()
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            [*d.assets, *d.asset_checks],
-            partition_key=period,
-            resources=build_resources(),
-            instance=instance,
-            raise_on_error=False,
-        )
+    return support.materialize(SPEC.name, period)
 
 
 def store() -> Store:

@@ -16,34 +16,23 @@ import pytest
 
 from connector_dagster.defs.purchase_orders.spec import SPEC
 from connector_dagster.defs.purchase_orders.target import marked_order
-from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import registry
-from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.lib import mapping, odata
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
+from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"
 SYNCABLE = {"Released", "Confirmed", "Arrived", "Received", "Closed"}
 
 
 def defs() -> dg.Definitions:
-    conn = registry.connection("sandbox")
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(SPEC, conn))
+    return support.defs(SPEC.name)
 
 
 def materialize(selection: str = "*", period: str = PERIOD) -> dg.ExecuteInProcessResult:
-    d = defs()
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            [*d.assets, *d.asset_checks],
-            partition_key=period,
-            resources=build_resources(),
-            instance=instance,
-            raise_on_error=False,
-            selection=None if selection == "*" else selection,
-        )
+    return support.materialize(SPEC.name, period, None if selection == "*" else selection)
 
 
 def clients():

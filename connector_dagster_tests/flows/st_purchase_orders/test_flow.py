@@ -15,14 +15,12 @@ import dagster as dg
 import httpx
 
 from connector_dagster.defs.purchase_orders.provenance import raised_in_servicetitan
-from connector_dagster.defs.resources import build_resources
 from connector_dagster.defs.st_purchase_orders.source import from_ifs
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
-from connector_dagster.engine import registry
-from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.lib import odata
 from connector_dagster.lib.store import Store
+from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"
 SYNCABLE = {"Sent", "PartiallyReceived", "Received", "Exported"}
@@ -31,21 +29,11 @@ LINES = "entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
 
 
 def defs() -> dg.Definitions:
-    conn = registry.connection("sandbox")
-    return dg.Definitions.merge(dg.Definitions(resources=build_resources()), build(SPEC, conn))
+    return support.defs(SPEC.name)
 
 
 def materialize(selection: str = "*", period: str = PERIOD) -> dg.ExecuteInProcessResult:
-    d = defs()
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            [*d.assets, *d.asset_checks],
-            partition_key=period,
-            resources=build_resources(),
-            instance=instance,
-            raise_on_error=False,
-            selection=None if selection == "*" else selection,
-        )
+    return support.materialize(SPEC.name, period, None if selection == "*" else selection)
 
 
 def state_store() -> Store:
