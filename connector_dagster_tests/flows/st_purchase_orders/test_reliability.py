@@ -4,6 +4,7 @@ after the write took effect. Real HTTP, real PostgreSQL, real child processes.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -192,3 +193,28 @@ def test_a_taken_order_number_on_create_is_ours_and_completed_or_a_conflict(
     [made] = headers[ours.payload["number"]]
     assert len(lines[made["OrderNo"]]) == len(ours.payload["lines"])
     assert theirs.payload["number"] not in headers
+
+
+def test_two_overlapping_runs_of_a_period_make_one_ifs_po_each(
+    east_of_utc: dict, db_env: str, tmp_path: Path
+) -> None:
+    """Two runs of one period at once (a pool limit of 2, or two machines), with the
+    database east of UTC: both read the period, then write together. Each PO is made by
+    the run that holds its lease; the other leaves it, and both succeed."""
+    ifs_base = east_of_utc["ifs"]["base_url"]
+    httpx.put(f"{ifs_base}/_sandbox/faults", json={"latency_ms": 20}, timeout=10)
+    period, go = "2026-06-01", tmp_path / "go"
+    try:
+        runs = [support.start_write(FLOW, period, go) for _ in range(2)]
+        for proc in runs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
+        go.touch()
+        outs = [p.communicate(timeout=300) for p in runs]
+    finally:
+        httpx.put(f"{ifs_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+    assert [p.returncode for p in runs] == [0, 0], [err[-2000:] for _, err in outs]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    statuses = assert_exactly_once(period, db_env)
+    assert sum(r["created"] + r["adopted"] for r in reports) == statuses["synced"], reports
+    assert sum(r["leased_elsewhere"] for r in reports) > 0, reports
+    assert support.write_in_process(FLOW, period)["created"] == 0
