@@ -148,10 +148,18 @@ def ensure_loaded(store: Store, connection: str, path: str | Path, tables: Itera
     with store.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mappings:{connection}",))
         cur.execute(
-            "SELECT 1 FROM connector.mapping_versions WHERE connection = %s AND version = %s",
+            """SELECT content_hash FROM connector.mapping_versions
+               WHERE connection = %s AND version = %s""",
             (connection, mappings.version),
         )
-        if cur.fetchone() is None:
+        loaded = cur.fetchone()
+        if loaded is not None and loaded[0] != _hash(mappings.tables):
+            raise ConfigError(
+                f"mapping file {path} for connection {connection!r} differs from version "
+                f"{mappings.version!r} already loaded, but its `version` is the same: "
+                "bump `version` in the file, then load it again"
+            )
+        if loaded is None:
             cur.execute(
                 """INSERT INTO connector.mapping_versions (connection, version, source,
                                                            content_hash)
