@@ -88,6 +88,10 @@ class SourceRecord:
     # The payload last written to the target (from the ledger), so an update
     # sends only what changed; None when unknown (send everything).
     previous: dict[str, Any] | None = None
+    # When this connector first committed its intent to create the record (UTC): no
+    # target record created before then (less LOOKUP_SKEW) can be its. Set by the
+    # protocol before a look-up; None for a record never intended.
+    intended_at: datetime | None = None
 
     @property
     def payload_hash(self) -> str:
@@ -289,6 +293,14 @@ class Syncer:
                     )
             page = [j for j in page if j.kind == "find" or j.record.key not in stale]
         creates = [j.record for j in page if j.kind == "create"]
+        now = datetime.now(UTC)
+        for job in page:
+            entry = ledger.get(job.record.key)
+            first = entry.first_intent_at if entry is not None else None
+            if first is not None:
+                job.record.intended_at = first.astimezone(UTC)
+            elif job.kind == "create":
+                job.record.intended_at = now
         self.store.record_intents(
             (self.ref(r), r.payload_hash, self.audit(r, "intent", hash_after=r.payload_hash),
              r.source_version)
