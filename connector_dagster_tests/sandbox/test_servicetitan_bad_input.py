@@ -133,3 +133,101 @@ def test_a_journal_amount_finer_than_cents_is_a_400(st: StSandbox) -> None:
     _assert_bad_request(
         st.call("POST", "accounting", "journal-entries", json=entry), "lines[0].debit"
     )
+
+
+BEYOND_DECIMAL = 1e30
+"""Larger than any .NET decimal (about 7.9e28), which ServiceTitan's amounts are."""
+
+
+@pytest.mark.parametrize(("line", "side"), [(0, "debit"), (1, "credit")])
+def test_a_journal_amount_beyond_a_decimal_is_a_400(st: StSandbox, line: int, side: str) -> None:
+    entry = _entry()
+    entry["lines"][0]["debit"] = entry["lines"][1]["credit"] = 10.0
+    entry["lines"][line][side] = BEYOND_DECIMAL
+
+    _assert_bad_request(
+        st.call("POST", "accounting", "journal-entries", json=entry), f"lines[{line}].{side}"
+    )
+
+
+def test_a_large_journal_amount_a_decimal_holds_is_taken_and_read_back(st: StSandbox) -> None:
+    """1e26 with its cents has 29 digits, more than Python's default 28."""
+    entry = _entry(name="large entry")
+    entry["lines"][0]["debit"] = entry["lines"][1]["credit"] = 1e26
+
+    st.ok("POST", "accounting", "journal-entries", json=entry)
+
+    listed = st.ok("GET", "accounting", "journal-entries", params={"pageSize": 500})["data"]
+    [found] = [e for e in listed if e["name"] == "large entry"]
+    details = st.ok("GET", "accounting", f"journal-entries/{found['id']}/details")["data"]
+    assert sorted(d["debit"] + d["credit"] for d in details) == [1e26, 1e26]
+
+
+def test_journal_debits_summing_beyond_a_decimal_are_a_400(st: StSandbox) -> None:
+    line = {"accountId": 130, "debit": 5e28, "credit": 0, "businessUnitId": 501}
+    other = {"accountId": 200, "debit": 0, "credit": 5e28, "businessUnitId": 501}
+    entry = _entry(lines=[line, line, other, other])
+
+    _assert_bad_request(st.call("POST", "accounting", "journal-entries", json=entry), "lines")
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("quantity", "items[0].quantity"), ("cost", "items[0].cost"), ("tax", "tax"),
+     ("shipping", "shipping")],
+)  # fmt: skip
+def test_a_po_amount_beyond_a_decimal_is_a_400(st: StSandbox, field: str, where: str) -> None:
+    body = new_po()
+    if field in ("tax", "shipping"):
+        body[field] = BEYOND_DECIMAL
+    else:
+        body["items"][0][field] = BEYOND_DECIMAL
+    created = st.ok("POST", "inventory", "purchase-orders", json=new_po())
+
+    _assert_bad_request(st.call("POST", "inventory", "purchase-orders", json=body), where)
+    patch = {k: body[k] for k in ("items", "tax", "shipping")}
+    response = st.call("PATCH", "inventory", f"purchase-orders/{created['id']}", json=patch)
+    _assert_bad_request(response, where)
+
+
+def test_a_po_whose_total_is_beyond_a_decimal_is_a_400_and_bills_stay_readable(
+    st: StSandbox,
+) -> None:
+    """Each amount fits, their product does not: the PO is refused, so no inventory
+    bill of it can make the bill lists unreadable once it is received."""
+    item = {**new_po()["items"][0], "quantity": 1e15, "cost": 1e15}
+    created = st.ok("POST", "inventory", "purchase-orders", json=new_po())
+
+    _assert_bad_request(
+        st.call("POST", "inventory", "purchase-orders", json=new_po(items=[item])), "items[0]"
+    )
+    near = {**item, "quantity": 1, "cost": 7e28}
+    response = st.call(
+        "PATCH", "inventory", f"purchase-orders/{created['id']}", json={"items": [near, near]}
+    )
+    _assert_bad_request(response, "total")
+
+    st.control("POST", f"purchase-orders/{created['id']}/status", {"status": "Received"})
+    assert st.get("accounting", "inventory-bills").status_code == 200
+    assert st.get("inventory", "purchase-orders").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "1e40"])
+def test_an_amount_filter_that_is_no_decimal_is_a_400(st: StSandbox, value: str) -> None:
+    _assert_bad_request(st.get("accounting", "invoices", totalGreater=value), "totalGreater")
+    _assert_bad_request(st.get("accounting", "inventory-bills", maxCost=value), "maxCost")
+
+
+@pytest.mark.parametrize("price", [BEYOND_DECIMAL, "a lot"])
+def test_a_sandbox_invoice_priced_beyond_a_decimal_is_a_400_and_changes_nothing(
+    st: StSandbox, price: Any
+) -> None:
+    before = st.control("GET", "state")["counts"]
+
+    response = st.client.post(
+        "/_sandbox/invoices", json={"items": [{"skuId": 55501, "price": price}]}
+    )
+
+    _assert_bad_request(response, "items[0].price")
+    assert st.control("GET", "state")["counts"] == before
+    assert st.get("accounting", "invoices").status_code == 200

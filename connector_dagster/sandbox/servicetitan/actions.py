@@ -9,7 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.sandbox.servicetitan.accounting import SYNC_STATUSES
-from connector_dagster.sandbox.servicetitan.common import ApiError, Row, now_us, parse_us
+from connector_dagster.sandbox.servicetitan.common import (
+    DECIMAL_MAX,
+    TOO_LARGE,
+    ApiError,
+    Row,
+    fits,
+    now_us,
+    parse_us,
+)
 from connector_dagster.sandbox.servicetitan.journal_model import bump
 from connector_dagster.sandbox.servicetitan.po_model import PO_STATUSES
 from connector_dagster.sandbox.servicetitan.refdata import REGION_BY_BU, SKUS
@@ -20,6 +28,7 @@ from connector_dagster.sandbox.servicetitan.store import Store
 
 INVOICE_FIELDS = ("syncStatus", "reviewStatus", "sentStatus", "active", "summary")
 DEFAULT_ITEMS = ({"skuId": 61001, "quantity": 1},)
+TOTAL_TOO_LARGE = f"Quantity x price or cost exceeds the largest amount, {DECIMAL_MAX}."
 
 
 def move_po(store: Store, po_id: int, status: str) -> Row:
@@ -58,7 +67,8 @@ def move_po(store: Store, po_id: int, status: str) -> Row:
 
 
 def _items(store: Store, spec: Any) -> list[tuple]:
-    """Invoice items from `[{"skuId", "quantity"?, "price"?, "cost"?}]`."""
+    """Invoice items from `[{"skuId", "quantity"?, "price"?, "cost"?}]`; a 400 naming
+    the item's field for an amount that is no number or more than ServiceTitan holds."""
     if not isinstance(spec, list | tuple) or not spec:
         raise ApiError(400, "items must be a non-empty list.", {"items": ["Empty."]})
     items = []
@@ -66,11 +76,25 @@ def _items(store: Store, spec: Any) -> list[tuple]:
         sku = SKUS.get(item.get("skuId"))
         if sku is None:
             raise ApiError(400, f"Unknown SKU {item.get('skuId')}.", {"items": ["Unknown SKU."]})
-        price = Decimal(str(item.get("price", sku.price)))
-        cost = Decimal(str(item.get("cost", sku.cost)))
-        quantity = Decimal(str(item.get("quantity", 1)))
+        where = f"items[{order - 1}]"
+        price = _amount(item.get("price", sku.price), f"{where}.price")
+        cost = _amount(item.get("cost", sku.cost), f"{where}.cost")
+        quantity = _amount(item.get("quantity", 1), f"{where}.quantity")
+        _amount(quantity * max(price, cost), where, TOTAL_TOO_LARGE)
         items.append((store.next_id("invoice-item"), sku.id, quantity, price, cost, order))
+    _amount(sum((i[2] * max(i[3], i[4]) for i in items), Decimal(0)), "items", TOTAL_TOO_LARGE)
     return items
+
+
+def _amount(value: Any, where: str, problem: str = TOO_LARGE) -> Decimal:
+    """`value` as an amount ServiceTitan holds; else a 400 naming `where`."""
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        amount = None
+    if isinstance(value, bool) or amount is None or not fits(amount):
+        raise ApiError(400, "One or more validation errors occurred.", {where: [problem]})
+    return amount
 
 
 def upsert_invoice(store: Store, body: dict[str, Any]) -> tuple[Row, bool]:
@@ -90,12 +114,12 @@ def upsert_invoice(store: Store, body: dict[str, Any]) -> tuple[Row, bool]:
             400, "invoiceDate is not a date.", {"invoiceDate": ["Use YYYY-MM-DD or RFC 3339."]}
         ) from None
     created = "id" not in body
-    if created:
+    inv = None if created else store.tables["invoices"].get(body["id"])
+    if not created and inv is None:
+        raise ApiError(404, f"Invoice {body['id']} was not found.")
+    items = _items(store, body.get("items", DEFAULT_ITEMS)) if "items" in body or created else None
+    if inv is None:
         inv = _new_invoice(store, body)
-    else:
-        inv = store.tables["invoices"].get(body["id"])
-        if inv is None:
-            raise ApiError(404, f"Invoice {body['id']} was not found.")
     for name in INVOICE_FIELDS:
         if name in body:
             inv[name] = body[name]
@@ -103,8 +127,8 @@ def upsert_invoice(store: Store, body: dict[str, Any]) -> tuple[Row, bool]:
         inv["businessUnitId"] = body["businessUnitId"]
     if invoice_date is not None:
         inv["invoiceDate"], inv["dueDate"] = invoice_date, invoice_date + 30 * DAY
-    if "items" in body or created:
-        inv["items"] = _items(store, body.get("items", DEFAULT_ITEMS))
+    if items is not None:
+        inv["items"] = items
     paid = inv["total"] - inv["balance"] if "total" in inv else Decimal(0)
     sub, tax = totals(inv["items"], REGION_BY_BU[inv["businessUnitId"]].tax_rate)
     inv.update(subTotal=sub, salesTax=tax, total=sub + tax, balance=sub + tax - paid)

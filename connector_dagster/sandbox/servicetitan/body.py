@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector_dagster.sandbox.servicetitan.common import ApiError, parse_dt
+from connector_dagster.sandbox.servicetitan.common import DECIMAL_MAX, TOO_LARGE, ApiError, parse_dt
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ def _check_value(value: Any, f: Field, where: str, errors: dict[str, list[str]])
     if f.kind in _SCALARS:
         if not _SCALARS[f.kind](value):
             errors.setdefault(where, []).append(f"The JSON value is not a valid {f.kind}.")
+        elif f.kind == "num" and abs(value) > DECIMAL_MAX:
+            errors.setdefault(where, []).append(TOO_LARGE)
     elif f.kind in ("datetime", "date"):
         try:
             parse_dt(value)

@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 Row = dict[str, Any]
@@ -22,6 +22,14 @@ _PROBLEM_TYPES = {
     429: "https://tools.ietf.org/html/rfc6585#section-4",
 }
 CENT = Decimal("0.01")
+DECIMAL_MAX = Decimal("79228162514264337593543950335")
+"""The largest amount ServiceTitan holds: its amounts are .NET decimals, and a larger
+number in a request is a 400, never a stored value."""
+TOO_LARGE = "The JSON value could not be converted to System.Decimal."
+"""What ServiceTitan says of a number no .NET decimal holds."""
+_CENTS = Context(prec=DECIMAL_MAX.adjusted() + 4)
+"""Wide enough for every digit and the cents of any amount up to DECIMAL_MAX (Python's
+default of 28 digits is not: 1e26 in cents has 29)."""
 
 
 class ApiError(Exception):
@@ -154,8 +162,13 @@ def dec(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def fits(value: Decimal) -> bool:
+    """Whether `value` is an amount ServiceTitan can hold: finite, within DECIMAL_MAX."""
+    return value.is_finite() and abs(value) <= DECIMAL_MAX
+
+
 def cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=_CENTS)
 
 
 def money(value: Decimal) -> str:

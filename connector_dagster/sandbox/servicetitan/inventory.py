@@ -15,6 +15,7 @@ from connector_dagster.sandbox.servicetitan.po_model import (
     UPDATE_PO,
     apply_header,
     check_refs,
+    check_total,
     locked,
     new_item,
     render_po,
@@ -66,6 +67,7 @@ def get_po(c: Call) -> Row:
 def create_po(c: Call) -> Row:
     body = require_valid(c.body, CREATE_PO)
     check_refs(c.store, body)
+    check_total(body)
     if not body["items"]:
         raise ApiError(400, "A purchase order needs at least one item.", {"items": ["Empty."]})
     now = now_us()
@@ -99,6 +101,7 @@ def update_po(c: Call) -> Row:
     if po["status"] in LOCKED_STATUSES:
         raise locked(po)
     check_refs(c.store, body)
+    check_total(body, po)
     now = now_us()
     if "items" in body:
         active = {i["id"]: i for i in po["items"] if i["active"]}

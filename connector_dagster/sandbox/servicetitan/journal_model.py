@@ -10,11 +10,13 @@ from typing import Any
 
 from connector_dagster.sandbox.servicetitan.body import Field
 from connector_dagster.sandbox.servicetitan.common import (
+    DECIMAL_MAX,
     ApiError,
     Row,
     bad_request,
     cents,
     dec,
+    fits,
     fmt_date,
     fmt_ts,
     num,
@@ -260,6 +262,12 @@ def checked_lines(c: Call, body: dict[str, Any]) -> list[Row]:
         raise ApiError(400, "One or more validation errors occurred.", errors)
     debit = sum((dec(line["debit"]) for line in lines), Decimal(0))
     credit = sum((dec(line["credit"]) for line in lines), Decimal(0))
+    if not (fits(debit) and fits(credit)):
+        raise bad_request(
+            "lines",
+            f"Debits {debit} or credits {credit} exceed the largest amount, {DECIMAL_MAX}.",
+            "Journal entry total is too large.",
+        )
     if debit != credit:
         raise bad_request(
             "lines",

@@ -10,9 +10,11 @@ from typing import Any
 
 from connector_dagster.sandbox.servicetitan.body import Field
 from connector_dagster.sandbox.servicetitan.common import (
+    DECIMAL_MAX,
     ApiError,
     Row,
     dec,
+    fits,
     fmt_day,
     fmt_ts,
     num,
@@ -220,6 +222,32 @@ def apply_header(po: Row, body: dict[str, Any]) -> None:
     for name in ("tax", "shipping"):
         if name in body:
             po[name] = dec(body[name])
+
+
+def check_total(body: dict[str, Any], po: Row | None = None) -> None:
+    """400 when a line's quantity x cost, or the PO's total (`po` with `body` applied,
+    whose `items` replace its active lines), is more than ServiceTitan holds."""
+    errors: dict[str, list[str]] = {}
+    items = body["items"] if "items" in body else [i for i in po["items"] if i["active"]]
+    lines = Decimal(0)
+    for n, item in enumerate(items):
+        amount = dec(item["quantity"]) * dec(item["cost"])
+        if not fits(amount):
+            errors[f"items[{n}]"] = [
+                f"Quantity x cost ({amount:.3E}) exceeds the largest amount, {DECIMAL_MAX}."
+            ]
+        lines += amount
+    charges = [
+        dec(body[name]) if name in body else po[name] if po else Decimal(0)
+        for name in ("tax", "shipping")
+    ]
+    total = lines + sum(charges, Decimal(0))
+    if not errors and not fits(total):
+        errors["total"] = [
+            f"Lines, tax and shipping ({total:.3E}) exceed the largest amount, {DECIMAL_MAX}."
+        ]
+    if errors:
+        raise ApiError(400, "One or more validation errors occurred.", errors)
 
 
 def locked(po: Row) -> ApiError:

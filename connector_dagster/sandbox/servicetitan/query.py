@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from connector_dagster.sandbox.servicetitan.common import Row, bad_request, parse_us
+from connector_dagster.sandbox.servicetitan.common import Row, bad_request, fits, parse_us
 
 MAX_IDS = 50
 
@@ -38,9 +38,12 @@ def q_dec(q: QueryParams, name: str) -> Decimal | None:
     if raw is None or raw == "":
         return None
     try:
-        return Decimal(raw)
+        value = Decimal(raw)
     except ArithmeticError:
-        raise bad_request(name, f"The value '{raw}' is not valid.") from None
+        value = None
+    if value is None or not fits(value):
+        raise bad_request(name, f"The value '{raw}' is not valid.")
+    return value
 
 
 def q_bool(q: QueryParams, name: str) -> bool:
