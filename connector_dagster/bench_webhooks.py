@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,12 +123,13 @@ def build_deliveries(
 
 
 def _envelope(occurrence_id: str, invoice_id: int) -> dict[str, Any]:
-    """A `tn.acc.invoice-posted` event shaped like ServiceTitan's (header only)."""
+    """A `tn.acc.invoice-posted` event shaped like ServiceTitan's (header only), dated
+    now (the receiver refuses events outside its window)."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "type": "tn.acc.invoice-posted",
-        "time": "2026-11-02T19:10:05.482113Z",
+        "time": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ}",
         "source": SOURCE,
         "userassignedid": occurrence_id,
         "datacontenttype": "application/json",

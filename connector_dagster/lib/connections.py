@@ -103,6 +103,12 @@ class WebhookSettings(_Model):
     """After `webhooks rotate-key`, how long the previous key is still accepted."""
     key_cache_s: float = Field(10, ge=0, le=300)
     """How long the receiver keeps the keys read from the vault before reading again."""
+    max_event_age_hours: float = Field(72, gt=0, le=24 * 30)
+    """Events whose `time` is older are refused (422): ServiceTitan's retries end 400 s
+    after an event, so only a replay from its portal comes later; a captured body
+    replayed after that is not taken. Raise it to take an old replay."""
+    max_event_ahead_s: float = Field(300, ge=0, le=24 * 3600)
+    """Events dated further ahead of the receiver's clock are refused (422) as well."""
 
     @field_validator("signature_header")
     @classmethod

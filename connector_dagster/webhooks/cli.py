@@ -1,5 +1,6 @@
 """`connector-dagster webhooks serve | status | rotate-key`: run the receiver, show its
-health, and change a connection's webhook key with a grace period for the old one."""
+health (with the window of event times it takes), and change a connection's webhook
+key with a grace period for the old one."""
 
 from __future__ import annotations
 
@@ -102,8 +103,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     with closing(Store(db.database_url(), max_connections=1)) as store:
         vault = Vault(store)
         for entry in health(store, config.endpoints):
+            settings = config.endpoints[entry.connection].settings
+            window = {
+                "max_event_age_hours": settings.max_event_age_hours,
+                "max_event_ahead_s": settings.max_event_ahead_s,
+            }
             if args.json:
-                print(json.dumps(entry.as_dict()))
+                print(json.dumps({**entry.as_dict(), "event_window": window}))
                 continue
             age = entry.oldest_pending_age_s
             refused = ", ".join(
@@ -117,6 +123,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 + f", refused {sum(entry.refused.values())}"
                 + (f" ({refused})" if refused else "")
                 + f"; {_keys(vault, entry.connection)}"
+                + f"; events dated over {settings.max_event_age_hours:g} h ago or "
+                f"{settings.max_event_ahead_s:g} s ahead refused"
             )
     return 0
 

@@ -1,10 +1,12 @@
 """What the receiver serves: one endpoint per connection of the connections file whose
 `servicetitan.webhooks` is enabled, at `/webhooks/<connection>`, with that block's
-settings (signature header, body limit, event types, key grace and cache)."""
+settings (signature header, body limit, event types, the window of event times, key
+grace and cache)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from connector_dagster.lib import connections
@@ -51,7 +53,12 @@ def load_config(path: Path | None = None) -> ReceiverConfig:
         if not settings.enabled:
             disabled.append(name)
             continue
-        expect = Expect(conn.servicetitan.tenant_id, frozenset(settings.event_types))
+        expect = Expect(
+            conn.servicetitan.tenant_id,
+            frozenset(settings.event_types),
+            timedelta(hours=settings.max_event_age_hours),
+            timedelta(seconds=settings.max_event_ahead_s),
+        )
         endpoints[name] = Endpoint(name, settings, expect)
     return ReceiverConfig(endpoints, disabled=tuple(disabled))
 

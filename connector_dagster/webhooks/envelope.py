@@ -1,24 +1,32 @@
 """ServiceTitan's CloudEvents 1.0 envelope: parse a verified body into an `Event`, or
-refuse it naming the attribute that is wrong (never quoting the payload)."""
+refuse it naming the attribute that is wrong (never quoting the payload): nested too
+deep, malformed, not for this connection, or dated outside its window."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector_dagster.webhooks.refusals import Refused
 
 MAX_ID_CHARS = 200
+MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays taken: ServiceTitan's events nest 3 or 4 deep
+(envelope, data, invoice or job, a list in it); the JSON parser and PostgreSQL fail far
+deeper."""
 
 
 @dataclass(frozen=True)
 class Expect:
-    """What a connection takes: its tenant and the event types it is set up for."""
+    """What a connection takes: its tenant, the event types it is set up for, and how
+    far an event's `time` may lie behind or ahead of the receiver's clock."""
 
     tenant_id: str
     event_types: frozenset[str]
+    max_age: timedelta
+    max_ahead: timedelta
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,22 @@ class Event:
     """Which webhook key verified it: `current`, or `previous` during a rotation."""
 
 
-def parse_event(body: bytes, expect: Expect) -> Event:
-    """The event of a body whose signature is verified; Refused (400 or 422) otherwise."""
+def parse_event(body: bytes, expect: Expect, now: datetime | None = None) -> Event:
+    """The event of a body whose signature is verified, as of `now` (the clock by
+    default); Refused (400 or 422) otherwise."""
+    too_deep = Refused(
+        "body_too_deep",
+        f"the body nests objects or arrays deeper than {MAX_DEPTH} levels; ServiceTitan's "
+        "events nest 3 or 4, so it is not one of theirs",
+    )
     try:
         envelope = json.loads(body, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError):
         raise Refused("not_json", "the body is not UTF-8 JSON") from None
+    except RecursionError:
+        raise too_deep from None
+    if _depth(envelope) > MAX_DEPTH:
+        raise too_deep
     if not isinstance(envelope, dict):
         raise Refused("envelope_invalid", "the body is not a CloudEvents object")
     if envelope.get("specversion") != "1.0":
@@ -67,7 +85,51 @@ def parse_event(body: bytes, expect: Expect) -> Event:
             f"tenant is {expect.tenant_id}; register each tenant's receiver URL "
             "(/webhooks/<its connection>) or fix servicetitan.tenant_id",
         )
-    return Event(occurrence, delivery, kind, _time(envelope.get("time")), tenant, envelope)
+    time = _time(envelope.get("time"))
+    _check_window(time, expect, now or datetime.now(UTC), occurrence)
+    return Event(occurrence, delivery, kind, time, tenant, envelope)
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in a parsed JSON value (a scalar is 0), counted
+    without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _check_window(time: datetime | None, expect: Expect, now: datetime, occurrence: str) -> None:
+    """Refuse (422) an event dated more than `max_age` before `now` or more than
+    `max_ahead` after it; one without a `time` cannot be judged and is taken."""
+    if time is None:
+        return
+    if time < now - expect.max_age:
+        raise Refused(
+            "event_too_old",
+            f"occurrence {occurrence[:100]!r} is dated {time:%Y-%m-%d %H:%M:%S} UTC, more "
+            f"than {_span(expect.max_age)} ago; ServiceTitan's retries of it are over, so "
+            "this is a late replay. Its changes reach IFS by the change poll; to take "
+            "such replays, raise servicetitan.webhooks.max_event_age_hours",
+        )
+    if time > now + expect.max_ahead:
+        raise Refused(
+            "event_in_future",
+            f"occurrence {occurrence[:100]!r} is dated {time:%Y-%m-%d %H:%M:%S} UTC, more "
+            f"than {_span(expect.max_ahead)} ahead of this receiver's clock; check the "
+            "clock (NTP), or raise servicetitan.webhooks.max_event_ahead_s",
+        )
+
+
+def _span(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
 
 
 def _no_constant(name: str) -> Any:
@@ -103,4 +165,4 @@ def _time(value: Any) -> datetime | None:
         instant = None
     if instant is None:
         raise Refused("envelope_invalid", "`time` is not an RFC 3339 timestamp")
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)

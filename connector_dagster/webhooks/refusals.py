@@ -18,19 +18,25 @@ STATUS = {
     "signature_malformed": 401,
     "signature_invalid": 401,
     "not_json": 400,
+    "body_too_deep": 400,
     "envelope_invalid": 400,
     "event_type_unknown": 422,
     "tenant_unknown": 422,
+    "event_too_old": 422,
+    "event_in_future": 422,
     "key_missing": 503,
     "store_unavailable": 503,
 }
 """Reason -> status. 401: not signed by a key of ours, so not ServiceTitan's word.
 400/413/415: signed or not, the request itself is malformed. 422: an authentic,
 well-formed event this connection does not take (another tenant, a type it was not
-set up for): ServiceTitan retries it four times, then lists it under failed events,
-from where it can be replayed once the connections file is fixed; a 2xx would drop
-it for good. 503: the receiver cannot store now (no key in the vault, database
-down); ServiceTitan's retries after 10, 30, 60 and 300 s deliver it once fixed."""
+set up for, a `time` outside the connection's window): ServiceTitan retries it four
+times within 400 s, then lists it under failed events, from where it can be replayed
+once the connections file is fixed (for a stale event: its `max_event_age_hours`
+raised); a 2xx would drop it for good. A stale event's retries cannot succeed, but
+they are four and over within minutes, never endless. 503: the receiver cannot
+store now (no key in the vault, database down); ServiceTitan's retries after 10,
+30, 60 and 300 s deliver it once fixed."""
 
 
 class Refused(Exception):

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,13 +38,17 @@ def receiver(**webhooks: Any) -> Iterator[str]:
 
 
 def envelope(
-    occurrence: str | None = None, kind: str = "tn.acc.invoice-posted", tenant: Any = TENANT
+    occurrence: str | None = None,
+    kind: str = "tn.acc.invoice-posted",
+    tenant: Any = TENANT,
+    age: timedelta = timedelta(seconds=3),
 ) -> dict[str, Any]:
+    """A signed-to-be invoice event that occurred `age` ago (negative: ahead)."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "type": kind,
-        "time": "2026-11-02T19:10:05.482113Z",
+        "time": f"{datetime.now(UTC) - age:%Y-%m-%dT%H:%M:%S.%fZ}",
         "source": SOURCE,
         "userassignedid": occurrence or str(uuid.uuid4()),
         "datacontenttype": "application/json",

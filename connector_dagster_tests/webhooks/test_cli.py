@@ -63,7 +63,8 @@ def test_status_prints_received_refused_pending_and_the_oldest_age(
     line = capsys.readouterr().out.strip()
     assert re.fullmatch(
         r"sandbox: received 1, redelivered 1, pending 1 \(oldest \d+ s\), refused 2 "
-        r"\(signature_invalid 1 \(401\), tenant_unknown 1 \(422\)\); webhook key set",
+        r"\(signature_invalid 1 \(401\), tenant_unknown 1 \(422\)\); webhook key set; "
+        r"events dated over 72 h ago or 300 s ahead refused",
         line,
     ), line
 

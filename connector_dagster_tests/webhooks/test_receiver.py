@@ -216,6 +216,24 @@ def test_a_malformed_envelope_is_refused_with_400(sandbox_connection: dict, brok
     assert inbox_rows() == []
 
 
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_a_signed_deeply_nested_body_is_refused_with_400(
+    sandbox_connection: dict, depth: int
+) -> None:
+    """Nesting far beyond an event's (3 or 4 levels) is refused, whether the JSON parser
+    would take it (40) or give up (5000), never answered 500."""
+    raw = json.dumps(envelope("occ-deep")).replace(
+        '"Secret summary 9Q7"', "[" * depth + "]" * depth
+    )
+    with receiver() as url:
+        response = post(url, raw.encode(), _key(sandbox_connection))
+        wait_until(lambda: health_of().refused)
+
+    assert (response.status_code, response.json()) == (400, {"error": "body_too_deep"})
+    assert inbox_rows() == []
+    assert health_of().refused == {"body_too_deep": 1}
+
+
 def test_an_event_postgresql_cannot_store_fails_alone(sandbox_connection: dict) -> None:
     key = _key(sandbox_connection)
     bad = envelope("occ-nul")

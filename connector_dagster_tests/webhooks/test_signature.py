@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -17,7 +18,9 @@ from connector_dagster_tests.webhooks.support import envelope
 
 CURRENT = SigningKey("current", b"c" * 40)
 PREVIOUS = SigningKey("previous", b"p" * 40)
-EXPECT = Expect("1234567", frozenset({"tn.acc.invoice-posted"}))
+EXPECT = Expect(
+    "1234567", frozenset({"tn.acc.invoice-posted"}), timedelta(hours=72), timedelta(minutes=5)
+)
 
 
 def _digest(body: bytes, key: SigningKey) -> bytes:
