@@ -5,14 +5,16 @@ x business unit, vendor x business unit, ...) and record by record.
 A flow says what its figures are with a `Reconciliation` in its spec: `figures` of a
 mapped payload (pure; used for the source, mapped now, and for the ledger's last
 written payload), and `target` figures read from the target system for the period
-(records carrying this connection's provenance). The period reconciles when every
-total agrees, no record is unmatched on either side, and no failed record is open.
+(every record carrying this connection's provenance, each counted, so a source record
+written twice shows in the totals and as a duplicate naming each target id). The
+period reconciles when every total agrees, no record is unmatched on either side or
+held twice in the target, and no failed record is open.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.replay import period_of, read_period
-from connector_dagster.engine.spec import Dims, FlowSpec, Period
+from connector_dagster.engine.spec import Dims, Figures, FlowSpec, Period, TargetRecord
 
 
 @dataclass
@@ -35,6 +37,8 @@ class FlowReconciliation:
     only_in_target: list[str] = field(default_factory=list)
     different: list[str] = field(default_factory=list)
     """Records in both whose figures differ (key: what differs)."""
+    duplicated: list[str] = field(default_factory=list)
+    """Source keys the target holds more than once (key and every target id)."""
     open_failed: list[str] = field(default_factory=list)
 
     @property
@@ -50,6 +54,7 @@ class FlowReconciliation:
         lines += [f"only in the source: {k}" for k in self.only_in_source]
         lines += [f"only in the target: {k}" for k in self.only_in_target]
         lines += [f"figures differ: {k}" for k in self.different]
+        lines += [f"in the target more than once: {k}" for k in self.duplicated]
         lines += [f"open failed record: {k}" for k in self.open_failed]
         return lines
 
@@ -100,7 +105,7 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
     records = flow.to_records(spec, items, link.mappings(), settings, period.key)
     source = {r.key: rec.figures(r.payload) for r in records if r.op == "upsert" and r.payload}
     unmappable = {r.key for r in records if r.problem is not None}
-    target = rec.target(link, settings, period)
+    target = _by_key(rec.target(link, settings, period))
     ledger = link.store.ledger_for_partition(link.name, spec.name, period.key)
     synced = {
         k: e
@@ -109,16 +114,24 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
     }
     for figures in source.values():
         _add(result.totals, "source", figures)
-    for _, figures in target.values():
-        _add(result.totals, "target", figures)
+    for found in target.values():
+        for _, figures in found:
+            _add(result.totals, "target", figures)
     for entry in synced.values():
         _add(result.totals, "ledger", rec.figures(entry.last_payload))
 
     expected = set(source) | unmappable
     result.only_in_source = sorted(expected - set(target))
     result.only_in_target = sorted(set(target) - expected)
+    result.duplicated = [
+        f"{key} (target {', '.join(target_id for target_id, _ in found)})"
+        for key, found in sorted(target.items())
+        if len(found) > 1
+    ]
     for key in sorted(set(source) & set(target)):
-        target_id, figures = target[key]
+        if len(target[key]) > 1:
+            continue
+        [(target_id, figures)] = target[key]
         if figures != source[key]:
             result.different.append(f"{key} (target {target_id})")
         elif key in ledger and ledger[key].target_id not in (None, target_id):
@@ -128,11 +141,19 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
     result.open_failed = [f"{f.source_key} ({f.reason})" for f in failed]
     result.counts = {
         "source_records": len(expected),
-        "target_records": len(target),
+        "target_records": sum(len(found) for found in target.values()),
         "ledger_synced": len(synced),
         "open_failed": len(failed),
     }
     return result
+
+
+def _by_key(found: Iterable[TargetRecord]) -> dict[str, list[tuple[str, Figures]]]:
+    """The target's records by source key, every one kept, in the order read."""
+    by_key: dict[str, list[tuple[str, Figures]]] = defaultdict(list)
+    for key, target_id, figures in found:
+        by_key[key].append((target_id, figures))
+    return dict(by_key)
 
 
 def _upsert(records: list[Any], key: str) -> bool:

@@ -3,7 +3,7 @@ protocols its source and target implement. The engine builds everything else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -133,6 +133,8 @@ class ChangePoll(Protocol):
 Dims = tuple[str, ...]
 Figures = dict[Dims, Decimal]
 """Amounts by dimension, e.g. ("401", "501", "debit") -> 123.45."""
+TargetRecord = tuple[str, str, Figures]
+"""(source key, target id, figures) of one record found in the target."""
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,11 @@ class Reconciliation:
     ("GL account", "business unit", "measure")."""
     figures: Callable[[dict[str, Any]], Figures]
     """The figures of one mapped payload (pure)."""
-    target: Callable[..., dict[str, tuple[str, Figures]]]
-    """`target(link, settings, period)` -> {source key: (target id, figures)} of the
-    target records of the period that carry this connection's provenance."""
+    target: Callable[..., Iterable[TargetRecord]]
+    """`target(link, settings, period)` -> one (source key, target id, figures) for
+    every target record of the period that carries this connection's provenance, two
+    records of one source key included: the engine counts each, a duplicate is a
+    difference."""
 
 
 @dataclass(frozen=True)

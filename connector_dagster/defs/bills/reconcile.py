@@ -4,6 +4,7 @@ debits and credits by IFS company, account and code parts (the cost centre)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from connector_dagster.defs.bills.mapping import PREFIX
 from connector_dagster.defs.bills.settings import BillSettings
@@ -11,7 +12,7 @@ from connector_dagster.defs.bills.source import bill_key
 from connector_dagster.defs.bills.target import IfsBillPostings
 from connector_dagster.defs.invoices.reconcile import DIMENSIONS, figures, posted
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period, Reconciliation
+from connector_dagster.engine.spec import Period, Reconciliation, TargetRecord
 
 KIND = {prefix: kind for kind, prefix in PREFIX.items()}
 BILL = re.compile(rf"^ST-({'|'.join(KIND)})-(\d+)$")
@@ -24,8 +25,8 @@ def key_of(reference: str) -> str | None:
     return bill_key(KIND[match.group(1)], match.group(2)) if match else None
 
 
-def target(link: Link, settings: BillSettings, period: Period) -> dict:
-    """F4's posting sets of the period in IFS: bill key -> (IFS key, figures)."""
+def target(link: Link, settings: BillSettings, period: Period) -> Iterator[TargetRecord]:
+    """F4's posting sets of the period in IFS: (bill key, IFS key, figures) each."""
     prefixes = [f"ST-{p}-" for p in PREFIX.values()]
     return posted(IfsBillPostings(link, settings), settings, period, prefixes, key_of)
 

@@ -4,6 +4,7 @@ ServiceTitan GL account and business unit."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.defs.gl_postings.target import marked_key
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation
+from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
 
 
 def _sum(lines: list[tuple[Any, Any, Any, Any]]) -> Figures:
@@ -32,15 +33,15 @@ def figures(payload: dict[str, Any]) -> Figures:
     )  # fmt: skip
 
 
-def target(link: Link, settings: GlPostingSettings, period: Period) -> dict:
-    """Journal entries posted in the period that carry this connection's marker:
-    proposal key -> (entry id, its debits and credits from its details)."""
+def target(link: Link, settings: GlPostingSettings, period: Period) -> Iterator[TargetRecord]:
+    """Journal entries posted in the period that carry this connection's marker, every
+    one (two entries of one proposal are both counted): (proposal key, entry id, its
+    debits and credits from its details)."""
     st = link.servicetitan
     params = {
         "postedFrom": datetime.combine(period.start, time(), UTC),
         "postedTo": datetime.combine(period.end, time(), UTC),
     }
-    found: dict[str, tuple[str, Figures]] = {}
     for entry in st.iter_pages("accounting", "journal-entries", params):
         key = marked_key(entry.get("name"), link.name)
         posted = str(entry.get("postDate") or "")[:10]
@@ -51,8 +52,7 @@ def target(link: Link, settings: GlPostingSettings, period: Period) -> dict:
              d["debit"], d["credit"])
             for d in st.iter_pages("accounting", f"journal-entries/{entry['id']}/details", {})
         ]  # fmt: skip
-        found[key] = (str(entry["id"]), _sum(lines))
-    return found
+        yield key, str(entry["id"]), _sum(lines)
 
 
 RECONCILIATION = Reconciliation(

@@ -5,15 +5,13 @@ for the whole period at once. F4 counts its bills the same way (`posted`)."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings, PostingSettings
 from connector_dagster.defs.invoices.target import IfsInvoicePostings, IfsPostingTarget
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation
+from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
 from connector_dagster.lib.ifs_postings import amounts
 
 DIMENSIONS = ("IFS company", "IFS account", "code parts (cost centre)", "measure")
@@ -31,13 +29,12 @@ def posted(
     period: Period,
     prefixes: Sequence[str],
     key_of: Callable[[str], str | None],
-) -> dict[str, tuple[str, Figures]]:
+) -> Iterator[TargetRecord]:
     """IFS posting sets dated in the period whose reference starts with one of
-    `prefixes` and that carry this connection's marker: source key (`key_of` their
-    reference) -> (IFS key, debits and credits of their rows). Headers come in one
-    filtered query, rows for many sets per request. Two sets of one document count as
-    one, both IFS keys named and their figures summed, so the document shows as
-    differing."""
+    `prefixes` and that carry this connection's marker, every one (two sets of one
+    document are both counted): (source key, `key_of` their reference; IFS key; debits
+    and credits of their rows). Headers come in one filtered query, rows for many sets
+    per request."""
     writer = target.writer
     heads = [
         h
@@ -45,17 +42,11 @@ def posted(
         if target.marker in str(h.get("Text") or "")
     ]
     rows = writer.rows_of(heads, ["Account", "DebetAmount", "CreditAmount", *settings.code_parts])
-    ids: dict[str, list[str]] = defaultdict(list)
-    sums: dict[str, dict[tuple[str, ...], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for head in heads:
         key = key_of(str(head.get(writer.sets.reference)))
-        if key is None:
-            continue
-        target_id = writer.sets.key_text(head)
-        ids[key].append(target_id)
-        for dims, value in amounts(head.get("Company"), rows.get(target_id, [])).items():
-            sums[key][dims] += value
-    return {key: (", ".join(found), dict(sums[key])) for key, found in ids.items()}
+        if key is not None:
+            target_id = writer.sets.key_text(head)
+            yield key, target_id, amounts(head.get("Company"), rows.get(target_id, []))
 
 
 def invoice_key(reference: str) -> str | None:
@@ -64,8 +55,8 @@ def invoice_key(reference: str) -> str | None:
     return match.group(1) if match else None
 
 
-def target(link: Link, settings: InvoiceSettings, period: Period) -> dict:
-    """F3's posting sets of the period in IFS: invoice id -> (IFS key, figures)."""
+def target(link: Link, settings: InvoiceSettings, period: Period) -> Iterator[TargetRecord]:
+    """F3's posting sets of the period in IFS: (invoice id, IFS key, figures) each."""
     return posted(IfsInvoicePostings(link, settings), settings, period, ["ST-INV-"], invoice_key)
 
 

@@ -3,6 +3,7 @@ total (lines, tax, shipping) by ServiceTitan vendor and business unit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation
+from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
 
 CENT = Decimal("0.01")
 
@@ -29,21 +30,20 @@ def figures(payload: dict[str, Any]) -> Figures:
     return {_dims(payload["vendorId"], payload["businessUnitId"]): total.quantize(CENT)}
 
 
-def target(link: Link, settings: PurchaseOrderSettings, period: Period) -> dict:
+def target(link: Link, settings: PurchaseOrderSettings, period: Period) -> Iterator[TargetRecord]:
     """ServiceTitan POs dated in the period that carry this connection's marker and are
-    not cancelled: IFS order number -> (PO id, its total)."""
+    not cancelled, every one (two POs of one IFS order are both counted): (IFS order
+    number, PO id, its total)."""
     params = {
         "dateOnOrAfter": datetime.combine(period.start, time(), UTC),
         "dateBefore": datetime.combine(period.end, time(), UTC),
     }
-    found: dict[str, tuple[str, Figures]] = {}
     for po in link.servicetitan.iter_pages("inventory", "purchase-orders", params):
         key = marked_order(po.get("summary"), link.name)
         if key is None or po.get("status") == "Canceled":
             continue
         total = Decimal(str(po["total"])).quantize(CENT)
-        found[key] = (str(po["id"]), {_dims(po["vendorId"], po["businessUnitId"]): total})
-    return found
+        yield key, str(po["id"]), {_dims(po["vendorId"], po["businessUnitId"]): total}
 
 
 RECONCILIATION = Reconciliation(

@@ -4,7 +4,7 @@ lines and line total (quantity x price, exact) by IFS supplier and site."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,7 @@ from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrd
 from connector_dagster.defs.st_purchase_orders.source import from_ifs
 from connector_dagster.defs.st_purchase_orders.target import LINE_KEYS
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation
+from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
 from connector_dagster.lib import odata
 
 FLOW = "st_purchase_orders"
@@ -106,21 +106,20 @@ def _source_keys(link: Link, period: Period, numbers: set[str]) -> dict[str, str
     return {number: next(iter(ids)) for number, ids in known.items() if len(ids) == 1}
 
 
-def target(link: Link, settings: RaisedPurchaseOrderSettings, period: Period) -> dict:
+def target(
+    link: Link, settings: RaisedPurchaseOrderSettings, period: Period
+) -> Iterator[TargetRecord]:
     """IFS POs of the period (by OrderDate) that carry this connection's marker and are
-    not cancelled: ServiceTitan PO id -> (OrderNo, its figures) from their active lines. A PO
-    whose marker names no ServiceTitan PO of the period, or a second PO with the same
-    marker, is keyed by what it says, so it shows as only in the target."""
+    not cancelled, every one (two IFS POs of one ServiceTitan PO are both counted):
+    (ServiceTitan PO id, OrderNo, its figures from its active lines). A PO whose marker
+    names no ServiceTitan PO of the period is keyed by what it says, so it shows as
+    only in the target."""
     headers = _headers(link, settings, period)
     lines = _lines(link, settings, sorted(headers))
     keys = _source_keys(link, period, {number for number, _ in headers.values()})
-    found: dict[str, tuple[str, Figures]] = {}
     for order_no, (number, row) in headers.items():
         key = keys.get(number, f"ST PO number {number!r}")
-        if key in found:
-            key = f"{key} (again, as IFS PO {order_no})"
-        found[key] = (order_no, _sum(row["VendorNo"], row["Contract"], lines[order_no]))
-    return found
+        yield key, order_no, _sum(row["VendorNo"], row["Contract"], lines[order_no])
 
 
 RECONCILIATION = Reconciliation(

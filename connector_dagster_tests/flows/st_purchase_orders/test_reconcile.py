@@ -1,6 +1,7 @@
 """F5's reconciliation over the sandbox: a synced period reconciles with the figures IFS
 returns, and a difference made in IFS by hand (a line changed, a PO deleted, a PO
-entered with a marker) or a cancellation IFS has not followed is named."""
+entered with a marker, a second PO carrying a synced PO's marker) or a cancellation
+IFS has not followed is named."""
 
 from __future__ import annotations
 
@@ -210,3 +211,39 @@ def test_a_cancellation_counts_once_ifs_has_followed_it(sandbox_connection: dict
     assert both.reconciles, both.differences
     assert both.counts["target_records"] == len(synced) - 1
     assert side(both, "target") == nonzero(ifs_figures())
+
+
+def test_a_second_ifs_po_with_a_synced_pos_marker_is_a_duplicate_naming_both(
+    sandbox_connection: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone (or a second writer) enters an IFS PO carrying the marker of a ServiceTitan
+    PO already synced: the period no longer reconciles, and the difference names the
+    ServiceTitan PO and both IFS order numbers."""
+    assert support.write_in_process(FLOW, PERIOD)["failed"] == 0
+    st = st_raised()
+    synced = sorted(n for n, po in st.items() if po["status"] in SYNCABLE)
+    assert reconciled().reconciles
+    number = synced[0]
+    [header] = ifs_raised()[0][number]
+
+    ifs_control(sandbox_connection, "create", {"set": "PurchaseOrderSet", "values": {
+        **{k: header[k] for k in ("VendorNo", "Contract", "OrderDate", "Company", "CurrencyCode")},
+        "Objstate": "Planned", "Reference": reference_marker(number, "sandbox"),
+    }})  # fmt: skip
+    [copy] = [h["OrderNo"] for h in ifs_raised()[0][number] if h != header]
+
+    result = reconciled()
+    assert not result.reconciles
+    both = ", ".join(sorted((header["OrderNo"], copy)))  # as IFS lists them, by OrderNo
+    named = f"{st[number]['id']} (target {both})"
+    assert f"in the target more than once: {named}" in result.differences
+    assert result.duplicated == [named]
+    assert result.only_in_target == result.only_in_source == result.different == []
+    assert result.counts["target_records"] == result.counts["source_records"] + 1
+    assert side(result, "target") == nonzero(ifs_figures())
+
+    capsys.readouterr()
+    assert main(["reconcile", "--connection", "sandbox", "--period", "2026-10",
+                 "--format", "json"]) == 1  # fmt: skip
+    [f5] = [f for f in json.loads(capsys.readouterr().out)["flows"] if f["flow"] == FLOW]
+    assert f"in the target more than once: {named}" in f5["differences"]
