@@ -1,7 +1,9 @@
 """F1's target: ServiceTitan purchase orders in the write protocol.
 
-A look-up by provenance marker, create, update (all lines, with ids) and cancel,
-turning a PO that ServiceTitan no longer lets us change into `target_locked`.
+A look-up by provenance marker (a PO is adopted only when it is what this connector
+sent: its memo exactly the marker, made after the record's intent, its content the
+payload's), create, update (all lines, with ids) and cancel, turning a PO that
+ServiceTitan no longer lets us change into `target_locked`.
 """
 
 from __future__ import annotations
@@ -9,19 +11,28 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.purchase_orders.mapping import MARKER_PREFIX, update_payload
+from connector_dagster.defs.purchase_orders.mapping import (
+    MARKER_PREFIX,
+    decimal_or_none,
+    provenance_marker,
+    update_payload,
+)
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.servicetitan import ServiceTitanClient
 
 LOCKED_STATES = {"Received", "Exported", "Canceled"}
 PERSON_EDITABLE = ("memo", "vendorInvoiceNumber")
 """Fields a person may edit in ServiceTitan: rewritten only when their mapped value changes."""
+HEADER_CONTENT = ("vendorId", "typeId", "businessUnitId", "inventoryLocationId", "tax", "shipping")
+ITEM_CONTENT = ("skuId", "description", "vendorPartNumber", "quantity", "cost")
+"""What a PO must hold, as the payload sent, to be adopted (with its ship-to and dates)."""
 
 
 def marker(memo: str, connection: str) -> str:
@@ -32,12 +43,66 @@ def marker(memo: str, connection: str) -> str:
 
 def marked_order(summary: str | None, connection: str) -> str | None:
     """The IFS order number of a ServiceTitan PO's memo carrying this connection's
-    marker, wherever in the memo it stands (a person may add text around it)."""
+    marker, wherever in the memo it stands (a person may add text around it): what
+    resembles a PO of this connector, not proof that it is one (see `unlike`)."""
     found = re.search(
         re.escape(MARKER_PREFIX) + r"(.+?) \[connector:" + re.escape(connection) + r"\]",
         summary or "",
     )
     return found.group(1) if found else None
+
+
+def _same(current: Any, sent: Any) -> bool:
+    """A value as ServiceTitan returns it against the one sent: numbers as numbers."""
+    if isinstance(sent, bool) or not isinstance(sent, int | float | Decimal):
+        return current == sent
+    return decimal_or_none(current) == decimal_or_none(sent)
+
+
+def unlike(po: dict[str, Any], record: SourceRecord, connection: str) -> list[str]:
+    """How a ServiceTitan PO that resembles the record differs from what this connector
+    sent for it (empty: it is that PO). Its memo must be exactly the marker, it must have
+    been made after the record's intent (less LOOKUP_SKEW), and, for a record that
+    carries a PO (not a cancellation), hold the payload's vendor, type, business unit,
+    location, ship-to, dates, tax, shipping and items, in order."""
+    expected = marker(provenance_marker(record.key), connection)
+    why = []
+    if po.get("summary") != expected:
+        why.append(f"its memo is {po.get('summary')!r}, not exactly {expected!r}")
+    made = _instant(po.get("createdOn"))
+    if record.intended_at is not None and (made is None or made < record.intended_at - LOOKUP_SKEW):
+        why.append(
+            f"it was made {po.get('createdOn') or 'at an unknown time'}, before this record's "
+            f"create was first intended ({record.intended_at.isoformat()})"
+        )
+    payload = record.payload or {}
+    if record.op != "upsert" or "items" not in payload:
+        return why
+    differing = [k for k in HEADER_CONTENT if not _same(po.get(k), payload[k])]
+    address = po.get("shipTo") or {}  # ServiceTitan returns the address alone
+    if any(address.get(k) != v for k, v in payload["shipTo"]["address"].items()):
+        differing.append("shipTo")
+    differing += [k for k in ("date", "requiredOn") if str(po.get(k))[:10] != payload[k][:10]]
+    items = po.get("items") or []
+    if len(items) != len(payload["items"]):
+        differing.append(f"items ({len(items)}, sent {len(payload['items'])})")
+    else:
+        differing += [
+            f"items[{n}].{k}"
+            for n, (item, sent) in enumerate(zip(items, payload["items"], strict=True))
+            for k in ITEM_CONTENT
+            if not _same(item.get(k), sent[k])
+        ]
+    if differing:
+        why.append(f"its {', '.join(differing)} differ from what was sent")
+    return why
+
+
+def _instant(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 class ServiceTitanPurchaseOrders:
@@ -54,39 +119,62 @@ class ServiceTitanPurchaseOrders:
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:
-        """POs created since `since` carrying this connection's marker for the records;
-        a PO matching only by vendor invoice number is never adopted. For a record F5
-        made from a ServiceTitan PO (`link`): that PO, found by its number."""
+        """The PO this connector made for each record, among those created since `since`:
+        one carrying its marker and proven its by `unlike`. A PO that only resembles it
+        (the marker inside other text or with other content, or only its vendor invoice
+        number) is never adopted, nor are two proven ones. For a record F5 made from a
+        ServiceTitan PO (`link`): that PO, found by its number."""
         found = self._raised(r for r in records if r.op == "link")
-        records = [r for r in records if r.op != "link"]
-        if not records:
+        wanted = {r.key: r for r in records if r.op != "link"}
+        if not wanted:
             return found
-        wanted = {r.key for r in records}
-        marked: dict[str, list[str]] = defaultdict(list)
+        marked: dict[str, list[dict[str, Any]]] = defaultdict(list)
         weak: dict[str, list[str]] = defaultdict(list)
         for po in self.st.iter_pages("inventory", "purchase-orders", {"createdOnOrAfter": since}):
             key = marked_order(po.get("summary"), self.link.name)
             if key in wanted:
-                marked[key].append(str(po["id"]))
+                marked[key].append(po)
             elif po.get("vendorDocumentNumber") in wanted:
                 weak[po["vendorDocumentNumber"]].append(str(po["id"]))
-        for key in wanted:
-            if len(marked[key]) == 1:
-                found[key] = marked[key][0]
-            elif marked[key]:
-                found[key] = Ambiguous(
-                    f"ServiceTitan POs {', '.join(marked[key])} all carry this connection's "
-                    "marker; keep the right one (cancel the others in ServiceTitan), then "
-                    "replay this record"
-                )
-            elif weak[key]:
-                found[key] = Ambiguous(
-                    f"ServiceTitan PO(s) {', '.join(weak[key])} have vendor invoice number "
-                    f"{key!r} but not this connector's marker, so none is adopted or changed; "
-                    f"if one is this IFS PO, add {marker(MARKER_PREFIX + key, self.link.name)!r} "
-                    "to its memo, else change its vendor invoice number, then replay this record"
-                )
+        for key, record in wanted.items():
+            judged = self._judge(record, marked[key], weak[key])
+            if judged is not None:
+                found[key] = judged
         return found
+
+    def _judge(
+        self, record: SourceRecord, marked: list[dict[str, Any]], weak: list[str]
+    ) -> str | Ambiguous | None:
+        """The one PO proven the record's, else why none can be adopted (None: no PO
+        resembles it, so it is created)."""
+        exact = marker(provenance_marker(record.key), self.link.name)
+        why = {str(po["id"]): unlike(po, record, self.link.name) for po in marked}
+        ours = [po_id for po_id, differs in why.items() if not differs]
+        if len(ours) == 1:
+            return ours[0]
+        if ours:
+            return Ambiguous(
+                f"ServiceTitan POs {', '.join(ours)} are each exactly what this connector "
+                f"sent for it (memo {exact!r}); keep the right one (cancel the others in "
+                "ServiceTitan), then replay this record"
+            )
+        if marked:
+            reasons = "; ".join(f"PO {po_id}: {'; '.join(d)}" for po_id, d in why.items())
+            return Ambiguous(
+                f"ServiceTitan PO(s) {', '.join(why)} carry a copy of this connection's marker "
+                f"but are not what this connector sent ({reasons}), so none is adopted or "
+                f"changed; if one of them is this IFS PO, cancel it in ServiceTitan (the replay "
+                f"then creates it) or make its memo exactly {exact!r} and its content the IFS "
+                "PO's; else take the marker out of its memo; then replay this record"
+            )
+        if weak:
+            return Ambiguous(
+                f"ServiceTitan PO(s) {', '.join(weak)} have vendor invoice number "
+                f"{record.key!r} but not this connector's marker, so none is adopted or "
+                f"changed; if one is this IFS PO, make its memo exactly {exact!r}, else change "
+                "its vendor invoice number, then replay this record"
+            )
+        return None
 
     def _raised(self, records: Iterable[SourceRecord]) -> dict[str, str | Ambiguous]:
         """The ServiceTitan PO each IFS PO made by this connection's F5 came from: the
