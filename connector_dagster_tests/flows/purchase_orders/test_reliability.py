@@ -214,19 +214,30 @@ def test_a_po_entered_by_hand_is_never_adopted_or_overwritten(
     assert key not in st_pos(sandbox_connection)
 
 
-def test_the_marker_is_found_with_text_added_around_it_and_the_memo_is_kept(
+def test_the_marker_with_text_added_around_it_is_not_adopted_and_the_po_is_kept(
     sandbox_connection: dict, db_env: str
 ) -> None:
     """A run dies right after creating a PO; a person adds text around its marker. The
-    re-run adopts the PO by its marker and leaves the person's memo as it is."""
+    memo is no longer exactly what the connector wrote, so the re-run adopts nothing and
+    changes nothing: the PO stays as the person left it and the record is a conflict
+    naming it."""
     key, target_id = crash(after_create=True)
     st_base = sandbox_connection["servicetitan"]["api_url"]
     with Link.open("sandbox") as link:
         memo = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")["summary"]
         edited = f"URGENT (Bob): {memo} - call before noon"
         link.servicetitan.patch("inventory", f"purchase-orders/{target_id}", {"memo": edited})
+        before = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")
     httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
     counts = write_in_process("2026-10-01")
-    assert counts["adopted"] == 1 and counts["failed"] == 0, counts
+    assert counts["adopted"] == 0 and counts["failed"] == 1, counts
+    with Link.open("sandbox") as link:
+        after = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")
+    assert after == before
     [po] = st_pos(sandbox_connection)[key]
     assert (str(po["id"]), po["summary"]) == (target_id, edited)
+    store = Store(db_env)
+    [failed] = [f for f in store.failed(connection="sandbox") if f.source_key == key]
+    store.close()
+    assert failed.reason == "conflict"
+    assert repr(key) in failed.message and target_id in failed.message, failed.message
