@@ -94,6 +94,13 @@ def _no_leftover_defs_state_storage() -> Iterator[None]:
 
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
+# The sandbox connection's lease bound, short so that a run after a crash waits
+# seconds, not minutes, for the dead step's leases: lease 2 s, renewed every 0.5 s,
+# requests answered within 1 + 1 + TIMEOUT_S s on the loopback simulators.
+LEASE_TTL_S = 2
+LEASE_RENEW_S = 0.5
+TIMEOUT_S = 4
+
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[dict]:
@@ -123,7 +130,6 @@ def sandbox_connection(
     """A reset sandbox, a connections file named `sandbox` pointing at it, its
     credentials in the vault of a fresh database. Yields the sandbox description."""
     from connector_dagster.lib.settings import PROJECT_ROOT
-    from connector_dagster.lib.vault import Vault
 
     _reset(sandbox)
     ifs, st = sandbox["ifs"], sandbox["servicetitan"]
@@ -139,19 +145,30 @@ def sandbox_connection(
       invoices: {{}}
       bills: {{}}
       st_purchase_orders: {{manual_order_no: true}}
-    ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01}}
+    leases: {{ttl_s: {LEASE_TTL_S}, renew_s: {LEASE_RENEW_S}}}
+    ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, connect_timeout_s: 1,
+          timeout_s: {TIMEOUT_S}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"
       auth_url: "{st["auth_url"]}"
+      connect_timeout_s: 1
+      timeout_s: {TIMEOUT_S}
       tenant_id: "{st["tenant_id"]}"
 """
     )
     monkeypatch.setenv("CONNECTOR_CONNECTIONS_FILE", str(path))
-    store = Store(db_env)
+    seed_vault(db_env, sandbox)
+    yield sandbox
+
+
+def seed_vault(url: str, sandbox: dict) -> None:
+    """The sandbox's credentials in the vault of the database at `url`."""
+    from connector_dagster.lib.vault import Vault
+
+    store = Store(url)
     vault = Vault(store)
     for field in ("client_id", "client_secret"):
-        vault.set("sandbox", "ifs", field, ifs[field])
+        vault.set("sandbox", "ifs", field, sandbox["ifs"][field])
     for field in ("client_id", "client_secret", "app_key", "webhook_key"):
-        vault.set("sandbox", "servicetitan", field, st[field])
+        vault.set("sandbox", "servicetitan", field, sandbox["servicetitan"][field])
     store.close()
-    yield sandbox

@@ -18,6 +18,7 @@ from connector_dagster.engine.schedules import close_schedule, polling_schedule
 from connector_dagster.engine.sensors import change_sensor
 from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
 from connector_dagster.engine.summary import period_summary, summary_metadata
+from connector_dagster.engine.sync import WriteStopped
 from connector_dagster.lib.connections import Connection
 
 CHECK = "pandera_schema"
@@ -148,7 +149,10 @@ def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         link = getattr(context.resources, link_key).link()
         period = context.partition_key
-        result = flow.write(spec, link, period, reads, context.run_id, plan=config.plan)
+        try:
+            result = flow.write(spec, link, period, reads, context.run_id, plan=config.plan)
+        except WriteStopped as stopped:
+            raise dg.Failure(description=str(stopped), allow_retries=False) from None
         report = result.report
         run: dict[str, Any] = {
             **report.counts(),

@@ -127,6 +127,7 @@ def write(
         mapping_version=maps.version,
         label=spec.record_label,
         source=source,
+        terms=link.lease_terms(),
     ).run(records)
     planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
     return WriteResult(report, len(records), maps.version, notes, planned)

@@ -10,6 +10,7 @@ from connector_dagster.engine import registry
 from connector_dagster.lib import db, mapping
 from connector_dagster.lib.connections import Connection
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
+from connector_dagster.lib.leases import LeaseTerms
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
 from connector_dagster.lib.store import Store
@@ -53,6 +54,7 @@ class Link:
                 page_size=conn.ifs.page_size,
                 rate_per_min=conn.ifs.rate_per_min,
                 timeout_s=conn.ifs.timeout_s,
+                connect_timeout_s=conn.ifs.connect_timeout_s,
                 token_margin_s=conn.ifs.token_margin_s,
                 database_url=self.store.url,
             )
@@ -73,10 +75,21 @@ class Link:
                 rate_per_s=st.rate_per_s,
                 page_size=st.page_size,
                 timeout_s=st.timeout_s,
+                connect_timeout_s=st.connect_timeout_s,
                 token_margin_s=st.token_margin_s,
                 database_url=self.store.url,
             )
         )
+
+    def lease_terms(self) -> LeaseTerms:
+        """The bound of this connection's write steps: its lease and renewal, and the
+        longest a request to either system can be on its way (its timeouts)."""
+        conn = self.connection
+        in_flight = max(
+            2 * system.connect_timeout_s + system.timeout_s
+            for system in (conn.ifs, conn.servicetitan)
+        )
+        return LeaseTerms(conn.leases.ttl_s, conn.leases.renew_s, in_flight)
 
     def mappings(self) -> Mappings:
         """The mappings in force: the connection's file is loaded first if its version is new."""

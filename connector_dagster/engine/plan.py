@@ -80,8 +80,14 @@ class PlanTarget:
 class _NoLeases:
     """A plan writes nothing, so it needs no lease: every record is its own."""
 
-    def take(self, connection: str, flow: str, keys: Iterable[str]) -> set[str]:
+    def take(self, keys: Iterable[str]) -> set[str]:
         return set(keys)
+
+    def check(self) -> None:
+        return None
+
+    def lose(self, cause: str) -> None:
+        return None
 
     def __enter__(self) -> _NoLeases:
         return self
@@ -100,7 +106,7 @@ class ReadOnlyStore:
     def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
         return self._store.ledger(connection, flow, keys)
 
-    def leases(self) -> _NoLeases:
+    def leases(self, *args: object) -> _NoLeases:
         return _NoLeases()
 
     def record_intents(self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]) -> None:

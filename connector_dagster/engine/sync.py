@@ -2,8 +2,13 @@
 
 For each source record of a partition:
 
-1. Lease it (a PostgreSQL advisory lock held by this run's own session): a record
-   leased by another live run is left to it, so overlapping runs write once.
+1. Lease it (`lib/leases.py`: a lease that lapses unless renewed): a record leased by
+   another live step is left to it, so overlapping runs write once; one leased by a
+   step that stopped renewing is waited for until that lease lapsed and every
+   request it could have sent has timed out. Every request of the step is fenced: it
+   is sent only while the step can prove its leases, so a step that lost its
+   database stops sending at once, and its in-doubt records are looked up, never
+   created blind, by whichever step takes them next.
 2. Skip it when the ledger holds the same payload hash.
 3. Ask the source whether it changed since it was read; a changed one is parked as
    `conflict` rather than written from stale data.
@@ -32,15 +37,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+import psycopg2
 
 from connector_dagster.lib.errors import ApiError, ErrorKind
+from connector_dagster.lib.fence import LeaseLost, fenced
+from connector_dagster.lib.leases import LeaseTerms, database_lost
 from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef
+
+T = TypeVar("T")
+
+DATABASE_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
+"""What psycopg2 raises when the connector's database goes away mid-step."""
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +76,12 @@ _NEXT_STEP = {
     "conflict": "the target changed meanwhile: re-run or replay it",
     "rejected": "the target refused it: correct the record or its mapping, then replay it",
 }
+
+
+class WriteStopped(Exception):
+    """A write step stopped before its end for a cause outside any one record (its
+    database lost, its leases lost, its credentials refused). The message is one line
+    naming the cause, the flow and the period, and what becomes of the records."""
 
 
 class RecordFailure(Exception):
@@ -135,7 +156,12 @@ class LedgerStore(Protocol):
 
     def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]: ...
 
-    def leases(self) -> Any: ...
+    def leases(
+        self, connection: str, flow: str, terms: LeaseTerms | None, run_id: str | None
+    ) -> Any:
+        """A context manager holding the step's leases: `take(keys)`, and `check()`
+        (the fence) and `lose(cause)`."""
+        ...
 
     def record_intents(
         self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]
@@ -226,7 +252,13 @@ class Syncer:
     # Asked, before anything is written, which records changed in the source since
     # they were read; those are parked as `conflict` and written by the next run.
     source: ChangeCheck | None = None
+    # The lease bound (lease, renewal, the longest a request can be on its way).
+    terms: LeaseTerms | None = None
     report: SyncReport = field(default_factory=SyncReport)
+    _leases: Any = None
+    _sending: set[str] = field(default_factory=set)
+    """Records whose create was started and whose outcome is not recorded yet."""
+    _sending_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ref(self, record: SourceRecord) -> RecordRef:
         return RecordRef(self.connection, self.flow, record.key)
@@ -235,24 +267,83 @@ class Syncer:
         return Audit(action, run_id=self.run_id, partition_key=record.partition_key, **kw)
 
     def run(self, records: Sequence[SourceRecord]) -> SyncReport:
-        with self.store.leases() as leases:
-            held = leases.take(self.connection, self.flow, [r.key for r in records])
-            self.report.leased.extend(r.key for r in records if r.key not in held)
-            records = [r for r in records if r.key in held]
-            ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
-            jobs = list(self._classify(records, ledger))
-            pages = [jobs[i : i + self.page] for i in range(0, len(jobs), self.page)]
-            with (
-                ThreadPoolExecutor(max_workers=1) as checks,
-                ThreadPoolExecutor(max_workers=max(1, self.workers)) as writers,
-            ):
-                prepared = [checks.submit(self._prepare, page, ledger) for page in pages]
-                writes: list[Future[None]] = []
-                for ready in prepared:
-                    writes.extend(writers.submit(self._write, *job) for job in ready.result())
-                for write in writes:
-                    write.result()
+        """Write `records`; raise `WriteStopped` (one line) when the step cannot go on:
+        its database or its leases lost, or its credentials refused."""
+        try:
+            with self.store.leases(self.connection, self.flow, self.terms, self.run_id) as leases:
+                self._leases = leases
+                self._run(records, leases)
+        except LeaseLost as exc:
+            raise WriteStopped(self._stopped(records, str(exc))) from None
+        except DATABASE_LOST as exc:
+            raise WriteStopped(self._stopped(records, database_lost(self._url, exc))) from None
+        except ApiError as exc:
+            if exc.kind is not ErrorKind.AUTH:
+                raise
+            cause = f"{exc} (the credentials were refused: check them with `connector-dagster "
+            cause += f"credentials list`, set them again with `credentials set {self.connection}`)"
+            raise WriteStopped(self._stopped(records, cause)) from None
         return self.report
+
+    @property
+    def _url(self) -> str:
+        return str(getattr(self.store, "url", "?"))
+
+    def _run(self, records: Sequence[SourceRecord], leases: Any) -> None:
+        held = leases.take(r.key for r in records)
+        self.report.leased.extend(r.key for r in records if r.key not in held)
+        records = [r for r in records if r.key in held]
+        ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
+        jobs = list(self._classify(records, ledger))
+        pages = [jobs[i : i + self.page] for i in range(0, len(jobs), self.page)]
+        checks = ThreadPoolExecutor(max_workers=1)
+        writers = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        try:
+            prepared = [checks.submit(self._fenced, self._prepare, page, ledger) for page in pages]
+            writes: list[Future[None]] = []
+            for ready in prepared:
+                writes.extend(
+                    writers.submit(self._fenced, self._write, *job) for job in ready.result()
+                )
+            for write in writes:
+                write.result()
+        finally:
+            # On a failure, what has not started never starts; what has, ends first
+            # (its requests answered), so the leases are released only after them.
+            checks.shutdown(wait=True, cancel_futures=True)
+            writers.shutdown(wait=True, cancel_futures=True)
+
+    def _fenced(self, step: Callable[..., T], *args: Any) -> T:
+        """Run one step of the protocol on a worker thread under the leases' fence;
+        a lost database or a refused credential stops every other thread's sending."""
+        leases = self._leases
+        with fenced(leases):
+            leases.check()
+            try:
+                return step(*args)
+            except DATABASE_LOST as exc:
+                leases.lose(database_lost(self._url, exc))
+                raise
+            except ApiError as exc:
+                if exc.kind is ErrorKind.AUTH:
+                    leases.lose(str(exc))
+                raise
+
+    def _stopped(self, records: Sequence[SourceRecord], cause: str) -> str:
+        periods = sorted({r.partition_key[:7] for r in records if r.partition_key})
+        where = f"{self.flow} {', '.join(periods) or '(no period)'} on {self.connection}"
+        message = f"{where}: stopped writing: {cause}; nothing more was sent"
+        with self._sending_lock:
+            doubt = len(self._sending)
+        terms = self.terms or LeaseTerms()
+        if doubt:
+            message += (
+                f"; {doubt} {self.label}(s) whose create may have reached the target are in "
+                "doubt: the next run looks each up before writing it, once this step's "
+                f"leases have lapsed (within {terms.in_doubt_s:.0f} s: lease "
+                f"{terms.ttl_s:g} s + request timeout {terms.in_flight_s:g} s)"
+            )
+        return message + "; re-run the period once the cause is fixed"
 
     def _classify(
         self, records: Sequence[SourceRecord], ledger: dict[str, LedgerEntry]
@@ -381,6 +472,8 @@ class Syncer:
     def _write(self, record: SourceRecord, target_id: str | None) -> None:
         try:
             if target_id is None:
+                with self._sending_lock:
+                    self._sending.add(record.key)
                 try:
                     target_id = self.target.create(record)
                     action = "create"
@@ -402,6 +495,7 @@ class Syncer:
                 action = "update"
         except RecordFailure as failure:
             self.fail(record, failure.reason, failure.message, http_status=failure.http_status)
+            self._sent(record)
             return
         except ApiError as exc:
             if exc.kind is ErrorKind.AUTH:
@@ -409,6 +503,7 @@ class Syncer:
             reason = _REASON_FOR_KIND.get(exc.kind, "rejected")
             message = f"{self.label} {record.key!r}: {exc}; {_NEXT_STEP[reason]}"
             self.fail(record, reason, message, http_status=exc.status, detail=exc.to_record())
+            self._sent(record)
             return
         self.store.record_synced(
             self.ref(record),
@@ -421,6 +516,7 @@ class Syncer:
                 record, action, target_id=str(target_id), hash_after=record.payload_hash
             ),
         )
+        self._sent(record)
         getattr(
             self.report,
             {
@@ -431,6 +527,11 @@ class Syncer:
                 "update": "updated",
             }[action],
         ).append(record.key)
+
+    def _sent(self, record: SourceRecord) -> None:
+        """The record's outcome is recorded: it is no longer in doubt."""
+        with self._sending_lock:
+            self._sending.discard(record.key)
 
     def _after_unknown(self, record: SourceRecord, exc: ApiError) -> tuple[str, str]:
         """A create whose answer was lost: adopt the record if it took effect,

@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector_dagster.lib.settings import CONNECTIONS_FILE_VAR, PROJECT_ROOT, ConfigError
 
@@ -60,6 +67,9 @@ class IfsConnection(_Model):
     rate_per_min: float = Field(1000, gt=0)
     page_size: int = Field(500, gt=0, le=10000)
     timeout_s: float = Field(30, gt=0)
+    """Read timeout of one request: how long an answer is waited for."""
+    connect_timeout_s: float = Field(10, gt=0)
+    """Connect timeout, also the write timeout of a request's body."""
     token_margin_s: float = Field(30, ge=0)
     batch: bool = False
     """Write a document's header and rows as one `$batch` change set (all or nothing,
@@ -137,6 +147,9 @@ class ServiceTitanConnection(_Model):
     rate_per_s: float = Field(60, gt=0)
     page_size: int = Field(500, gt=0, le=5000)
     timeout_s: float = Field(100, gt=0)
+    """Read timeout of one request: how long an answer is waited for."""
+    connect_timeout_s: float = Field(10, gt=0)
+    """Connect timeout, also the write timeout of a request's body."""
     token_margin_s: float = Field(60, ge=0)
     webhooks: WebhookSettings = WebhookSettings()
 
@@ -198,6 +211,23 @@ class Polling(_Model):
     """How often a flow's change sensor asks its source what changed."""
 
 
+class LeaseSettings(_Model):
+    """Per-record leases of the write steps (see `lib/leases.py` for the bound): a
+    lease lasts `ttl_s` unless renewed, and is renewed every `renew_s`."""
+
+    ttl_s: float = Field(30, gt=0, le=3600)
+    renew_s: float = Field(5, gt=0, le=1200)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> LeaseSettings:
+        if self.renew_s * 3 > self.ttl_s:
+            raise ValueError(
+                f"renew_s ({self.renew_s:g}) must be at most a third of ttl_s ({self.ttl_s:g}), "
+                "so that a late renewal does not lose the lease"
+            )
+        return self
+
+
 class Connection(_Model):
     name: str = ""
     timezone: str = "UTC"
@@ -207,6 +237,7 @@ class Connection(_Model):
     servicetitan: ServiceTitanConnection
     close: CloseCalendar = CloseCalendar()
     polling: Polling = Polling()
+    leases: LeaseSettings = LeaseSettings()
     flows: dict[str, Any] = {}
     """Per flow: its settings block (validated by the flow's model when one is given)."""
 

@@ -13,6 +13,7 @@ with `Decimal` for every JSON number with a fraction, never float.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import json
 import logging
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from connector_dagster.lib import fence
 from connector_dagster.lib.errors import (
     ApiError,
     ErrorKind,
@@ -74,8 +76,15 @@ class Timeouts:
 
     connect_s: float = 10.0
     read_s: float = 100.0
-    write_s: float = 30.0
+    write_s: float = 10.0
     pool_s: float = 60.0
+
+    @property
+    def in_flight_s(self) -> float:
+        """The longest one attempt can be on its way once sent: connecting, writing
+        the request, waiting for the answer (waiting for a pooled connection comes
+        before the send, so it does not count)."""
+        return self.connect_s + self.write_s + self.read_s
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(
@@ -306,6 +315,7 @@ class HttpEngine:
         """One attempt; a 401 is answered once with a freshly fetched token."""
         refreshed = False
         while True:
+            fence.check()
             try:
                 self.limiter.acquire()
             except LimiterUnavailableError as exc:
@@ -323,6 +333,7 @@ class HttpEngine:
             request = self._http.build_request(
                 method, path, content=content, headers=request_headers
             )
+            fence.check()  # in a write step: only while its leases are provably held
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:
@@ -456,7 +467,9 @@ def map_concurrent(
         return [_capture(fn, item) for item in items]
     call: Callable[[T], Any] = (lambda item: _capture(fn, item)) if return_exceptions else fn
     with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="api") as pool:
-        futures = [pool.submit(call, item) for item in items]
+        # Each call runs in a copy of the caller's context: a write step's fence
+        # follows its requests onto these threads.
+        futures = [pool.submit(contextvars.copy_context().run, call, item) for item in items]
         try:
             return [future.result() for future in futures]
         except BaseException:

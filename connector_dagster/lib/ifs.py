@@ -105,6 +105,15 @@ class IfsSettings:
                 raise ValueError(f"IFS tier must be main, int or b2b, got {tier!r}")
 
     @property
+    def timeouts(self) -> Timeouts:
+        """Connect (and body write) and read timeouts of one request."""
+        return Timeouts(
+            connect_s=self.connect_timeout_s,
+            write_s=self.connect_timeout_s,
+            read_s=self.timeout_s,
+        )
+
+    @property
     def token_url(self) -> str:
         return f"{self.base_url.rstrip('/')}/auth/realms/{self.realm}/protocol/openid-connect/token"
 
@@ -204,7 +213,7 @@ class IfsClient:
                 max_total_s=s.max_retry_time_s,
                 retry_after_max_s=s.retry_after_max_s,
             ),
-            timeouts=Timeouts(connect_s=s.connect_timeout_s, read_s=s.timeout_s),
+            timeouts=s.timeouts,
             classify=classify_ifs,
             max_connections=max(4, s.concurrency * 2),
             verify_tls=s.verify_tls,

@@ -82,6 +82,15 @@ class ServiceTitanSettings:
     """Assumed only when the token endpoint omits `expires_in`."""
     verify_tls: bool = True
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """Connect (and body write) and read timeouts of one request."""
+        return Timeouts(
+            connect_s=self.connect_timeout_s,
+            write_s=self.connect_timeout_s,
+            read_s=self.timeout_s,
+        )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "tenant_id", valid_tenant_id(self.tenant_id))
         if not 1 <= self.ids_per_call <= 50:
@@ -154,7 +163,7 @@ class ServiceTitanClient:
                 max_total_s=s.max_retry_time_s,
                 retry_after_max_s=s.retry_after_max_s,
             ),
-            timeouts=Timeouts(connect_s=s.connect_timeout_s, read_s=s.timeout_s),
+            timeouts=s.timeouts,
             max_connections=max(8, s.concurrency * 2),
             verify_tls=s.verify_tls,
         )

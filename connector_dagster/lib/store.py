@@ -7,6 +7,7 @@ transaction, so the ledger and the audit trail never disagree.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,14 +21,25 @@ from psycopg2.extras import Json as _Json
 from psycopg2.extras import execute_values
 
 if TYPE_CHECKING:
-    from connector_dagster.lib.leases import Leases
+    from connector_dagster.lib.leases import Leases, LeaseTerms
 
 from connector_dagster.lib.db import SESSION_OPTIONS, libpq_url
+
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+"""A JSON escape of U+0000 (after an even number of backslashes): jsonb refuses it."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _dumps(value: Any) -> str:
+    """JSON text PostgreSQL can hold: a NUL or a lone surrogate in a string becomes U+FFFD
+    (the read cleans text first; this keeps a write from failing on what slipped by)."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return _SURROGATE.sub("\ufffd", _NUL.sub(r"\1\\ufffd", text))
 
 
 def Json(value: Any) -> _Json:
     """JSON for a jsonb column; Decimals and dates become strings."""
-    return _Json(value, dumps=lambda v: json.dumps(v, default=str, ensure_ascii=False))
+    return _Json(value, dumps=_dumps)
 
 
 REASONS = (
@@ -135,11 +147,17 @@ class Store:
             finally:
                 pool.putconn(conn)
 
-    def leases(self) -> Leases:
-        """A session of its own that holds per-record leases (see `Leases`)."""
+    def leases(
+        self,
+        connection: str,
+        flow: str,
+        terms: LeaseTerms | None = None,
+        run_id: str | None = None,
+    ) -> Leases:
+        """The per-record leases of one write step, fenced in time (see `Leases`)."""
         from connector_dagster.lib.leases import Leases
 
-        return Leases(self.url)
+        return Leases(self.url, connection, flow, terms, run_id)
 
     # -- ledger -------------------------------------------------------------
 

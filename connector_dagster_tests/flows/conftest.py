@@ -18,3 +18,6 @@ def east_of_utc(sandbox_connection: dict, db_env: str) -> dict:
     with db.transaction(db_env) as cur:
         cur.execute("SELECT current_setting('TimeZone')")
     return sandbox_connection
+
+
+pytest_plugins = ["connector_dagster_tests.flows.restart"]

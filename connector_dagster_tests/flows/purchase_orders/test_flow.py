@@ -270,7 +270,8 @@ class Crashing(ServiceTitanPurchaseOrders):
         print(record.key, target_id, flush=True)
         os._exit(9)  # killed between the create and the ledger commit
 
-Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1).run(records)
+Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1,
+       terms=link.lease_terms()).run(records)
 """
 
 

@@ -111,7 +111,8 @@ class Crashing(IfsRaisedPurchaseOrders):
         self.ifs.create(self.settings.lines_set, first)
         os._exit(9)  # killed after the header and its first line, before the others
 
-Syncer(link.store, Crashing(link, settings), "sandbox", SPEC.name, workers=1).run(records)
+Syncer(link.store, Crashing(link, settings), "sandbox", SPEC.name, workers=1,
+       terms=link.lease_terms()).run(records)
 """
 
 
