@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from connector_dagster.engine import text
+from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
-from connector_dagster.engine.spec import FlowSpec, Frames, Item, Period, Read
+from connector_dagster.engine.spec import SYSTEM_NAMES, FlowSpec, Frames, Item, Period, Read
 from connector_dagster.engine.sync import SourceRecord, Syncer, SyncReport
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.settings import ConfigError
+
+CLEANED_SHOWN = 50
+"""Cells cleaned named in a read's metadata; the rest are counted."""
 
 
 def settings_of(spec: FlowSpec, link: Link) -> object:
@@ -27,11 +32,22 @@ def settings_of(spec: FlowSpec, link: Link) -> object:
 
 def read(spec: FlowSpec, link: Link, name: str, period: Period, upstream: Mapping[str, Frames],
          run_id: str | None = None) -> Read:  # fmt: skip
-    """Read asset `name` of the flow for `period`, each record read audited."""
+    """Read asset `name` of the flow for `period`, each record read audited. Text no
+    store or target can hold (a NUL) is cleaned, and each cell cleaned is named in the
+    metadata (`cleaned_text`, `cleaned_text_where`)."""
     source = spec.source(link, settings_of(spec, link))
     result = source.read(name, period, upstream)
-    link.store.record_reads(link.name, spec.name, result.versions, run_id, period.key)
-    return result
+    frames, cleaned = text.clean_frames(result.frames)
+    versions = [(text.clean_value(k), v) for k, v in result.versions]
+    link.store.record_reads(link.name, spec.name, versions, run_id, period.key)
+    if not cleaned:
+        return result
+    metadata = {
+        **result.metadata,
+        "cleaned_text": len(cleaned),
+        "cleaned_text_where": cleaned[:CLEANED_SHOWN],
+    }
+    return Read(frames, versions, metadata)
 
 
 def to_records(
@@ -43,10 +59,17 @@ def to_records(
     notes: dict[str, str] | None = None,
 ) -> list[SourceRecord]:
     """Map each item (pure); the ones the flow does not sync are left out (their
-    notes, if any, collected in `notes`)."""
+    notes, if any, collected in `notes`). A payload with an amount or quantity out of
+    the flow's bounds (its `bounds` settings) is a `validation` problem, never written."""
     records = []
+    bounds = getattr(settings, "bounds", None) or Bounds()
+    fix_in = SYSTEM_NAMES[spec.reads[0].system]
     for item in items:
         mapped = spec.map(item, maps, settings)
+        if spec.amounts is not None and mapped.op == "upsert" and mapped.payload is not None:
+            who = f"{spec.record_label} {item.key!r}"
+            found = out_of_bounds(mapped.payload, spec.amounts, bounds, who, fix_in, spec.name)
+            mapped.problems.extend(("validation", problem) for problem in found)
         if mapped.op == "ignore":
             if mapped.note and notes is not None:
                 notes[item.key] = mapped.note
@@ -106,7 +129,7 @@ def write(
     settings = settings_of(spec, link)
     maps = link.mappings()
     source = spec.source(link, settings)
-    items = source.items(reads)
+    items = source.items({name: text.clean_frames(frames)[0] for name, frames in reads.items()})
     if only is not None:
         items = [i for i in items if i.key in only]
     if spec.prepare is not None and not plan:

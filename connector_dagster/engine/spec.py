@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from connector_dagster.engine.bounds import Amounts, Bounds
 from connector_dagster.engine.sync import Target
 from connector_dagster.lib.mapping import Mappings, Table
 
@@ -19,6 +20,8 @@ Frames = dict[str, pd.DataFrame]
 """What one read asset holds for a period: named tables (e.g. headers and lines)."""
 
 SYSTEMS = ("ifs", "servicetitan")
+SYSTEM_NAMES = {"ifs": "IFS", "servicetitan": "ServiceTitan"}
+"""Each system as people name it."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class FlowSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
+    bounds: Bounds = Bounds()
+    """Amounts and quantities beyond these are parked as `validation`, never written."""
 
 
 class Source(Protocol):
@@ -228,6 +233,9 @@ class FlowSpec:
     """Called as `prepare(link, settings, items, mappings)` before mapping, to add
     mapping entries it can create in the target (I/O allowed); returns the mappings
     to map with."""
+    amounts: Amounts | None = None
+    """Which payload fields are amounts and quantities: the engine parks a payload
+    outside the connection's `bounds` for the flow."""
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.reads]

@@ -17,6 +17,7 @@ import pandera.pandas as pa
 from connector_dagster.defs.invoices.schema import (
     DATE,
     PERIOD,
+    POSTING_AMOUNTS,
     column,
     document_problems,
     in_period,
@@ -116,3 +117,7 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
         },
         "bill",
     )
+
+
+AMOUNTS = POSTING_AMOUNTS
+"""The amounts of F4's payload (an IFS posting set, as F3's), bounded by the engine."""

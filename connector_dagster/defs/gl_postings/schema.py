@@ -9,12 +9,15 @@ proposal never blocks the period.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS
+from connector_dagster.engine.bounds import Amounts, number
 from connector_dagster.engine.frames import clean, shape_problems
 
 AMOUNTS = ("DebetAmount", "CreditAmount", "CurrencyDebetAmount", "CurrencyCreditAmount")
@@ -115,3 +118,19 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
             }
         )
     return []
+
+
+def entry_total(payload: Mapping[str, Any]) -> Decimal:
+    """A journal entry payload's total: its debits."""
+    return sum((number(line["debit"]) for line in payload["lines"]), Decimal(0))
+
+
+AMOUNTS = Amounts(
+    amounts={
+        "lines[].debit": "line {n} debit (IFS DebetAmount)",
+        "lines[].credit": "line {n} credit (IFS CreditAmount)",
+    },
+    total=entry_total,
+    total_label="total of debits",
+)
+"""The amounts of F2's payload (a ServiceTitan journal entry), bounded by the engine."""

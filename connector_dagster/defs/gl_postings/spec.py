@@ -38,6 +38,7 @@ SPEC = FlowSpec(
     map=map_item,
     tables=TABLES,
     reconcile=RECONCILIATION,
+    amounts=schema.AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
     cancel_vanished=True,
     prepare=create_missing_accounts,

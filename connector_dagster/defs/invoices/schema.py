@@ -10,7 +10,7 @@ invoice that fails is parked on its own by the write step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from connector_dagster.engine.bounds import Amounts, number
 from connector_dagster.engine.frames import clean, shape_problems
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -207,3 +208,22 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
         },
         "invoice",
     )
+
+
+def posting_total(payload: Mapping[str, Any]) -> Decimal:
+    """An IFS posting set payload's total: its debits."""
+    return sum(
+        (number(row["CurrencyDebetAmount"]) or Decimal(0) for row in payload["rows"]), Decimal(0)
+    )
+
+
+POSTING_AMOUNTS = Amounts(
+    amounts={
+        "rows[].CurrencyDebetAmount": "row {n} (account {Account}) debit",
+        "rows[].CurrencyCreditAmount": "row {n} (account {Account}) credit",
+    },
+    total=posting_total,
+    total_label="total of debits",
+)
+"""The amounts of an IFS posting set payload (F3's and F4's), bounded by the engine (a
+row's DebetAmount and CreditAmount are its currency amounts at rate 1)."""

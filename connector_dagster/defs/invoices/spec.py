@@ -48,5 +48,6 @@ SPEC = FlowSpec(
     map=map_item,
     tables=TABLES,
     reconcile=RECONCILIATION,
+    amounts=schema.POSTING_AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True, inbox_events=WEBHOOK_EVENT_TYPES),
 )

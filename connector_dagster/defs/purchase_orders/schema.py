@@ -8,10 +8,15 @@ the write step, so one bad PO never blocks the period.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.purchase_orders.settings import IFS_PO_STATES
+from connector_dagster.engine.bounds import Amounts, number
 from connector_dagster.engine.frames import shape_problems
 
 HEADERS = pa.DataFrameSchema(
@@ -62,3 +67,22 @@ def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
                 f"lines: {len(orphans)} line(s) of orders not read: {sorted(orphans)[:5]}"
             )
     return problems
+
+
+def po_total(payload: Mapping[str, Any]) -> Decimal:
+    """A ServiceTitan PO payload's total: its items, tax and shipping."""
+    items = sum((number(i["quantity"]) * number(i["cost"]) for i in payload["items"]), Decimal(0))
+    return items + number(payload["tax"]) + number(payload["shipping"])
+
+
+AMOUNTS = Amounts(
+    amounts={
+        "items[].cost": "item {n} ({vendorPartNumber}) cost (IFS BuyUnitPrice)",
+        "tax": "tax",
+        "shipping": "shipping",
+    },
+    quantities={"items[].quantity": "item {n} ({vendorPartNumber}) quantity (IFS BuyQtyDue)"},
+    total=po_total,
+    total_label="total of items, tax and shipping",
+)
+"""The amounts and quantities of F1's payload (a ServiceTitan PO), bounded by the engine."""

@@ -35,5 +35,6 @@ SPEC = FlowSpec(
     map=map_item,
     tables=TABLES,
     reconcile=RECONCILIATION,
+    amounts=schema.AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True),
 )

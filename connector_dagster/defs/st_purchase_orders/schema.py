@@ -5,10 +5,15 @@ business: it parks those POs one by one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.st_purchase_orders.settings import ST_PO_STATUSES
+from connector_dagster.engine.bounds import Amounts, number
 from connector_dagster.engine.frames import shape_problems
 
 _DAY = r"^\d{4}-\d{2}-\d{2}"
@@ -70,3 +75,20 @@ def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
         if orphans:
             problems.append(f"items: {len(orphans)} item(s) of POs not read: {sorted(orphans)[:5]}")
     return problems
+
+
+def po_total(payload: Mapping[str, Any]) -> Decimal:
+    """An IFS PO payload's total: its lines' quantity times unit price."""
+    return sum(
+        (number(ln["BuyQtyDue"]) * number(ln["BuyUnitPrice"]) for ln in payload["lines"]),
+        Decimal(0),
+    )
+
+
+AMOUNTS = Amounts(
+    amounts={"lines[].BuyUnitPrice": "item {n} ({PartNo}) cost (IFS BuyUnitPrice)"},
+    quantities={"lines[].BuyQtyDue": "item {n} ({PartNo}) quantity (IFS BuyQtyDue)"},
+    total=po_total,
+    total_label="total of items",
+)
+"""The amounts and quantities of F5's payload (an IFS PO), bounded by the engine."""
