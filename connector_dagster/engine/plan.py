@@ -115,6 +115,11 @@ class ReadOnlyStore:
     def record_skip(self, ref: RecordRef, audit: Audit) -> None:
         return None
 
+    def withdraw_intents(
+        self, intents: Iterable[tuple[RecordRef, LedgerEntry | None, Audit]]
+    ) -> None:
+        list(intents)
+
     def record_synced(self, ref: RecordRef, **kw: Any) -> None:
         return None
 

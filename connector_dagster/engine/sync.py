@@ -47,6 +47,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 import psycopg2
 
+from connector_dagster.lib import fence
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.fence import LeaseLost, fenced
 from connector_dagster.lib.leases import LeaseTerms, database_lost
@@ -169,6 +170,10 @@ class LedgerStore(Protocol):
 
     def record_skip(self, ref: RecordRef, audit: Audit) -> None: ...
 
+    def withdraw_intents(
+        self, intents: Iterable[tuple[RecordRef, LedgerEntry | None, Audit]]
+    ) -> None: ...
+
     def record_synced(self, ref: RecordRef, **kw: Any) -> None: ...
 
     def record_failed(self, ref: RecordRef, **kw: Any) -> None: ...
@@ -259,6 +264,10 @@ class Syncer:
     _sending: set[str] = field(default_factory=set)
     """Records whose create was started and whose outcome is not recorded yet."""
     _sending_lock: threading.Lock = field(default_factory=threading.Lock)
+    _first_intents: dict[str, tuple[LedgerEntry | None, str]] = field(default_factory=dict)
+    """Records this step intended for the first time: their ledger row before, period."""
+    _started: set[str] = field(default_factory=set)
+    """Records whose write began: what may have reached the target."""
 
     def ref(self, record: SourceRecord) -> RecordRef:
         return RecordRef(self.connection, self.flow, record.key)
@@ -274,16 +283,44 @@ class Syncer:
                 self._leases = leases
                 self._run(records, leases)
         except LeaseLost as exc:
-            raise WriteStopped(self._stopped(records, str(exc))) from None
+            cause = str(exc)
         except DATABASE_LOST as exc:
             raise WriteStopped(self._stopped(records, database_lost(self._url, exc))) from None
         except ApiError as exc:
             if exc.kind is not ErrorKind.AUTH:
                 raise
-            cause = f"{exc} (the credentials were refused: check them with `connector-dagster "
-            cause += f"credentials list`, set them again with `credentials set {self.connection}`)"
-            raise WriteStopped(self._stopped(records, cause)) from None
-        return self.report
+            cause = self._refused(exc)
+        else:
+            return self.report
+        raise WriteStopped(self._stopped(records, cause, self._withdraw(cause)))
+
+    def _refused(self, exc: ApiError) -> str:
+        return (
+            f"{exc} (the credentials were refused: check them with `connector-dagster "
+            f"credentials list`, set them again with `connector-dagster credentials set "
+            f"{self.connection} <system> <field>`)"
+        )
+
+    def _withdraw(self, cause: str) -> int:
+        """Take back the intents of records this step intended for the first time and
+        never began to write: nothing of theirs can be in the target, so they are not
+        left in doubt. Returns how many; none when the database cannot be reached."""
+        unsent = {k: v for k, v in self._first_intents.items() if k not in self._started}
+        if not unsent:
+            return 0
+        error = f"not sent: {cause}"[:2000]
+        try:
+            self.store.withdraw_intents(
+                (
+                    RecordRef(self.connection, self.flow, key),
+                    before,
+                    Audit("withdraw", run_id=self.run_id, partition_key=period, error=error),
+                )
+                for key, (before, period) in unsent.items()
+            )
+        except DATABASE_LOST:
+            return 0
+        return len(unsent)
 
     @property
     def _url(self) -> str:
@@ -326,10 +363,10 @@ class Syncer:
                 raise
             except ApiError as exc:
                 if exc.kind is ErrorKind.AUTH:
-                    leases.lose(str(exc))
+                    leases.lose(self._refused(exc))
                 raise
 
-    def _stopped(self, records: Sequence[SourceRecord], cause: str) -> str:
+    def _stopped(self, records: Sequence[SourceRecord], cause: str, withdrawn: int = 0) -> str:
         periods = sorted({r.partition_key[:7] for r in records if r.partition_key})
         where = f"{self.flow} {', '.join(periods) or '(no period)'} on {self.connection}"
         message = f"{where}: stopped writing: {cause}; nothing more was sent"
@@ -343,6 +380,8 @@ class Syncer:
                 f"leases have lapsed (within {terms.in_doubt_s:.0f} s: lease "
                 f"{terms.ttl_s:g} s + request timeout {terms.in_flight_s:g} s)"
             )
+        if withdrawn:
+            message += f"; {withdrawn} {self.label}(s) intended but never sent were taken back"
         return message + "; re-run the period once the cause is fixed"
 
     def _classify(
@@ -392,6 +431,7 @@ class Syncer:
                 job.record.intended_at = first.astimezone(UTC)
             elif job.kind == "create":
                 job.record.intended_at = now
+                self._first_intents[job.record.key] = (entry, job.record.partition_key)
         self.store.record_intents(
             (self.ref(r), r.payload_hash, self.audit(r, "intent", hash_after=r.payload_hash),
              r.source_version)
@@ -470,6 +510,23 @@ class Syncer:
         return found
 
     def _write(self, record: SourceRecord, target_id: str | None) -> None:
+        """Step 5 for one record. A record whose write stopped (leases or credentials
+        lost) before any request that could change the target was sent is neither in
+        doubt nor begun."""
+        with self._sending_lock:
+            self._started.add(record.key)
+        with fence.counting() as sends:
+            try:
+                self._write_one(record, target_id)
+            except (LeaseLost, ApiError) as exc:
+                stopped = isinstance(exc, LeaseLost) or exc.kind is ErrorKind.AUTH
+                if stopped and sends.writes == 0:
+                    with self._sending_lock:
+                        self._started.discard(record.key)
+                        self._sending.discard(record.key)
+                raise
+
+    def _write_one(self, record: SourceRecord, target_id: str | None) -> None:
         try:
             if target_id is None:
                 with self._sending_lock:

@@ -8,10 +8,13 @@ renewal failed or came too late) gets `LeaseLost` instead of a request on the wi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class LeaseLost(Exception):
@@ -25,7 +28,21 @@ class Fence(Protocol):
         ...
 
 
+class Sends:
+    """How many requests that could change a target were put on the wire in a block
+    (its threads included): none means nothing of the block can be in the target."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.writes += 1
+
+
 _current: ContextVar[Fence | None] = ContextVar("connector_fence", default=None)
+_sends: ContextVar[Sends | None] = ContextVar("connector_sends", default=None)
 
 
 def check() -> None:
@@ -43,3 +60,21 @@ def fenced(fence: Fence | None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def sending(method: str) -> None:
+    """Note a request about to be sent (the HTTP engine calls this after `check()`)."""
+    sends = _sends.get()
+    if sends is not None and method not in READS:
+        sends.add()
+
+
+@contextmanager
+def counting() -> Iterator[Sends]:
+    """Count the block's requests that could change a target."""
+    sends = Sends()
+    token = _sends.set(sends)
+    try:
+        yield sends
+    finally:
+        _sends.reset(token)

@@ -334,6 +334,7 @@ class HttpEngine:
                 method, path, content=content, headers=request_headers
             )
             fence.check()  # in a write step: only while its leases are provably held
+            fence.sending(method)
             try:
                 response = self._http.send(request)
             except httpx.TransportError as exc:

@@ -223,6 +223,34 @@ class Store:
             )
             _audit_many(cur, [(r, a) for r, _, a, _ in intents])
 
+    def withdraw_intents(
+        self, intents: Iterable[tuple[RecordRef, LedgerEntry | None, Audit]]
+    ) -> None:
+        """Take back `pending` intents whose create was never sent: each record's row is
+        as it was before (gone when there was none), with an audit row each."""
+        intents = list(intents)
+        if not intents:
+            return
+        with self.cursor() as cur:
+            for ref, before, _ in intents:
+                key = (ref.connection, ref.flow, ref.source_key)
+                if before is None:
+                    cur.execute(
+                        """DELETE FROM connector.sync_ledger
+                           WHERE connection = %s AND flow = %s AND source_key = %s
+                             AND status = 'pending' AND target_id IS NULL""",
+                        key,
+                    )
+                else:
+                    cur.execute(
+                        """UPDATE connector.sync_ledger
+                              SET status = %s, first_intent_at = NULL, updated_at = now()
+                            WHERE connection = %s AND flow = %s AND source_key = %s
+                              AND status = 'pending' AND target_id IS NULL""",
+                        (before.status, *key),
+                    )
+            _audit_many(cur, [(ref, audit) for ref, _, audit in intents])
+
     def record_synced(
         self,
         ref: RecordRef,

@@ -48,3 +48,39 @@ def test_a_database_restart_mid_write_then_a_second_run_at_once_writes_each_po_o
         assert "stopped writing" in trial.first_said and period[:7] in trial.first_said, trial
         assert "database" in trial.first_said and "Traceback" not in trial.first_said, trial
     print("\n".join(map(str, trials)))
+
+
+def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_intents(
+    sandbox_connection: dict, db_env: str
+) -> None:
+    """ServiceTitan refuses the connection's secret mid-period: the step stops with one
+    line naming the cause, the period and the fix; the records it intended and never
+    sent are not left in doubt (no `pending` row); with the secret back, one run writes
+    each PO once."""
+    from connector_dagster.engine.sync import WriteStopped
+    from connector_dagster.lib.vault import Vault
+    from connector_dagster_tests.flows import support
+
+    period = "2026-10-01"
+    store = Store(db_env)
+    vault = Vault(store)
+    vault.set("sandbox", "servicetitan", "client_secret", "not-the-secret")
+    try:
+        support.write_in_process("purchase_orders", period)
+        raise AssertionError("the write went on with refused credentials")
+    except WriteStopped as stopped:
+        said = str(stopped)
+    assert "\n" not in said and "purchase_orders 2026-10 on sandbox: stopped writing" in said
+    assert "credentials set sandbox" in said and "never sent were taken back" in said, said
+    ledger = store.ledger_for_partition("sandbox", "purchase_orders", period)
+    assert [k for k, e in ledger.items() if e.status == "pending"] == []
+    vault.set(
+        "sandbox",
+        "servicetitan",
+        "client_secret",
+        sandbox_connection["servicetitan"]["client_secret"],
+    )
+    store.close()
+    counts = support.write_in_process("purchase_orders", period)
+    assert counts["created"] > 0 and counts["adopted"] == 0, counts
+    assert_exactly_once(period, db_env, sandbox_connection)
