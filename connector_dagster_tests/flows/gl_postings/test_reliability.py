@@ -35,7 +35,8 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_entry_per_proposal(
 ) -> None:
     st_base = east_of_utc["servicetitan"]["api_url"]
     httpx.put(f"{st_base}/_sandbox/faults", json={"latency_ms": 30}, timeout=10)
-    for period, kill_after in (("2026-07-01", 3), ("2026-08-01", 9), ("2026-09-01", 1)):
+    periods = (("2026-07-01", 3), ("2026-08-01", 9), ("2026-09-01", 1))
+    for period, kill_after in periods:  # killed first: their leases lapse meanwhile
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
         proc = support.start_write("gl_postings", period)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
@@ -44,6 +45,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_entry_per_proposal(
         assert proc.poll() is None, f"{period}: the write ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+    for period, _ in periods:
         counts = support.write_in_process("gl_postings", period)
         assert counts["failed"] == 0, (period, counts, failed())
         heads = ifs_proposals(period)

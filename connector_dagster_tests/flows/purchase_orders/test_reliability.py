@@ -83,7 +83,9 @@ def test_kill9_at_random_points_with_the_database_east_of_utc_leaves_one_po_each
     """Ten trials, each on its own period: once the period is read, the write is
     killed with SIGKILL after a random number of ServiceTitan creates (or after a
     random delay, to land in the checks and intents too), then a clean run
-    completes the period."""
+    completes the period. The ten writes are killed first and the ten clean runs
+    follow, so each killed step's leases lapse while the next trial runs (a clean run
+    waits for them: lease + request timeout)."""
     st_base = east_of_utc["servicetitan"]["api_url"]
     rng = random.Random(int(os.environ.get("KILL_TRIALS_SEED", "20261130")))
     faults(st_base, latency_ms=15)
@@ -106,6 +108,7 @@ def test_kill9_at_random_points_with_the_database_east_of_utc_leaves_one_po_each
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         kills.append((period, "creates" if by_count else "seconds", round(target, 2), killed))
+    for period in PERIODS[:10]:
         counts = write_in_process(period)
         assert counts["leased_elsewhere"] == 0, counts
         statuses = assert_exactly_once(period, db_env, east_of_utc)
@@ -163,7 +166,8 @@ class Crashing(ServiceTitanPurchaseOrders):
             print(super().create(record), flush=True)
         os._exit(9)  # killed before (or after) the create reached ServiceTitan
 
-Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1).run(records)
+Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1,
+       terms=link.lease_terms()).run(records)
 """
 
 

@@ -61,12 +61,14 @@ def assert_exactly_once(period: str, db_url: str) -> Counter:
 
 def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_env: str) -> None:
     """Three periods: each write is killed with SIGKILL after some IFS creates (headers
-    or lines), then a clean run completes the period, and one more writes nothing."""
+    or lines); then a clean run completes each period, and one more writes nothing.
+    (The kills come first, so each killed step's leases lapse while the next runs.)"""
     ifs_base = east_of_utc["ifs"]["base_url"]
     httpx.put(f"{ifs_base}/_sandbox/faults", json={"latency_ms": 15}, timeout=10)
     killed = 0
+    periods = (("2026-07-01", 4), ("2026-08-01", 17), ("2026-09-01", 40))
     try:
-        for period, kill_after in (("2026-07-01", 4), ("2026-08-01", 17), ("2026-09-01", 40)):
+        for period, kill_after in periods:
             httpx.delete(f"{ifs_base}/_sandbox/requests", timeout=10).raise_for_status()
             proc = support.start_write(FLOW, period)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
@@ -76,6 +78,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_e
                 os.kill(proc.pid, signal.SIGKILL)
                 killed += 1
             proc.wait(timeout=60)
+        for period, _ in periods:
             counts = support.write_in_process(FLOW, period)
             assert counts["failed"] == counts["leased_elsewhere"] == 0, counts
             statuses = assert_exactly_once(period, db_env)
