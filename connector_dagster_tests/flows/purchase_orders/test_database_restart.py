@@ -74,6 +74,13 @@ def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_int
     assert "credentials set sandbox" in said and "never sent were taken back" in said, said
     ledger = store.ledger_for_partition("sandbox", "purchase_orders", period)
     assert [k for k, e in ledger.items() if e.status == "pending"] == []
+    # In Dagster the step fails with that line, not a stack trace.
+    result = support.materialize("purchase_orders", period)
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    data = failure.step_failure_data
+    assert data.user_failure_data is not None, data
+    assert "stopped writing" in data.user_failure_data.description
+    assert "credentials set sandbox" in data.user_failure_data.description
     vault.set(
         "sandbox",
         "servicetitan",
