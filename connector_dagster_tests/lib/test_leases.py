@@ -5,14 +5,31 @@ leases without the server's lock table."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
+from connector_dagster.engine.sync import SourceRecord, Syncer
 from connector_dagster.lib import fence
 from connector_dagster.lib.fence import LeaseLost
 from connector_dagster.lib.leases import Leases, LeaseTerms
+from connector_dagster.lib.store import Store
+from connector_dagster_tests.engine.test_sync_lookups import Notes
 from connector_dagster_tests.pg_restart import RestartablePostgres
+
+
+class SharedNotes(Notes):
+    """The in-memory target, safe for the protocol's writer threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def create(self, record: SourceRecord) -> str:
+        with self._lock:
+            return super().create(record)
+
 
 FAST = LeaseTerms(ttl_s=1.5, renew_s=0.25, in_flight_s=1.0, poll_s=0.05)
 
@@ -85,7 +102,8 @@ def test_twenty_thousand_records_take_their_leases_with_a_tiny_lock_table() -> N
     """Advisory locks needed one lock-table slot per record (14,000 failed with 'out of
     shared memory'). On a server whose lock table holds about a thousand locks
     (max_locks_per_transaction = 10), where 20,000 advisory locks in one session fail,
-    20,000 records are leased, renewed and released."""
+    20,000 records are leased, renewed and released, then written through the write
+    protocol."""
     import psycopg2
 
     from connector_dagster.lib import db, migrate
@@ -118,5 +136,15 @@ def test_twenty_thousand_records_take_their_leases_with_a_tiny_lock_table() -> N
                 assert other.take(keys[:100]) == set()  # held, renewed: left to it
         with Leases(pg.url, "c", "f", FAST) as again:
             assert again.take(keys) == set(keys)  # released
+        # ... and the period is written through the protocol, each record once.
+        store = Store(pg.url, max_connections=20)
+        target = SharedNotes()
+        records = [SourceRecord(k, "2026-10-01", {"body": k}, "v1") for k in keys]
+        report = Syncer(store, target, "c", "notes", workers=16, terms=FAST).run(records)
+        assert len(report.created) == 20_000 and not report.failed and not report.leased
+        assert len(target.rows) == 20_000
+        statuses = {e.status for e in store.ledger("c", "notes", keys).values()}
+        store.close()
+        assert statuses == {"synced"}
     finally:
         pg.cleanup()
