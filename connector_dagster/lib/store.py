@@ -42,6 +42,12 @@ def Json(value: Any) -> _Json:
     return _Json(value, dumps=_dumps)
 
 
+def text(value: str | None) -> str | None:
+    """Text for a text column: a NUL, which PostgreSQL cannot hold (an API's error
+    body may echo one), becomes U+FFFD."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 REASONS = (
     "validation",
     "mapping_missing",
@@ -323,7 +329,7 @@ class Store:
                     ref.source_key,
                     audit.partition_key,
                     payload_hash,
-                    f"{reason}: {message}",
+                    text(f"{reason}: {message}"),
                 ),
             )
             cur.execute(
@@ -341,7 +347,7 @@ class Store:
                     ref.source_key,
                     audit.partition_key,
                     reason,
-                    message,
+                    text(message),
                     Json(payload),
                 ),
             )
@@ -499,7 +505,7 @@ def _audit_many(cur: psycopg2.extensions.cursor, rows: list[tuple[RecordRef, Aud
                 a.http_status,
                 a.hash_before,
                 a.hash_after,
-                a.error,
+                text(a.error),
             )
             for r, a in rows
         ],

@@ -161,3 +161,17 @@ def test_migration_0004_dates_first_intents_left_empty_from_the_audit_trail(
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.close()
+
+
+def test_a_nul_in_an_error_message_is_kept_as_a_replacement_character(store: Store) -> None:
+    """An API's error body may echo a NUL from the record; PostgreSQL's text cannot
+    hold it, so the failure would be lost. It is stored with U+FFFD in its place."""
+    ref = RecordRef("c", "f", "K-1")
+    message = "IFS said: bad value 'a\x00b'"
+    store.record_failed(
+        ref, reason="rejected", message=message, payload={"x": 1},
+        audit=Audit("fail", error=f"rejected: {message}"),
+    )  # fmt: skip
+    [failed] = store.failed(connection="c")
+    assert failed.message == "IFS said: bad value 'a\ufffdb'"
+    assert store.audit_trail(ref)[-1]["error"] == "rejected: IFS said: bad value 'a\ufffdb'"
