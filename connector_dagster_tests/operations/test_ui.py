@@ -44,6 +44,9 @@ SENSOR = "sandbox_purchase_orders_change_sensor"
 NEW_VENDOR = "V9999"
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
+UI_WAIT_MS = 120_000
+"""How long the browser waits for a state of the page (Playwright's default: 5 s)."""
+
 
 class GraphQL:
     """The webserver's GraphQL endpoint, as the UI calls it."""
@@ -292,6 +295,9 @@ def test_partitions_page_shows_the_periods_and_the_red_ones_failure(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium()), args=FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        # Wait for states, generously: a busy machine renders the UI slowly.
+        page.set_default_timeout(UI_WAIT_MS)
+        expect.set_options(timeout=UI_WAIT_MS)
         page.goto(url)
 
         def periods() -> list[str]:
