@@ -2,8 +2,11 @@
 
 IFS has no idempotency key, so every create is looked up first
 (`lookup_before_create`): one query per page of POs, split to keep each URL short,
-by the marker in the reference field (adopted) and by the bare number as OrderNo or
-reference (a weaker match: a conflict, never adopted). A create posts the header on
+by the marker in the reference field and by the bare number as OrderNo or reference
+(a weaker match: a conflict, never adopted). A PO with the marker is adopted only when
+it is what this connector sent: entered no earlier than the record's intent (IFS keeps
+the day only) and holding the payload's header and lines (fewer lines when a create
+stopped half-way); any other is a conflict naming it. A create posts the header on
 /int/, then each line on the Entity Service; a key already taken (`.EXIST`) or a
 lost answer is settled by a look-up, never by a second PO. An update sends, with
 If-Match, only the header fields and lines that differ from what ServiceTitan says
@@ -14,7 +17,7 @@ longer lets change is `target_locked`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +25,7 @@ from connector_dagster.defs.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.st_purchase_orders.mapping import decimal_or_none
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib import odata
 from connector_dagster.lib.errors import (
     ApiError,
@@ -39,6 +42,9 @@ HEADER_EDITABLE = ("NoteText", "WantedReceiptDate")
 LINE_EDITABLE = ("Description", "WantedDeliveryDate")
 """Fields a buyer may edit in IFS: rewritten only when their mapped value changes."""
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
+ENTERED_SLACK = timedelta(days=1)
+"""IFS dates `DateEntered` in its own time zone, by the day: a PO entered the day before
+the intent (UTC) may still be the connector's."""
 CREATE_ATTEMPTS = 2
 
 
@@ -46,6 +52,13 @@ def _differs(current: Any, wanted: Any) -> bool:
     if isinstance(wanted, Decimal):
         return decimal_or_none(current) != wanted
     return current != wanted
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _label(record: SourceRecord) -> str:
@@ -95,22 +108,22 @@ class IfsRaisedPurchaseOrders:
             odata.eq("OrderNo", number),
         ]
 
-    def candidates(self, numbers: Sequence[str]) -> list[Row]:
+    def candidates(self, numbers: Sequence[str], fields: Sequence[str] = ()) -> list[Row]:
         """IFS POs whose reference is the marker or the bare number of one of `numbers`,
-        or whose OrderNo is one of them: one request per chunk."""
-        fields = ["OrderNo", self.settings.reference_field]
+        or whose OrderNo is one of them (with `fields` too): one request per chunk."""
+        select = list(dict.fromkeys(["OrderNo", self.settings.reference_field, *fields]))
         rows: list[Row] = []
         in_chunks = self.ifs.chunks(
             self.settings.headers_set, numbers,
             lambda n: " or ".join(f"({c})" for c in self._clauses(n)),
-            select=fields, orderby=["OrderNo"],
+            select=select, orderby=["OrderNo"],
         )  # fmt: skip
         for chunk in in_chunks:
             rows.extend(
                 self.ifs.query(
                     self.settings.headers_set,
                     filter=odata.or_(*(c for n in chunk for c in self._clauses(n))),
-                    select=fields,
+                    select=select,
                     orderby=["OrderNo"],
                     keys=("OrderNo",),
                 )
@@ -120,41 +133,124 @@ class IfsRaisedPurchaseOrders:
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:
-        """The IFS PO carrying this connection's marker for each record (whenever it was
-        made: IFS is searched by reference, not by time). A PO that has the number only
-        as its OrderNo or bare reference is never adopted."""
+        """The IFS PO this connector made for each record, among those carrying its marker
+        (whenever made: IFS is searched by reference, not by time), proven its by
+        `_unlike`. A PO that only resembles it (the marker with other content or entered
+        before the intent, the number only as its OrderNo or bare reference) is never
+        adopted, nor are two proven ones."""
         numbers = {r.key: str((r.payload or {})["number"]) for r in records}
-        rows = self.candidates(list(numbers.values()))
+        fields = {"DateEntered"} | {
+            k for r in records for k in (r.payload or {}).get("header") or {}
+        }
+        rows = self.candidates(list(numbers.values()), sorted(fields - set(HEADER_EDITABLE)))
         field = self.settings.reference_field
+        markers = {self.marker(n) for n in numbers.values()}
+        lines = self._lines_of([str(r["OrderNo"]) for r in rows if r.get(field) in markers])
         found: dict[str, str | Ambiguous] = {}
-        for key, number in numbers.items():
-            marked = sorted(
-                {str(r["OrderNo"]) for r in rows if r.get(field) == self.marker(number)}
-            )
+        for record in records:
+            number = numbers[record.key]
+            why = {
+                str(r["OrderNo"]): self._unlike(record, r, lines.get(str(r["OrderNo"]), []))
+                for r in rows
+                if r.get(field) == self.marker(number)
+            }
             weak = sorted(
                 {
                     str(r["OrderNo"])
                     for r in rows
-                    if str(r["OrderNo"]) not in marked
+                    if str(r["OrderNo"]) not in why
                     and (r.get(field) == number or r.get("OrderNo") == number)
                 }
             )
-            if len(marked) == 1:
-                found[key] = marked[0]
-            elif marked:
-                found[key] = Ambiguous(
-                    f"IFS purchase orders {', '.join(marked)} all carry this connection's marker "
-                    f"{self.marker(number)!r}; keep the right one (cancel the others in IFS and "
-                    "clear their reference), then replay this record"
-                )
-            elif weak:
-                found[key] = Ambiguous(
-                    f"IFS purchase order(s) {', '.join(weak)} have ServiceTitan PO number "
-                    f"{number!r} as order number or reference but not this connector's marker, "
-                    f"so none is adopted or changed; if one is this PO, set its {field} to "
-                    f"{self.marker(number)!r}, else change its number, then replay this record"
-                )
+            judged = self._judge(number, why, weak)
+            if judged is not None:
+                found[record.key] = judged
         return found
+
+    def _lines_of(self, order_nos: Sequence[str]) -> dict[str, list[Row]]:
+        """The active lines of many IFS POs, by OrderNo, in line order: one request per
+        chunk of POs (none without POs)."""
+        found: dict[str, list[Row]] = {}
+        if not order_nos:
+            return found
+        for row in self.ifs.query_any_of(
+            self.settings.lines_set, "OrderNo", list(dict.fromkeys(order_nos)), keys=LINE_KEYS
+        ):
+            if row.get("Objstate") != "Cancelled":
+                found.setdefault(str(row["OrderNo"]), []).append(row)
+        for rows in found.values():
+            rows.sort(key=lambda r: (decimal_or_none(r.get("LineNo")) or 0, r["LineNo"]))
+        return found
+
+    def _unlike(self, record: SourceRecord, header: Row, lines: list[Row]) -> list[str]:
+        """How an IFS PO carrying the record's marker differs from what this connector
+        sent for it (empty: it is that PO): entered before the record's intent, or a header
+        field or line (fields a buyer may edit aside) that IFS holds otherwise. IFS may hold
+        fewer lines than were sent (a create stopped half-way), never other or more."""
+        why = []
+        entered = _day(header.get("DateEntered"))
+        if record.intended_at is not None and entered is not None:
+            earliest = (record.intended_at - LOOKUP_SKEW - ENTERED_SLACK).date()
+            if entered < earliest:
+                why.append(
+                    f"it was entered on {entered}, before this record's create was first "
+                    f"intended ({record.intended_at.isoformat()})"
+                )
+        payload = record.payload or {}
+        if record.op != "upsert" or "header" not in payload:
+            return why
+        wanted = {k: v for k, v in payload["header"].items() if k not in HEADER_EDITABLE}
+        why += [
+            f"its {k} is {header.get(k)!r}, not {v!r}"
+            for k, v in wanted.items()
+            if _differs(header.get(k), v)
+        ]
+        sent = payload["lines"]
+        if len(lines) > len(sent):
+            why.append(f"it has {len(lines)} lines where {len(sent)} were sent")
+        for line, wanted_line in zip(lines, sent, strict=False):
+            differing = [
+                k
+                for k, v in wanted_line.items()
+                if k not in LINE_EDITABLE and _differs(line.get(k), v)
+            ]
+            if differing:
+                why.append(f"its line {line.get('LineNo')} differs in {', '.join(differing)}")
+        return why
+
+    def _judge(
+        self, number: str, why: dict[str, list[str]], weak: list[str]
+    ) -> str | Ambiguous | None:
+        """The one PO proven the record's, else why none can be adopted (None: no IFS PO
+        resembles it, so it is created)."""
+        marker = self.marker(number)
+        field = self.settings.reference_field
+        ours = [order_no for order_no, differs in why.items() if not differs]
+        if len(ours) == 1:
+            return ours[0]
+        if ours:
+            return Ambiguous(
+                f"IFS purchase orders {', '.join(ours)} are each exactly what this connector "
+                f"sent for it ({field} {marker!r}); keep the right one (cancel the others in "
+                "IFS and clear their reference), then replay this record"
+            )
+        if why:
+            reasons = "; ".join(f"{o}: {'; '.join(d)}" for o, d in why.items())
+            return Ambiguous(
+                f"IFS purchase order(s) {', '.join(why)} carry this connection's marker "
+                f"{marker!r} in {field} but are not what this connector sent ({reasons}), so "
+                "none is adopted or changed and no PO is created beside them; if one of them "
+                f"is this PO, cancel it in IFS and clear its {field} (the replay then creates "
+                f"it), else clear the marker from its {field}; then replay this record"
+            )
+        if weak:
+            return Ambiguous(
+                f"IFS purchase order(s) {', '.join(weak)} have ServiceTitan PO number "
+                f"{number!r} as order number or reference but not this connector's marker, "
+                "so none is adopted or changed; if one is this PO, cancel it in IFS (the "
+                f"replay then creates it), else change its number; then replay this record"
+            )
+        return None
 
     def _settle(self, record: SourceRecord, why: str) -> str | None:
         """After a create that IFS refused for a taken key, or whose answer was lost: the
