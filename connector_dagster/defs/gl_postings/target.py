@@ -1,11 +1,14 @@
 """F2's target: ServiceTitan journal entries in the write protocol.
 
 `POST journal-entries` returns no id, so a created entry is found by its name,
-which carries the proposal's key and this connection's marker. Updates `PUT` the
-whole entry with its current `versionId` (a version conflict is re-read and
-re-applied, bounded); after each write the entry's sync status is set. A
-cancelled or removed proposal deletes its entry while ServiceTitan allows it. A
-post date in a closed ServiceTitan period is `period_closed`, never posted.
+which carries the proposal's key and this connection's marker. An entry is adopted only
+when it is what this connector sent: its name exactly the marked name, made after the
+record's intent, its post date and lines those of the payload (its message is the sync
+status's, set after the create); any other entry naming the proposal is a `conflict`
+naming it. Updates `PUT` the whole entry with its current `versionId` (a version
+conflict is re-read and re-applied, bounded); after each write the entry's sync status
+is set. A cancelled or removed proposal deletes its entry while ServiceTitan allows it.
+A post date in a closed ServiceTitan period is `period_closed`, never posted.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
@@ -24,6 +28,15 @@ from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknown
 from connector_dagster.lib.servicetitan import ServiceTitanClient
 
 VERSION_RETRIES = 2
+LINE_CONTENT = {
+    "accountId": ("account", "id"),
+    "debit": ("debit",),
+    "credit": ("credit",),
+    "memo": ("memo",),
+    "businessUnitId": ("businessUnit", "id"),
+    "vendorId": ("vendor", "id"),
+}
+"""A line sent -> where ServiceTitan's journal-entry details return it."""
 _CLOSED_PERIOD = re.compile(r"Accounting period (\d{4}-\d{2}) is closed")
 
 
@@ -34,11 +47,38 @@ def marked_name(name: str, connection: str) -> str:
 
 def marked_key(name: str | None, connection: str) -> str | None:
     """The proposal key of an entry named by this connection, wherever in the name the
-    marker stands."""
+    marker stands: what resembles an entry of this connector, not proof that it is one."""
     found = re.search(
         re.escape(NAME_PREFIX) + r"(\S+) \[connector:" + re.escape(connection) + r"\]", name or ""
     )
     return found.group(1) if found else None
+
+
+def _at(row: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = row
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _same(current: Any, sent: Any) -> bool:
+    """A value as ServiceTitan returns it against the one sent: numbers as numbers, an
+    empty text as none."""
+    if current in (None, "") and sent in (None, ""):
+        return True
+    if isinstance(sent, int | float | Decimal) and not isinstance(sent, bool):
+        try:
+            return Decimal(str(current)) == Decimal(str(sent))
+        except InvalidOperation:
+            return False
+    return current == sent
+
+
+def _instant(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def closed_period(exc: ApiError) -> str | None:
@@ -77,10 +117,13 @@ class ServiceTitanJournalEntries:
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:
-        """Entries created since `since` whose name carries this connection's marker for
-        the records; an entry naming the proposal without the marker is never adopted."""
-        wanted = {r.key for r in records}
-        marked: dict[str, list[str]] = defaultdict(list)
+        """The entry this connector made for each record, among those created since
+        `since` whose name carries its marker: one proven its by `_unlike` (the lines read
+        only for an entry whose name and header are exact). An entry that only resembles
+        it (a copy of the name, other lines, the proposal named without the marker) is
+        never adopted, nor are two proven ones."""
+        wanted = {r.key: r for r in records}
+        marked: dict[str, list[dict[str, Any]]] = defaultdict(list)
         weak: dict[str, list[str]] = defaultdict(list)
         for entry in self.st.iter_pages(
             "accounting", "journal-entries", {"createdOnOrAfter": since}
@@ -88,27 +131,87 @@ class ServiceTitanJournalEntries:
             name = str(entry.get("name") or "")
             key = marked_key(name, self.link.name)
             if key in wanted:
-                marked[key].append(str(entry["id"]))
+                marked[key].append(entry)
             else:
                 for candidate in wanted:
                     if f"{NAME_PREFIX}{candidate}" in name:
                         weak[candidate].append(str(entry["id"]))
         found: dict[str, str | Ambiguous] = {}
-        for key in wanted:
-            if len(marked[key]) == 1:
-                found[key] = marked[key][0]
-            elif marked[key]:
-                found[key] = Ambiguous(
-                    f"ServiceTitan journal entries {', '.join(marked[key])} all carry this "
-                    "connection's marker; delete the extra ones in ServiceTitan, then replay"
-                )
-            elif weak[key]:
-                found[key] = Ambiguous(
-                    f"ServiceTitan journal entr(ies) {', '.join(weak[key])} name proposal "
-                    f"{key} but not this connector's marker, so none is adopted or changed; "
-                    "rename or delete it in ServiceTitan, then replay this record"
-                )
+        for key, record in wanted.items():
+            why = {str(e["id"]): self._unlike(record, e) for e in marked[key]}
+            judged = self._judge(record, why, weak[key])
+            if judged is not None:
+                found[key] = judged
         return found
+
+    def _unlike(self, record: SourceRecord, entry: dict[str, Any]) -> list[str]:
+        """How an entry whose name carries the record's marker differs from what this
+        connector sent for it (empty: it is that entry)."""
+        payload = record.payload or {}
+        expected = marked_name(payload.get("name") or f"{NAME_PREFIX}{record.key}", self.link.name)
+        why = []
+        if entry.get("name") != expected:
+            why.append(f"its name is {entry.get('name')!r}, not exactly {expected!r}")
+        made = _instant(entry.get("createdOn"))
+        if record.intended_at is not None and (
+            made is None or made < record.intended_at - LOOKUP_SKEW
+        ):
+            why.append(
+                f"it was made {entry.get('createdOn') or 'at an unknown time'}, before this "
+                f"record's create was first intended ({record.intended_at.isoformat()})"
+            )
+        if why or record.op != "upsert" or "lines" not in payload:
+            return why
+        if str(entry.get("postDate"))[:10] != str(payload["postDate"])[:10]:
+            why.append(f"its postDate is {entry.get('postDate')!r}, not {payload['postDate']!r}")
+        if why:
+            return why
+        details = list(
+            self.st.iter_pages("accounting", f"journal-entries/{entry['id']}/details", {})
+        )
+        if len(details) != len(payload["lines"]):
+            why.append(f"it has {len(details)} lines where {len(payload['lines'])} were sent")
+            return why
+        for n, (line, sent) in enumerate(zip(details, payload["lines"], strict=True), start=1):
+            differing = [
+                field
+                for field, path in LINE_CONTENT.items()
+                if not _same(_at(line, path), sent.get(field))
+            ]
+            if differing:
+                why.append(f"its line {n} differs in {', '.join(differing)}")
+        return why
+
+    def _judge(
+        self, record: SourceRecord, why: dict[str, list[str]], weak: list[str]
+    ) -> str | Ambiguous | None:
+        """The one entry proven the record's, else why none can be adopted (None: no entry
+        resembles it, so it is created)."""
+        key = record.key
+        ours = [entry_id for entry_id, differs in why.items() if not differs]
+        if len(ours) == 1:
+            return ours[0]
+        if ours:
+            return Ambiguous(
+                f"ServiceTitan journal entries {', '.join(ours)} are each exactly what this "
+                "connector sent for it; delete the extra ones in ServiceTitan, then replay"
+            )
+        if why:
+            reasons = "; ".join(f"{e}: {'; '.join(d)}" for e, d in why.items())
+            return Ambiguous(
+                f"ServiceTitan journal entr(ies) {', '.join(why)} carry a copy of this "
+                f"connection's marker for proposal {key} but are not what this connector sent "
+                f"({reasons}), so none is adopted or changed and no entry is made beside them; "
+                "if one of them is this proposal's entry, delete it in ServiceTitan (the "
+                "replay then makes it), else rename it; then replay this record"
+            )
+        if weak:
+            return Ambiguous(
+                f"ServiceTitan journal entr(ies) {', '.join(weak)} name proposal "
+                f"{key} but not this connector's marker, so none is adopted or changed; "
+                "rename or delete it in ServiceTitan, then replay this record"
+            )
+        return None
 
     def _body(self, record: SourceRecord, version_id: int) -> dict[str, Any]:
         assert record.payload is not None
