@@ -130,6 +130,27 @@ def changes(current: Values, wanted: Values, previous: Values | None) -> dict[st
     }
 
 
+def unlike(
+    header: Values, rows: Sequence[Values], sent: Values, sent_rows: Sequence[Values]
+) -> list[str]:
+    """How a posting set IFS holds (`header`, its `rows` in row order) differs from the
+    one sent (`sent`, `sent_rows`): each header field and row that IFS holds otherwise;
+    empty when it is that set. IFS may hold fewer rows than were sent (a create stopped
+    half-way, which the next write completes), never other or more."""
+    why = [
+        f"its {name} is {header.get(name)!r}, not {value!r}"
+        for name, value in sent.items()
+        if differs(header.get(name), value)
+    ]
+    if len(rows) > len(sent_rows):
+        why.append(f"it has {len(rows)} rows where {len(sent_rows)} were sent")
+    for n, (row, wanted) in enumerate(zip(rows, sent_rows, strict=False), start=1):
+        fields = [name for name, value in wanted.items() if differs(row.get(name), value)]
+        if fields:
+            why.append(f"its row {n} differs in {', '.join(fields)}")
+    return why
+
+
 class PostingWriter:
     """Writes posting sets of one kind into one IFS environment."""
 

@@ -1,10 +1,14 @@
 """The IFS posting target F3 and F4 share, in the write protocol, and F3's own part.
 
-A document is found again in IFS by its reference (`ST-INV-<id>`) and this
-connection's marker in the header's Text, many documents per request; it is created
-as one `$batch` change set when the connection allows it, else request by request;
-updated field by field with If-Match (412: re-read, re-applied); deleted when the
-document is cancelled in ServiceTitan. IFS's refusals become `period_closed` (naming
+A document is looked up in IFS before its first create (`lookup_before_create`: a
+person may have keyed its voucher by hand) by its reference (`ST-INV-<id>`), many
+documents per request; a posting set is adopted only when it is exactly what this
+connector sent: its Text the document's with this connection's marker, its header
+fields and rows those of the payload (IFS keeps no creation time on a posting set, so
+that is the proof). Any other set with the reference is a `conflict` naming it. It is
+created as one `$batch` change set when the connection allows it, else request by
+request; updated field by field with If-Match (412: re-read, re-applied); deleted when
+the document is cancelled in ServiceTitan. IFS's refusals become `period_closed` (naming
 the period) and `target_locked`. Once it is in IFS, the document is marked exported in
 ServiceTitan with the IFS key; a refused mark is a failed record, marked again by the
 next run (which finds the posting set by its reference).
@@ -22,8 +26,8 @@ from connector_dagster.defs.invoices.settings import PostingSettings
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError
-from connector_dagster.lib.ifs import refusal
-from connector_dagster.lib.ifs_postings import PostingWriter
+from connector_dagster.lib.ifs import Row, refusal
+from connector_dagster.lib.ifs_postings import PostingWriter, unlike
 
 
 class IfsPostingTarget:
@@ -31,6 +35,7 @@ class IfsPostingTarget:
     referenced in IFS (`reference`) and marked exported in ServiceTitan (`mark`)."""
 
     label = "document"
+    lookup_before_create = True
 
     def __init__(self, link: Link, settings: PostingSettings) -> None:
         self.link = link
@@ -61,32 +66,79 @@ class IfsPostingTarget:
     def lookup(
         self, records: Sequence[SourceRecord], since: datetime
     ) -> dict[str, str | Ambiguous]:
-        """Posting sets carrying the records' references (exact, whenever created) and
-        this connection's marker; one with the reference alone is never adopted."""
-        references = {self.reference(r.key): r.key for r in records}
-        found = self.writer.find(references, select=["Text"])
+        """The posting set this connector made for each record, among those carrying its
+        reference (whenever created): one proven its by `_unlike`. A set that only
+        resembles it (the reference without the marker, a copy of the marker, other
+        amounts) is never adopted, nor are two proven ones. One request per page of
+        records, and one more for the rows of the sets whose Text is exactly the marked
+        Text (none when nothing was posted yet)."""
+        by_reference = {self.reference(r.key): r for r in records}
+        fields = {"Text", *(k for r in records for k in ((r.payload or {}).get("header") or {}))}
+        found = self.writer.find(by_reference, select=sorted(fields))
+        marked = [
+            row
+            for ref, record in by_reference.items()
+            for row in found.get(ref, [])
+            if self._exact_text(record, row)
+        ]
+        columns = {k for r in records for row in (r.payload or {}).get("rows") or [] for k in row}
+        rows = self.writer.rows_of(marked, select=sorted(columns)) if marked else {}
         result: dict[str, str | Ambiguous] = {}
-        for ref, key in references.items():
-            ours: list[str] = []
-            others: list[str] = []
-            for row in found.get(ref, []):
-                mine = self.marker in str(row.get("Text") or "")
-                (ours if mine else others).append(self.writer.sets.key_text(row))
-            if len(ours) == 1:
-                result[key] = ours[0]
-            elif ours:
-                result[key] = Ambiguous(
-                    f"IFS {self.what}s {', '.join(ours)} all carry reference {ref!r} and this "
-                    "connection's marker; delete the extra ones in IFS, then replay this record"
+        for ref, record in by_reference.items():
+            why = {
+                self.writer.sets.key_text(row): self._unlike(
+                    record, row, rows.get(self.writer.sets.key_text(row), [])
                 )
-            elif others:
-                result[key] = Ambiguous(
-                    f"IFS {self.what}(s) {', '.join(others)} carry reference {ref!r} but not "
-                    f"this connector's marker {self.marker!r}, so none is adopted or changed; if "
-                    "one is this document, add the marker to its Text, else change its "
-                    "reference, then replay this record"
-                )
+                for row in found.get(ref, [])
+            }
+            judged = self._judge(record, ref, why)
+            if judged is not None:
+                result[record.key] = judged
         return result
+
+    def _exact_text(self, record: SourceRecord, header: Row) -> bool:
+        """Whether a set's Text is exactly the one this connector writes for the record
+        (for a cancellation, which carries no payload: any Text ending in the marker)."""
+        text = str(header.get("Text") or "")
+        if record.payload is None or "header" not in record.payload:
+            return text.endswith(f" {self.marker}")
+        return text == self.marked(record.payload["header"])["Text"]
+
+    def _unlike(self, record: SourceRecord, header: Row, rows: list[Row]) -> list[str]:
+        """How a set carrying the record's reference differs from what was sent for it."""
+        if not self._exact_text(record, header):
+            text = str(header.get("Text") or "")
+            where = "a copy of the marker in" if self.marker in text else "no marker in"
+            return [f"{where} its Text {text!r}"]
+        if record.payload is None or "header" not in record.payload:
+            return []
+        sent = self.marked(record.payload["header"])
+        return unlike(header, rows, sent, record.payload["rows"])
+
+    def _judge(
+        self, record: SourceRecord, ref: str, why: dict[str, list[str]]
+    ) -> str | Ambiguous | None:
+        """The one set proven the record's, else why none can be adopted (None: no set
+        carries the reference, so it is created)."""
+        ours = [target_id for target_id, differs in why.items() if not differs]
+        if len(ours) == 1:
+            return ours[0]
+        if ours:
+            return Ambiguous(
+                f"IFS {self.what}s {', '.join(ours)} are each exactly what this connector "
+                f"posts for reference {ref!r}; delete the extra ones in IFS, then replay this "
+                "record"
+            )
+        if why:
+            reasons = "; ".join(f"{t}: {', '.join(d)}" for t, d in why.items())
+            return Ambiguous(
+                f"IFS {self.what}(s) {', '.join(why)} carry reference {ref!r} but are not what "
+                f"this connector posts ({reasons}), so none is adopted or changed and nothing "
+                f"is posted beside them; if one of them already posts this {self.label}, "
+                "delete it in IFS (the replay then posts it once, marked as this connector's), "
+                "else change its reference in IFS; then replay this record"
+            )
+        return None
 
     def create(self, record: SourceRecord) -> str:
         assert record.payload is not None
