@@ -188,7 +188,8 @@ class PostingWriter:
     def create(self, header: Values, rows: Sequence[Values]) -> str:
         """Create the header, its rows and run the check; returns the header's key text.
         With `$batch` on (and few enough rows), all of it is one atomic change set;
-        otherwise request by request, and a set IFS refuses half-way is deleted again."""
+        otherwise request by request, and a set that fails half-way (refused, or the
+        target not answering in time) is deleted again."""
         requests = len(rows) + 1 + (1 if self.sets.check_action else 0)
         if self.batch and requests <= self.batch_max_requests:
             return self._create_batch(header, rows)
@@ -226,17 +227,22 @@ class PostingWriter:
         text = sets.key_text(created)
         keys = sets.keys(text)
         try:
-            for row in rows:
-                self.client.create(self._rows_path(keys), row)
-            if sets.check_action:
-                self.client.action(
-                    sets.headers_set, keys, sets.check_action, etag=created.etag, idempotent=True
-                )
-        except OutcomeUnknownError:
-            self.update(text, header, rows)  # an answer was lost: finish from what IFS holds
+            try:
+                for row in rows:
+                    self.client.create(self._rows_path(keys), row)
+                if sets.check_action:
+                    self.client.action(
+                        sets.headers_set, keys, sets.check_action, etag=created.etag,
+                        idempotent=True,
+                    )  # fmt: skip
+            except OutcomeUnknownError:
+                self.update(text, header, rows)  # an answer was lost: finish from IFS's
         except ApiError as exc:
-            if exc.kind is ErrorKind.REJECTED:
-                with suppress(ApiError):  # else found by its reference and completed next time
+            if exc.kind is not ErrorKind.AUTH:
+                # A half-written set (a credit without its debit) must not stay in IFS:
+                # it is taken back; if even that fails, the next run finds it by its
+                # reference and completes it.
+                with suppress(ApiError):
                     self.client.delete(sets.headers_set, keys)
             raise
         return text
