@@ -59,10 +59,16 @@ class Trial:
     period: str
     outage_s: float
     creates_before_stop: int
+    first_read_s: float
+    """From the first run's start to the end of its read."""
+    first_wrote_s: float
+    """From the first run's start to the database's stop."""
     first_ended_s: float
     """From the database's stop to the first run's exit."""
     first_said: str
     """The last line the first run printed."""
+    second_s: float
+    """From the database's start to the second run's end (its wait for the leases too)."""
     second: dict[str, int]
 
 
@@ -81,8 +87,10 @@ def restart_mid_write(
     process, whether or not the first run has ended."""
     httpx.delete(f"{target_base}/_sandbox/requests", timeout=10).raise_for_status()
     faults(target_base, **SLOW)
+    began = time.monotonic()
     first = support.start_write(flow, period)
     assert first.stdout is not None and first.stdout.readline().strip() == "read"
+    read_s = time.monotonic() - began
     while first.poll() is None and creates() < stop_after:
         time.sleep(0.02)
     assert first.poll() is None, f"{period}: the first run ended before the database stopped"
@@ -94,8 +102,11 @@ def restart_mid_write(
     pg.stop()
     time.sleep(outage_s)  # the outage itself, not a wait for a state
     pg.start()
+    restarted = time.monotonic()
+    faults(target_base, latency_ms=20)  # the second run's creates need no jitter
     try:
         second = support.write_in_process(flow, period)
+        second_s = time.monotonic() - restarted
     finally:
         watcher.join(timeout=300)
         if first.poll() is None:
@@ -103,7 +114,10 @@ def restart_mid_write(
             raise AssertionError(f"{period}: the first run went on for 300 s after the restart")
     _, err = first.communicate(timeout=60)
     said = (err.strip().splitlines() or [""])[-1]
-    return Trial(period, outage_s, sent, round(ended[0] - stopped, 2), said, second)
+    return Trial(
+        period, outage_s, sent, round(read_s, 2), round(stopped - began, 2),
+        round(ended[0] - stopped, 2), said, round(second_s, 2), second,
+    )  # fmt: skip
 
 
 def stop_points(seed: int, trials: int) -> list[int]:
