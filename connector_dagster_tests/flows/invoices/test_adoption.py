@@ -160,5 +160,8 @@ def test_the_connectors_own_posting_set_is_adopted_after_a_crash_right_after_its
     said = crash(after_create=True)
     reference = said["sent"]["header"]["Reference"]
     counts = support.write_in_process(FLOW, PERIOD)
-    assert counts["adopted"] == 1 and counts["failed"] == 0, (counts, [f.message for f in failed(FLOW).values()])
+    assert counts["adopted"] == 1 and counts["failed"] == 0, (
+        counts,
+        [f.message for f in failed(FLOW).values()],
+    )
     assert [f"ACME01/{p['LoadId']}" for p in postings(reference)[reference]] == [said["target_id"]]
