@@ -9,6 +9,7 @@ from functools import cached_property
 from connector_dagster.engine import registry
 from connector_dagster.lib import db, mapping
 from connector_dagster.lib.connections import Connection
+from connector_dagster.lib.http import Timeouts
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.lib.leases import LeaseTerms
 from connector_dagster.lib.mapping import Mappings
@@ -86,7 +87,7 @@ class Link:
         longest a request to either system can be on its way (its timeouts)."""
         conn = self.connection
         in_flight = max(
-            2 * system.connect_timeout_s + system.timeout_s
+            Timeouts.of(system.connect_timeout_s, system.timeout_s).in_flight_s
             for system in (conn.ifs, conn.servicetitan)
         )
         return LeaseTerms(conn.leases.ttl_s, conn.leases.renew_s, in_flight)

@@ -79,6 +79,12 @@ class Timeouts:
     write_s: float = 10.0
     pool_s: float = 60.0
 
+    @classmethod
+    def of(cls, connect_s: float, read_s: float) -> Timeouts:
+        """A connection's timeouts: connecting and writing a body within `connect_s`,
+        an answer within `read_s`."""
+        return cls(connect_s=connect_s, read_s=read_s, write_s=connect_s)
+
     @property
     def in_flight_s(self) -> float:
         """The longest one attempt can be on its way once sent: connecting, writing

@@ -107,11 +107,7 @@ class IfsSettings:
     @property
     def timeouts(self) -> Timeouts:
         """Connect (and body write) and read timeouts of one request."""
-        return Timeouts(
-            connect_s=self.connect_timeout_s,
-            write_s=self.connect_timeout_s,
-            read_s=self.timeout_s,
-        )
+        return Timeouts.of(self.connect_timeout_s, self.timeout_s)
 
     @property
     def token_url(self) -> str:

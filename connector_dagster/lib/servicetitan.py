@@ -85,11 +85,7 @@ class ServiceTitanSettings:
     @property
     def timeouts(self) -> Timeouts:
         """Connect (and body write) and read timeouts of one request."""
-        return Timeouts(
-            connect_s=self.connect_timeout_s,
-            write_s=self.connect_timeout_s,
-            read_s=self.timeout_s,
-        )
+        return Timeouts.of(self.connect_timeout_s, self.timeout_s)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tenant_id", valid_tenant_id(self.tenant_id))

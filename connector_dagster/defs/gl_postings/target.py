@@ -22,6 +22,7 @@ from typing import Any
 
 from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
+from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknownError
@@ -187,31 +188,21 @@ class ServiceTitanJournalEntries:
     ) -> str | Ambiguous | None:
         """The one entry proven the record's, else why none can be adopted (None: no entry
         resembles it, so it is created)."""
-        key = record.key
-        ours = [entry_id for entry_id, differs in why.items() if not differs]
-        if len(ours) == 1:
-            return ours[0]
-        if ours:
-            return Ambiguous(
-                f"ServiceTitan journal entries {', '.join(ours)} are each exactly what this "
-                "connector sent for it; delete the extra ones in ServiceTitan, then replay"
-            )
-        if why:
-            reasons = "; ".join(f"{e}: {'; '.join(d)}" for e, d in why.items())
-            return Ambiguous(
-                f"ServiceTitan journal entr(ies) {', '.join(why)} carry a copy of this "
-                f"connection's marker for proposal {key} but are not what this connector sent "
-                f"({reasons}), so none is adopted or changed and no entry is made beside them; "
-                "if one of them is this proposal's entry, delete it in ServiceTitan (the "
-                "replay then makes it), else rename it; then replay this record"
-            )
-        if weak:
-            return Ambiguous(
-                f"ServiceTitan journal entr(ies) {', '.join(weak)} name proposal "
-                f"{key} but not this connector's marker, so none is adopted or changed; "
-                "rename or delete it in ServiceTitan, then replay this record"
-            )
-        return None
+        return judge(
+            why,
+            weak,
+            say=Conflicts(
+                things="ServiceTitan journal entr(ies)",
+                several_fix="delete the extra ones in ServiceTitan",
+                resembling=f"carry a copy of this connection's marker for proposal {record.key}",
+                resembling_fix=(
+                    "if one of them is this proposal's entry, delete it in ServiceTitan (the "
+                    "replay then makes it), else rename it"
+                ),
+                weak=f"name proposal {record.key} but not this connector's marker",
+                weak_fix="rename or delete it in ServiceTitan",
+            ),
+        )
 
     def _body(self, record: SourceRecord, version_id: int) -> dict[str, Any]:
         assert record.payload is not None

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from connector_dagster.defs.invoices.mapping import reference
 from connector_dagster.defs.invoices.postings import external_id
 from connector_dagster.defs.invoices.settings import PostingSettings
+from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError
@@ -120,25 +121,19 @@ class IfsPostingTarget:
     ) -> str | Ambiguous | None:
         """The one set proven the record's, else why none can be adopted (None: no set
         carries the reference, so it is created)."""
-        ours = [target_id for target_id, differs in why.items() if not differs]
-        if len(ours) == 1:
-            return ours[0]
-        if ours:
-            return Ambiguous(
-                f"IFS {self.what}s {', '.join(ours)} are each exactly what this connector "
-                f"posts for reference {ref!r}; delete the extra ones in IFS, then replay this "
-                "record"
-            )
-        if why:
-            reasons = "; ".join(f"{t}: {', '.join(d)}" for t, d in why.items())
-            return Ambiguous(
-                f"IFS {self.what}(s) {', '.join(why)} carry reference {ref!r} but are not what "
-                f"this connector posts ({reasons}), so none is adopted or changed and nothing "
-                f"is posted beside them; if one of them already posts this {self.label}, "
-                "delete it in IFS (the replay then posts it once, marked as this connector's), "
-                "else change its reference in IFS; then replay this record"
-            )
-        return None
+        return judge(
+            why,
+            say=Conflicts(
+                things=f"IFS {self.what}(s)",
+                several_fix="delete the extra ones in IFS",
+                resembling=f"carry reference {ref!r}",
+                resembling_fix=(
+                    f"if one of them already posts this {self.label}, delete it in IFS (the "
+                    "replay then posts it once, marked as this connector's), else change its "
+                    "reference in IFS"
+                ),
+            ),
+        )
 
     def create(self, record: SourceRecord) -> str:
         assert record.payload is not None

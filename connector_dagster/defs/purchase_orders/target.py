@@ -22,6 +22,7 @@ from connector_dagster.defs.purchase_orders.mapping import (
     update_payload,
 )
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
+from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError, ErrorKind
@@ -149,32 +150,25 @@ class ServiceTitanPurchaseOrders:
         resembles it, so it is created)."""
         exact = marker(provenance_marker(record.key), self.link.name)
         why = {str(po["id"]): unlike(po, record, self.link.name) for po in marked}
-        ours = [po_id for po_id, differs in why.items() if not differs]
-        if len(ours) == 1:
-            return ours[0]
-        if ours:
-            return Ambiguous(
-                f"ServiceTitan POs {', '.join(ours)} are each exactly what this connector "
-                f"sent for it (memo {exact!r}); keep the right one (cancel the others in "
-                "ServiceTitan), then replay this record"
-            )
-        if marked:
-            reasons = "; ".join(f"PO {po_id}: {'; '.join(d)}" for po_id, d in why.items())
-            return Ambiguous(
-                f"ServiceTitan PO(s) {', '.join(why)} carry a copy of this connection's marker "
-                f"but are not what this connector sent ({reasons}), so none is adopted or "
-                f"changed; if one of them is this IFS PO, cancel it in ServiceTitan (the replay "
-                f"then creates it) or make its memo exactly {exact!r} and its content the IFS "
-                "PO's; else take the marker out of its memo; then replay this record"
-            )
-        if weak:
-            return Ambiguous(
-                f"ServiceTitan PO(s) {', '.join(weak)} have vendor invoice number "
-                f"{record.key!r} but not this connector's marker, so none is adopted or "
-                f"changed; if one is this IFS PO, make its memo exactly {exact!r}, else change "
-                "its vendor invoice number, then replay this record"
-            )
-        return None
+        return judge(
+            why,
+            weak,
+            say=Conflicts(
+                things="ServiceTitan PO(s)",
+                several_fix="keep the right one (cancel the others in ServiceTitan)",
+                resembling="carry a copy of this connection's marker",
+                resembling_fix=(
+                    "if one of them is this IFS PO, cancel it in ServiceTitan (the replay then "
+                    f"creates it) or make its memo exactly {exact!r} and its content the IFS "
+                    "PO's; else take the marker out of its memo"
+                ),
+                weak=f"have vendor invoice number {record.key!r} but not this connector's marker",
+                weak_fix=(
+                    f"if one is this IFS PO, make its memo exactly {exact!r}, else change its "
+                    "vendor invoice number"
+                ),
+            ),
+        )
 
     def _raised(self, records: Iterable[SourceRecord]) -> dict[str, str | Ambiguous]:
         """The ServiceTitan PO each IFS PO made by this connection's F5 came from: the

@@ -24,6 +24,7 @@ from typing import Any
 from connector_dagster.defs.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.st_purchase_orders.mapping import decimal_or_none
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
+from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib import odata
@@ -225,32 +226,26 @@ class IfsRaisedPurchaseOrders:
         resembles it, so it is created)."""
         marker = self.marker(number)
         field = self.settings.reference_field
-        ours = [order_no for order_no, differs in why.items() if not differs]
-        if len(ours) == 1:
-            return ours[0]
-        if ours:
-            return Ambiguous(
-                f"IFS purchase orders {', '.join(ours)} are each exactly what this connector "
-                f"sent for it ({field} {marker!r}); keep the right one (cancel the others in "
-                "IFS and clear their reference), then replay this record"
-            )
-        if why:
-            reasons = "; ".join(f"{o}: {'; '.join(d)}" for o, d in why.items())
-            return Ambiguous(
-                f"IFS purchase order(s) {', '.join(why)} carry this connection's marker "
-                f"{marker!r} in {field} but are not what this connector sent ({reasons}), so "
-                "none is adopted or changed and no PO is created beside them; if one of them "
-                f"is this PO, cancel it in IFS and clear its {field} (the replay then creates "
-                f"it), else clear the marker from its {field}; then replay this record"
-            )
-        if weak:
-            return Ambiguous(
-                f"IFS purchase order(s) {', '.join(weak)} have ServiceTitan PO number "
-                f"{number!r} as order number or reference but not this connector's marker, "
-                "so none is adopted or changed; if one is this PO, cancel it in IFS (the "
-                f"replay then creates it), else change its number; then replay this record"
-            )
-        return None
+        return judge(
+            why,
+            weak,
+            say=Conflicts(
+                things="IFS purchase order(s)",
+                several_fix="keep the right one (cancel the others in IFS and clear their "
+                f"{field})",
+                resembling=f"carry this connection's marker {marker!r} in {field}",
+                resembling_fix=(
+                    f"if one of them is this PO, cancel it in IFS and clear its {field} (the "
+                    f"replay then creates it), else clear the marker from its {field}"
+                ),
+                weak=(
+                    f"have ServiceTitan PO number {number!r} as order number or reference but "
+                    "not this connector's marker"
+                ),
+                weak_fix="if one is this PO, cancel it in IFS (the replay then creates it), "
+                "else change its number",
+            ),
+        )
 
     def _settle(self, record: SourceRecord, why: str) -> str | None:
         """After a create that IFS refused for a taken key, or whose answer was lost: the

@@ -1,0 +1,61 @@
+"""Adoption, for flow authors: of the target records that resemble a source record,
+the one this connector provably wrote, or why none may be adopted (DESIGN §3).
+
+A target's look-up gathers its candidates, each with the ways it differs from what
+was sent (none: it is exactly that), and the weaker matches (a natural key alone);
+`judge` turns them into a target id, an `Ambiguous` (a `conflict` naming every id and
+the fix), or None (nothing resembles the record: it is created).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from connector_dagster.engine.sync import Ambiguous
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    """How a target names its records and the fixes in a conflict's message."""
+
+    things: str
+    """The target's records, e.g. "ServiceTitan PO(s)"."""
+    several_fix: str
+    """When several are each exactly what was sent, e.g. "cancel the extra ones"."""
+    resembling: str
+    """What the look-alikes carry, e.g. "carry a copy of this connection's marker"."""
+    resembling_fix: str
+    """What a person does about a look-alike."""
+    weak: str = ""
+    """What weaker matches share, e.g. "have vendor invoice number 'PO-1' but not this
+    connector's marker"."""
+    weak_fix: str = ""
+
+
+def judge(
+    why: Mapping[str, Sequence[str]], weak: Sequence[str] = (), *, say: Conflicts
+) -> str | Ambiguous | None:
+    """The one candidate that differs in nothing, else why none can be adopted; None
+    when there is no candidate at all. `why`: candidate id -> how it differs."""
+    ours = [target_id for target_id, differs in why.items() if not differs]
+    if len(ours) == 1:
+        return ours[0]
+    if ours:
+        return Ambiguous(
+            f"{say.things} {', '.join(ours)} are each exactly what this connector sent for "
+            f"it; {say.several_fix}, then replay this record"
+        )
+    if why:
+        reasons = "; ".join(f"{target_id}: {', '.join(d)}" for target_id, d in why.items())
+        return Ambiguous(
+            f"{say.things} {', '.join(why)} {say.resembling} but are not what this connector "
+            f"sent ({reasons}), so none is adopted or changed and nothing is written beside "
+            f"them; {say.resembling_fix}; then replay this record"
+        )
+    if weak:
+        return Ambiguous(
+            f"{say.things} {', '.join(weak)} {say.weak}, so none is adopted or changed; "
+            f"{say.weak_fix}; then replay this record"
+        )
+    return None
