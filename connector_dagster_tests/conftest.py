@@ -95,9 +95,9 @@ def _no_leftover_defs_state_storage() -> Iterator[None]:
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
 # The sandbox connection's lease bound, short so that a run after a crash waits
-# seconds, not minutes, for the dead step's leases: lease 2 s, renewed every 0.5 s,
+# seconds, not minutes, for the dead step's leases: lease 3 s, renewed every 0.5 s,
 # requests answered within 1 + 1 + TIMEOUT_S s on the loopback simulators.
-LEASE_TTL_S = 2
+LEASE_TTL_S = 3
 LEASE_RENEW_S = 0.5
 TIMEOUT_S = 4
 
