@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from connector_dagster.lib import db
+from connector_dagster_tests.flows.restart import restartable_db  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -18,6 +19,3 @@ def east_of_utc(sandbox_connection: dict, db_env: str) -> dict:
     with db.transaction(db_env) as cur:
         cur.execute("SELECT current_setting('TimeZone')")
     return sandbox_connection
-
-
-pytest_plugins = ["connector_dagster_tests.flows.restart"]
