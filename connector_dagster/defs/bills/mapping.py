@@ -15,23 +15,21 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.defs.bills.settings import BillSettings
-from connector_dagster.defs.invoices.postings import (
-    ACCOUNTS,
-    BUSINESS_UNITS,
-    TAX_CODES,
-    BusinessUnit,
+from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.kits.postings.mapping import (
     Line,
     Problems,
-    TaxCode,
     amount,
     business_date,
+    business_unit,
     clip,
+    gl_account,
     in_period,
     number,
     posting_set,
+    tax_code,
     unbalanced,
 )
-from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.lib.mapping import Mappings
 
 EXPORTED = ("Exported", "PostedAndExported")
@@ -88,7 +86,7 @@ def map_bill(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:
     summed = Decimal(0)
     for row in rows:
         value = _line_amount(row, problems, settings)
-        account = _account(row, maps, problems)
+        account = gl_account(row, f"{row['line']} {row['id']}", maps, problems)
         if value is not None:
             summed += value
         if value is not None and account is not None:
@@ -99,15 +97,15 @@ def map_bill(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:
             f"its lines add up to {summed} but its billAmount is {billed}; correct the bill "
             "in ServiceTitan",
         )
-    unit = _unit(bill, maps, problems)
-    tax_code = _tax_code(bill, tax, maps, problems)
+    unit = business_unit(bill, maps, problems)
+    code = tax_code(bill, tax, ("taxAmount", "taxZone"), maps, problems)
     if problems or unit is None or None in (billed, tax, shipping):
         return Mapped(None, list(problems))
     assert billed is not None and tax is not None and shipping is not None
     vendor = bill.get("vendorName") or "no vendor"
     number = bill.get("vendorNumber") or bill.get("referenceNumber") or bill["id"]
-    if tax and tax_code is not None:
-        lines.append(Line(settings.tax_account, tax, f"Tax {tax_code.tax_code}"))
+    if tax and code is not None:
+        lines.append(Line(settings.tax_account, tax, f"Tax {code.tax_code}"))
     if shipping:
         lines.append(Line(settings.shipping_account, shipping, "Shipping"))
     lines.append(Line(settings.payable_account, -(billed + tax + shipping), f"{vendor} {number}"))
@@ -154,40 +152,3 @@ def _line_amount(row: dict[str, Any], problems: Problems, settings: BillSettings
         )
         return None
     return quantity * cost
-
-
-def _account(row: dict[str, Any], maps: Mappings, problems: Problems) -> str | None:
-    where = f"{row['line']} {row['id']}"
-    if row.get("glAccountId") is None:
-        problems.add("validation", f"{where} has no generalLedgerAccount; set it in ServiceTitan")
-        return None
-    return problems.mapped(
-        maps,
-        ACCOUNTS,
-        row["glAccountId"],
-        f"{where} generalLedgerAccount",
-        "IFS account",
-        f"{row.get('glAccountNumber')} {row.get('glAccountName')}",
-    )
-
-
-def _unit(bill: dict[str, Any], maps: Mappings, problems: Problems) -> BusinessUnit | None:
-    if bill.get("businessUnitId") is None:
-        problems.add("validation", "has no businessUnit; set it in ServiceTitan")
-        return None
-    found = problems.mapped(
-        maps, BUSINESS_UNITS, bill["businessUnitId"], "businessUnit", "IFS company and cost centre"
-    )
-    return None if found is None else BusinessUnit.model_validate(found)
-
-
-def _tax_code(
-    bill: dict[str, Any], tax: Decimal | None, maps: Mappings, problems: Problems
-) -> TaxCode | None:
-    if not tax:
-        return None
-    if bill.get("taxZoneId") is None:
-        problems.add("validation", f"has taxAmount {tax} but no taxZone; set its tax zone")
-        return None
-    found = problems.mapped(maps, TAX_CODES, bill["taxZoneId"], "taxZone", "IFS tax code")
-    return None if found is None else TaxCode.model_validate(found)

@@ -1,5 +1,5 @@
-"""How F4's records are counted when a period is reconciled: as F3's, each posting set's
-debits and credits by IFS company, account and code parts (the cost centre)."""
+"""How F4's records are counted when a period is reconciled: as the posting kit counts
+them, each posting set's debits and credits by IFS company, account and code parts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from connector_dagster.defs.bills.mapping import PREFIX
 from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import bill_key
 from connector_dagster.defs.bills.target import IfsBillPostings
-from connector_dagster.defs.invoices.reconcile import DIMENSIONS, figures, posted
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Period, Reconciliation, TargetRecord
+from connector_dagster.kits.postings.reconcile import DIMENSIONS, figures, posted
 
 KIND = {prefix: kind for kind, prefix in PREFIX.items()}
 BILL = re.compile(rf"^ST-({'|'.join(KIND)})-(\d+)$")

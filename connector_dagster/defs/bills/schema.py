@@ -1,5 +1,5 @@
 """F4's pandera schemas of the bills read from ServiceTitan, run as checks (helpers
-from F3's `schema`).
+from the posting kit's `schema`).
 
 `validate` (blocking) guards the shape: columns, keys, dates, lines that belong to a
 read bill, one period. `validate_records` (a warning, not blocking) checks each bill:
@@ -14,7 +14,8 @@ from decimal import Decimal
 import pandas as pd
 import pandera.pandas as pa
 
-from connector_dagster.defs.invoices.schema import (
+from connector_dagster.engine.frames import clean, shape_problems
+from connector_dagster.kits.postings.schema import (
     DATE,
     PERIOD,
     POSTING_AMOUNTS,
@@ -25,7 +26,6 @@ from connector_dagster.defs.invoices.schema import (
     orphans,
     total,
 )
-from connector_dagster.engine.frames import clean, shape_problems
 
 BILLS = pa.DataFrameSchema(
     {

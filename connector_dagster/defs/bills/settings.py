@@ -1,5 +1,5 @@
 """F4's block under `flows: bills:` of a connection (its IFS posting target's settings
-are F3's `PostingSettings`)."""
+are the posting kit's `PostingSettings`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connector_dagster.defs.invoices.settings import PostingSettings
+from connector_dagster.kits.postings.settings import PostingSettings
 
 BillType = Literal["ApBill", "Procurement"]
 

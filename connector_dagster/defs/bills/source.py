@@ -11,10 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 from connector_dagster.defs.bills.settings import BillSettings
-from connector_dagster.defs.invoices.source import frame, modified_since, period_frame, records
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
-from connector_dagster.lib.servicetitan import ServiceTitanClient
+from connector_dagster.kits.postings.source import (
+    ServiceTitanDocuments,
+    frame,
+    modified_since,
+    period_frame,
+    records,
+)
 
 FLOW = "bills"
 BILLS = "servicetitan_bills"
@@ -33,18 +37,8 @@ def bill_key(kind: str, bill_id: Any) -> str:
     return f"{kind}-{bill_id}"
 
 
-class ServiceTitanBills:
+class ServiceTitanBills(ServiceTitanDocuments[BillSettings]):
     """ServiceTitan AP and inventory bills as F4's source."""
-
-    system = "ServiceTitan"
-
-    def __init__(self, link: Link, settings: BillSettings) -> None:
-        self.link = link
-        self.settings = settings
-
-    @property
-    def st(self) -> ServiceTitanClient:
-        return self.link.servicetitan
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """Bills of each type whose bill date lies in the period, with their lines."""

@@ -8,8 +8,8 @@ from connector_dagster.defs.bills.reconcile import RECONCILIATION
 from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import BILLS, ServiceTitanBills
 from connector_dagster.defs.bills.target import IfsBillPostings
-from connector_dagster.defs.invoices.postings import TABLES
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.postings.mapping import TABLES
 
 SPEC = FlowSpec(
     name="bills",

@@ -1,12 +1,12 @@
-"""F4's target: F3's IFS posting target, bills marked with `ap-bills/markasexported`
+"""F4's target: the posting kit's IFS posting target, bills marked with `ap-bills/markasexported`
 or `inventory-bills/markasexported`. Bills carry no external id in ServiceTitan (a mark
 only sets their sync status), so the IFS key is kept in the ledger alone."""
 
 from __future__ import annotations
 
 from connector_dagster.defs.bills.mapping import reference
-from connector_dagster.defs.invoices.target import IfsPostingTarget
 from connector_dagster.engine.sync import SourceRecord
+from connector_dagster.kits.postings.target import IfsPostingTarget
 
 MARK = {
     "ap": ("ap-bills/markasexported", "billIds", "billId"),

@@ -13,23 +13,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.invoices.postings import (
-    ACCOUNTS,
-    BUSINESS_UNITS,
-    TAX_CODES,
-    BusinessUnit,
-    Line,
-    Problems,
-    TaxCode,
-    amount,
-    business_date,
-    clip,
-    exported_by_us,
-    in_period,
-    posting_set,
-)
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.kits.postings.mapping import (
+    Line,
+    Problems,
+    amount,
+    business_date,
+    business_unit,
+    clip,
+    exported_by_us,
+    gl_account,
+    in_period,
+    posting_set,
+    tax_code,
+)
 from connector_dagster.lib.mapping import Mappings
 
 EXPORTED = "Exported"
@@ -90,20 +88,20 @@ def map_invoice(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped
     job_text = f", job {job['jobNumber']}" if job else ""
     lines = []
     for row, value in zip(ordered, values, strict=True):
-        account = _item_account(row, maps, problems)
+        account = gl_account(row, f"item {row['id']}", maps, problems)
         if value is not None and account is not None:
             text = clip(f"{row.get('glAccountName') or account}{job_text}", 200)
             lines.append(Line(account, -value, text))
-    unit = _unit(invoice, maps, problems)
-    tax_code = _tax_code(invoice, tax, maps, problems)
+    unit = business_unit(invoice, maps, problems)
+    code = tax_code(invoice, tax, ("salesTax", "taxZoneId"), maps, problems)
     if problems or unit is None or total is None or tax is None:
         return Mapped(None, list(problems))
     customer = invoice.get("customerName") or "no customer"
     lines.append(
         Line(settings.receivable_account, total, f"Invoice {invoice['number']} {customer}")
     )
-    if tax_code is not None:
-        lines.append(Line(tax_code.account, -tax, f"Sales tax {tax_code.tax_code}"))
+    if code is not None:
+        lines.append(Line(code.account, -tax, f"Sales tax {code.tax_code}"))
     parts = None
     if settings.job_code_part and job:
         parts = {settings.job_code_part: str(job["jobNumber"])[:20]}
@@ -148,45 +146,3 @@ def _check_totals(
             f"subTotal {sub} plus salesTax {tax} is not its total {total}; correct it in "
             "ServiceTitan",
         )
-
-
-def _item_account(row: dict[str, Any], maps: Mappings, problems: Problems) -> str | None:
-    where = f"item {row['id']}"
-    if row.get("glAccountId") is None:
-        problems.add("validation", f"{where} has no generalLedgerAccount; set it in ServiceTitan")
-        return None
-    return problems.mapped(
-        maps,
-        ACCOUNTS,
-        row["glAccountId"],
-        f"{where} generalLedgerAccount",
-        "IFS account",
-        f"{row.get('glAccountNumber')} {row.get('glAccountName')}",
-    )
-
-
-def _unit(invoice: dict[str, Any], maps: Mappings, problems: Problems) -> BusinessUnit | None:
-    if invoice.get("businessUnitId") is None:
-        problems.add("validation", "has no businessUnit; set it in ServiceTitan")
-        return None
-    found = problems.mapped(
-        maps,
-        BUSINESS_UNITS,
-        invoice["businessUnitId"],
-        "businessUnit",
-        "IFS company and cost centre",
-    )
-    return None if found is None else BusinessUnit.model_validate(found)
-
-
-def _tax_code(
-    invoice: dict[str, Any], tax: Decimal | None, maps: Mappings, problems: Problems
-) -> TaxCode | None:
-    """The IFS tax code and account of the invoice's tax zone, when it has sales tax."""
-    if not tax:
-        return None
-    if invoice.get("taxZoneId") is None:
-        problems.add("validation", f"has salesTax {tax} but no taxZoneId; set its tax zone")
-        return None
-    found = problems.mapped(maps, TAX_CODES, invoice["taxZoneId"], "taxZoneId", "IFS tax code")
-    return None if found is None else TaxCode.model_validate(found)

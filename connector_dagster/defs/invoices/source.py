@@ -1,23 +1,27 @@
 """F3's source: a period's ServiceTitan invoices (by invoice date, inactive ones too,
 with their items), the jobs they name (≤ 50 ids a call), which invoices changed since
-they were read, and which periods have changes since a `modifiedOn` cursor (shared
-with F4: `modified_since`)."""
+they were read, and which periods have changes since a `modifiedOn` cursor (the
+posting kit's `modified_since`)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
-from connector_dagster.lib.servicetitan import ServiceTitanClient
+from connector_dagster.kits.postings.source import (
+    ServiceTitanDocuments,
+    frame,
+    modified_since,
+    period_frame,
+    records,
+)
 
 INVOICES = "servicetitan_invoices"
 JOBS = "servicetitan_jobs"
@@ -27,80 +31,12 @@ INVOICE_FIELDS = ["id", "number", "invoiceDate", "syncStatus", "active", "export
 ITEM_FIELDS = ["invoiceId", "id", "order", "skuName", "description", "type", "quantity",
                "price", "total", "glAccountId", "glAccountNumber", "glAccountName"]  # fmt: skip
 JOB_FIELDS = ["id", "jobNumber", "jobTypeId", "businessUnitId", "invoiceId", "modifiedOn"]
-PERIOD_FIELDS = ["key", "start", "end"]
 ALL = {"activeState": "All"}
 """Inactive invoices too: the API's default leaves them out silently."""
 
 
-def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype=object)
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame's rows as dicts, missing values as None."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
-def period_frame(period: Period) -> pd.DataFrame:
-    """The period a read was made for, kept with it so that checks and mapping see it."""
-    row = {"key": period.key, "start": period.start.isoformat(), "end": period.end.isoformat()}
-    return frame([row], PERIOD_FIELDS)
-
-
-def _stamp(text: Any) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-
-
-def modified_since(
-    st: ServiceTitanClient,
-    path: str,
-    params: Mapping[str, Any],
-    cursor: str | None,
-    business_date: str,
-) -> Changes:
-    """Periods (by `business_date`) of the `accounting/<path>` documents modified after
-    `cursor` (a `modifiedOn`), and the cursor to go on from. With no cursor: none, and
-    a cursor of now by ServiceTitan's clock (its `Date` header), so that no clock of
-    ours decides what is new. Nothing changed: one request."""
-    if cursor is None:
-        reply = st.engine.request("GET", st.path("accounting", path, {**params, "pageSize": 1}))
-        sent = reply.headers.get("date")
-        now = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
-        return Changes({}, (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    after, last = _stamp(cursor), cursor
-    periods: Counter[str] = Counter()
-    requests = 0
-    number = 1
-    while True:
-        requests += 1
-        page = st.get(
-            "accounting",
-            path,
-            {**params, "modifiedOnOrAfter": cursor, "page": number,
-             "pageSize": st.settings.page_size},
-        )  # fmt: skip
-        for row in page.get("data") or []:
-            if _stamp(row["modifiedOn"]) > after:
-                periods[period_key(date.fromisoformat(str(row[business_date])[:10]))] += 1
-                if _stamp(row["modifiedOn"]) > _stamp(last):
-                    last = str(row["modifiedOn"])
-        if not page.get("hasMore"):
-            return Changes(dict(periods), last, requests)
-        number += 1
-
-
-class ServiceTitanInvoices:
+class ServiceTitanInvoices(ServiceTitanDocuments[InvoiceSettings]):
     """ServiceTitan invoices and their jobs as F3's source."""
-
-    system = "ServiceTitan"
-
-    def __init__(self, link: Link, settings: InvoiceSettings) -> None:
-        self.link = link
-        self.settings = settings
-
-    @property
-    def st(self) -> ServiceTitanClient:
-        return self.link.servicetitan
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         if name == JOBS:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from connector_dagster.defs.invoices import schema
 from connector_dagster.defs.invoices.mapping import map_item
-from connector_dagster.defs.invoices.postings import TABLES
 from connector_dagster.defs.invoices.reconcile import RECONCILIATION
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.source import INVOICES, JOBS, ServiceTitanInvoices
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.postings.mapping import TABLES
+from connector_dagster.kits.postings.schema import POSTING_AMOUNTS
 from connector_dagster.lib.connections import WEBHOOK_EVENT_TYPES
 
 SPEC = FlowSpec(
@@ -48,6 +49,6 @@ SPEC = FlowSpec(
     map=map_item,
     tables=TABLES,
     reconcile=RECONCILIATION,
-    amounts=schema.POSTING_AMOUNTS,
+    amounts=POSTING_AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True, inbox_events=WEBHOOK_EVENT_TYPES),
 )

@@ -1,6 +1,7 @@
-"""What F3 and F4 share in mapping, pure: the mapping tables they read (declared once),
-amounts in the company currency, and a document's signed lines turned into an IFS
-posting set (a header and balanced rows, debits and credits per account)."""
+"""What F3 and F4 share in mapping, pure: the mapping tables they read (declared once)
+and their look-ups, amounts in the company currency, and a document's signed lines
+turned into an IFS posting set (a header and balanced rows, debits and credits per
+account)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from connector_dagster.defs.invoices.settings import PostingSettings
+from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.mapping import Mappings, Table
 
 IfsCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^\S+$")]
@@ -96,6 +97,51 @@ class Problems(list[tuple[str, str]]):
                 f"(version {maps.version}), then replay this record",
             )
         return value
+
+
+def gl_account(row: dict[str, Any], where: str, maps: Mappings, problems: Problems) -> str | None:
+    """The IFS account of a document line's GL account (`where` names the line)."""
+    if row.get("glAccountId") is None:
+        problems.add("validation", f"{where} has no generalLedgerAccount; set it in ServiceTitan")
+        return None
+    return problems.mapped(
+        maps,
+        ACCOUNTS,
+        row["glAccountId"],
+        f"{where} generalLedgerAccount",
+        "IFS account",
+        f"{row.get('glAccountNumber')} {row.get('glAccountName')}",
+    )
+
+
+def business_unit(doc: dict[str, Any], maps: Mappings, problems: Problems) -> BusinessUnit | None:
+    """The IFS company and cost centre of a document's business unit."""
+    if doc.get("businessUnitId") is None:
+        problems.add("validation", "has no businessUnit; set it in ServiceTitan")
+        return None
+    found = problems.mapped(
+        maps, BUSINESS_UNITS, doc["businessUnitId"], "businessUnit", "IFS company and cost centre"
+    )
+    return None if found is None else BusinessUnit.model_validate(found)
+
+
+def tax_code(
+    doc: dict[str, Any],
+    tax: Decimal | None,
+    fields: tuple[str, str],
+    maps: Mappings,
+    problems: Problems,
+) -> TaxCode | None:
+    """The IFS tax code of a document's tax zone, when it has tax; `fields` names its tax
+    amount and tax zone fields in problems."""
+    if not tax:
+        return None
+    tax_field, zone_field = fields
+    if doc.get("taxZoneId") is None:
+        problems.add("validation", f"has {tax_field} {tax} but no {zone_field}; set its tax zone")
+        return None
+    found = problems.mapped(maps, TAX_CODES, doc["taxZoneId"], zone_field, "IFS tax code")
+    return None if found is None else TaxCode.model_validate(found)
 
 
 def amount(raw: Any, field: str, problems: Problems, settings: PostingSettings) -> Decimal | None:

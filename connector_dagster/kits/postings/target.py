@@ -1,0 +1,226 @@
+"""The IFS posting target F3 and F4 share, in the write protocol; a flow says how its
+documents are referenced and marked exported.
+
+A document is looked up in IFS before its first create (`lookup_before_create`: a
+person may have keyed its voucher by hand) by its reference (F3's `ST-INV-<id>`), many
+documents per request; a posting set is adopted only when it is exactly what this
+connector sent: its Text the document's with this connection's marker, its header
+fields and rows those of the payload (IFS keeps no creation time on a posting set, so
+that is the proof). Any other set with the reference is a `conflict` naming it. It is
+created as one `$batch` change set when the connection allows it, else request by
+request; updated field by field with If-Match (412: re-read, re-applied); deleted when
+the document is cancelled in ServiceTitan. IFS's refusals become `period_closed` (naming
+the period) and `target_locked`. Once it is in IFS, the document is marked exported in
+ServiceTitan with the IFS key; a refused mark is a failed record, marked again by the
+next run (which finds the posting set by its reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from connector_dagster.engine.adoption import Conflicts, judge
+from connector_dagster.engine.link import Link
+from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.kits.postings.settings import PostingSettings
+from connector_dagster.lib.errors import ApiError
+from connector_dagster.lib.ifs import Row, refusal
+from connector_dagster.lib.ifs_postings import PostingWriter, unlike
+
+
+class IfsPostingTarget:
+    """ServiceTitan documents as IFS posting sets; a flow says how a document is
+    referenced in IFS (`reference`) and marked exported in ServiceTitan (`mark`)."""
+
+    label = "document"
+    lookup_before_create = True
+
+    def __init__(self, link: Link, settings: PostingSettings) -> None:
+        self.link = link
+        self.settings = settings
+        ifs = link.connection.ifs
+        self.writer = PostingWriter(
+            link.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
+        )
+
+    def reference(self, key: str) -> str:
+        raise NotImplementedError
+
+    def mark(self, record: SourceRecord, target_id: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def marker(self) -> str:
+        return f"[connector:{self.link.name}]"
+
+    @property
+    def what(self) -> str:
+        return self.writer.sets.set_name.removesuffix("Set")
+
+    def marked(self, header: Mapping[str, Any]) -> dict[str, Any]:
+        """The header as written: its Text tagged with this connection's marker."""
+        return {**header, "Text": f"{header['Text']} {self.marker}"}
+
+    def lookup(
+        self, records: Sequence[SourceRecord], since: datetime
+    ) -> dict[str, str | Ambiguous]:
+        """The posting set this connector made for each record, among those carrying its
+        reference (whenever created): one proven its by `_unlike`. A set that only
+        resembles it (the reference without the marker, a copy of the marker, other
+        amounts) is never adopted, nor are two proven ones. One request per page of
+        records, and one more for the rows of the sets whose Text is exactly the marked
+        Text (none when nothing was posted yet)."""
+        by_reference = {self.reference(r.key): r for r in records}
+        fields = {"Text", *(k for r in records for k in ((r.payload or {}).get("header") or {}))}
+        found = self.writer.find(by_reference, select=sorted(fields))
+        marked = [
+            row
+            for ref, record in by_reference.items()
+            for row in found.get(ref, [])
+            if self._exact_text(record, row)
+        ]
+        columns = {k for r in records for row in (r.payload or {}).get("rows") or [] for k in row}
+        rows = self.writer.rows_of(marked, select=sorted(columns)) if marked else {}
+        result: dict[str, str | Ambiguous] = {}
+        for ref, record in by_reference.items():
+            why = {
+                self.writer.sets.key_text(row): self._unlike(
+                    record, row, rows.get(self.writer.sets.key_text(row), [])
+                )
+                for row in found.get(ref, [])
+            }
+            judged = self._judge(record, ref, why)
+            if judged is not None:
+                result[record.key] = judged
+        return result
+
+    def _exact_text(self, record: SourceRecord, header: Row) -> bool:
+        """Whether a set's Text is exactly the one this connector writes for the record
+        (for a cancellation, which carries no payload: any Text ending in the marker)."""
+        text = str(header.get("Text") or "")
+        if record.payload is None or "header" not in record.payload:
+            return text.endswith(f" {self.marker}")
+        return text == self.marked(record.payload["header"])["Text"]
+
+    def _unlike(self, record: SourceRecord, header: Row, rows: list[Row]) -> list[str]:
+        """How a set carrying the record's reference differs from what was sent for it."""
+        if not self._exact_text(record, header):
+            text = str(header.get("Text") or "")
+            where = "a copy of the marker in" if self.marker in text else "no marker in"
+            return [f"{where} its Text {text!r}"]
+        if record.payload is None or "header" not in record.payload:
+            return []
+        sent = self.marked(record.payload["header"])
+        return unlike(header, rows, sent, record.payload["rows"])
+
+    def _judge(
+        self, record: SourceRecord, ref: str, why: dict[str, list[str]]
+    ) -> str | Ambiguous | None:
+        """The one set proven the record's, else why none can be adopted (None: no set
+        carries the reference, so it is created)."""
+        return judge(
+            why,
+            say=Conflicts(
+                things=f"IFS {self.what}(s)",
+                several_fix="delete the extra ones in IFS",
+                resembling=f"carry reference {ref!r}",
+                resembling_fix=(
+                    f"if one of them already posts this {self.label}, delete it in IFS (the "
+                    "replay then posts it once, marked as this connector's), else change its "
+                    "reference in IFS"
+                ),
+            ),
+        )
+
+    def create(self, record: SourceRecord) -> str:
+        assert record.payload is not None
+        try:
+            target_id = self.writer.create(
+                self.marked(record.payload["header"]), record.payload["rows"]
+            )
+        except ApiError as exc:
+            self._refused(record, exc, "posted", None)
+        self.mark(record, target_id)
+        return target_id
+
+    def update(self, record: SourceRecord, target_id: str) -> None:
+        """Bring the posting set to the document as it is now (a field a person changed in
+        IFS stays, unless the document's value for it changed), check it, mark it."""
+        assert record.payload is not None
+        last = record.previous
+        previous = None
+        if last is not None and "header" in last:
+            previous = {"header": self.marked(last["header"]), "rows": last.get("rows") or []}
+        try:
+            self.writer.update(
+                target_id,
+                self.marked(record.payload["header"]),
+                record.payload["rows"],
+                previous,
+            )
+        except ApiError as exc:
+            self._refused(record, exc, "changed", target_id)
+        self.mark(record, target_id)
+
+    def cancel(self, record: SourceRecord, target_id: str) -> None:
+        """Delete the posting set of a document cancelled in ServiceTitan (gone already is
+        done); one IFS no longer lets go is `target_locked`."""
+        try:
+            self.writer.delete(target_id)
+        except ApiError as exc:
+            self._refused(record, exc, "deleted", target_id)
+
+    def _refused(
+        self, record: SourceRecord, exc: ApiError, doing: str, target_id: str | None
+    ) -> NoReturn:
+        """A closed period or a locked posting set as its own failure; anything else as
+        the client classified it."""
+        found = refusal(exc)
+        who = f"{self.label} {record.key!r}"
+        if found is not None and found.reason == "period_closed":
+            company = (record.payload or {}).get("header", {}).get("Company", "the company")
+            raise RecordFailure(
+                "period_closed",
+                f"{who}: IFS accounting period {found.period or '(unnamed)'} is closed for "
+                f"{company}, so nothing was {doing}; reopen the period in IFS, then replay "
+                "this record",
+                http_status=exc.status,
+            ) from None
+        if found is not None and found.reason == "target_locked":
+            raise RecordFailure(
+                "target_locked",
+                f"{who}: IFS {self.what} {target_id} can no longer be changed "
+                f"({found.detail}), so nothing was {doing}; change it in IFS by hand, then "
+                "resolve this record",
+                http_status=exc.status,
+            ) from None
+        raise exc
+
+    def marked_exported(
+        self, record: SourceRecord, target_id: str, answers: Any, id_field: str, doc_id: int
+    ) -> None:
+        """Check ServiceTitan's answer to `markasexported` for the document: a row that
+        did not succeed is a failed record."""
+        row = next(
+            (a for a in answers or [] if isinstance(a, dict) and a.get(id_field) == doc_id), None
+        )
+        if row is not None and row.get("success"):
+            return
+        why = str((row or {}).get("errorMessage") or "ServiceTitan's answer has no row for it")
+        elsewhere = "already exported" in why.lower()
+        fix = (
+            f"it was exported by another integration meanwhile: if that export stands, delete "
+            f"IFS {self.what} {target_id} in IFS, then resolve this record"
+            if elsewhere
+            else "the next run finds the IFS posting set by its reference and marks it again"
+        )
+        raise RecordFailure(
+            "conflict" if elsewhere else "rejected",
+            f"{self.label} {record.key!r}: posted to IFS as {self.what} {target_id}, but "
+            f"ServiceTitan did not mark it exported ({why}); {fix}",
+        )
+
+    def message(self, target_id: str) -> str:
+        return f"Posted to IFS {self.what} {target_id} by connector {self.link.name}"
