@@ -251,11 +251,11 @@ def _per(counts: dict[str, int], documents: int) -> dict[str, float]:
 
 def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) -> dict:
     from connector_dagster.defs.purchase_orders.spec import SPEC
-    from connector_dagster.defs.purchase_orders.target import marked_order
     from connector_dagster.defs.resources import build_resources
     from connector_dagster.engine import registry
     from connector_dagster.engine.build import build
     from connector_dagster.engine.link import Link
+    from connector_dagster.kits.purchase_orders.provenance import marked_order
 
     st_base = env["info"]["servicetitan"]["api_url"]
     ifs_base = env["info"]["ifs"]["base_url"]

@@ -1,7 +1,7 @@
 """The package's shape, read from the source with `ast` (nothing is run): no import
 circle anywhere in `connector_dagster`; `lib/` knows neither the engine nor any flow;
-the engine imports no flow; the two simulators never import each other or the
-server that runs them."""
+the engine imports no flow; no flow imports another, and kits import none; the two
+simulators never import each other or the server that runs them."""
 
 from __future__ import annotations
 
@@ -141,22 +141,31 @@ def test_lib_holds_no_flow_names() -> None:
     assert hits == []
 
 
-def test_two_flows_never_import_each_other() -> None:
-    """A flow may build on another (F5 reads F1's mapping tables in reverse), one way
-    only: flow folders form no circle among themselves."""
-    flows: dict[str, set[str]] = {}
-    for module, imported in import_graph().items():
-        parts = module.split(".")
-        if len(parts) > 3 and parts[:2] == ["connector_dagster", "defs"]:
-            flows.setdefault(parts[2], set()).update(
-                target.split(".")[2]
-                for target in imported
-                if target.startswith("connector_dagster.defs.") and len(target.split(".")) > 3
-            )
-    both = {
-        tuple(sorted((a, b)))
-        for a, targets in flows.items()
-        for b in targets - {a}
-        if a in flows.get(b, set())
+def _flow_folders() -> set[str]:
+    """The folders under `defs/` that are flows (they hold a spec)."""
+    return {path.parent.name for path in (PACKAGE / "defs").glob("*/spec.py")}
+
+
+def test_no_flow_folder_imports_another_flow() -> None:
+    """A flow folder imports the engine, kits and lib, never another flow: what two
+    flows share (F3 and F4's postings, F1 and F5's markers and tables) is a kit."""
+    flows = _flow_folders()
+    wrong = {
+        (module, target)
+        for module, imported in import_graph().items()
+        if module.split(".")[:2] == ["connector_dagster", "defs"]
+        and len(module.split(".")) > 3
+        and module.split(".")[2] in flows
+        for target in imported
+        if target.split(".")[:2] == ["connector_dagster", "defs"]
+        and len(target.split(".")) > 3
+        and target.split(".")[2] in flows
+        and target.split(".")[2] != module.split(".")[2]
     }
-    assert both == set()
+    assert wrong == set(), "flows importing flows:\n" + "\n".join(map(str, sorted(wrong)))
+
+
+def test_kits_import_no_flow_and_hold_no_spec() -> None:
+    wrong = _imports_between(import_graph(), "connector_dagster.kits", ("connector_dagster.defs",))
+    assert wrong == set()
+    assert list((PACKAGE / "kits").rglob("spec.py")) == []

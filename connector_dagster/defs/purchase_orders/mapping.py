@@ -11,58 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
-
-from connector_dagster.defs.purchase_orders.provenance import raised_in_servicetitan
 from connector_dagster.engine.spec import Item, Mapped
-from connector_dagster.lib.mapping import Mappings, Table
+from connector_dagster.kits.purchase_orders.provenance import (
+    provenance_marker,
+    raised_in_servicetitan,
+)
+from connector_dagster.lib.mapping import Mappings
 
 if TYPE_CHECKING:
     from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 
 CENT = Decimal("0.01")
-MARKER_PREFIX = "IFS PO "
-
-
-def provenance_marker(order_no: str) -> str:
-    """The text written into the ServiceTitan PO's memo (returned as `summary`)."""
-    return f"{MARKER_PREFIX}{order_no}"
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ShipTo(_Entry):
-    description: str
-    street: str
-    unit: str = ""
-    city: str
-    state: str
-    zip: str
-    country: str
-
-
-class Site(_Entry):
-    business_unit_id: PositiveInt
-    inventory_location_id: PositiveInt
-    ship_to: ShipTo
-
-
-class TaxCode(_Entry):
-    tax_zone_id: PositiveInt
-    rate: Annotated[Decimal, Field(ge=0, lt=1)]
-
-
-TABLES = (
-    Table("vendors", "IFS VendorNo -> ServiceTitan vendor id", PositiveInt),
-    Table("sites", "IFS site (Contract) -> ServiceTitan business unit, location, ship-to", Site),
-    Table("tax_codes", "IFS tax code -> ServiceTitan tax zone and rate", TaxCode),
-    Table("parts", "IFS PartNo -> ServiceTitan SKU id", PositiveInt),
-    Table("po_types", "`default` -> the ServiceTitan purchase-order type", PositiveInt),
-)
 
 
 def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Mapped:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
-from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
+from connector_dagster.kits.purchase_orders.provenance import marked_order
 
 CENT = Decimal("0.01")
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from connector_dagster.defs.purchase_orders import schema
-from connector_dagster.defs.purchase_orders.mapping import TABLES, map_item
+from connector_dagster.defs.purchase_orders.mapping import map_item
 from connector_dagster.defs.purchase_orders.reconcile import RECONCILIATION
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.purchase_orders.source import READ, IfsPurchaseOrders
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.purchase_orders.tables import TABLES
 
 SPEC = FlowSpec(
     name="purchase_orders",

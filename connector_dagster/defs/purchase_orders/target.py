@@ -8,23 +8,22 @@ ServiceTitan no longer lets us change into `target_locked`.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.purchase_orders.mapping import (
-    MARKER_PREFIX,
-    decimal_or_none,
-    provenance_marker,
-    update_payload,
-)
+from connector_dagster.defs.purchase_orders.mapping import decimal_or_none, update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.kits.purchase_orders.provenance import (
+    marked_order,
+    memo_marker,
+    provenance_marker,
+)
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.servicetitan import ServiceTitanClient
 
@@ -34,23 +33,6 @@ PERSON_EDITABLE = ("memo", "vendorInvoiceNumber")
 HEADER_CONTENT = ("vendorId", "typeId", "businessUnitId", "inventoryLocationId", "tax", "shipping")
 ITEM_CONTENT = ("skuId", "description", "vendorPartNumber", "quantity", "cost")
 """What a PO must hold, as the payload sent, to be adopted (with its ship-to and dates)."""
-
-
-def marker(memo: str, connection: str) -> str:
-    """The memo written into ServiceTitan: the mapped memo (`IFS PO <OrderNo>`) tagged
-    with the connection, so only this connection's POs are ever adopted."""
-    return f"{memo} [connector:{connection}]"
-
-
-def marked_order(summary: str | None, connection: str) -> str | None:
-    """The IFS order number of a ServiceTitan PO's memo carrying this connection's
-    marker, wherever in the memo it stands (a person may add text around it): what
-    resembles a PO of this connector, not proof that it is one (see `unlike`)."""
-    found = re.search(
-        re.escape(MARKER_PREFIX) + r"(.+?) \[connector:" + re.escape(connection) + r"\]",
-        summary or "",
-    )
-    return found.group(1) if found else None
 
 
 def _same(current: Any, sent: Any) -> bool:
@@ -66,7 +48,7 @@ def unlike(po: dict[str, Any], record: SourceRecord, connection: str) -> list[st
     been made after the record's intent (less LOOKUP_SKEW), and, for a record that
     carries a PO (not a cancellation), hold the payload's vendor, type, business unit,
     location, ship-to, dates, tax, shipping and items, in order."""
-    expected = marker(provenance_marker(record.key), connection)
+    expected = memo_marker(provenance_marker(record.key), connection)
     why = []
     if po.get("summary") != expected:
         why.append(f"its memo is {po.get('summary')!r}, not exactly {expected!r}")
@@ -148,7 +130,7 @@ class ServiceTitanPurchaseOrders:
     ) -> str | Ambiguous | None:
         """The one PO proven the record's, else why none can be adopted (None: no PO
         resembles it, so it is created)."""
-        exact = marker(provenance_marker(record.key), self.link.name)
+        exact = memo_marker(provenance_marker(record.key), self.link.name)
         why = {str(po["id"]): unlike(po, record, self.link.name) for po in marked}
         return judge(
             why,
@@ -197,7 +179,7 @@ class ServiceTitanPurchaseOrders:
 
     def create(self, record: SourceRecord) -> str:
         assert record.payload is not None
-        body = {**record.payload, "memo": marker(record.payload["memo"], self.link.name)}
+        body = {**record.payload, "memo": memo_marker(record.payload["memo"], self.link.name)}
         return str(self.st.create("inventory", "purchase-orders", body)["id"])
 
     def _current(self, record: SourceRecord, target_id: str, doing: str) -> dict[str, Any]:
@@ -225,7 +207,7 @@ class ServiceTitanPurchaseOrders:
             if k not in PERSON_EDITABLE or (k in previous and previous[k] != v)
         }
         if "memo" in changed:
-            changed["memo"] = marker(changed["memo"], self.link.name)
+            changed["memo"] = memo_marker(changed["memo"], self.link.name)
         body = update_payload(changed, po.get("items") or [])
         try:
             self.st.patch("inventory", f"purchase-orders/{target_id}", body)

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from connector_dagster.defs.purchase_orders.mapping import TABLES as F1_TABLES
 from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.kits.purchase_orders.tables import TABLES as PO_TABLES
 from connector_dagster.lib.mapping import Mappings
 
 if TYPE_CHECKING:
     from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 
-TABLES = tuple(t for t in F1_TABLES if t.kind in ("vendors", "sites", "parts", "tax_codes"))
+TABLES = tuple(t for t in PO_TABLES if t.kind in ("vendors", "sites", "parts", "tax_codes"))
 """F1's tables, declared the same way (same entry types): F5 reads them in reverse."""
 CENT = Decimal("0.01")
 DESCRIPTION_LENGTH = 200

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.purchase_orders.provenance import raised_in_servicetitan
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
-from connector_dagster.defs.st_purchase_orders.source import from_ifs
 from connector_dagster.defs.st_purchase_orders.target import LINE_KEYS
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
+from connector_dagster.kits.purchase_orders.provenance import (
+    made_from_ifs,
+    raised_in_servicetitan,
+)
 from connector_dagster.lib import odata
 
 FLOW = "st_purchase_orders"
@@ -101,7 +103,7 @@ def _source_keys(link: Link, period: Period, numbers: set[str]) -> dict[str, str
         }
         for po in link.servicetitan.iter_pages("inventory", "purchase-orders", params):
             number = str(po.get("number"))
-            if number in missing and not from_ifs(po.get("summary")):
+            if number in missing and not made_from_ifs(po.get("summary")):
                 known[number].add(str(po["id"]))
     return {number: next(iter(ids)) for number, ids in known.items() if len(ids) == 1}
 

@@ -4,7 +4,6 @@ changed since they were read; and which periods have changes since an export cur
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -12,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from connector_dagster.defs.purchase_orders.mapping import MARKER_PREFIX as F1_MARKER_PREFIX
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.kits.purchase_orders.provenance import made_from_ifs
 
 READ = "servicetitan_purchase_orders_raised"
 PO_FIELDS = [
@@ -27,13 +26,6 @@ ITEM_FIELDS = [
     "purchaseOrderId", "id", "skuId", "description", "vendorPartNumber", "quantity", "cost",
     "status",
 ]  # fmt: skip
-_FROM_IFS = re.compile(re.escape(F1_MARKER_PREFIX) + r".+? \[connector:[^\]]+\]")
-
-
-def from_ifs(summary: str | None) -> bool:
-    """Whether a ServiceTitan PO's memo carries F1's marker (of any connection): it was
-    created from an IFS PO, so F5 never sends it (back) to IFS."""
-    return _FROM_IFS.search(summary or "") is not None
 
 
 def _day(value: Any) -> str | None:
@@ -64,7 +56,7 @@ class ServiceTitanRaisedPurchaseOrders:
             "purchase-orders",
             {"dateOnOrAfter": _midnight(period.start), "dateBefore": _midnight(period.end)},
         ):
-            if from_ifs(po.get("summary")):
+            if made_from_ifs(po.get("summary")):
                 from_erp += 1
                 continue
             pos.append(
@@ -135,7 +127,7 @@ class ServiceTitanRaisedPurchaseOrders:
         for page in st.export("inventory", "purchase-orders", cursor):
             requests += 1
             for po in page.rows:
-                if po.get("date") and not from_ifs(po.get("summary")):
+                if po.get("date") and not made_from_ifs(po.get("summary")):
                     periods[period_key(date.fromisoformat(str(po["date"])[:10]))] += 1
             last = page.continue_from
         return Changes(dict(periods), last, requests)

@@ -21,12 +21,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.st_purchase_orders.mapping import decimal_or_none
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib import odata
 from connector_dagster.lib.errors import (
     ApiError,

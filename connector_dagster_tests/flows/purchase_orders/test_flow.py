@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from connector_dagster.defs.purchase_orders.spec import SPEC
-from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
+from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib import mapping, odata
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
@@ -248,7 +248,7 @@ CRASH_SCRIPT = """
 import os
 from datetime import date
 from connector_dagster.defs.purchase_orders.spec import SPEC
-from connector_dagster.defs.purchase_orders.target import marked_order
+from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
 from connector_dagster.engine import flow
 from connector_dagster.engine.link import Link

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connector_dagster.defs.purchase_orders.mapping import (
-    TABLES,
-    map_purchase_order,
-    update_payload,
-)
+from connector_dagster.defs.purchase_orders.mapping import map_purchase_order, update_payload
 from connector_dagster.engine import registry
+from connector_dagster.kits.purchase_orders.tables import TABLES
 from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.sandbox import world

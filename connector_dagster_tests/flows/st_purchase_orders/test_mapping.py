@@ -6,16 +6,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from connector_dagster.defs.purchase_orders.mapping import map_item as f1_map_item
-from connector_dagster.defs.purchase_orders.provenance import (
-    raised_in_servicetitan,
-    reference_marker,
-)
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.st_purchase_orders.mapping import map_item, reverse
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
-from connector_dagster.defs.st_purchase_orders.source import from_ifs
 from connector_dagster.engine import registry
 from connector_dagster.engine.spec import Item
+from connector_dagster.kits.purchase_orders.provenance import made_from_ifs as from_ifs
+from connector_dagster.kits.purchase_orders.provenance import (
+    raised_in_servicetitan,
+    reference_marker,
+)
 from connector_dagster.lib import mapping
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.settings import PROJECT_ROOT

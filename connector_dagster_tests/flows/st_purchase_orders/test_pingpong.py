@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 
-from connector_dagster.defs.purchase_orders.target import marked_order
 from connector_dagster.engine.link import Link
+from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (

@@ -15,11 +15,11 @@ import pytest
 
 from connector_dagster.cli import main
 from connector_dagster.definitions import build_defs
-from connector_dagster.defs.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import FlowReconciliation, reconcile_flow
 from connector_dagster.engine.registry import flow as flow_spec
+from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
     PERIOD,

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connector_dagster.defs.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import RecordFailure
+from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib.store import RecordRef, Store
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
@@ -92,7 +92,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_e
 
 CRASH_SCRIPT = """
 import os
-from connector_dagster.defs.purchase_orders.provenance import reference_marker
+from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.defs.st_purchase_orders.target import IfsRaisedPurchaseOrders
 from connector_dagster.engine import flow
