@@ -559,13 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     args, extra = build_parser().parse_known_args(argv)
     if extra:
-        if args.fn is cmd_credentials_set:
-            # Not echoed: a secret typed on the command line must not reach logs.
-            args.parser.error(
-                f"{len(extra)} unexpected argument(s), not shown: secrets are read from "
-                "stdin or --from-env VAR, never from the command line"
-            )
-        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        # Never echoed, whatever the command: an argument too many may be a secret
+        # typed on the command line (`webhooks rotate-key C <key>`), and must not
+        # reach a terminal's scrollback or a log.
+        args.parser.error(
+            f"{len(extra)} unexpected argument(s), not shown: secrets are read from "
+            "stdin or --from-env VAR, never from the command line"
+        )
     if args.settings:
         load_env_file()
     check_names(args)

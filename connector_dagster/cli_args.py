@@ -128,11 +128,18 @@ def check_names(args: argparse.Namespace) -> None:
                 f"argument {arg_name(parser, 'connection')}: unknown connection {connection!r} "
                 f"(the connections are: {', '.join(known) or 'none'})"
             )
-    if flow is not None and flow not in registry.flows():
-        parser.error(
-            f"argument {arg_name(parser, 'flow')}: unknown flow {flow!r} (the flows are: "
-            f"{', '.join(sorted(registry.flows()))})"
-        )
+    if flow is not None:
+        flows = registry.flows()
+        codes = {spec.label.split(":", 1)[0].strip().upper(): name for name, spec in flows.items()}
+        args.flow = flow = codes.get(flow.strip().upper(), flow)  # F1 .. F5 name flows too
+        if flow not in flows:
+            named = ", ".join(
+                f"{code} {name}" for code, name in sorted(codes.items(), key=lambda c: c[1])
+            )
+            parser.error(
+                f"argument {arg_name(parser, 'flow')}: unknown flow {flow!r} (the flows are: "
+                f"{named})"
+            )
     kinds = [t.kind for t in registry.tables()]
     if kind is not None and kind not in kinds:
         parser.error(
