@@ -568,6 +568,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         )
     if args.settings:
         load_env_file()
+    if args.fn is not cmd_dev:
+        db.never_start_embedded()  # only `make dev` starts (and stops) the embedded server
     check_names(args)
     return args
 

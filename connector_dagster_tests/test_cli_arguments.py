@@ -183,3 +183,35 @@ def test_the_project_env_file_is_read_in_a_bare_shell(
     proc = run_cli("credentials", "list", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("connection")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reconcile", "--connection", "sandbox", "--period", "2026-10"],
+        ["webhooks", "status"],
+        ["failed", "replay", "--connection", "sandbox"],
+    ],
+)
+def test_a_command_without_make_dev_starts_no_database_and_says_so(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """Without `make dev` (no .env, no CONNECTOR_DATABASE_URL) a command starts no
+    embedded PostgreSQL (it would be left running after the command): it says in one
+    line how to point it at one, and nothing is left behind."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_DATABASE_URL"}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), CONNECTOR_ENV_FILE=str(tmp_path / "no.env"))
+    done = subprocess.run(
+        [sys.executable, "-m", "connector_dagster.cli", *argv],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CONNECTOR_DATABASE_URL is not set" in lines[0], lines
+    assert "make dev" in lines[0]
+    assert not (tmp_path / "home" / "pgdata").exists()
+    postmasters = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert postmasters.stdout.strip() == ""

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg2
 import psycopg2.extensions
 
-from connector_dagster.lib.settings import DATABASE_URL_VAR, ConfigError, dagster_home
+from connector_dagster.lib.settings import DATABASE_URL_VAR, ConfigError, dagster_home, require
 
 _SCHEMES = {"postgresql", "postgres", "postgresql+psycopg2"}
 
@@ -102,11 +102,24 @@ def stop_embedded(pgdata: Path | None = None, wait_s: float = 0.0) -> bool:
     return True
 
 
+_may_start_embedded = True
+
+
+def never_start_embedded() -> None:
+    """From now on in this process, `database_url()` never starts the embedded server:
+    a shell command that did would leave it running after the command ends."""
+    global _may_start_embedded
+    _may_start_embedded = False
+
+
 def database_url() -> str:
-    """`CONNECTOR_DATABASE_URL` when set (nothing is started), else the embedded server."""
+    """`CONNECTOR_DATABASE_URL` when set (nothing is started), else the embedded server
+    (unless `never_start_embedded()`: then a one-line ConfigError saying how to set it)."""
     url = os.environ.get(DATABASE_URL_VAR)
     if url is not None:
         return validate_url(url.strip())
+    if not _may_start_embedded:
+        return validate_url(require(DATABASE_URL_VAR, "the connector's PostgreSQL URL"))
     return embedded_url()
 
 
