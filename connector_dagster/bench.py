@@ -31,18 +31,19 @@ from typing import Any
 
 import httpx
 
-from connector_dagster.lib import db, odata
+from connector_dagster.lib import db
 from connector_dagster.lib.errors import ApiError, OutcomeUnknownError
 from connector_dagster.lib.http import map_concurrent
-from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.lib.migrate import migrate
 from connector_dagster.lib.ratelimit import Limiter
-from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
 from connector_dagster.lib.settings import DATABASE_URL_VAR
 from connector_dagster.lib.shared_ratelimit import SharedRateLimiter
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import IfsClient, IfsSettings
+from connector_dagster.systems.servicetitan.client import ServiceTitanClient, ServiceTitanSettings
 
 VOUCHERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
 

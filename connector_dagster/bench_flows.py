@@ -59,7 +59,7 @@ def sandbox_environment(
     (credentials in the vault, a development master key; `batch`: IFS `$batch` on), set
     in this process's environment."""
     from connector_dagster.lib.store import Store
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
 
     saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
     config = SandboxConfig(ifs_port=0, st_port=0, scale=scale, latency_ms=latency_ms)

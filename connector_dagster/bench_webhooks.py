@@ -30,8 +30,8 @@ from cryptography.fernet import Fernet
 from connector_dagster.bench import bench_database, database_label
 from connector_dagster.lib.settings import CONNECTIONS_FILE_VAR, DATABASE_URL_VAR, MASTER_KEY_VAR
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault, load_keys
 from connector_dagster.sandbox.servicetitan.webhooks import SOURCE, sign
+from connector_dagster.systems.vault import Vault, load_keys
 from connector_dagster.webhooks.config import registration_url
 from connector_dagster.webhooks.server import ReceiverProcess
 

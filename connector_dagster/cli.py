@@ -12,11 +12,11 @@ import os
 import sys
 from collections.abc import Callable
 
+from connector_dagster import systems
 from connector_dagster.cli_args import (
     PORT,
     SANDBOX_PORT,
     SCALE,
-    SYSTEMS,
     bench_scenario,
     check_names,
     faults_file,
@@ -62,7 +62,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_set(args: argparse.Namespace) -> int:
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
 
     if args.from_env:
         secret = os.environ.get(args.from_env)
@@ -78,7 +78,7 @@ def cmd_credentials_set(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_list(args: argparse.Namespace) -> int:
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
 
     rows = Vault(_store()).list()
     print(f"{'connection':<16} {'system':<13} {'field':<14} {'value':<9} updated")
@@ -90,7 +90,7 @@ def cmd_credentials_list(args: argparse.Namespace) -> int:
 
 
 def cmd_credentials_rotate(args: argparse.Namespace) -> int:
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
 
     count = Vault(_store()).rotate()
     print(
@@ -339,7 +339,9 @@ def _add_credentials(sub: argparse._SubParsersAction) -> None:
         known_connection=False,  # credentials may be stored before the connection is described
     )
     p.add_argument("connection", help="the connection's name, e.g. sandbox")
-    p.add_argument("system", choices=SYSTEMS, help="whose credential: ifs or servicetitan")
+    p.add_argument(
+        "system", choices=systems.names(), help=f"whose credential: {' or '.join(systems.names())}"
+    )
     p.add_argument(
         "field", help="client_id, client_secret; for servicetitan also app_key, webhook_key"
     )
@@ -575,7 +577,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from connector_dagster.lib.vault import VaultError
+    from connector_dagster.systems.vault import VaultError
 
     try:
         args = _parse(argv)

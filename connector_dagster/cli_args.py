@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-SYSTEMS = ("ifs", "servicetitan")
 SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets", "webhooks-load")
 
 
@@ -70,10 +69,11 @@ def sandbox_clock(text: str) -> str:
 def faults_file(text: str) -> Path:
     """A fault profile file both simulators can load."""
     from connector_dagster.sandbox.faults import FaultProfile
+    from connector_dagster.sandbox.statefile import SIMULATORS
 
     path = Path(text)
     try:
-        for system in SYSTEMS:
+        for system in SIMULATORS:
             FaultProfile.from_file(path, system)
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None

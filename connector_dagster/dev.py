@@ -284,7 +284,7 @@ def _start_sandbox(options: DevOptions, home: Path) -> Any:
 def _point_sandbox_connection(info: dict[str, Any], home: Path) -> Path | None:
     """When the sandbox listens elsewhere than the connections file says, write a copy of
     the file whose `sandbox` connection points at it; return that copy's path."""
-    from connector_dagster.lib.connections import connections_path
+    from connector_dagster.engine.connections import connections_path
 
     source = connections_path()
     data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
@@ -318,8 +318,8 @@ def _prepare_database(url: str, info: dict[str, Any]) -> None:
     from connector_dagster.engine import registry
     from connector_dagster.lib import mapping
     from connector_dagster.lib.store import Store
-    from connector_dagster.lib.vault import Vault
     from connector_dagster.pools import set_pool_limits
+    from connector_dagster.systems.vault import Vault
 
     set_pool_limits()
     store = Store(url)

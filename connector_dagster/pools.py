@@ -8,7 +8,6 @@ import re
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import DAGSTER_PG_URL_VAR, ConfigError, dagster_home, require
 
-SYSTEMS = ("ifs", "servicetitan")
 DEFAULT_LIMIT = 3
 MAX_LIMIT = 100
 
@@ -32,7 +31,7 @@ def set_pool_limits(limit: int = DEFAULT_LIMIT) -> list[str]:
     if storage_url:  # fail in one line, before Dagster retries and prints its traceback
         db.connect(db.validate_url(storage_url, DAGSTER_PG_URL_VAR)).close()
     pools = sorted(
-        {c.pool(system) for c in registry.load_connections().values() for system in SYSTEMS}
+        {c.pool(system) for c in registry.load_connections().values() for system in c.systems}
     )
     try:
         with dg.DagsterInstance.get() as instance:

@@ -78,6 +78,9 @@ def _no_project_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     os.makedirs(tmp_path / "dagster_home", exist_ok=True)
     monkeypatch.setenv("CONNECTOR_ENV_FILE", str(tmp_path / "no.env"))
+    # A CLI command run in-process forbids starting the embedded server for the rest of
+    # the process (`db.never_start_embedded`); each test starts from the default.
+    monkeypatch.setattr(db, "_may_start_embedded", True)
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +166,7 @@ def sandbox_connection(
 
 def seed_vault(url: str, sandbox: dict) -> None:
     """The sandbox's credentials in the vault of the database at `url`."""
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
 
     store = Store(url)
     vault = Vault(store)

@@ -1,7 +1,8 @@
 """The package's shape, read from the source with `ast` (nothing is run): no import
-circle anywhere in `connector_dagster`; `lib/` knows neither the engine nor any flow;
-the engine imports no flow; no flow imports another, and kits import none; the two
-simulators never import each other or the server that runs them."""
+circle anywhere in `connector_dagster`; `lib/` knows neither the engine, the systems nor
+any flow; each system imports only `lib/` and itself, and no system is named outside
+the packages that may; the engine imports no flow; no flow imports another, and kits
+import none; the two simulators never import each other or the server that runs them."""
 
 from __future__ import annotations
 
@@ -118,9 +119,62 @@ def test_lib_imports_neither_the_engine_nor_the_flows() -> None:
     wrong = _imports_between(
         import_graph(),
         "connector_dagster.lib",
-        ("connector_dagster.engine", "connector_dagster.defs"),
+        (
+            "connector_dagster.engine",
+            "connector_dagster.defs",
+            "connector_dagster.systems",
+            "connector_dagster.kits",
+        ),
     )
     assert wrong == set()
+
+
+def test_systems_import_only_lib_and_themselves() -> None:
+    """A system's package is below the engine: it imports `lib/`, the registry and
+    its own modules, never the engine, a kit, a flow or another system."""
+    systems = {p.parent.name for p in (PACKAGE / "systems").glob("*/__init__.py")}
+    wrong = set()
+    for module, targets in import_graph().items():
+        parts = module.split(".")
+        if parts[:2] != ["connector_dagster", "systems"]:
+            continue
+        own = parts[2] if len(parts) > 2 and parts[2] in systems else None
+        for target in targets:
+            tparts = target.split(".")
+            if tparts[:2] == ["connector_dagster", "lib"]:
+                continue
+            if tparts[:2] == ["connector_dagster", "systems"] and (
+                len(tparts) == 2 or tparts[2] not in systems or tparts[2] == own
+            ):
+                continue
+            wrong.add((module, target))
+    assert wrong == set(), "\n".join(map(str, sorted(wrong)))
+
+
+SYSTEM_FREE = ("engine", "lib", "cli.py", "cli_args.py", "pools.py", "definitions.py")
+"""Where no system is named: the system packages, the simulators (and `dev.py` and the
+benchmarks, which run them), the flows and the kits may name theirs."""
+
+
+def test_no_system_is_named_outside_its_package() -> None:
+    """No `SYSTEMS` list, no `"ifs"`/`"servicetitan"` literal, no `.ifs` attribute in the
+    engine, lib, CLI or pools: they read the registry (`connector_dagster.systems`)."""
+    from connector_dagster import systems
+
+    names = set(systems.names())
+    hits = []
+    for root in SYSTEM_FREE:
+        paths = [PACKAGE / root] if root.endswith(".py") else (PACKAGE / root).rglob("*.py")
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                named = (
+                    (isinstance(node, ast.Constant) and node.value in names)
+                    or (isinstance(node, ast.Attribute) and node.attr in names)
+                    or (isinstance(node, ast.Name) and node.id == "SYSTEMS")
+                )
+                if named:
+                    hits.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert hits == []
 
 
 def test_the_engine_imports_no_flow() -> None:

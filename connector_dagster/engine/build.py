@@ -10,7 +10,9 @@ from typing import Any
 
 import dagster as dg
 
+from connector_dagster import systems
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.inbox_sensor import inbox_sensor
 from connector_dagster.engine.periods import period_of, period_partitions
 from connector_dagster.engine.resources import resource_key
@@ -19,7 +21,6 @@ from connector_dagster.engine.sensors import change_sensor
 from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
 from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.engine.sync import WriteStopped
-from connector_dagster.lib.connections import Connection
 
 CHECK = "pandera_schema"
 RECORD_CHECK = "pandera_records"
@@ -57,7 +58,9 @@ def build(spec: FlowSpec, conn: Connection) -> dg.Definitions:
     if spec.triggers.close:
         schedules.append(close_schedule(conn, job, f"{prefix}_{spec.name}_close_schedule"))
     sensors = [change_sensor(spec, conn, job)] if spec.triggers.change_sensor else []
-    if spec.triggers.inbox_events and conn.servicetitan.webhooks.enabled:
+    if spec.triggers.inbox_events and any(
+        systems.get(name).receives_webhooks(block) for name, block in conn.systems.items()
+    ):
         sensors.append(inbox_sensor(spec, conn, job))
     return dg.Definitions(assets=[*reads, write], jobs=[job], schedules=schedules, sensors=sensors)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from connector_dagster import systems
 from connector_dagster.engine import text
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
-from connector_dagster.engine.spec import SYSTEM_NAMES, FlowSpec, Frames, Item, Period, Read
+from connector_dagster.engine.spec import FlowSpec, Frames, Item, Period, Read
 from connector_dagster.engine.sync import SourceRecord, Syncer, SyncReport
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.settings import ConfigError
@@ -63,7 +64,7 @@ def to_records(
     the flow's bounds (its `bounds` settings) is a `validation` problem, never written."""
     records = []
     bounds = getattr(settings, "bounds", None) or Bounds()
-    fix_in = SYSTEM_NAMES[spec.reads[0].system]
+    fix_in = systems.get(spec.reads[0].system).title
     for item in items:
         mapped = spec.map(item, maps, settings)
         if spec.amounts is not None and mapped.op == "upsert" and mapped.payload is not None:

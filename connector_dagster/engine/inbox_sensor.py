@@ -17,11 +17,11 @@ from typing import Any
 
 import dagster as dg
 
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.spec import FlowSpec
 from connector_dagster.lib import inbox
-from connector_dagster.lib.connections import Connection
 
 BATCH = 500
 RUN_KEY_TAG = "dagster/run_key"

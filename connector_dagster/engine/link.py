@@ -1,21 +1,20 @@
-"""A connection at run time: its store, its IFS and ServiceTitan clients (credentials
+"""A connection at run time: its store, a client per system it reaches (credentials
 from the vault, built on first use; their rate limits shared by every process through
 the store's database) and its mappings. One per step; closed after it."""
 
 from __future__ import annotations
 
-from functools import cached_property
+from typing import Any
 
+from connector_dagster import systems
 from connector_dagster.engine import registry
+from connector_dagster.engine.connections import Connection
 from connector_dagster.lib import db, mapping
-from connector_dagster.lib.connections import Connection
-from connector_dagster.lib.http import Timeouts
-from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.lib.leases import LeaseTerms
 from connector_dagster.lib.mapping import Mappings
-from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault
+from connector_dagster.systems import ClientContext
+from connector_dagster.systems.vault import Vault
 
 STORE_CONNECTIONS = 20
 """Enough for a write step's writer threads, its checks and its leases at once."""
@@ -28,6 +27,7 @@ class Link:
         self.connection = connection
         self.store = store
         self._owns_store = owns_store
+        self._clients: dict[str, Any] = {}
 
     @classmethod
     def open(cls, name: str) -> Link:
@@ -42,54 +42,27 @@ class Link:
     def vault(self) -> Vault:
         return Vault(self.store)
 
-    @cached_property
-    def ifs(self) -> IfsClient:
-        conn, secrets = self.connection, self.vault().require(self.name, "ifs")
-        return IfsClient(
-            IfsSettings(
-                base_url=conn.ifs.base_url,
-                realm=conn.ifs.realm,
-                client_id=secrets["client_id"],
-                client_secret=secrets["client_secret"],
-                name=conn.name,
-                page_size=conn.ifs.page_size,
-                rate_per_min=conn.ifs.rate_per_min,
-                timeout_s=conn.ifs.timeout_s,
-                connect_timeout_s=conn.ifs.connect_timeout_s,
-                token_margin_s=conn.ifs.token_margin_s,
-                database_url=self.store.url,
-            )
-        )
+    def client(self, system: str) -> Any:
+        """The client of `system` for this connection, built on first use with the
+        connection's block and the system's credentials from the vault."""
+        if system not in self._clients:
+            spec = systems.get(system)
+            secrets = self.vault().require(self.name, system, spec.secrets)
+            context = ClientContext(self.name, self.store.url)
+            self._clients[system] = spec.client(self.connection.system(system), secrets, context)
+        return self._clients[system]
 
-    @cached_property
-    def servicetitan(self) -> ServiceTitanClient:
-        st, secrets = self.connection.servicetitan, self.vault().require(self.name, "servicetitan")
-        return ServiceTitanClient(
-            ServiceTitanSettings(
-                api_url=st.api_url,
-                auth_url=st.auth_url,
-                tenant_id=st.tenant_id,
-                app_key=secrets["app_key"],
-                client_id=secrets["client_id"],
-                client_secret=secrets["client_secret"],
-                name=self.name,
-                rate_per_s=st.rate_per_s,
-                page_size=st.page_size,
-                timeout_s=st.timeout_s,
-                connect_timeout_s=st.connect_timeout_s,
-                token_margin_s=st.token_margin_s,
-                database_url=self.store.url,
-            )
-        )
+    def __getattr__(self, name: str) -> Any:
+        """`link.ifs`, `link.servicetitan`: the client of each registered system."""
+        if name.startswith("_") or name not in systems.registered():
+            raise AttributeError(name)
+        return self.client(name)
 
     def lease_terms(self) -> LeaseTerms:
         """The bound of this connection's write steps: its lease and renewal, and the
         longest a request to either system can be on its way (its timeouts)."""
         conn = self.connection
-        in_flight = max(
-            Timeouts.of(system.connect_timeout_s, system.timeout_s).in_flight_s
-            for system in (conn.ifs, conn.servicetitan)
-        )
+        in_flight = max(block.timeouts.in_flight_s for block in conn.systems.values())
         return LeaseTerms(conn.leases.ttl_s, conn.leases.renew_s, in_flight)
 
     def mappings(self) -> Mappings:
@@ -99,9 +72,8 @@ class Link:
         return mapping.load(self.store, self.name, tables)
 
     def close(self) -> None:
-        for client in ("ifs", "servicetitan"):
-            if client in self.__dict__:
-                self.__dict__.pop(client).close()
+        while self._clients:
+            self._clients.popitem()[1].close()
         if self._owns_store:
             self.store.close()
 

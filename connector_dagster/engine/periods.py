@@ -7,8 +7,8 @@ from functools import cache
 
 import dagster as dg
 
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.spec import Period
-from connector_dagster.lib.connections import Connection
 
 
 @cache

@@ -8,9 +8,9 @@ import pkgutil
 from functools import cache
 from pathlib import Path
 
+from connector_dagster.engine import connections
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.spec import FlowSpec
-from connector_dagster.lib import connections
-from connector_dagster.lib.connections import Connection
 from connector_dagster.lib.mapping import Table
 from connector_dagster.lib.settings import ConfigError
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from connector_dagster.engine.connections import CloseCalendar, Connection
 from connector_dagster.engine.periods import period_key
-from connector_dagster.lib.connections import CloseCalendar, Connection
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

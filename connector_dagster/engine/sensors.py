@@ -7,10 +7,10 @@ from typing import Any
 
 import dagster as dg
 
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.spec import ChangePoll, FlowSpec
-from connector_dagster.lib.connections import Connection
 
 
 def change_sensor(spec: FlowSpec, conn: Connection, job: Any) -> dg.SensorDefinition:

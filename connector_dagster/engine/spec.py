@@ -12,16 +12,13 @@ from typing import Any, Protocol
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from connector_dagster import systems
 from connector_dagster.engine.bounds import Amounts, Bounds
 from connector_dagster.engine.sync import Target
 from connector_dagster.lib.mapping import Mappings, Table
 
 Frames = dict[str, pd.DataFrame]
 """What one read asset holds for a period: named tables (e.g. headers and lines)."""
-
-SYSTEMS = ("ifs", "servicetitan")
-SYSTEM_NAMES = {"ifs": "IFS", "servicetitan": "ServiceTitan"}
-"""Each system as people name it."""
 
 
 @dataclass(frozen=True)
@@ -244,8 +241,11 @@ class FlowSpec:
         if len(set(names)) != len(names) or self.write.name in names:
             raise ValueError(f"flow {self.name}: asset names must be distinct")
         for spec in (*self.reads, self.write):
-            if spec.system not in SYSTEMS:
-                raise ValueError(f"flow {self.name}: {spec.name}: system must be one of {SYSTEMS}")
+            if spec.system not in systems.registered():
+                raise ValueError(
+                    f"flow {self.name}: {spec.name}: system must be one of "
+                    f"{', '.join(systems.names())}"
+                )
         for read in self.reads:
             unknown = set(read.deps) - set(names)
             if unknown:

@@ -18,7 +18,8 @@ from connector_dagster.sandbox.config import SandboxConfig
 
 KIND = "connector-dagster sandbox state"
 FORMAT = 1  # bump whenever the shape of a stored row, log or counter changes
-SYSTEMS = ("ifs", "servicetitan")
+SIMULATORS = ("ifs", "servicetitan")
+"""The sandbox's two simulators, each a key of the state file."""
 UNFIT = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 """What restoring a store raises when a readable file does not hold what this one stores."""
 
@@ -125,7 +126,7 @@ class StateFile:
         if saved != self.head:
             return self.refuse(f"was written for {_describe(saved)}, not {_describe(self.head)}")
         try:
-            restored = restore({system: document[system] for system in SYSTEMS})
+            restored = restore({system: document[system] for system in SIMULATORS})
         except UNFIT as exc:
             return self.refuse(f"does not hold what this sandbox stores ({exc!r:.80})")
         _say(f"resumed the data saved in {self.path} at {modified:%Y-%m-%d %H:%M:%S} UTC")

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from connector_dagster.lib.inbox import NewEvent
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault, VaultError
+from connector_dagster.systems.vault import Vault, VaultError
 from connector_dagster.webhooks.config import PREFIX, Endpoint, ReceiverConfig
 from connector_dagster.webhooks.envelope import Event
 from connector_dagster.webhooks.keys import KeyRing

@@ -16,7 +16,7 @@ from connector_dagster.cli_args import int_between
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault
+from connector_dagster.systems.vault import Vault
 from connector_dagster.webhooks.config import DEFAULT_PORT, ReceiverConfig, load_config
 from connector_dagster.webhooks.config import registration_url as url_of
 from connector_dagster.webhooks.health import health

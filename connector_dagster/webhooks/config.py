@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from connector_dagster.lib import connections
-from connector_dagster.lib.connections import WebhookSettings
+from connector_dagster.engine import connections
+from connector_dagster.systems.servicetitan.settings import WebhookSettings
 from connector_dagster.webhooks.envelope import Expect
 
 PREFIX = "/webhooks"
@@ -49,6 +49,8 @@ def load_config(path: Path | None = None) -> ReceiverConfig:
     endpoints = {}
     disabled = []
     for name, conn in connections.load(path).items():
+        if conn.servicetitan is None:
+            continue  # the connection reaches no ServiceTitan tenant
         settings = conn.servicetitan.webhooks
         if not settings.enabled:
             disabled.append(name)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connector_dagster.lib.settings import ConfigError
-from connector_dagster.lib.vault import Vault
+from connector_dagster.systems.vault import Vault
 from connector_dagster.webhooks.refusals import Refused
 from connector_dagster.webhooks.signature import SigningKey
 

@@ -11,13 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connector_dagster.engine import registry
+from connector_dagster.engine import connections, registry
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.text import clean_frames, clean_text
-from connector_dagster.lib import connections
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Audit, RecordRef, Store
-from connector_dagster_tests.lib.test_connections import GOOD, write
+from connector_dagster_tests.engine.test_connections import GOOD, write
 
 
 def test_control_characters_are_removed_and_each_cleaned_cell_is_named() -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from connector_dagster.engine import connections
 from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.resources import ConnectionResource
 from connector_dagster.engine.snapshots import SnapshotIOManager
-from connector_dagster.lib import connections
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
 from connector_dagster_tests.engine.example_flow import spec as example

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from connector_dagster.engine.link import Link
-from connector_dagster.lib import odata
 from connector_dagster.lib.store import FailedRecord, Store
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 
 HEADERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"

@@ -28,11 +28,15 @@ from connector_dagster.lib.errors import (
     TransientError,
 )
 from connector_dagster.lib.http import HttpEngine, RetryPolicy, map_concurrent, parse_retry_after
-from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.lib.oauth import ClientCredentials, TokenProvider
 from connector_dagster.lib.ratelimit import Rate, RateLimiter
-from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings, money
 from connector_dagster.sandbox.server import running
+from connector_dagster.systems.ifs.client import IfsClient, IfsSettings
+from connector_dagster.systems.servicetitan.client import (
+    ServiceTitanClient,
+    ServiceTitanSettings,
+    money,
+)
 
 SECRET = "s3cret-value-never-shown"
 HTML = "<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>"

@@ -18,11 +18,11 @@ import pytest
 
 from connector_dagster.lib import db
 from connector_dagster.lib.errors import TransientError
-from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.lib.ratelimit import LimiterUnavailableError, Rate
-from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings
 from connector_dagster.lib.shared_ratelimit import SharedRateLimiter, shared_limiter_for
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster.systems.ifs.client import IfsClient, IfsSettings
+from connector_dagster.systems.servicetitan.client import ServiceTitanClient, ServiceTitanSettings
 
 SPAWN = multiprocessing.get_context("spawn")
 ST_LIMIT = 30.0

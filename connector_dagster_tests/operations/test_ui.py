@@ -32,7 +32,7 @@ from cryptography.fernet import Fernet
 from connector_dagster.lib import db, migrate
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault, load_keys
+from connector_dagster.systems.vault import Vault, load_keys
 from connector_dagster_tests.browser import ARTIFACTS, FLAGS, chromium
 from connector_dagster_tests.dagster_processes import LOCATION, wait_for, webserver_and_daemon
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from connector_dagster.lib.ifs import IfsClient, IfsSettings
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import running
+from connector_dagster.systems.ifs.client import IfsClient, IfsSettings
 from connector_dagster_tests.sandbox.test_ifs import SECRET, Ifs, make_config
 
 INT = "/int/ifsapplications/projection/v1"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import odata
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.sandbox.ifs_support import (
     HISTORY,
     PO,

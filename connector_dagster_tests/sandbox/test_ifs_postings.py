@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import odata
-from connector_dagster.lib.ifs import ETAG
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import ETAG
 from connector_dagster_tests.sandbox.ifs_support import (
     CHECK,
     EV,

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import odata
 from connector_dagster.sandbox.ifs import seed_proposals
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.sandbox.ifs_support import (
     HISTORY,
     PP,

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import odata
 from connector_dagster.lib.errors import ConflictError, ErrorKind
-from connector_dagster.lib.ifs import classify_ifs
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import classify_ifs
 from connector_dagster_tests.sandbox.ifs_support import (
     PO,
     PO_LINES,

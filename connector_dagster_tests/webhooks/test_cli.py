@@ -15,7 +15,12 @@ import pytest
 
 from connector_dagster.cli import main
 from connector_dagster.lib.store import Store
-from connector_dagster_tests.webhooks.support import envelope, post, receiver, wait_until
+from connector_dagster_tests.webhooks.support import (
+    envelope,
+    post,
+    receiver,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("sandbox_connection")
 

@@ -13,9 +13,14 @@ import pytest
 from connector_dagster.cli import main
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault
+from connector_dagster.systems.vault import Vault
 from connector_dagster.webhooks.keys import KeyRing, key_state, rotate_key
-from connector_dagster_tests.webhooks.support import envelope, inbox_rows, post, receiver
+from connector_dagster_tests.webhooks.support import (
+    envelope,
+    inbox_rows,
+    post,
+    receiver,
+)
 
 pytestmark = pytest.mark.usefixtures("sandbox_connection")
 

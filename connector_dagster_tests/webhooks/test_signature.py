@@ -13,7 +13,12 @@ import pytest
 
 from connector_dagster.webhooks.envelope import Expect
 from connector_dagster.webhooks.refusals import Refused
-from connector_dagster.webhooks.signature import SigningKey, construct_event, decode, verify
+from connector_dagster.webhooks.signature import (
+    SigningKey,
+    construct_event,
+    decode,
+    verify,
+)
 from connector_dagster_tests.webhooks.support import envelope
 
 CURRENT = SigningKey("current", b"c" * 40)

@@ -9,9 +9,10 @@ from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Item
-from connector_dagster.lib import mapping, odata
+from connector_dagster.lib import mapping
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.lib.mapping import Mappings
+from connector_dagster.systems.ifs import odata
 
 
 def create_missing_accounts(

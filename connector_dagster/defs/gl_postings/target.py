@@ -26,7 +26,7 @@ from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknownError
-from connector_dagster.lib.servicetitan import ServiceTitanClient
+from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
 VERSION_RETRIES = 2
 LINE_CONTENT = {

@@ -11,7 +11,7 @@ from connector_dagster.defs.invoices.target import IfsInvoicePostings
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
 from connector_dagster.kits.postings.mapping import TABLES
 from connector_dagster.kits.postings.schema import POSTING_AMOUNTS
-from connector_dagster.lib.connections import WEBHOOK_EVENT_TYPES
+from connector_dagster.systems.servicetitan.settings import WEBHOOK_EVENT_TYPES
 
 SPEC = FlowSpec(
     name="invoices",

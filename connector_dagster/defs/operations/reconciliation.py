@@ -5,12 +5,12 @@ reconciled nightly during the close, after the flows have run."""
 import dagster as dg
 
 from connector_dagster.engine import registry
+from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.reconcile import reconcile
 from connector_dagster.engine.reconcile_report import chart_markdown, markdown
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule
-from connector_dagster.lib.connections import Connection
 
 ASSET = "period_reconciliation"
 

@@ -15,7 +15,8 @@ from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSetting
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
-from connector_dagster.lib import ifs_history, odata
+from connector_dagster.systems.ifs import history as ifs_history
+from connector_dagster.systems.ifs import odata
 
 READ = "ifs_purchase_orders"
 HEADER_FIELDS = [

@@ -25,7 +25,7 @@ from connector_dagster.kits.purchase_orders.provenance import (
     provenance_marker,
 )
 from connector_dagster.lib.errors import ApiError, ErrorKind
-from connector_dagster.lib.servicetitan import ServiceTitanClient
+from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
 LOCKED_STATES = {"Received", "Exported", "Canceled"}
 PERSON_EDITABLE = ("memo", "vendorInvoiceNumber")

@@ -17,7 +17,7 @@ from connector_dagster.kits.purchase_orders.provenance import (
     made_from_ifs,
     raised_in_servicetitan,
 )
-from connector_dagster.lib import odata
+from connector_dagster.systems.ifs import odata
 
 FLOW = "st_purchase_orders"
 CANCELLED = "Cancelled"

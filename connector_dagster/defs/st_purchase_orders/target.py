@@ -27,7 +27,6 @@ from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
-from connector_dagster.lib import odata
 from connector_dagster.lib.errors import (
     ApiError,
     ConflictError,
@@ -37,7 +36,8 @@ from connector_dagster.lib.errors import (
     RejectedError,
     TransientError,
 )
-from connector_dagster.lib.ifs import IfsClient, Row, refusal
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import IfsClient, Row, refusal
 
 HEADER_EDITABLE = ("NoteText", "WantedReceiptDate")
 LINE_EDITABLE = ("Description", "WantedDeliveryDate")

@@ -10,7 +10,7 @@ from typing import Any
 from connector_dagster.engine.spec import Figures, Period, TargetRecord
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.kits.postings.target import IfsPostingTarget
-from connector_dagster.lib.ifs_postings import amounts
+from connector_dagster.systems.ifs.postings import amounts
 
 DIMENSIONS = ("IFS company", "IFS account", "code parts (cost centre)", "measure")
 

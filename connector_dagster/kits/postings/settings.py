@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from connector_dagster.engine.spec import FlowSettings
-from connector_dagster.lib.ifs_postings import PostingSets
+from connector_dagster.systems.ifs.postings import PostingSets
 
 CodePart = Literal["CodeB", "CodeC", "CodeD", "CodeE", "CodeF", "CodeG", "CodeH", "CodeI", "CodeJ"]
 

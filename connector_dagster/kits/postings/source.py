@@ -16,7 +16,7 @@ from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.spec import Changes, Period
 from connector_dagster.kits.postings.settings import PostingSettings
-from connector_dagster.lib.servicetitan import ServiceTitanClient
+from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
 PERIOD_FIELDS = ["key", "start", "end"]
 S = TypeVar("S", bound=PostingSettings)

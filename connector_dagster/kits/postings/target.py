@@ -26,8 +26,8 @@ from connector_dagster.engine.link import Link
 from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
-from connector_dagster.lib.ifs import Row, refusal
-from connector_dagster.lib.ifs_postings import PostingWriter, unlike
+from connector_dagster.systems.ifs.client import Row, refusal
+from connector_dagster.systems.ifs.postings import PostingWriter, unlike
 
 
 class IfsPostingTarget:

@@ -14,8 +14,8 @@ import httpx
 from connector_dagster.defs.gl_postings.spec import SPEC
 from connector_dagster.defs.gl_postings.target import marked_key
 from connector_dagster.engine.link import Link
-from connector_dagster.lib import odata
 from connector_dagster.lib.store import Store
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"

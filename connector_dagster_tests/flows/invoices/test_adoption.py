@@ -17,8 +17,8 @@ import pytest
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.engine.link import Link
-from connector_dagster.lib.ifs_postings import PostingWriter
 from connector_dagster.lib.store import FailedRecord
+from connector_dagster.systems.ifs.postings import PostingWriter
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.invoices.test_flow import FLOW, PERIOD, st_invoices
 from connector_dagster_tests.flows.postings import failed, postings

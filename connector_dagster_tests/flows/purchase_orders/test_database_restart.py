@@ -58,7 +58,7 @@ def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_int
     sent are not left in doubt (no `pending` row); with the secret back, one run writes
     each PO once."""
     from connector_dagster.engine.sync import WriteStopped
-    from connector_dagster.lib.vault import Vault
+    from connector_dagster.systems.vault import Vault
     from connector_dagster_tests.flows import support
 
     period = "2026-10-01"

@@ -18,9 +18,10 @@ from connector_dagster.defs.purchase_orders.spec import SPEC
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
 from connector_dagster.kits.purchase_orders.provenance import marked_order
-from connector_dagster.lib import mapping, odata
+from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"

@@ -12,7 +12,7 @@ import httpx
 
 from connector_dagster.engine.link import Link
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
-from connector_dagster.lib import odata
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
     HEADERS,

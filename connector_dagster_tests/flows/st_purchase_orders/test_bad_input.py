@@ -14,8 +14,9 @@ from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.link import Link
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
-from connector_dagster.lib import mapping, odata
+from connector_dagster.lib import mapping
 from connector_dagster.lib.store import Store
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
     HEADERS,

@@ -18,8 +18,8 @@ from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine.link import Link
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs as from_ifs
 from connector_dagster.kits.purchase_orders.provenance import raised_in_servicetitan
-from connector_dagster.lib import odata
 from connector_dagster.lib.store import Store
+from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
 
 PERIOD = "2026-10-01"

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from connector_dagster.lib import odata
+from connector_dagster.systems.ifs import odata
 
 
 def test_string_literal_doubles_quotes() -> None:

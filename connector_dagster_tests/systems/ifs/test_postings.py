@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import ifs_batch
 from connector_dagster.lib.errors import ApiError, ConflictError, ErrorKind, RejectedError
-from connector_dagster.lib.ifs import IfsClient, refusal
-from connector_dagster.lib.ifs_batch import BatchRequest
-from connector_dagster.lib.ifs_postings import PostingSets, PostingWriter, amounts, changes
+from connector_dagster.systems.ifs import batch as ifs_batch
+from connector_dagster.systems.ifs.batch import BatchRequest
+from connector_dagster.systems.ifs.client import IfsClient, refusal
+from connector_dagster.systems.ifs.postings import PostingSets, PostingWriter, amounts, changes
 from connector_dagster_tests.sandbox.ifs_support import fresh, project_client, simulator
 from connector_dagster_tests.sandbox.test_ifs import Ifs
 

@@ -22,15 +22,12 @@ import httpx
 
 from connector_dagster.lib.errors import RejectedError
 from connector_dagster.lib.http import (
-    HttpEngine,
-    RetryPolicy,
     Timeouts,
     encode_json,
     map_concurrent,
 )
-from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
 from connector_dagster.lib.ratelimit import Rate
-from connector_dagster.lib.shared_ratelimit import client_limiter
+from connector_dagster.systems.client import ApiClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,49 +126,22 @@ def money(value: str | int | Decimal | float) -> Decimal:
     return result
 
 
-class ServiceTitanClient:
+class ServiceTitanClient(ApiClient):
     """Reads and writes one ServiceTitan tenant. Thread-safe; share one per connection."""
 
     def __init__(self, settings: ServiceTitanSettings) -> None:
         self.settings = s = settings
-        tokens = token_provider_for(
-            ClientCredentials(s.auth_url, s.client_id, s.client_secret),
-            TokenPolicy(
-                refresh_margin_s=s.token_margin_s,
-                default_lifetime_s=s.token_lifetime_s,
-                timeout_s=s.timeout_s,
-                verify_tls=s.verify_tls,
-            ),
-        )
-        self.engine = HttpEngine(
+        super().__init__(
+            s,
+            system="servicetitan",
             base_url=s.api_url,
             label=f"ServiceTitan {s.name} (tenant {s.tenant_id})",
-            limiter=client_limiter(
-                "servicetitan",
-                f"{urlsplit(s.api_url).netloc}/{s.tenant_id}",
-                Rate.per_second(s.rate_per_s, s.rate_burst),
-                s.database_url,
-            ),
-            tokens=tokens,
+            token_url=s.auth_url,
+            shared_by=f"{urlsplit(s.api_url).netloc}/{s.tenant_id}",
+            rate=Rate.per_second(s.rate_per_s, s.rate_burst),
             headers={"ST-App-Key": s.app_key},
-            retry=RetryPolicy(
-                max_attempts=s.max_retries + 1,
-                max_total_s=s.max_retry_time_s,
-                retry_after_max_s=s.retry_after_max_s,
-            ),
-            timeouts=s.timeouts,
             max_connections=max(8, s.concurrency * 2),
-            verify_tls=s.verify_tls,
         )
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def __enter__(self) -> ServiceTitanClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def path(self, module: str, path: str, params: Params | None = None) -> str:
         """`/{module}/v2/tenant/{tenant}/{path}?{params}` with every part checked."""

@@ -1,170 +1,40 @@
 """The connections file: one or more connections, validated on load.
 
-Each connection names its IFS host and realm, its ServiceTitan API and tenant,
-its books' timezone and close calendar, and under `flows:` the settings of each
-flow it runs (validated by the flow's own model, passed in by the caller).
+Each connection has a block per system it reaches (`ifs:`, `servicetitan:`: whatever
+systems are registered under `connector_dagster/systems/`, each validated by its own
+model), its books' timezone and close calendar, and under `flows:` the settings of
+each flow it runs (validated by the flow's own model, passed in by the caller).
 Secrets are not here: they live in the vault. Errors name the file, line and field.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from connector_dagster import systems
 from connector_dagster.lib.settings import CONNECTIONS_FILE_VAR, PROJECT_ROOT, ConfigError
+from connector_dagster.systems.settings import SettingsModel as _Model
+from connector_dagster.systems.settings import SystemSettings
 
 DEFAULT_FILE = PROJECT_ROOT / "connections.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _secure_url(v: str, what: str) -> str:
-    """An https URL, or http on this machine only (tokens and secrets travel on it)."""
-    if not re.match(r"^https?://[^/\s]+", v):
-        raise ValueError(f"must be an http(s) URL of the {what}")
-    parts = urlsplit(v)
-    if parts.scheme == "http" and not _loopback(parts.hostname or ""):
-        raise ValueError(
-            "must use https: credentials and tokens would cross the network in clear "
-            "(http:// is allowed only for this machine, e.g. the sandbox on 127.0.0.1)"
-        )
-    return v.rstrip("/")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class IfsConnection(_Model):
-    base_url: str
-    realm: str
-    company: str
-    rate_per_min: float = Field(1000, gt=0)
-    page_size: int = Field(500, gt=0, le=10000)
-    timeout_s: float = Field(30, gt=0)
-    """Read timeout of one request: how long an answer is waited for."""
-    connect_timeout_s: float = Field(10, gt=0)
-    """Connect timeout, also the write timeout of a request's body."""
-    token_margin_s: float = Field(30, ge=0)
-    batch: bool = False
-    """Write a document's header and rows as one `$batch` change set (all or nothing,
-    one request); off by default, since a tenant's limits on `$batch` are unverified."""
-    batch_max_requests: int = Field(100, ge=2, le=1000)
-    """Requests one change set may hold; a larger document is written request by request."""
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return _secure_url(v, "IFS host, like https://acme.ifs.cloud")
-
-    @property
-    def token_url(self) -> str:
-        return f"{self.base_url}/auth/realms/{self.realm}/protocol/openid-connect/token"
-
-
-WEBHOOK_EVENT_TYPES = (
-    *(f"tn.acc.invoice-{e}" for e in ("batched", "exported", "posted", "updated")),
-    *(
-        f"tn.jpm.job-{e}"
-        for e in ("completed", "updated", "scheduled", "rescheduled", "appointment-updated")
-    ),
-)
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
-_EVENT_TYPE = re.compile(r"^tn\.[a-z]+\.[a-z0-9-]+$")
-
-
-class WebhookSettings(_Model):
-    """How the connection's endpoint of the webhook receiver takes ServiceTitan's
-    events (the signing key itself is in the vault: `webhook_key`)."""
-
-    enabled: bool = True
-    signature_header: str = "X-ST-Signature"
-    """The request header holding the HMAC-SHA256 of the raw body, hex or base64."""
-    max_body_bytes: int = Field(262_144, ge=1024, le=10_485_760)
-    """Larger bodies are refused (413); event payloads carry headers only, a few KB."""
-    event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES
-    """The event types accepted; others are refused (422)."""
-    key_grace_hours: float = Field(72, gt=0, le=24 * 30)
-    """After `webhooks rotate-key`, how long the previous key is still accepted."""
-    key_cache_s: float = Field(10, ge=0, le=300)
-    """How long the receiver keeps the keys read from the vault before reading again."""
-    max_event_age_hours: float = Field(72, gt=0, le=24 * 30)
-    """Events whose `time` is older are refused (422): ServiceTitan's retries end 400 s
-    after an event, so only a replay from its portal comes later; a captured body
-    replayed after that is not taken. Raise it to take an old replay."""
-    max_event_ahead_s: float = Field(300, ge=0, le=24 * 3600)
-    """Events dated further ahead of the receiver's clock are refused (422) as well."""
-
-    @field_validator("signature_header")
-    @classmethod
-    def _header(cls, v: str) -> str:
-        if not _HEADER.match(v):
-            raise ValueError("must be an HTTP header name (letters, digits and -)")
-        return v
-
-    @field_validator("event_types")
-    @classmethod
-    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [t for t in v if not _EVENT_TYPE.match(t)]
-        if bad:
-            raise ValueError(
-                f"{', '.join(map(repr, bad))}: event types look like tn.acc.invoice-posted"
-            )
-        if not v:
-            raise ValueError("must list at least one event type (or set enabled: false)")
-        return v
-
-
-class ServiceTitanConnection(_Model):
-    api_url: str
-    auth_url: str
-    tenant_id: str
-    rate_per_s: float = Field(60, gt=0)
-    page_size: int = Field(500, gt=0, le=5000)
-    timeout_s: float = Field(100, gt=0)
-    """Read timeout of one request: how long an answer is waited for."""
-    connect_timeout_s: float = Field(10, gt=0)
-    """Connect timeout, also the write timeout of a request's body."""
-    token_margin_s: float = Field(60, ge=0)
-    webhooks: WebhookSettings = WebhookSettings()
-
-    @field_validator("api_url", "auth_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return _secure_url(v, "ServiceTitan API")
-
-    @field_validator("tenant_id", mode="before")
-    @classmethod
-    def _tenant(cls, v: Any) -> str:
-        text = str(v)
-        if not text.isdigit() or not text.isascii():
-            raise ValueError("must be the numeric ServiceTitan tenant id (digits only)")
-        return text
 
 
 class CloseCalendar(_Model):
@@ -233,8 +103,6 @@ class Connection(_Model):
     timezone: str = "UTC"
     start_period: str = "2025-10-01"
     mappings: str
-    ifs: IfsConnection
-    servicetitan: ServiceTitanConnection
     close: CloseCalendar = CloseCalendar()
     polling: Polling = Polling()
     leases: LeaseSettings = LeaseSettings()
@@ -259,14 +127,41 @@ class Connection(_Model):
             raise ValueError("must be the first day of a month, YYYY-MM-01")
         return v
 
+    # Each registered system is a field of its own, added by `model()`: `conn.ifs`.
+
+    @model_validator(mode="after")
+    def _reaches_a_system(self) -> Connection:
+        if not self.systems:
+            raise ValueError(
+                f"names no system; give it a block for each system it reaches "
+                f"({', '.join(systems.names())})"
+            )
+        return self
+
+    @property
+    def systems(self) -> dict[str, SystemSettings]:
+        """System name -> this connection's block for it, for the systems it has."""
+        return {
+            name: block
+            for name in systems.names()
+            if (block := getattr(self, name, None)) is not None
+        }
+
+    def system(self, name: str) -> SystemSettings:
+        """This connection's block for system `name`; ConfigError when it has none."""
+        block = self.systems.get(name)
+        if block is None:
+            raise ConfigError(
+                f"connection {self.name!r} has no `{systems.get(name).name}:` block in "
+                f"{connections_path()}; add one to reach {systems.get(name).title}"
+            )
+        return block
+
     def pool(self, system: str) -> str:
-        """The Dagster concurrency pool of this connection's `ifs` host or
-        `servicetitan` tenant: steps calling the same API share it."""
-        if system == "ifs":
-            return "ifs_" + re.sub(r"[^A-Za-z0-9]+", "_", urlsplit(self.ifs.base_url).netloc)
-        if system == "servicetitan":
-            return f"servicetitan_{self.servicetitan.tenant_id}"
-        raise ValueError(f"unknown system {system!r}; one of ifs, servicetitan")
+        """The Dagster concurrency pool of the host or tenant this connection reaches
+        `system` on: steps calling the same API share it."""
+        shared_by = systems.get(system).shared_by(self.system(system))
+        return f"{system}_" + re.sub(r"[^A-Za-z0-9]+", "_", shared_by)
 
     def flow(self, name: str) -> Any | None:
         """The settings of flow `name` if the connection runs it (listed and enabled)."""
@@ -276,9 +171,23 @@ class Connection(_Model):
         return settings if settings is not None and getattr(settings, "enabled", True) else None
 
 
-class ConnectionsFile(_Model):
-    connections: dict[str, Connection]
-    default: str = "sandbox"
+@cache
+def model() -> type[Connection]:
+    """`Connection` with a field per registered system (its block, optional)."""
+    fields: dict[str, Any] = {
+        name: (system.settings | None, None) for name, system in systems.registered().items()
+    }
+    return create_model("Connection", __base__=Connection, **fields)
+
+
+@cache
+def _file_model() -> type[BaseModel]:
+    return create_model(
+        "ConnectionsFile",
+        __base__=_Model,
+        connections=(dict[str, model()], ...),  # type: ignore[valid-type]
+        default=(str, "sandbox"),
+    )
 
 
 def connections_path() -> Path:
@@ -309,7 +218,7 @@ def load(
         where = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: not valid YAML: {exc}") from None
     try:
-        parsed = ConnectionsFile.model_validate(data)
+        parsed = _file_model().model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]

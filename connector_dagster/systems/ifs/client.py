@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connector_dagster.lib import ifs_batch, odata
 from connector_dagster.lib.errors import (
     ApiError,
     ConflictError,
@@ -33,19 +32,18 @@ from connector_dagster.lib.errors import (
     error_for,
 )
 from connector_dagster.lib.http import (
-    HttpEngine,
     Reply,
-    RetryPolicy,
     Timeouts,
     decode_json,
     encode_json,
     kind_for_status,
     map_concurrent,
 )
-from connector_dagster.lib.ifs_batch import BatchAnswer, BatchFormatError, BatchRequest
-from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
 from connector_dagster.lib.ratelimit import Rate
-from connector_dagster.lib.shared_ratelimit import client_limiter
+from connector_dagster.systems.client import ApiClient
+from connector_dagster.systems.ifs import batch as ifs_batch
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.batch import BatchAnswer, BatchFormatError, BatchRequest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -182,47 +180,23 @@ def refusal(exc: ApiError) -> Refusal | None:
     return None
 
 
-class IfsClient:
+class IfsClient(ApiClient):
     """Reads and writes one IFS Cloud environment. Thread-safe; share one per connection."""
 
     def __init__(self, settings: IfsSettings) -> None:
-        self.settings = settings
-        s = settings
-        tokens = token_provider_for(
-            ClientCredentials(s.token_url, s.client_id, s.client_secret, s.scope),
-            TokenPolicy(
-                refresh_margin_s=s.token_margin_s,
-                default_lifetime_s=s.token_lifetime_s,
-                timeout_s=s.timeout_s,
-                verify_tls=s.verify_tls,
-            ),
-        )
-        self.engine = HttpEngine(
+        self.settings = s = settings
+        super().__init__(
+            s,
+            system="ifs",
             base_url=s.base_url,
             label=f"IFS {s.name}",
-            limiter=client_limiter(
-                "ifs", s.host, Rate.per_minute(s.rate_per_min, s.rate_burst), s.database_url
-            ),
-            tokens=tokens,
-            retry=RetryPolicy(
-                max_attempts=s.max_retries + 1,
-                max_total_s=s.max_retry_time_s,
-                retry_after_max_s=s.retry_after_max_s,
-            ),
-            timeouts=s.timeouts,
+            token_url=s.token_url,
+            scope=s.scope,
+            shared_by=s.host,
+            rate=Rate.per_minute(s.rate_per_min, s.rate_burst),
             classify=classify_ifs,
             max_connections=max(4, s.concurrency * 2),
-            verify_tls=s.verify_tls,
         )
-
-    def close(self) -> None:
-        self.engine.close()
-
-    def __enter__(self) -> IfsClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def path(self, set_path: str, tier: str | None = None) -> str:
         """`/{tier}/ifsapplications/projection/v1/{P}.svc/{Set}` for a set path.

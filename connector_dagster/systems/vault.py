@@ -16,22 +16,9 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from connector_dagster import systems
 from connector_dagster.lib.settings import MASTER_KEY_VAR, ConfigError
 from connector_dagster.lib.store import Store
-
-SYSTEMS = ("ifs", "servicetitan")
-FIELDS = {
-    "ifs": ("client_id", "client_secret"),
-    "servicetitan": (
-        "client_id",
-        "client_secret",
-        "app_key",
-        "webhook_key",
-        "webhook_key_previous",
-    ),
-}
-OPTIONAL = ("webhook_key", "webhook_key_previous")
-"""Fields a connection may lack: webhooks are optional in ServiceTitan."""
 
 
 class VaultError(Exception):
@@ -160,10 +147,12 @@ class Vault:
             for f, c, expires_at in rows
         }
 
-    def require(self, connection: str, system: str) -> dict[str, str]:
-        """Like get(), but every field the system needs must be present."""
+    def require(
+        self, connection: str, system: str, needed: tuple[str, ...] | None = None
+    ) -> dict[str, str]:
+        """Like get(), but every field the system needs (or `needed`) must be present."""
         found = self.get(connection, system)
-        needed = [f for f in FIELDS[system] if f not in OPTIONAL]
+        needed = systems.get(system).secrets if needed is None else needed
         missing = [f for f in needed if f not in found]
         if missing:
             raise VaultError(
@@ -216,7 +205,9 @@ def _undecryptable(connection: str, system: str, field: str) -> str:
 
 
 def _check(system: str, field: str) -> None:
-    if system not in FIELDS:
-        raise VaultError(f"unknown system {system!r}; one of {', '.join(SYSTEMS)}")
-    if field not in FIELDS[system]:
-        raise VaultError(f"unknown {system} field {field!r}; one of {', '.join(FIELDS[system])}")
+    """The field is one the system keeps in the vault (its registered secrets)."""
+    if system not in systems.registered():
+        raise VaultError(f"unknown system {system!r}; one of {', '.join(systems.names())}")
+    fields = systems.get(system).fields
+    if field not in fields:
+        raise VaultError(f"unknown {system} field {field!r}; one of {', '.join(fields)}")

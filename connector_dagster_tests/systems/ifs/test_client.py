@@ -11,17 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.lib import odata
 from connector_dagster.lib.errors import (
     ConflictError,
     NotFoundError,
     OutcomeUnknownError,
     RejectedError,
 )
-from connector_dagster.lib.ifs import IfsClient, IfsSettings, Row, refusal
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import IfsClient, IfsSettings, Row, refusal
 from connector_dagster_tests.conftest import SANDBOX_CLOCK
 
 POS = "PurchaseOrderHandling.svc/PurchaseOrderSet"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector_dagster.lib import connections
+from connector_dagster.engine import connections
 from connector_dagster.lib.settings import ConfigError
 
 GOOD = """\

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from connector_dagster.lib import odata
-from connector_dagster.lib.ifs import IfsClient
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.client import IfsClient
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from connector_dagster.cli import main
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store
-from connector_dagster.lib.vault import Vault, VaultError, load_keys
+from connector_dagster.systems.vault import Vault, VaultError, load_keys
 
 SECRET = "ifs-Very-Secret-Value-42"
 

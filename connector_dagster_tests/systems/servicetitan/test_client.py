@@ -12,10 +12,14 @@ import httpx
 import pytest
 
 from connector_dagster.lib.errors import AuthError, OutcomeUnknownError
-from connector_dagster.lib.servicetitan import ServiceTitanClient, ServiceTitanSettings, money
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
+from connector_dagster.systems.servicetitan.client import (
+    ServiceTitanClient,
+    ServiceTitanSettings,
+    money,
+)
 from connector_dagster_tests.conftest import SANDBOX_CLOCK
 
 RATE = 400.0  # requests per second, sandbox and client, so tests are not paced by 60/s

@@ -16,10 +16,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connector_dagster.lib import odata
 from connector_dagster.lib.errors import ApiError, ErrorKind, OutcomeUnknownError
-from connector_dagster.lib.ifs import IfsClient, Row
-from connector_dagster.lib.ifs_batch import BatchRequest
+from connector_dagster.systems.ifs import odata
+from connector_dagster.systems.ifs.batch import BatchRequest
+from connector_dagster.systems.ifs.client import IfsClient, Row
 
 Values = Mapping[str, Any]
 
