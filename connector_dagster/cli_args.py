@@ -40,12 +40,12 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
 def period(text: str) -> str:
     """An accounting period, YYYY-MM or its partition key YYYY-MM-01 -> the partition key."""
-    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", text.strip())
-    if not match or not 1 <= int(match[2]) <= 12 or match[3] not in (None, "01"):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a period: give YYYY-MM (2026-10) or its partition key YYYY-MM-01"
-        )
-    return f"{match[1]}-{match[2]}-01"
+    from connector_dagster.engine.spec import Period
+
+    try:
+        return Period.parse(text).key
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def variable_name(text: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector_dagster.lib.numbers import number, places
+
 
 class Bounds(BaseModel):
     """A flow's bounds on amounts and quantities; the defaults fit a regional
@@ -43,21 +45,6 @@ class Amounts:
     quantities: Mapping[str, str] = field(default_factory=dict)
     total: Callable[[Mapping[str, Any]], Decimal] | None = None
     total_label: str = "total"
-
-
-def number(value: Any) -> Decimal | None:
-    """A payload value as a Decimal; None when empty; NaN when it is not a number."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return Decimal("NaN")
-
-
-def places(value: Decimal) -> int:
-    """Decimal places of a value, trailing zeros aside (1.50 has 1, 1E+3 has 0)."""
-    return max(0, -int(value.normalize().as_tuple().exponent))
 
 
 def out_of_bounds(

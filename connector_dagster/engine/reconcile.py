@@ -21,7 +21,7 @@ from typing import Any
 
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.replay import period_of, read_period
+from connector_dagster.engine.replay import read_period
 from connector_dagster.engine.spec import Dims, Figures, FlowSpec, Period, TargetRecord
 
 
@@ -164,7 +164,7 @@ def _upsert(records: list[Any], key: str) -> bool:
 
 def reconcile(link: Link, period_key: str) -> list[FlowReconciliation]:
     """Every flow the connection runs that can be reconciled, for one period."""
-    period = period_of(period_key)
+    period = Period.parse(period_key)
     return [
         reconcile_flow(spec, link, period)
         for name, spec in sorted(registry.flows().items())

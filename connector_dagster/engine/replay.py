@@ -98,7 +98,7 @@ def _replay_period(
     spec = registry.flow(flow_name)
     result = PeriodReplay(flow_name, period_key, replayed=[r.source_key for r in records])
     keys = set(result.replayed)
-    reads = read_period(flow_name, link, period_of(period_key), run_id)
+    reads = read_period(flow_name, link, Period.parse(period_key), run_id)
     items = {i.key for i in spec.source(link, flow.settings_of(spec, link)).items(reads)}
     written = flow.write(spec, link, period_key, reads, run_id, only=keys)
     still_open = {r.source_key for r in link.store.failed(connection=link.name, flow=flow_name)}
@@ -132,12 +132,3 @@ def _replay_period(
             )  # fmt: skip
             result.gone.append(key)
     return result
-
-
-def period_of(key: str) -> Period:
-    """The Period of a partition key `YYYY-MM-01`."""
-    from datetime import date
-
-    start = date.fromisoformat(key)
-    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    return Period(key, start, end)

@@ -3,6 +3,7 @@ protocols its source and target implement. The engine builds everything else."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +22,9 @@ Frames = dict[str, pd.DataFrame]
 """What one read asset holds for a period: named tables (e.g. headers and lines)."""
 
 
+_PERIOD = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
+
+
 @dataclass(frozen=True)
 class Period:
     """One accounting period: its partition key and [start, end) in the books' calendar."""
@@ -28,6 +32,18 @@ class Period:
     key: str
     start: date
     end: date
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """`2026-10` or its partition key `2026-10-01`; ValueError saying what to give."""
+        match = _PERIOD.fullmatch(text.strip())
+        if not match or not 1 <= int(match[2]) <= 12 or match[3] not in (None, "01"):
+            raise ValueError(
+                f"{text!r} is not a period: give YYYY-MM (2026-10) or its partition key YYYY-MM-01"
+            )
+        start = date(int(match[1]), int(match[2]), 1)
+        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        return cls(start.isoformat(), start, end)
 
 
 @dataclass(frozen=True)

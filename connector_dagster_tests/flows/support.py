@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -65,9 +64,7 @@ def materialize(
 
 
 def period(key: str) -> Period:
-    start = date.fromisoformat(key)
-    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    return Period(key, start, end)
+    return Period.parse(key)
 
 
 def read_all(flow_name: str, link: Link, when: Period) -> dict[str, Frames]:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import PositiveInt
 
+from connector_dagster.engine.problems import Problems
 from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
+from connector_dagster.lib.numbers import number, places
 
 if TYPE_CHECKING:
     from connector_dagster.defs.gl_postings.settings import GlPostingSettings
@@ -54,7 +56,7 @@ def map_proposal(
     """Map one proposal; every problem names the proposal, the row, the field and the fix."""
     key = proposal_key(head["Company"], head["ProposalId"])
     who = f"proposal {key!r}"
-    problems: list[tuple[str, str]] = []
+    problems = Problems(who)
     if not rows:
         problems.append(
             ("validation", f"{who}: has no rows; add its postings in IFS, or cancel it")
@@ -66,29 +68,22 @@ def map_proposal(
         row_no = _number(row["RowNo"])
         where = f"{who} row {row_no}"
 
-        def mapped(kind: str, field: str, code: Any, what: str, where: str = where) -> Any:
-            value, bad = maps.entry(kind, str(code))
-            if value is None:
-                fix = f"correct it ({bad})" if bad else "add it"
-                problems.append(
-                    (
-                        "mapping_missing",
-                        f"{where}: {field} {code!r} has {'an invalid' if bad else 'no'} {what} "
-                        f"mapping; {fix} in the `{kind}` table of the connection's mappings "
-                        f"(version {maps.version})",
-                    )
-                )
-            return value
-
         account_id = business_unit = None
         if row.get("Account"):
-            account_id = mapped("gl_accounts", "Account", row["Account"], "GL account")
+            account_id = problems.mapped(
+                maps, "gl_accounts", row["Account"], "Account", "GL account", where=where
+            )
         else:
             problems.append(("validation", f"{where}: Account is empty; set it in IFS"))
         part = settings.cost_centre_part
         if row.get(part):
-            business_unit = mapped(
-                "cost_centres", f"{part} (cost centre)", row[part], "business unit"
+            business_unit = problems.mapped(
+                maps,
+                "cost_centres",
+                row[part],
+                f"{part} (cost centre)",
+                "business unit",
+                where=where,
             )
         else:
             problems.append(
@@ -96,7 +91,9 @@ def map_proposal(
             )
         vendor_id = None
         if row.get("PartyType") == settings.supplier_party_type and row.get("PartyTypeId"):
-            vendor_id = mapped("vendors", "PartyTypeId (supplier)", row["PartyTypeId"], "vendor")
+            vendor_id = problems.mapped(
+                maps, "vendors", row["PartyTypeId"], "PartyTypeId (supplier)", "vendor", where=where
+            )
         debit = _amount(row, "DebetAmount", where, settings, problems)
         credit = _amount(row, "CreditAmount", where, settings, problems)
         if debit is None or credit is None:
@@ -156,16 +153,13 @@ def _amount(
     raw = row.get(field)
     if raw is None or raw == "":
         return Decimal("0.00")
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
+    value = number(raw)
+    if value is None or not value.is_finite() or value < 0:
         problems.append(
             ("validation", f"{where}: {field} {raw!r} must be a number of zero or more")
         )
         return None
-    if -int(value.normalize().as_tuple().exponent) > settings.decimals:
+    if places(value) > settings.decimals:
         problems.append(
             (
                 "validation",

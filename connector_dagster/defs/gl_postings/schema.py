@@ -10,15 +10,16 @@ proposal never blocks the period.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS
-from connector_dagster.engine.bounds import Amounts, number
+from connector_dagster.engine.bounds import Amounts
 from connector_dagster.engine.frames import clean, shape_problems
+from connector_dagster.lib.numbers import decimal_or_none, number
 
 AMOUNTS = ("DebetAmount", "CreditAmount", "CurrencyDebetAmount", "CurrencyCreditAmount")
 HEADS = pa.DataFrameSchema(
@@ -69,11 +70,8 @@ def validate(frames: dict[str, pd.DataFrame]) -> list[str]:
 def _amount(value: object) -> Decimal | None:
     if value is None or value == "":
         return Decimal(0)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and number >= 0 else None
+    number = decimal_or_none(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _well_formed(rows: pd.DataFrame) -> pd.Series:

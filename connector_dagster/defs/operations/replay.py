@@ -4,7 +4,6 @@ period (or of a flow, a reason, some keys) once their cause is fixed.
 No `from __future__ import annotations`: Dagster reads the config's and the op's
 annotations at definition time."""
 
-import re
 from collections.abc import Iterator
 
 import dagster as dg
@@ -12,6 +11,7 @@ import dagster as dg
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.replay import replay
+from connector_dagster.engine.spec import Period
 from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import REASONS
@@ -33,10 +33,10 @@ def partition_of(period: str | None) -> str | None:
     """`2026-10` or `2026-10-01` -> `2026-10-01`; ConfigError for anything else."""
     if period is None:
         return None
-    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", period.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ConfigError(f"period {period!r} is not YYYY-MM (e.g. 2026-10)")
-    return f"{match[1]}-{match[2]}-01"
+    try:
+        return Period.parse(period).key
+    except ValueError as exc:
+        raise ConfigError(f"period {exc}") from None
 
 
 def check(config: ReplayConfig) -> None:

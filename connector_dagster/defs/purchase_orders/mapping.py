@@ -10,15 +10,17 @@ preserved; the IFS order number is written as provenance into `memo` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from connector_dagster.engine.problems import Problems
 from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.kits.purchase_orders.provenance import (
     provenance_marker,
     raised_in_servicetitan,
 )
 from connector_dagster.lib.mapping import Mappings
+from connector_dagster.lib.numbers import decimal_or_none
 
 if TYPE_CHECKING:
     from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
@@ -41,16 +43,6 @@ def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Map
     return map_purchase_order(header, lines, maps, settings.currency)
 
 
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return result if result.is_finite() else None
-
-
 def _line_label(line: Mapping[str, Any]) -> str:
     return f"line {line.get('LineNo')}/{line.get('ReleaseNo')}"
 
@@ -65,29 +57,16 @@ def map_purchase_order(
     the PO, the field and the fix. Amounts stay Decimal, sent exactly."""
     order_no = str(header["OrderNo"])
     po = f"PO {order_no!r}"
-    problems: list[tuple[str, str]] = []
-
-    def mapped(kind: str, field_name: str, code: Any, what: str) -> Any:
-        value, bad = maps.entry(kind, str(code))
-        if value is None:
-            problems.append(
-                (
-                    "mapping_missing",
-                    f"{po}: {field_name} {code!r} has "
-                    + (f"an invalid {what} mapping ({bad}); correct" if bad else
-                       f"no {what} mapping; add")
-                    + f" it in the `{kind}` table of the connection's mappings "
-                    f"(version {maps.version})",
-                )
-            )  # fmt: skip
-        return value
+    problems = Problems(po)
 
     vendor_no = header.get("VendorNo")
-    vendor_id = mapped("vendors", "VendorNo", vendor_no, "vendor") if vendor_no else None
+    vendor_id = (
+        problems.mapped(maps, "vendors", vendor_no, "VendorNo", "vendor") if vendor_no else None
+    )
     if not vendor_no:
         problems.append(("validation", f"{po}: VendorNo is empty; set the supplier in IFS"))
 
-    site = mapped("sites", "Contract (site)", header.get("Contract"), "site")
+    site = problems.mapped(maps, "sites", header.get("Contract"), "Contract (site)", "site")
 
     code = header.get("CurrencyCode")
     if code and code != currency:
@@ -104,10 +83,10 @@ def map_purchase_order(
     tax_code = header.get("TaxCode") or next(
         (ln.get("TaxCode") for ln in active if ln.get("TaxCode")), None
     )
-    tax = mapped("tax_codes", "TaxCode", tax_code, "tax zone") if tax_code else None
+    tax = problems.mapped(maps, "tax_codes", tax_code, "TaxCode", "tax zone") if tax_code else None
     rate = decimal_or_none(tax["rate"]) if tax else Decimal(0)
 
-    po_type = mapped("po_types", "purchase-order type", "default", "PO type")
+    po_type = problems.mapped(maps, "po_types", "default", "purchase-order type", "PO type")
 
     if not active:
         problems.append(
@@ -136,7 +115,7 @@ def map_purchase_order(
                 )
             )
         else:
-            sku = mapped("parts", f"{label} PartNo", part_no, "SKU")
+            sku = problems.mapped(maps, "parts", part_no, f"{label} PartNo", "SKU")
         if qty is None or qty <= 0:
             problems.append(
                 (

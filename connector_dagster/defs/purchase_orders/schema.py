@@ -16,8 +16,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.purchase_orders.settings import IFS_PO_STATES
-from connector_dagster.engine.bounds import Amounts, number
+from connector_dagster.engine.bounds import Amounts
 from connector_dagster.engine.frames import shape_problems
+from connector_dagster.lib.numbers import number
 
 HEADERS = pa.DataFrameSchema(
     {

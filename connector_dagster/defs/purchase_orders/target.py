@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.purchase_orders.mapping import decimal_or_none, update_payload
+from connector_dagster.defs.purchase_orders.mapping import update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
@@ -25,6 +25,7 @@ from connector_dagster.kits.purchase_orders.provenance import (
     provenance_marker,
 )
 from connector_dagster.lib.errors import ApiError, ErrorKind
+from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
 LOCKED_STATES = {"Received", "Exported", "Canceled"}

@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from connector_dagster.engine.problems import Problems
 from connector_dagster.engine.spec import Item, Mapped
 from connector_dagster.kits.purchase_orders.tables import TABLES as PO_TABLES
 from connector_dagster.lib.mapping import Mappings
+from connector_dagster.lib.numbers import decimal_or_none
 
 if TYPE_CHECKING:
     from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
@@ -60,16 +62,6 @@ def reverse(maps: Mappings) -> Reverse:
     return Reverse(maps.version, dict(suppliers), dict(sites), dict(parts), tax_codes)
 
 
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return result if result.is_finite() else None
-
-
 def po_label(po: Mapping[str, Any]) -> str:
     """How a PO is named in messages: its number and its ServiceTitan id."""
     return f"PO {po.get('number')!r} (ServiceTitan id {po.get('id')})"
@@ -86,11 +78,11 @@ def map_item(item: Item, maps: Mappings, settings: RaisedPurchaseOrderSettings) 
     return map_purchase_order(po, items, reverse(maps), settings)
 
 
-class _Problems(list[tuple[str, str]]):
+class _Problems(Problems):
     """The problems of one PO, each naming the PO, the field and the fix."""
 
     def __init__(self, po: str, version: str) -> None:
-        super().__init__()
+        super().__init__(po)
         self.po, self.version = po, version
 
     def one(self, codes: list[str] | None, table: str, what: str, named: str) -> str | None:

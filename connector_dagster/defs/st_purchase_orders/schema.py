@@ -13,8 +13,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.defs.st_purchase_orders.settings import ST_PO_STATUSES
-from connector_dagster.engine.bounds import Amounts, number
+from connector_dagster.engine.bounds import Amounts
 from connector_dagster.engine.frames import shape_problems
+from connector_dagster.lib.numbers import number
 
 _DAY = r"^\d{4}-\d{2}-\d{2}"
 

@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.defs.st_purchase_orders.mapping import decimal_or_none
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
@@ -36,6 +35,7 @@ from connector_dagster.lib.errors import (
     RejectedError,
     TransientError,
 )
+from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.systems.ifs import odata
 from connector_dagster.systems.ifs.client import IfsClient, Row, refusal
 

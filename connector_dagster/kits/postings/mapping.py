@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from connector_dagster.engine.problems import Problems
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.mapping import Mappings, Table
 
@@ -69,34 +70,6 @@ class Line:
     account: str
     amount: Decimal
     text: str
-
-
-class Problems(list[tuple[str, str]]):
-    """(reason, message) pairs of one document; every message names it."""
-
-    def __init__(self, who: str) -> None:
-        super().__init__()
-        self.who = who
-
-    def add(self, reason: str, message: str) -> None:
-        self.append((reason, f"{self.who}: {message}"))
-
-    def mapped(
-        self, maps: Mappings, table: Table, code: Any, field: str, what: str, about: str = ""
-    ) -> Any:
-        """The table's entry for `code`, or None with a `mapping_missing` problem naming
-        the field, the code (and `about` it) and the table to fill."""
-        value, bad = maps.entry(table.kind, str(code))
-        if value is None:
-            fix = f"correct it ({bad})" if bad else "add it"
-            self.add(
-                "mapping_missing",
-                f"{field} {str(code)!r}{f' ({about})' if about else ''} has "
-                f"{'an invalid' if bad else 'no'} {what} mapping; {fix} "
-                f"in the `{table.kind}` table of the connection's mappings "
-                f"(version {maps.version}), then replay this record",
-            )
-        return value
 
 
 def gl_account(row: dict[str, Any], where: str, maps: Mappings, problems: Problems) -> str | None:

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from connector_dagster.engine.bounds import Amounts, number
+from connector_dagster.engine.bounds import Amounts
+from connector_dagster.lib.numbers import number
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from connector_dagster.lib.http import (
     encode_json,
     map_concurrent,
 )
+from connector_dagster.lib.numbers import amount
 from connector_dagster.lib.ratelimit import Rate
 from connector_dagster.systems.client import ApiClient
 
@@ -106,24 +107,9 @@ def money(value: str | int | Decimal | float) -> Decimal:
 
     A float (only if some caller parsed JSON without Decimal) is read from its
     shortest text form, so 2.35 stays 2.35; no float arithmetic happens."""
-    if isinstance(value, bool) or value is None:
+    if not isinstance(value, str | int | Decimal | float):
         raise ValueError(f"not an amount: {value!r}")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(repr(value))
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"not an amount: {value!r}") from None
-    else:
-        raise ValueError(f"not an amount: {value!r}")
-    if not result.is_finite():
-        raise ValueError(f"not an amount: {value!r}")
-    return result
+    return amount(value)
 
 
 class ServiceTitanClient(ApiClient):
