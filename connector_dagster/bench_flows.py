@@ -230,7 +230,7 @@ def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
 def _period() -> Any:
     from datetime import date
 
-    from connector_dagster.engine.spec import Period
+    from connector_dagster.engine.records import Period
 
     start = date.fromisoformat(PERIOD)
     return Period(PERIOD, start, date(start.year + (start.month == 12), start.month % 12 + 1, 1))

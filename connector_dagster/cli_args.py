@@ -40,7 +40,7 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
 def period(text: str) -> str:
     """An accounting period, YYYY-MM or its partition key YYYY-MM-01 -> the partition key."""
-    from connector_dagster.engine.spec import Period
+    from connector_dagster.engine.records import Period
 
     try:
         return Period.parse(text).key

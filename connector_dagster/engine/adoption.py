@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from connector_dagster.engine.sync import Ambiguous
+from connector_dagster.engine.records import Ambiguous
 
 
 @dataclass(frozen=True)

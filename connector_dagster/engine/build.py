@@ -15,10 +15,11 @@ from connector_dagster.engine import flow, registry
 from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.inbox_sensor import inbox_sensor
 from connector_dagster.engine.periods import period_of, period_partitions
+from connector_dagster.engine.records import Frames
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule, polling_schedule
 from connector_dagster.engine.sensors import change_sensor
-from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
+from connector_dagster.engine.spec import FlowSpec, ReadSpec
 from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.engine.sync import WriteStopped
 

@@ -11,8 +11,9 @@ from connector_dagster.engine import text
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
-from connector_dagster.engine.spec import FlowSpec, Frames, Item, Period, Read
-from connector_dagster.engine.sync import SourceRecord, Syncer, SyncReport
+from connector_dagster.engine.records import Frames, Item, Outbound, Period, Read
+from connector_dagster.engine.spec import FlowSpec
+from connector_dagster.engine.sync import Syncer, SyncReport
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.settings import ConfigError
 
@@ -58,7 +59,7 @@ def to_records(
     settings: object,
     period_key: str,
     notes: dict[str, str] | None = None,
-) -> list[SourceRecord]:
+) -> list[Outbound]:
     """Map each item (pure); the ones the flow does not sync are left out (their
     notes, if any, collected in `notes`). A payload with an amount or quantity out of
     the flow's bounds (its `bounds` settings) is a `validation` problem, never written."""
@@ -76,7 +77,7 @@ def to_records(
                 notes[item.key] = mapped.note
             continue
         records.append(
-            SourceRecord(
+            Outbound(
                 item.key,
                 period_key,
                 mapped.payload,
@@ -89,12 +90,12 @@ def to_records(
     return records
 
 
-def vanished(spec: FlowSpec, link: Link, period_key: str, present: set[str]) -> list[SourceRecord]:
+def vanished(spec: FlowSpec, link: Link, period_key: str, present: set[str]) -> list[Outbound]:
     """Cancels for the records written to the target for this period whose source
     record is gone (deleted in the source system)."""
     ledger = link.store.ledger_for_partition(link.name, spec.name, period_key)
     return [
-        SourceRecord(key, period_key, None, None, op="cancel", context={"vanished": True})
+        Outbound(key, period_key, None, None, op="cancel", context={"vanished": True})
         for key, entry in sorted(ledger.items())
         if key not in present and entry.target_id is not None
     ]

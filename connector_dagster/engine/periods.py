@@ -8,7 +8,7 @@ from functools import cache
 import dagster as dg
 
 from connector_dagster.engine.connections import Connection
-from connector_dagster.engine.spec import Period
+from connector_dagster.engine.records import Period
 
 
 @cache

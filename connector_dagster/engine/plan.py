@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector_dagster.engine.sync import Ambiguous, SourceRecord, Target
+from connector_dagster.engine.protocols import Target
+from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef, Store
 
 
@@ -57,23 +58,21 @@ class PlanTarget:
         """As the flow's target asks: a plan looks up what a real run would."""
         return bool(getattr(self.target, "lookup_before_create", False))
 
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         return self.target.lookup(records, since)
 
     def _plan(self, write: PlannedWrite) -> None:
         with self._lock:
             self.writes.append(write)
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         self._plan(PlannedWrite(record.key, "create", None, record.payload))
         return f"(planned {record.key})"
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         self._plan(PlannedWrite(record.key, "update", target_id, record.payload, record.previous))
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         self._plan(PlannedWrite(record.key, "cancel", target_id, record.payload))
 
 

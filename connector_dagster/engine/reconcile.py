@@ -21,8 +21,9 @@ from typing import Any
 
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.link import Link
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.replay import read_period
-from connector_dagster.engine.spec import Dims, Figures, FlowSpec, Period, TargetRecord
+from connector_dagster.engine.spec import Dims, Figures, FlowSpec, TargetRecord
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Frames, Period
+from connector_dagster.engine.records import Frames, Period
 from connector_dagster.lib.store import Audit, FailedRecord, RecordRef
 
 

@@ -10,7 +10,8 @@ import dagster as dg
 from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_partitions
-from connector_dagster.engine.spec import ChangePoll, FlowSpec
+from connector_dagster.engine.protocols import ChangePoll
+from connector_dagster.engine.spec import FlowSpec
 
 
 def change_sensor(spec: FlowSpec, conn: Connection, job: Any) -> dg.SensorDefinition:

@@ -3,103 +3,18 @@ protocols its source and target implement. The engine builds everything else."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from connector_dagster import systems
 from connector_dagster.engine.bounds import Amounts, Bounds
-from connector_dagster.engine.sync import Target
+from connector_dagster.engine.protocols import Source, Target
+from connector_dagster.engine.records import Frames, Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
-
-Frames = dict[str, pd.DataFrame]
-"""What one read asset holds for a period: named tables (e.g. headers and lines)."""
-
-
-_PERIOD = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?")
-
-
-@dataclass(frozen=True)
-class Period:
-    """One accounting period: its partition key and [start, end) in the books' calendar."""
-
-    key: str
-    start: date
-    end: date
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        """`2026-10` or its partition key `2026-10-01`; ValueError saying what to give."""
-        match = _PERIOD.fullmatch(text.strip())
-        if not match or not 1 <= int(match[2]) <= 12 or match[3] not in (None, "01"):
-            raise ValueError(
-                f"{text!r} is not a period: give YYYY-MM (2026-10) or its partition key YYYY-MM-01"
-            )
-        start = date(int(match[1]), int(match[2]), 1)
-        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-        return cls(start.isoformat(), start, end)
-
-
-@dataclass(frozen=True)
-class Read:
-    """What a read asset produced: its tables, the (key, version) of every record read
-    (audited as `read` rows), and the metadata shown on the materialization."""
-
-    frames: Frames
-    versions: list[tuple[str, str | None]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Changes:
-    """What a change poll found since its cursor: the periods (partition keys) that
-    have changed records, how many records each, and the cursor to poll from next."""
-
-    periods: dict[str, int]
-    cursor: str
-    requests: int = 1
-
-
-@dataclass(frozen=True)
-class Item:
-    """One source record as read, before mapping: key, version and its data."""
-
-    key: str
-    version: str | None
-    data: Mapping[str, Any]
-
-
-@dataclass
-class Mapped:
-    """The target payload of one item, or the problems that keep it from being written.
-
-    `op` is `upsert` (create or update), `cancel` (cancel the target record, if one
-    was ever created), `link` (the record came from the target, created there and
-    sent here by the opposite flow of a bidirectional pair: its counterpart is looked
-    up and recorded in the ledger, never written) or `ignore` (not syncable, e.g. a
-    state that is not synced).
-    An ignored item with a `note` is reported (e.g. a document another integration
-    exported already): the note reaches the write asset's metadata."""
-
-    payload: dict[str, Any] | None
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
-    op: str = "upsert"
-    note: str | None = None
-
-    @property
-    def problem(self) -> tuple[str, str] | None:
-        """One (reason, message) for all problems: `mapping_missing` wins over the rest."""
-        if not self.problems:
-            return None
-        reasons = {r for r, _ in self.problems}
-        reason = "mapping_missing" if "mapping_missing" in reasons else self.problems[0][0]
-        return reason, "; ".join(m for _, m in self.problems)
 
 
 class FlowSettings(BaseModel):
@@ -111,42 +26,8 @@ class FlowSettings(BaseModel):
     """Amounts and quantities beyond these are parked as `validation`, never written."""
 
 
-class Source(Protocol):
-    """The system a flow reads: a period's records, and what changed since they were read."""
-
-    system: str
-    """For people: `IFS` or `ServiceTitan`."""
-
-    def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
-        """The read asset `name` for `period`; `upstream` holds the reads it depends on."""
-        ...
-
-    def items(self, reads: Mapping[str, Frames]) -> list[Item]:
-        """Every record of the period's reads, one item each, in a stable order."""
-        ...
-
-    def changed(self, versions: Mapping[str, str | None]) -> set[str]:
-        """Keys whose version in the source is no longer the one read (or that are gone)."""
-        ...
-
-
-class EventPeriods(Protocol):
-    """A source that says which periods webhook events touch (an invoice event, its
-    invoice's period; a job event, the periods of the job's invoices)."""
-
-    def event_periods(self, events: Sequence[Any]) -> dict[int, set[str]]:
-        """Inbox row id -> partition keys it touches (empty: none this flow syncs)."""
-        ...
-
-
-class ChangePoll(Protocol):
-    """A source that can say, cheaply, what changed since a cursor (of any period):
-    one request when nothing changed. The flow's change sensor polls it."""
-
-    def changes(self, cursor: str | None) -> Changes:
-        """Changes after `cursor`; with no cursor, none, and the cursor of now."""
-        ...
-
+S = TypeVar("S", bound=FlowSettings)
+"""A flow's own settings model: what its source, target, map and prepare are given."""
 
 Dims = tuple[str, ...]
 Figures = dict[Dims, Decimal]
@@ -214,7 +95,7 @@ class Triggers:
 
 
 @dataclass(frozen=True)
-class FlowSpec:
+class FlowSpec(Generic[S]):
     """One flow, declared once; the engine turns it into each connection's definitions.
 
     `source` and `target` are built per run from the connection's link and the
@@ -226,14 +107,15 @@ class FlowSpec:
     """For people: `F1 purchase orders`."""
     record_label: str
     """How one record is named in messages, e.g. `PO`."""
-    settings: type[FlowSettings]
+    settings: type[S]
     reads: tuple[ReadSpec, ...]
     write: WriteSpec
-    source: Callable[..., Source]
-    """Built per step as `source(link, settings)` (link: `engine.link.Link`)."""
-    target: Callable[..., Target]
+    source: Callable[[Any, S], Source]
+    """Built per step as `source(link, settings)` (link: `engine.link.Link`, which
+    imports the registry of specs, hence `Any` here)."""
+    target: Callable[[Any, S], Target]
     """Built per step as `target(link, settings)`."""
-    map: Callable[[Item, Mappings, Any], Mapped]
+    map: Callable[[Item, Mappings, S], Mapped]
     tables: tuple[Table, ...] = ()
     """The mapping tables the flow reads."""
     triggers: Triggers = Triggers()
@@ -242,7 +124,7 @@ class FlowSpec:
     there) is cancelled in the target, like a record the source cancelled."""
     reconcile: Reconciliation | None = None
     """How the flow's records are counted when a period is reconciled."""
-    prepare: Callable[..., Mappings] | None = None
+    prepare: Callable[[Any, S, list[Item], Mappings], Mappings] | None = None
     """Called as `prepare(link, settings, items, mappings)` before mapping, to add
     mapping entries it can create in the target (I/O allowed); returns the mappings
     to map with."""

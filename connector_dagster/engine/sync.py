@@ -34,19 +34,18 @@ so the target's rate limit, not the checks, sets the pace.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg2
 
+from connector_dagster.engine.protocols import ChangeCheck, LedgerStore, Target
+from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.lib import fence
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.fence import LeaseLost, fenced
@@ -96,98 +95,6 @@ class RecordFailure(Exception):
 
 
 @dataclass
-class SourceRecord:
-    key: str
-    partition_key: str
-    payload: dict[str, Any] | None
-    source_version: str | None = None
-    # Set when mapping or validation failed: (reason, message).
-    problem: tuple[str, str] | None = None
-    # "upsert" creates or updates; "cancel" cancels the target record; "link" records
-    # the target record it came from (created there, sent here by the opposite flow).
-    op: str = "upsert"
-    context: dict[str, Any] = field(default_factory=dict)
-    # The payload last written to the target (from the ledger), so an update
-    # sends only what changed; None when unknown (send everything).
-    previous: dict[str, Any] | None = None
-    # When this connector first committed its intent to create the record (UTC): no
-    # target record created before then (less LOOKUP_SKEW) can be its. Set by the
-    # protocol before a look-up; None for a record never intended.
-    intended_at: datetime | None = None
-
-    @property
-    def payload_hash(self) -> str:
-        return payload_hash({"op": self.op, "payload": self.payload})
-
-
-class Ambiguous(NamedTuple):
-    """A look-up that must not be adopted: several records carry the marker, or one
-    matches on a weaker field alone. The message names the target ids."""
-
-    message: str
-
-
-class Target(Protocol):
-    """How one flow writes into its target system.
-
-    A target may set `lookup_before_create = True` (a class attribute): then every
-    create is looked up first, not only the records intended before, for a target
-    that has no idempotency key and that others (people, other tools) may have given
-    the record already. `lookup` is then called with records never intended, and a
-    `since` that is only a lower bound of when this connector could have written.
-    `lookup` is also asked for the records of `op="link"`: their counterpart in the
-    target, which the opposite flow read them from."""
-
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
-        """For records already created (since `since`): the target id carrying this
-        connection's exact provenance marker, or why none can be adopted."""
-        ...
-
-    def create(self, record: SourceRecord) -> str: ...
-
-    def update(self, record: SourceRecord, target_id: str) -> None: ...
-
-    def cancel(self, record: SourceRecord, target_id: str) -> None: ...
-
-
-class LedgerStore(Protocol):
-    """What the protocol needs of the store (a plan passes one that writes nothing)."""
-
-    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]: ...
-
-    def leases(
-        self, connection: str, flow: str, terms: LeaseTerms | None, run_id: str | None
-    ) -> Any:
-        """A context manager holding the step's leases: `take(keys)`, and `check()`
-        (the fence) and `lose(cause)`."""
-        ...
-
-    def record_intents(
-        self, intents: Iterable[tuple[RecordRef, str, Audit, str | None]]
-    ) -> None: ...
-
-    def record_skip(self, ref: RecordRef, audit: Audit) -> None: ...
-
-    def withdraw_intents(
-        self, intents: Iterable[tuple[RecordRef, LedgerEntry | None, Audit]]
-    ) -> None: ...
-
-    def record_synced(self, ref: RecordRef, **kw: Any) -> None: ...
-
-    def record_failed(self, ref: RecordRef, **kw: Any) -> None: ...
-
-
-class ChangeCheck(Protocol):
-    """The source side: which records changed since the versions that were read."""
-
-    system: str
-
-    def changed(self, versions: Mapping[str, str | None]) -> set[str]: ...
-
-
-@dataclass
 class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -210,22 +117,9 @@ class SyncReport:
         }
 
 
-def payload_hash(payload: Any) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_plain)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _intended(ledger: dict[str, LedgerEntry], key: str) -> bool:
     entry = ledger.get(key)
     return entry is not None and entry.first_intent_at is not None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot hash {type(value).__name__}")
 
 
 class _Job(NamedTuple):
@@ -234,7 +128,7 @@ class _Job(NamedTuple):
     or a link to the target record it came from)."""
 
     kind: str
-    record: SourceRecord
+    record: Outbound
     target_id: str | None = None
 
 
@@ -269,13 +163,13 @@ class Syncer:
     _started: set[str] = field(default_factory=set)
     """Records whose write began: what may have reached the target."""
 
-    def ref(self, record: SourceRecord) -> RecordRef:
+    def ref(self, record: Outbound) -> RecordRef:
         return RecordRef(self.connection, self.flow, record.key)
 
-    def audit(self, record: SourceRecord, action: str, **kw: Any) -> Audit:
+    def audit(self, record: Outbound, action: str, **kw: Any) -> Audit:
         return Audit(action, run_id=self.run_id, partition_key=record.partition_key, **kw)
 
-    def run(self, records: Sequence[SourceRecord]) -> SyncReport:
+    def run(self, records: Sequence[Outbound]) -> SyncReport:
         """Write `records`; raise `WriteStopped` (one line) when the step cannot go on:
         its database or its leases lost, or its credentials refused."""
         try:
@@ -326,7 +220,7 @@ class Syncer:
     def _url(self) -> str:
         return str(getattr(self.store, "url", "?"))
 
-    def _run(self, records: Sequence[SourceRecord], leases: Any) -> None:
+    def _run(self, records: Sequence[Outbound], leases: Any) -> None:
         held = leases.take(r.key for r in records)
         self.report.leased.extend(r.key for r in records if r.key not in held)
         records = [r for r in records if r.key in held]
@@ -366,7 +260,7 @@ class Syncer:
                     leases.lose(self._refused(exc))
                 raise
 
-    def _stopped(self, records: Sequence[SourceRecord], cause: str, withdrawn: int = 0) -> str:
+    def _stopped(self, records: Sequence[Outbound], cause: str, withdrawn: int = 0) -> str:
         periods = sorted({r.partition_key[:7] for r in records if r.partition_key})
         where = f"{self.flow} {', '.join(periods) or '(no period)'} on {self.connection}"
         message = f"{where}: stopped writing: {cause}; nothing more was sent"
@@ -385,7 +279,7 @@ class Syncer:
         return message + "; re-run the period once the cause is fixed"
 
     def _classify(
-        self, records: Sequence[SourceRecord], ledger: dict[str, LedgerEntry]
+        self, records: Sequence[Outbound], ledger: dict[str, LedgerEntry]
     ) -> Iterator[_Job]:
         for record in records:
             entry = ledger.get(record.key)
@@ -466,7 +360,7 @@ class Syncer:
         return ready
 
     def _lookup_or_fail(
-        self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
+        self, records: list[Outbound], ledger: dict[str, LedgerEntry]
     ) -> dict[str, str]:
         """Adoptable target ids; an ambiguous or failed look-up parks its records."""
         if not records:
@@ -494,7 +388,7 @@ class Syncer:
         return adoptable
 
     def _lookup(
-        self, records: list[SourceRecord], ledger: dict[str, LedgerEntry]
+        self, records: list[Outbound], ledger: dict[str, LedgerEntry]
     ) -> dict[str, str | Ambiguous]:
         """Target records found by provenance, each adoption audited. The search starts
         at the earliest first intent among the records: no create was sent before."""
@@ -509,7 +403,7 @@ class Syncer:
                 )
         return found
 
-    def _write(self, record: SourceRecord, target_id: str | None) -> None:
+    def _write(self, record: Outbound, target_id: str | None) -> None:
         """Step 5 for one record. A record whose write stopped (leases or credentials
         lost) before any request that could change the target was sent is neither in
         doubt nor begun."""
@@ -526,7 +420,7 @@ class Syncer:
                         self._sending.discard(record.key)
                 raise
 
-    def _write_one(self, record: SourceRecord, target_id: str | None) -> None:
+    def _write_one(self, record: Outbound, target_id: str | None) -> None:
         try:
             if target_id is None:
                 with self._sending_lock:
@@ -585,12 +479,12 @@ class Syncer:
             }[action],
         ).append(record.key)
 
-    def _sent(self, record: SourceRecord) -> None:
+    def _sent(self, record: Outbound) -> None:
         """The record's outcome is recorded: it is no longer in doubt."""
         with self._sending_lock:
             self._sending.discard(record.key)
 
-    def _after_unknown(self, record: SourceRecord, exc: ApiError) -> tuple[str, str]:
+    def _after_unknown(self, record: Outbound, exc: ApiError) -> tuple[str, str]:
         """A create whose answer was lost: adopt the record if it took effect,
         else create it again, each time after a look-up; bounded."""
         since = datetime.now(UTC) - LOOKUP_SKEW
@@ -616,7 +510,7 @@ class Syncer:
             kind=ErrorKind.TRANSIENT,
         )
 
-    def _adoptable(self, record: SourceRecord, since: datetime) -> str | None:
+    def _adoptable(self, record: Outbound, since: datetime) -> str | None:
         match = self.target.lookup([record], since).get(record.key)
         if isinstance(match, Ambiguous):
             raise RecordFailure("conflict", f"{self.label} {record.key!r}: {match.message}")
@@ -624,7 +518,7 @@ class Syncer:
 
     def fail(
         self,
-        record: SourceRecord,
+        record: Outbound,
         reason: str,
         message: str,
         *,

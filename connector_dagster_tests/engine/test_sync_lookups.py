@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from connector_dagster.engine.sync import Ambiguous, SourceRecord, Syncer
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib.store import RecordRef, Store
 
 
@@ -19,7 +20,7 @@ class Notes:
         self.rows: dict[str, dict[str, Any]] = dict(existing)
         self.writes: list[tuple[str, str]] = []
 
-    def lookup(self, records: Sequence[SourceRecord], since: datetime) -> dict[str, Any]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for record in records:
             ids = [i for i, row in self.rows.items() if row.get("marker") == record.key]
@@ -29,17 +30,17 @@ class Notes:
                 found[record.key] = Ambiguous(f"notes {', '.join(ids)} carry the marker")
         return found
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         target_id = f"T-{len(self.rows) + 1}"
         self.rows[target_id] = {"marker": record.key, **(record.payload or {})}
         self.writes.append(("create", target_id))
         return target_id
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         self.rows[target_id].update(record.payload or {})
         self.writes.append(("update", target_id))
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         self.rows.pop(target_id)
         self.writes.append(("cancel", target_id))
 
@@ -48,11 +49,11 @@ class CarefulNotes(Notes):
     lookup_before_create = True
 
 
-def records(*keys: str, op: str = "upsert") -> list[SourceRecord]:
-    return [SourceRecord(k, "2026-10-01", {"body": f"text of {k}"}, "v1", op=op) for k in keys]
+def records(*keys: str, op: str = "upsert") -> list[Outbound]:
+    return [Outbound(k, "2026-10-01", {"body": f"text of {k}"}, "v1", op=op) for k in keys]
 
 
-def sync(store: Store, target: Notes, batch: list[SourceRecord]) -> dict[str, int]:
+def sync(store: Store, target: Notes, batch: list[Outbound]) -> dict[str, int]:
     return Syncer(store, target, "c", "notes", workers=2).run(batch).counts()
 
 

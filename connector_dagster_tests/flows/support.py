@@ -14,7 +14,7 @@ from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Frames, Period
+from connector_dagster.engine.records import Frames, Period
 from connector_dagster.lib.settings import PROJECT_ROOT
 
 WRITE_SCRIPT = """

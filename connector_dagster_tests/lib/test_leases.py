@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from connector_dagster.engine.sync import SourceRecord, Syncer
+from connector_dagster.engine.records import Outbound
+from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib import fence
 from connector_dagster.lib.fence import LeaseLost
 from connector_dagster.lib.leases import Leases, LeaseTerms
@@ -26,7 +27,7 @@ class SharedNotes(Notes):
         super().__init__()
         self._lock = threading.Lock()
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         with self._lock:
             return super().create(record)
 
@@ -132,7 +133,7 @@ def test_twenty_thousand_records_take_their_leases_with_a_tiny_lock_table() -> N
         # ... and the period is written through the protocol, each record once.
         store = Store(pg.url, max_connections=20)
         target = SharedNotes()
-        records = [SourceRecord(k, "2026-10-01", {"body": k}, "v1") for k in keys]
+        records = [Outbound(k, "2026-10-01", {"body": k}, "v1") for k in keys]
         report = Syncer(store, target, "c", "notes", workers=16, terms=FAST).run(records)
         assert len(report.created) == 20_000 and not report.failed and not report.leased
         assert len(target.rows) == 20_000

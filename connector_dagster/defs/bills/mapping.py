@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.defs.bills.settings import BillSettings
-from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.engine.records import Item, Mapped
 from connector_dagster.kits.postings.mapping import (
     Line,
     Problems,

@@ -11,7 +11,8 @@ from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import bill_key
 from connector_dagster.defs.bills.target import IfsBillPostings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period, Reconciliation, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Reconciliation, TargetRecord
 from connector_dagster.kits.postings.reconcile import DIMENSIONS, figures, posted
 
 KIND = {prefix: kind for kind, prefix in PREFIX.items()}

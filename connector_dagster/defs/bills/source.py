@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from connector_dagster.defs.bills.settings import BillSettings
-from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.kits.postings.source import (
     ServiceTitanDocuments,
     frame,

@@ -5,7 +5,7 @@ only sets their sync status), so the IFS key is kept in the ledger alone."""
 from __future__ import annotations
 
 from connector_dagster.defs.bills.mapping import reference
-from connector_dagster.engine.sync import SourceRecord
+from connector_dagster.engine.records import Outbound
 from connector_dagster.kits.postings.target import IfsPostingTarget
 
 MARK = {
@@ -22,7 +22,7 @@ class IfsBillPostings(IfsPostingTarget):
     def reference(self, key: str) -> str:
         return reference(key)
 
-    def mark(self, record: SourceRecord, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str) -> None:
         assert record.payload is not None
         export = record.payload["export"]
         path, ids_field, id_field = MARK[export["kind"]]

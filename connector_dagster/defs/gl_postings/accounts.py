@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Item
+from connector_dagster.engine.records import Item
 from connector_dagster.lib import mapping
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.lib.mapping import Mappings

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PositiveInt
 
 from connector_dagster.engine.problems import Problems
-from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.engine.records import Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
 from connector_dagster.lib.numbers import number, places
 

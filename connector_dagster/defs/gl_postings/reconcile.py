@@ -12,7 +12,8 @@ from typing import Any
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.defs.gl_postings.target import marked_key
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Figures, Reconciliation, TargetRecord
 
 
 def _sum(lines: list[tuple[Any, Any, Any, Any]]) -> Figures:

@@ -15,7 +15,7 @@ from connector_dagster.defs.gl_postings.mapping import proposal_key
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS, GlPostingSettings
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
-from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.systems.ifs import history as ifs_history
 from connector_dagster.systems.ifs import odata
 

@@ -24,7 +24,8 @@ from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknownError
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
@@ -115,9 +116,7 @@ class ServiceTitanJournalEntries:
     def st(self) -> ServiceTitanClient:
         return self.link.servicetitan
 
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The entry this connector made for each record, among those created since
         `since` whose name carries its marker: one proven its by `_unlike` (the lines read
         only for an entry whose name and header are exact). An entry that only resembles
@@ -145,7 +144,7 @@ class ServiceTitanJournalEntries:
                 found[key] = judged
         return found
 
-    def _unlike(self, record: SourceRecord, entry: dict[str, Any]) -> list[str]:
+    def _unlike(self, record: Outbound, entry: dict[str, Any]) -> list[str]:
         """How an entry whose name carries the record's marker differs from what this
         connector sent for it (empty: it is that entry)."""
         payload = record.payload or {}
@@ -184,7 +183,7 @@ class ServiceTitanJournalEntries:
         return why
 
     def _judge(
-        self, record: SourceRecord, why: dict[str, list[str]], weak: list[str]
+        self, record: Outbound, why: dict[str, list[str]], weak: list[str]
     ) -> str | Ambiguous | None:
         """The one entry proven the record's, else why none can be adopted (None: no entry
         resembles it, so it is created)."""
@@ -204,7 +203,7 @@ class ServiceTitanJournalEntries:
             ),
         )
 
-    def _body(self, record: SourceRecord, version_id: int) -> dict[str, Any]:
+    def _body(self, record: Outbound, version_id: int) -> dict[str, Any]:
         assert record.payload is not None
         return {
             **record.payload,
@@ -212,7 +211,7 @@ class ServiceTitanJournalEntries:
             "versionId": version_id,
         }
 
-    def _refused(self, record: SourceRecord, exc: ApiError, doing: str) -> RecordFailure | None:
+    def _refused(self, record: Outbound, exc: ApiError, doing: str) -> RecordFailure | None:
         period = closed_period(exc)
         if period is not None:
             return RecordFailure(
@@ -224,7 +223,7 @@ class ServiceTitanJournalEntries:
             )
         return None
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         started = datetime.now(UTC) - LOOKUP_SKEW
         try:
             self.st.create("accounting", "journal-entries", self._body(record, 0))
@@ -255,7 +254,7 @@ class ServiceTitanJournalEntries:
             {"syncStatus": "Synced", "versionId": version_id, "message": "from IFS"},
         )
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         """PUT the entry with its current versionId; a stale version is re-read and the
         entry re-applied, up to VERSION_RETRIES times, then `conflict`."""
         for _ in range(VERSION_RETRIES + 1):
@@ -279,7 +278,7 @@ class ServiceTitanJournalEntries:
             f"({VERSION_RETRIES + 1} saves refused for a stale versionId); replay this record",
         )
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         """Delete the entry of a proposal cancelled or removed in IFS (already gone is
         done); one ServiceTitan no longer lets go is `target_locked`."""
         try:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period, Reconciliation, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Reconciliation, TargetRecord
 from connector_dagster.kits.postings.reconcile import DIMENSIONS, figures, posted
 
 INVOICE = re.compile(r"^ST-INV-(\d+)$")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.engine.periods import period_key
-from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.kits.postings.source import (
     ServiceTitanDocuments,
     frame,

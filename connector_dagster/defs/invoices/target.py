@@ -4,7 +4,7 @@ and marked with `invoices/markasexported` (their `externalId` the IFS key)."""
 from __future__ import annotations
 
 from connector_dagster.defs.invoices.mapping import reference
-from connector_dagster.engine.sync import SourceRecord
+from connector_dagster.engine.records import Outbound
 from connector_dagster.kits.postings.mapping import external_id
 from connector_dagster.kits.postings.target import IfsPostingTarget
 
@@ -17,7 +17,7 @@ class IfsInvoicePostings(IfsPostingTarget):
     def reference(self, key: str) -> str:
         return reference(key)
 
-    def mark(self, record: SourceRecord, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str) -> None:
         invoice_id = int(record.key)
         body = [
             {

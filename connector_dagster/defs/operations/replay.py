@@ -10,8 +10,8 @@ import dagster as dg
 
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.replay import replay
-from connector_dagster.engine.spec import Period
 from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import REASONS

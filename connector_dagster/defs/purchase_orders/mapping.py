@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from connector_dagster.engine.problems import Problems
-from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.engine.records import Item, Mapped
 from connector_dagster.kits.purchase_orders.provenance import (
     provenance_marker,
     raised_in_servicetitan,

@@ -10,7 +10,8 @@ from typing import Any
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Figures, Reconciliation, TargetRecord
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 
 CENT = Decimal("0.01")

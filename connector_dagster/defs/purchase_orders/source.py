@@ -14,7 +14,7 @@ import pandas as pd
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
-from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.systems.ifs import history as ifs_history
 from connector_dagster.systems.ifs import odata
 

@@ -18,7 +18,8 @@ from connector_dagster.defs.purchase_orders.mapping import update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import (
     marked_order,
     memo_marker,
@@ -43,7 +44,7 @@ def _same(current: Any, sent: Any) -> bool:
     return decimal_or_none(current) == decimal_or_none(sent)
 
 
-def unlike(po: dict[str, Any], record: SourceRecord, connection: str) -> list[str]:
+def unlike(po: dict[str, Any], record: Outbound, connection: str) -> list[str]:
     """How a ServiceTitan PO that resembles the record differs from what this connector
     sent for it (empty: it is that PO). Its memo must be exactly the marker, it must have
     been made after the record's intent (less LOOKUP_SKEW), and, for a record that
@@ -100,9 +101,7 @@ class ServiceTitanPurchaseOrders:
     def st(self) -> ServiceTitanClient:
         return self.link.servicetitan
 
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The PO this connector made for each record, among those created since `since`:
         one carrying its marker and proven its by `unlike`. A PO that only resembles it
         (the marker inside other text or with other content, or only its vendor invoice
@@ -127,7 +126,7 @@ class ServiceTitanPurchaseOrders:
         return found
 
     def _judge(
-        self, record: SourceRecord, marked: list[dict[str, Any]], weak: list[str]
+        self, record: Outbound, marked: list[dict[str, Any]], weak: list[str]
     ) -> str | Ambiguous | None:
         """The one PO proven the record's, else why none can be adopted (None: no PO
         resembles it, so it is created)."""
@@ -153,7 +152,7 @@ class ServiceTitanPurchaseOrders:
             ),
         )
 
-    def _raised(self, records: Iterable[SourceRecord]) -> dict[str, str | Ambiguous]:
+    def _raised(self, records: Iterable[Outbound]) -> dict[str, str | Ambiguous]:
         """The ServiceTitan PO each IFS PO made by this connection's F5 came from: the
         one with its number that F1 did not write (one request per PO, once: the link
         is then in the ledger)."""
@@ -178,12 +177,12 @@ class ServiceTitanPurchaseOrders:
                 )
         return found
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         assert record.payload is not None
         body = {**record.payload, "memo": memo_marker(record.payload["memo"], self.link.name)}
         return str(self.st.create("inventory", "purchase-orders", body)["id"])
 
-    def _current(self, record: SourceRecord, target_id: str, doing: str) -> dict[str, Any]:
+    def _current(self, record: Outbound, target_id: str, doing: str) -> dict[str, Any]:
         po = self.st.get("inventory", f"purchase-orders/{target_id}")
         if po.get("status") in LOCKED_STATES:
             raise RecordFailure(
@@ -194,7 +193,7 @@ class ServiceTitanPurchaseOrders:
             )
         return po
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         """Send the mapped PO with its lines (with the ids they replace); a field a
         person may edit goes only when its mapped value changed since the last write
         (never for an adopted PO: those fields follow from the order number, which
@@ -221,7 +220,7 @@ class ServiceTitanPurchaseOrders:
                 ) from None
             raise
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         """Cancel the PO; one that is cancelled already (a resent cancellation whose
         first answer was lost, say) is done, not a failure."""
         po = self.st.get("inventory", f"purchase-orders/{target_id}")

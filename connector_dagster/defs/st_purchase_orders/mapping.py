@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connector_dagster.engine.problems import Problems
-from connector_dagster.engine.spec import Item, Mapped
+from connector_dagster.engine.records import Item, Mapped
 from connector_dagster.kits.purchase_orders.tables import TABLES as PO_TABLES
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.numbers import decimal_or_none

@@ -12,7 +12,8 @@ from typing import Any
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.defs.st_purchase_orders.target import LINE_KEYS
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Figures, Period, Reconciliation, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Figures, Reconciliation, TargetRecord
 from connector_dagster.kits.purchase_orders.provenance import (
     made_from_ifs,
     raised_in_servicetitan,

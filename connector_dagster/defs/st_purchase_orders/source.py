@@ -14,7 +14,7 @@ import pandas as pd
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
-from connector_dagster.engine.spec import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs
 
 READ = "servicetitan_purchase_orders_raised"

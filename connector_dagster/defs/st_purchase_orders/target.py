@@ -24,7 +24,8 @@ from typing import Any
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import LOOKUP_SKEW, Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib.errors import (
     ApiError,
@@ -62,7 +63,7 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def _label(record: SourceRecord) -> str:
+def _label(record: Outbound) -> str:
     number = (record.payload or {}).get("number")
     return f"PO {number!r} (ServiceTitan id {record.key})"
 
@@ -131,9 +132,7 @@ class IfsRaisedPurchaseOrders:
             )
         return rows
 
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The IFS PO this connector made for each record, among those carrying its marker
         (whenever made: IFS is searched by reference, not by time), proven its by
         `_unlike`. A PO that only resembles it (the marker with other content or entered
@@ -183,7 +182,7 @@ class IfsRaisedPurchaseOrders:
             rows.sort(key=lambda r: (decimal_or_none(r.get("LineNo")) or 0, r["LineNo"]))
         return found
 
-    def _unlike(self, record: SourceRecord, header: Row, lines: list[Row]) -> list[str]:
+    def _unlike(self, record: Outbound, header: Row, lines: list[Row]) -> list[str]:
         """How an IFS PO carrying the record's marker differs from what this connector
         sent for it (empty: it is that PO): entered before the record's intent, or a header
         field or line (fields a buyer may edit aside) that IFS holds otherwise. IFS may hold
@@ -247,7 +246,7 @@ class IfsRaisedPurchaseOrders:
             ),
         )
 
-    def _settle(self, record: SourceRecord, why: str) -> str | None:
+    def _settle(self, record: Outbound, why: str) -> str | None:
         """After a create that IFS refused for a taken key, or whose answer was lost: the
         IFS PO this record already has, None if it has none; a PO that is not provably
         ours is a conflict."""
@@ -270,7 +269,7 @@ class IfsRaisedPurchaseOrders:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def _header(self, record: SourceRecord) -> dict[str, Any]:
+    def _header(self, record: Outbound) -> dict[str, Any]:
         assert record.payload is not None
         number = str(record.payload["number"])
         marker = self.marker(number)
@@ -283,13 +282,13 @@ class IfsRaisedPurchaseOrders:
             )
         return {**record.payload["header"], self.settings.reference_field: marker}
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         body = {**self._header(record), "Company": self.link.connection.ifs.company}
         order_no, fresh = self._create_header(record, body)
         self._write_lines(record, order_no, [] if fresh else None)
         return order_no
 
-    def _create_header(self, record: SourceRecord, body: dict[str, Any]) -> tuple[str, bool]:
+    def _create_header(self, record: Outbound, body: dict[str, Any]) -> tuple[str, bool]:
         """(OrderNo, created now) of the record's IFS PO header."""
         for _ in range(CREATE_ATTEMPTS):
             try:
@@ -330,7 +329,7 @@ class IfsRaisedPurchaseOrders:
         active = [r for r in rows if r.get("Objstate") != "Cancelled"]
         return sorted(active, key=lambda r: (decimal_or_none(r.get("LineNo")) or 0, r["LineNo"]))
 
-    def _write_lines(self, record: SourceRecord, order_no: str, current: list[Row] | None) -> None:
+    def _write_lines(self, record: Outbound, order_no: str, current: list[Row] | None) -> None:
         """Make the IFS PO's active lines those of the record, in order: change the ones
         that differ, add the missing, delete the extra. A line whose create answer was
         lost is found by reading the lines again. Never ends in `outcome_unknown` (the
@@ -352,7 +351,7 @@ class IfsRaisedPurchaseOrders:
             retryable=False,
         )
 
-    def _apply_lines(self, record: SourceRecord, order_no: str, current: list[Row]) -> None:
+    def _apply_lines(self, record: Outbound, order_no: str, current: list[Row]) -> None:
         assert record.payload is not None
         wanted: list[dict[str, Any]] = record.payload["lines"]
         before: list[dict[str, Any]] = (record.previous or {}).get("lines") or []
@@ -372,7 +371,7 @@ class IfsRaisedPurchaseOrders:
         for row in current[len(wanted) :]:
             self.ifs.delete(sets.lines_set, {k: row[k] for k in LINE_KEYS}, etag=row.etag)
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         """Bring the IFS PO to what ServiceTitan says: the header (read with its ETag,
         PATCHed with If-Match, re-read on 412) if it changed or the PO was adopted, then
         the lines likewise. A PO in a locked state is left as it is."""
@@ -407,7 +406,7 @@ class IfsRaisedPurchaseOrders:
                 ) from None
             raise
 
-    def _locked(self, record: SourceRecord, order_no: str, why: str) -> RecordFailure:
+    def _locked(self, record: Outbound, order_no: str, why: str) -> RecordFailure:
         return RecordFailure(
             "target_locked",
             f"{_label(record)}: IFS purchase order {order_no} {why} and can no longer be "
@@ -415,7 +414,7 @@ class IfsRaisedPurchaseOrders:
             "hand, then resolve this record",
         )
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         """A PO cancelled in ServiceTitan: done once its IFS PO is cancelled (or gone).
         The connector does not cancel IFS POs itself (IFS asks a buyer for the reason)."""
         try:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from connector_dagster.engine.spec import Figures, Period, TargetRecord
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.spec import Figures, TargetRecord
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.kits.postings.target import IfsPostingTarget
 from connector_dagster.systems.ifs.postings import amounts

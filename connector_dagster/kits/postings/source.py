@@ -14,7 +14,7 @@ import pandas as pd
 
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_key
-from connector_dagster.engine.spec import Changes, Period
+from connector_dagster.engine.records import Changes, Period
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 

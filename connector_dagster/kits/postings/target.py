@@ -23,7 +23,8 @@ from typing import Any, NoReturn
 
 from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import Ambiguous, RecordFailure, SourceRecord
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.systems.ifs.client import Row, refusal
@@ -48,7 +49,7 @@ class IfsPostingTarget:
     def reference(self, key: str) -> str:
         raise NotImplementedError
 
-    def mark(self, record: SourceRecord, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str) -> None:
         raise NotImplementedError
 
     @property
@@ -63,9 +64,7 @@ class IfsPostingTarget:
         """The header as written: its Text tagged with this connection's marker."""
         return {**header, "Text": f"{header['Text']} {self.marker}"}
 
-    def lookup(
-        self, records: Sequence[SourceRecord], since: datetime
-    ) -> dict[str, str | Ambiguous]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The posting set this connector made for each record, among those carrying its
         reference (whenever created): one proven its by `_unlike`. A set that only
         resembles it (the reference without the marker, a copy of the marker, other
@@ -96,7 +95,7 @@ class IfsPostingTarget:
                 result[record.key] = judged
         return result
 
-    def _exact_text(self, record: SourceRecord, header: Row) -> bool:
+    def _exact_text(self, record: Outbound, header: Row) -> bool:
         """Whether a set's Text is exactly the one this connector writes for the record
         (for a cancellation, which carries no payload: any Text ending in the marker)."""
         text = str(header.get("Text") or "")
@@ -104,7 +103,7 @@ class IfsPostingTarget:
             return text.endswith(f" {self.marker}")
         return text == self.marked(record.payload["header"])["Text"]
 
-    def _unlike(self, record: SourceRecord, header: Row, rows: list[Row]) -> list[str]:
+    def _unlike(self, record: Outbound, header: Row, rows: list[Row]) -> list[str]:
         """How a set carrying the record's reference differs from what was sent for it."""
         if not self._exact_text(record, header):
             text = str(header.get("Text") or "")
@@ -116,7 +115,7 @@ class IfsPostingTarget:
         return unlike(header, rows, sent, record.payload["rows"])
 
     def _judge(
-        self, record: SourceRecord, ref: str, why: dict[str, list[str]]
+        self, record: Outbound, ref: str, why: dict[str, list[str]]
     ) -> str | Ambiguous | None:
         """The one set proven the record's, else why none can be adopted (None: no set
         carries the reference, so it is created)."""
@@ -134,7 +133,7 @@ class IfsPostingTarget:
             ),
         )
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         assert record.payload is not None
         try:
             target_id = self.writer.create(
@@ -145,7 +144,7 @@ class IfsPostingTarget:
         self.mark(record, target_id)
         return target_id
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         """Bring the posting set to the document as it is now (a field a person changed in
         IFS stays, unless the document's value for it changed), check it, mark it."""
         assert record.payload is not None
@@ -164,7 +163,7 @@ class IfsPostingTarget:
             self._refused(record, exc, "changed", target_id)
         self.mark(record, target_id)
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         """Delete the posting set of a document cancelled in ServiceTitan (gone already is
         done); one IFS no longer lets go is `target_locked`."""
         try:
@@ -173,7 +172,7 @@ class IfsPostingTarget:
             self._refused(record, exc, "deleted", target_id)
 
     def _refused(
-        self, record: SourceRecord, exc: ApiError, doing: str, target_id: str | None
+        self, record: Outbound, exc: ApiError, doing: str, target_id: str | None
     ) -> NoReturn:
         """A closed period or a locked posting set as its own failure; anything else as
         the client classified it."""
@@ -199,7 +198,7 @@ class IfsPostingTarget:
         raise exc
 
     def marked_exported(
-        self, record: SourceRecord, target_id: str, answers: Any, id_field: str, doc_id: int
+        self, record: Outbound, target_id: str, answers: Any, id_field: str, doc_id: int
     ) -> None:
         """Check ServiceTitan's answer to `markasexported` for the document: a row that
         did not succeed is a failed record."""

@@ -11,19 +11,8 @@ import pandera.pandas as pa
 
 from connector_dagster.engine.frames import shape_problems
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import (
-    FlowSettings,
-    FlowSpec,
-    Frames,
-    Item,
-    Mapped,
-    Period,
-    Read,
-    ReadSpec,
-    Triggers,
-    WriteSpec,
-)
-from connector_dagster.engine.sync import SourceRecord
+from connector_dagster.engine.records import Frames, Item, Mapped, Outbound, Period, Read
+from connector_dagster.engine.spec import FlowSettings, FlowSpec, ReadSpec, Triggers, WriteSpec
 from connector_dagster.lib.mapping import Mappings, Table
 
 NOTES: dict[str, dict[str, Any]] = {
@@ -71,19 +60,19 @@ class NotesTarget:
     def __init__(self, link: Link, settings: ExampleSettings) -> None:
         self.settings = settings
 
-    def lookup(self, records: Sequence[SourceRecord], since: datetime) -> dict[str, str]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str]:
         wanted = {r.key for r in records}
         return {n["source"]: tid for tid, n in WRITTEN.items() if n["source"] in wanted}
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         target_id = f"T-{len(WRITTEN) + 1}"
         WRITTEN[target_id] = dict(record.payload or {})
         return target_id
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         WRITTEN[target_id] = dict(record.payload or {})
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         WRITTEN.pop(target_id, None)
 
 

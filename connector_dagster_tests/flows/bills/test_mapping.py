@@ -8,7 +8,7 @@ from typing import Any
 
 from connector_dagster.defs.bills.mapping import map_item, reference
 from connector_dagster.defs.bills.settings import BillSettings
-from connector_dagster.engine.spec import Item
+from connector_dagster.engine.records import Item
 from connector_dagster.lib.mapping import Mappings
 
 MAPS = Mappings(

@@ -8,7 +8,7 @@ from typing import Any
 
 from connector_dagster.defs.invoices.mapping import map_item
 from connector_dagster.defs.invoices.settings import InvoiceSettings
-from connector_dagster.engine.spec import Item
+from connector_dagster.engine.records import Item
 from connector_dagster.lib.mapping import Mappings
 
 MAPS = Mappings(

@@ -253,7 +253,7 @@ from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
 from connector_dagster.engine import flow
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import Period
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.sync import Syncer
 
 link = Link.open("sandbox")

@@ -10,7 +10,7 @@ from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSetting
 from connector_dagster.defs.st_purchase_orders.mapping import map_item, reverse
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine import registry
-from connector_dagster.engine.spec import Item
+from connector_dagster.engine.records import Item
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs as from_ifs
 from connector_dagster.kits.purchase_orders.provenance import (
     raised_in_servicetitan,

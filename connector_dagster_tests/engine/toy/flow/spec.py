@@ -11,19 +11,8 @@ import pandera.pandas as pa
 
 from connector_dagster.engine.frames import shape_problems
 from connector_dagster.engine.link import Link
-from connector_dagster.engine.spec import (
-    FlowSettings,
-    FlowSpec,
-    Frames,
-    Item,
-    Mapped,
-    Period,
-    Read,
-    ReadSpec,
-    Triggers,
-    WriteSpec,
-)
-from connector_dagster.engine.sync import SourceRecord
+from connector_dagster.engine.records import Frames, Item, Mapped, Outbound, Period, Read
+from connector_dagster.engine.spec import FlowSettings, FlowSpec, ReadSpec, Triggers, WriteSpec
 from connector_dagster.lib.mapping import Mappings
 
 
@@ -58,17 +47,17 @@ class ToyTarget:
     def __init__(self, link: Link, settings: ToySettings) -> None:
         self.toy = link.client("toy")
 
-    def lookup(self, records: Sequence[SourceRecord], since: datetime) -> dict[str, str]:
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str]:
         wanted = {r.key for r in records}
         return {c["source"]: c["id"] for c in self.toy.get("/copies") if c["source"] in wanted}
 
-    def create(self, record: SourceRecord) -> str:
+    def create(self, record: Outbound) -> str:
         return str(self.toy.send("POST", "/copies", record.payload)["id"])
 
-    def update(self, record: SourceRecord, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> None:
         self.toy.send("PUT", f"/copies/{target_id}", record.payload)
 
-    def cancel(self, record: SourceRecord, target_id: str) -> None:
+    def cancel(self, record: Outbound, target_id: str) -> None:
         self.toy.send("DELETE", f"/copies/{target_id}")
 
 
