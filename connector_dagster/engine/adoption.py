@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from connector_dagster.engine.records import Ambiguous
+from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.sync import LOOKUP_SKEW
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,21 @@ def judge(
             f"{say.weak_fix}; then replay this record"
         )
     return None
+
+
+def made_before_intent(record: Outbound, created_on: Any) -> str | None:
+    """Why a candidate cannot be the record's: the target says it was made (its
+    `createdOn`, an ISO instant) before this connector first intended to create the
+    record, less `LOOKUP_SKEW` for the two clocks. None when it could be."""
+    if record.intended_at is None:
+        return None
+    try:
+        made = datetime.fromisoformat(str(created_on).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        made = None
+    if made is not None and made >= record.intended_at - LOOKUP_SKEW:
+        return None
+    return (
+        f"it was made {created_on or 'at an unknown time'}, before this record's create "
+        f"was first intended ({record.intended_at.isoformat()})"
+    )

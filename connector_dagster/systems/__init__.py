@@ -9,6 +9,7 @@ rate limit and Dagster pool are shared under, and its webhooks where it has them
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from connector_dagster.systems.settings import SystemSettings
 SYSTEMS_PACKAGE = "connector_dagster.systems"
 
 S = TypeVar("S", bound=SystemSettings)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,20 @@ class System(Generic[S]):
 
     def receives_webhooks(self, settings: S | None) -> bool:
         return bool(settings is not None and self.webhooks and self.webhooks(settings).enabled)
+
+
+def client_settings(
+    cls: type[T], block: SystemSettings, secrets: Mapping[str, str], context: ClientContext
+) -> T:
+    """A client's settings dataclass `cls` filled from a connection's block, the
+    system's credentials and the context: every field of `cls` that one of them has."""
+    given: dict[str, Any] = {
+        **block.model_dump(),
+        **secrets,
+        "name": context.connection,
+        "database_url": context.database_url,
+    }
+    return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})  # type: ignore[arg-type]
 
 
 @cache

@@ -25,6 +25,7 @@ from connector_dagster.kits.postings.mapping import (
     clip,
     gl_account,
     in_period,
+    not_posted_yet,
     number,
     posting_set,
     tax_code,
@@ -52,21 +53,20 @@ def map_item(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:
     if bill.get("status") == "Canceled":
         return Mapped(None, op="cancel")
     status = bill["syncStatus"]
-    if status in EXPORTED and not item.data["ours"]:
-        return Mapped(
-            None,
-            op="ignore",
-            note=f"{who} is {status} in ServiceTitan by someone else (this connector never "
-            "wrote it), so it is not posted to IFS",
-        )
-    if status not in EXPORTED and status not in settings.sync_statuses:
-        return Mapped(
-            None,
-            op="ignore",
-            note=f"{who} is {status} in ServiceTitan, not posted yet: it is posted to IFS once "
-            "it is",
-        )
-    return map_bill(item, maps, settings)
+    by_others = (
+        None
+        if item.data["ours"]
+        else f"is {status} in ServiceTitan by someone else (this connector never wrote it), "
+        "so it is not posted to IFS"
+    )
+    left_out = not_posted_yet(
+        who,
+        status,
+        exported=status in EXPORTED,
+        by_others=by_others,
+        sync_statuses=settings.sync_statuses,
+    )
+    return left_out or map_bill(item, maps, settings)
 
 
 def map_bill(item: Item, maps: Mappings, settings: BillSettings) -> Mapped:

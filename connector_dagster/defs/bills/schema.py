@@ -17,14 +17,16 @@ import pandera.pandas as pa
 from connector_dagster.engine.frames import clean, shape_problems
 from connector_dagster.kits.postings.schema import (
     DATE,
+    GL_ACCOUNT,
     PERIOD,
     POSTING_AMOUNTS,
+    ROUTING,
+    by_document,
     column,
     document_problems,
     in_period,
     money,
     orphans,
-    total,
 )
 
 BILLS = pa.DataFrameSchema(
@@ -35,8 +37,7 @@ BILLS = pa.DataFrameSchema(
         "billDate": column(str, True, pa.Check.str_matches(DATE)),
         "syncStatus": column(str),
         "status": column(str, True),
-        "businessUnitId": column(int, True),
-        "taxZoneId": column(int, True),
+        **ROUTING,
         "vendorName": column(str, True),
         "vendorNumber": column(str, True),
         "referenceNumber": column(str, True),
@@ -61,9 +62,7 @@ LINES = pa.DataFrameSchema(
         "quantity": column(str, True),
         "cost": column(str, True),
         "amount": column(str, True),
-        "glAccountId": column(int, True),
-        "glAccountNumber": column(str, True),
-        "glAccountName": column(str, True),
+        **GL_ACCOUNT,
     },
     strict=True,
     unique=["billKey", "line", "id"],
@@ -92,9 +91,7 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
     if heads.empty:
         return []
     amounts = lines.assign(value=lines.apply(_line_amount, axis=1) if not lines.empty else [])
-    by_bill = amounts.groupby("billKey")
-    sums = by_bill["value"].agg(total)
-    accounts = by_bill["glAccountId"].agg(lambda s: s.notna().all())
+    sums, accounts = by_document(amounts, "billKey", "value")
     docs = pd.DataFrame(
         {
             "key": heads["key"],

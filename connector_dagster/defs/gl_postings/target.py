@@ -22,7 +22,7 @@ from typing import Any
 
 from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
-from connector_dagster.engine.adoption import Conflicts, judge
+from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
@@ -74,13 +74,6 @@ def _same(current: Any, sent: Any) -> bool:
         except InvalidOperation:
             return False
     return current == sent
-
-
-def _instant(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 def closed_period(exc: ApiError) -> str | None:
@@ -152,14 +145,8 @@ class ServiceTitanJournalEntries:
         why = []
         if entry.get("name") != expected:
             why.append(f"its name is {entry.get('name')!r}, not exactly {expected!r}")
-        made = _instant(entry.get("createdOn"))
-        if record.intended_at is not None and (
-            made is None or made < record.intended_at - LOOKUP_SKEW
-        ):
-            why.append(
-                f"it was made {entry.get('createdOn') or 'at an unknown time'}, before this "
-                f"record's create was first intended ({record.intended_at.isoformat()})"
-            )
+        early = made_before_intent(record, entry.get("createdOn"))
+        why += [early] if early else []
         if why or record.op != "upsert" or "lines" not in payload:
             return why
         if str(entry.get("postDate"))[:10] != str(payload["postDate"])[:10]:

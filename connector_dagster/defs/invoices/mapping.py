@@ -25,6 +25,7 @@ from connector_dagster.kits.postings.mapping import (
     exported_by_us,
     gl_account,
     in_period,
+    not_posted_yet,
     posting_set,
     tax_code,
 )
@@ -47,21 +48,20 @@ def map_item(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped:
     if not invoice["active"]:
         return Mapped(None, op="cancel")
     status, export_id = invoice["syncStatus"], invoice.get("exportId")
-    if status == EXPORTED and not exported_by_us(export_id):
-        return Mapped(
-            None,
-            op="ignore",
-            note=f"{who} is exported already by another integration (externalId "
-            f"{export_id!r}), so it is not posted to IFS again",
-        )
-    if status != EXPORTED and status not in settings.sync_statuses:
-        return Mapped(
-            None,
-            op="ignore",
-            note=f"{who} is {status} in ServiceTitan, not posted yet: it is posted to IFS "
-            "once it is",
-        )
-    return map_invoice(item, maps, settings)
+    by_others = (
+        None
+        if exported_by_us(export_id)
+        else f"is exported already by another integration (externalId {export_id!r}), so "
+        "it is not posted to IFS again"
+    )
+    left_out = not_posted_yet(
+        who,
+        status,
+        exported=status == EXPORTED,
+        by_others=by_others,
+        sync_statuses=settings.sync_statuses,
+    )
+    return left_out or map_invoice(item, maps, settings)
 
 
 def map_invoice(item: Item, maps: Mappings, settings: InvoiceSettings) -> Mapped:

@@ -16,13 +16,15 @@ import pandera.pandas as pa
 from connector_dagster.engine.frames import clean, shape_problems
 from connector_dagster.kits.postings.schema import (
     DATE,
+    GL_ACCOUNT,
     PERIOD,
+    ROUTING,
+    by_document,
     column,
     document_problems,
     in_period,
     money,
     orphans,
-    total,
 )
 
 INVOICES = pa.DataFrameSchema(
@@ -33,8 +35,7 @@ INVOICES = pa.DataFrameSchema(
         "syncStatus": column(str),
         "active": column(bool),
         "exportId": column(str, True),
-        "businessUnitId": column(int, True),
-        "taxZoneId": column(int, True),
+        **ROUTING,
         "customerName": column(str, True),
         "summary": column(str, True),
         "subTotal": column(str, True),
@@ -58,9 +59,7 @@ ITEMS = pa.DataFrameSchema(
         "quantity": column(str, True),
         "price": column(str, True),
         "total": column(str, True),
-        "glAccountId": column(int, True),
-        "glAccountNumber": column(str, True),
-        "glAccountName": column(str, True),
+        **GL_ACCOUNT,
     },
     strict=True,
     unique=["id"],
@@ -97,9 +96,7 @@ def validate_records(frames: dict[str, pd.DataFrame]) -> list[str]:
     heads, items = clean(frames["invoices"]), clean(frames["items"])
     if heads.empty:
         return []
-    by_invoice = items.groupby("invoiceId")
-    sums = by_invoice["total"].agg(total)
-    accounts = by_invoice["glAccountId"].agg(lambda s: s.notna().all())
+    sums, accounts = by_document(items, "invoiceId", "total")
     docs = pd.DataFrame(
         {
             "key": heads["id"],

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from connector_dagster.defs.purchase_orders.mapping import update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
-from connector_dagster.engine.adoption import Conflicts, judge
+from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Ambiguous, Outbound
-from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
+from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import (
     marked_order,
     memo_marker,
@@ -54,12 +54,8 @@ def unlike(po: dict[str, Any], record: Outbound, connection: str) -> list[str]:
     why = []
     if po.get("summary") != expected:
         why.append(f"its memo is {po.get('summary')!r}, not exactly {expected!r}")
-    made = _instant(po.get("createdOn"))
-    if record.intended_at is not None and (made is None or made < record.intended_at - LOOKUP_SKEW):
-        why.append(
-            f"it was made {po.get('createdOn') or 'at an unknown time'}, before this record's "
-            f"create was first intended ({record.intended_at.isoformat()})"
-        )
+    early = made_before_intent(record, po.get("createdOn"))
+    why += [early] if early else []
     payload = record.payload or {}
     if record.op != "upsert" or "items" not in payload:
         return why
@@ -81,13 +77,6 @@ def unlike(po: dict[str, Any], record: Outbound, connection: str) -> list[str]:
     if differing:
         why.append(f"its {', '.join(differing)} differ from what was sent")
     return why
-
-
-def _instant(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 class ServiceTitanPurchaseOrders:

@@ -9,14 +9,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from connector_dagster.engine.problems import Problems
+from connector_dagster.engine.records import Mapped
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.mapping import Mappings, Table
+from connector_dagster.lib.numbers import decimal_or_none, places
 
 IfsCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^\S+$")]
 
@@ -119,14 +121,11 @@ def tax_code(
 
 def amount(raw: Any, field: str, problems: Problems, settings: PostingSettings) -> Decimal | None:
     """A money field (ServiceTitan sends strings) in the company currency's decimals."""
-    try:
-        value = Decimal(str(raw).strip()) if raw is not None else Decimal("NaN")
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
+    value = decimal_or_none(raw)
+    if value is None:
         problems.add("validation", f"{field} {raw!r} is not an amount; correct it in ServiceTitan")
         return None
-    if -int(value.normalize().as_tuple().exponent) > settings.decimals:
+    if places(value) > settings.decimals:
         problems.add(
             "validation",
             f"{field} {raw} has more decimals than {settings.currency} allows "
@@ -138,11 +137,7 @@ def amount(raw: Any, field: str, problems: Problems, settings: PostingSettings) 
 
 def number(raw: Any) -> Decimal | None:
     """A quantity or unit cost, any number of decimals; None if it is not a number."""
-    try:
-        value = Decimal(str(raw).strip()) if raw is not None else None
-    except InvalidOperation:
-        return None
-    return value if value is not None and value.is_finite() else None
+    return decimal_or_none(raw)
 
 
 def business_date(raw: Any) -> date | None:
@@ -221,3 +216,21 @@ def unbalanced(payload: dict[str, Any]) -> Decimal:
     rows = payload["rows"]
     debits = sum((r["CurrencyDebetAmount"] or Decimal(0) for r in rows), Decimal(0))
     return debits - sum((r["CurrencyCreditAmount"] or Decimal(0) for r in rows), Decimal(0))
+
+
+def not_posted_yet(
+    who: str, status: str, *, exported: bool, by_others: str | None, sync_statuses: Sequence[str]
+) -> Mapped | None:
+    """Whether a ServiceTitan document is left out rather than posted (a reported
+    `ignore`): exported by someone else (`by_others` says how, None when this connector
+    exported it), or in a status that is not posted yet. None: it is posted."""
+    if exported and by_others is not None:
+        return Mapped(None, op="ignore", note=f"{who} {by_others}")
+    if not exported and status not in sync_statuses:
+        return Mapped(
+            None,
+            op="ignore",
+            note=f"{who} is {status} in ServiceTitan, not posted yet: it is posted to IFS "
+            "once it is",
+        )
+    return None

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.engine.bounds import Amounts
-from connector_dagster.lib.numbers import number
+from connector_dagster.lib.numbers import decimal_or_none, number
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -53,11 +53,8 @@ def orphans(
 
 
 def money(value: Any) -> Decimal | None:
-    try:
-        number = Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
-    return number if number is not None and number.is_finite() else None
+    """An amount as ServiceTitan sends it; None when missing or not a number."""
+    return decimal_or_none(value)
 
 
 def total(values: pd.Series) -> Decimal:
@@ -115,3 +112,20 @@ POSTING_AMOUNTS = Amounts(
 )
 """The amounts of an IFS posting set payload (F3's and F4's), bounded by the engine (a
 row's DebetAmount and CreditAmount are its currency amounts at rate 1)."""
+
+
+GL_ACCOUNT = {
+    "glAccountId": column(int, True),
+    "glAccountNumber": column(str, True),
+    "glAccountName": column(str, True),
+}
+"""The GL account columns of a document's line (an invoice item, a bill line)."""
+ROUTING = {"businessUnitId": column(int, True), "taxZoneId": column(int, True)}
+"""Where a document posts: its business unit (cost centre) and tax zone."""
+
+
+def by_document(lines: pd.DataFrame, key: str, value: str) -> tuple[pd.Series, pd.Series]:
+    """Per document (`key`): the sum of its lines' `value` and whether every line
+    names a GL account."""
+    grouped = lines.groupby(key)
+    return grouped[value].agg(total), grouped["glAccountId"].agg(lambda s: s.notna().all())

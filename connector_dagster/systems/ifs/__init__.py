@@ -8,27 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from connector_dagster.systems import ClientContext, System
+from connector_dagster.systems import ClientContext, System, client_settings
 from connector_dagster.systems.ifs.client import IfsClient, IfsSettings
 from connector_dagster.systems.ifs.settings import IfsConnection
 
 
 def _client(block: IfsConnection, secrets: Mapping[str, str], context: ClientContext) -> IfsClient:
-    return IfsClient(
-        IfsSettings(
-            base_url=block.base_url,
-            realm=block.realm,
-            client_id=secrets["client_id"],
-            client_secret=secrets["client_secret"],
-            name=context.connection,
-            page_size=block.page_size,
-            rate_per_min=block.rate_per_min,
-            timeout_s=block.timeout_s,
-            connect_timeout_s=block.connect_timeout_s,
-            token_margin_s=block.token_margin_s,
-            database_url=context.database_url,
-        )
-    )
+    return IfsClient(client_settings(IfsSettings, block, secrets, context))
 
 
 SYSTEM = System(

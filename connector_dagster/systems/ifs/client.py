@@ -33,14 +33,13 @@ from connector_dagster.lib.errors import (
 )
 from connector_dagster.lib.http import (
     Reply,
-    Timeouts,
     decode_json,
     encode_json,
     kind_for_status,
     map_concurrent,
 )
 from connector_dagster.lib.ratelimit import Rate
-from connector_dagster.systems.client import ApiClient
+from connector_dagster.systems.client import ApiClient, ClientSettings
 from connector_dagster.systems.ifs import batch as ifs_batch
 from connector_dagster.systems.ifs import odata
 from connector_dagster.systems.ifs.batch import BatchAnswer, BatchFormatError, BatchRequest
@@ -52,16 +51,12 @@ ETAG = "@odata.etag"
 NEXT_LINK = "@odata.nextLink"
 
 
-@dataclass(frozen=True)
-class IfsSettings:
+@dataclass(frozen=True, kw_only=True)
+class IfsSettings(ClientSettings):
     """One IFS connection: host, realm, service user, limits and timeouts."""
 
     base_url: str
     realm: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    name: str = "default"
-    """The connection's name, used in error messages."""
     scope: str = "openid microprofile-jwt"
     read_tier: str = "main"
     write_tier: str = "int"
@@ -72,23 +67,9 @@ class IfsSettings:
     """`$top` per request; None leaves paging to the server (`@odata.nextLink` only)."""
     max_pages: int = 10_000
     rate_per_min: float = 1000.0
-    rate_burst: int = 1
-    database_url: str | None = field(default=None, repr=False)
-    """PostgreSQL holding the rate limit shared by every process calling this host;
-    None keeps the limit per process (tests, one-off scripts)."""
-    concurrency: int = 4
-    timeout_s: float = 30.0
-    connect_timeout_s: float = 10.0
-    max_retries: int = 5
-    max_retry_time_s: float = 120.0
-    retry_after_max_s: float = 120.0
     etag_retries: int = 2
     """Re-reads after a 412 before an update is reported as a conflict."""
     max_url_length: int = 2000
-    token_margin_s: float = 30.0
-    token_lifetime_s: float = 180.0
-    """Assumed only when the token endpoint omits `expires_in`."""
-    verify_tls: bool = True
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"https?://[^/\s?#]+/?", self.base_url):
@@ -103,9 +84,20 @@ class IfsSettings:
                 raise ValueError(f"IFS tier must be main, int or b2b, got {tier!r}")
 
     @property
-    def timeouts(self) -> Timeouts:
-        """Connect (and body write) and read timeouts of one request."""
-        return Timeouts.of(self.connect_timeout_s, self.timeout_s)
+    def api_base(self) -> str:
+        return self.base_url
+
+    @property
+    def label(self) -> str:
+        return f"IFS {self.name}"
+
+    @property
+    def shared_by(self) -> str:
+        return self.host
+
+    @property
+    def rate(self) -> Rate:
+        return Rate.per_minute(self.rate_per_min, self.rate_burst)
 
     @property
     def token_url(self) -> str:
@@ -184,19 +176,8 @@ class IfsClient(ApiClient):
     """Reads and writes one IFS Cloud environment. Thread-safe; share one per connection."""
 
     def __init__(self, settings: IfsSettings) -> None:
-        self.settings = s = settings
-        super().__init__(
-            s,
-            system="ifs",
-            base_url=s.base_url,
-            label=f"IFS {s.name}",
-            token_url=s.token_url,
-            scope=s.scope,
-            shared_by=s.host,
-            rate=Rate.per_minute(s.rate_per_min, s.rate_burst),
-            classify=classify_ifs,
-            max_connections=max(4, s.concurrency * 2),
-        )
+        self.settings = settings
+        super().__init__(settings, system="ifs", classify=classify_ifs, min_connections=4)
 
     def path(self, set_path: str, tier: str | None = None) -> str:
         """`/{tier}/ifsapplications/projection/v1/{P}.svc/{Set}` for a set path.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connector_dagster.systems import ClientContext, System
+from connector_dagster.systems import ClientContext, System, client_settings
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient, ServiceTitanSettings
 from connector_dagster.systems.servicetitan.settings import ServiceTitanConnection, WebhookSettings
 
@@ -15,23 +15,7 @@ from connector_dagster.systems.servicetitan.settings import ServiceTitanConnecti
 def _client(
     block: ServiceTitanConnection, secrets: Mapping[str, str], context: ClientContext
 ) -> ServiceTitanClient:
-    return ServiceTitanClient(
-        ServiceTitanSettings(
-            api_url=block.api_url,
-            auth_url=block.auth_url,
-            tenant_id=block.tenant_id,
-            app_key=secrets["app_key"],
-            client_id=secrets["client_id"],
-            client_secret=secrets["client_secret"],
-            name=context.connection,
-            rate_per_s=block.rate_per_s,
-            page_size=block.page_size,
-            timeout_s=block.timeout_s,
-            connect_timeout_s=block.connect_timeout_s,
-            token_margin_s=block.token_margin_s,
-            database_url=context.database_url,
-        )
-    )
+    return ServiceTitanClient(client_settings(ServiceTitanSettings, block, secrets, context))
 
 
 def _webhooks(block: ServiceTitanConnection) -> WebhookSettings:

@@ -22,13 +22,12 @@ import httpx
 
 from connector_dagster.lib.errors import RejectedError
 from connector_dagster.lib.http import (
-    Timeouts,
     encode_json,
     map_concurrent,
 )
 from connector_dagster.lib.numbers import amount
 from connector_dagster.lib.ratelimit import Rate
-from connector_dagster.systems.client import ApiClient
+from connector_dagster.systems.client import ApiClient, ClientSettings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,41 +48,42 @@ def valid_tenant_id(tenant_id: object) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class ServiceTitanSettings:
+@dataclass(frozen=True, kw_only=True)
+class ServiceTitanSettings(ClientSettings):
     """One ServiceTitan connection: URLs, tenant, app key, credentials, limits."""
 
     api_url: str
     auth_url: str
     tenant_id: str
     app_key: str = field(repr=False)
-    client_id: str
-    client_secret: str = field(repr=False)
-    name: str = "default"
-    """The connection's name, used in error messages."""
     rate_per_s: float = 60.0
-    rate_burst: int = 1
-    database_url: str | None = field(default=None, repr=False)
-    """PostgreSQL holding the rate limit shared by every process calling this tenant;
-    None keeps the limit per process (tests, one-off scripts)."""
     concurrency: int = 16
     page_size: int = 500
     max_pages: int = 100_000
     ids_per_call: int = 50
     timeout_s: float = 100.0
-    connect_timeout_s: float = 10.0
-    max_retries: int = 5
-    max_retry_time_s: float = 120.0
-    retry_after_max_s: float = 120.0
     token_margin_s: float = 60.0
     token_lifetime_s: float = 900.0
-    """Assumed only when the token endpoint omits `expires_in`."""
-    verify_tls: bool = True
 
     @property
-    def timeouts(self) -> Timeouts:
-        """Connect (and body write) and read timeouts of one request."""
-        return Timeouts.of(self.connect_timeout_s, self.timeout_s)
+    def api_base(self) -> str:
+        return self.api_url
+
+    @property
+    def label(self) -> str:
+        return f"ServiceTitan {self.name} (tenant {self.tenant_id})"
+
+    @property
+    def token_url(self) -> str:
+        return self.auth_url
+
+    @property
+    def shared_by(self) -> str:
+        return f"{urlsplit(self.api_url).netloc}/{self.tenant_id}"
+
+    @property
+    def rate(self) -> Rate:
+        return Rate.per_second(self.rate_per_s, self.rate_burst)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tenant_id", valid_tenant_id(self.tenant_id))
@@ -116,17 +116,12 @@ class ServiceTitanClient(ApiClient):
     """Reads and writes one ServiceTitan tenant. Thread-safe; share one per connection."""
 
     def __init__(self, settings: ServiceTitanSettings) -> None:
-        self.settings = s = settings
+        self.settings = settings
         super().__init__(
-            s,
+            settings,
             system="servicetitan",
-            base_url=s.api_url,
-            label=f"ServiceTitan {s.name} (tenant {s.tenant_id})",
-            token_url=s.auth_url,
-            shared_by=f"{urlsplit(s.api_url).netloc}/{s.tenant_id}",
-            rate=Rate.per_second(s.rate_per_s, s.rate_burst),
-            headers={"ST-App-Key": s.app_key},
-            max_connections=max(8, s.concurrency * 2),
+            headers={"ST-App-Key": settings.app_key},
+            min_connections=8,
         )
 
     def path(self, module: str, path: str, params: Params | None = None) -> str:
