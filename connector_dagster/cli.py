@@ -318,6 +318,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             scale=args.scale,
             seed=args.seed,
             webhook_port=args.webhook_port,
+            finance_port=args.finance_port,
         )
     )
 
@@ -568,9 +569,16 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
         default=8590,
         help="port of the webhook receiver (0: a free one); default 8590",
     )
+    p.add_argument(
+        "--finance-port",
+        type=SANDBOX_PORT,
+        default=8591,
+        help="port of finance's page (0: a free one); default 8591",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from connector_dagster.finance import cli as finance_cli
     from connector_dagster.webhooks import cli as webhooks_cli
 
     parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__.split("\n")[0])
@@ -586,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_bench,
         _add_dev,
         webhooks_cli.add_commands,
+        finance_cli.add_commands,
     ):
         add(sub)
     return parser
