@@ -98,6 +98,7 @@ def create_app(
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters.update(money=_money, when=_when, pretty=_pretty)
     messages = Messages()
+    totals = queries.Totals()
 
     def render(request: Request, template: str, **context: Any) -> Response:
         html = env.get_template(template).render(
@@ -125,7 +126,7 @@ def create_app(
 
     def grid(request: Request) -> Response:
         connection = connection_of(request.query_params.get("connection"))
-        data = queries.grid(store, connection)
+        data = queries.grid(store, connection, totals)
         if request.query_params.get("format") == "csv":
             return csv_response(data.rows(), f"{connection}-periods")
         return render(request, "grid.html", connection=connection, grid=data)

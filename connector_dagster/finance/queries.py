@@ -3,6 +3,7 @@ of periods x flows, the queue of failed records, and one record's trace. No API 
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,9 +119,43 @@ class Grid:
         return out
 
 
-def grid(store: Store, connection: str) -> Grid:
+class Totals:
+    """The money synced per flow and period, kept between page loads: a cell's payloads
+    are read and totalled again only when its ledger rows changed (their count, latest
+    change or the sum of their hashes and states: a write committed late with an earlier
+    time changes the sum), so a page of many periods reads only what moved."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str, str], tuple[tuple[Any, ...], Decimal]] = {}
+        self._lock = threading.Lock()
+
+    def synced(
+        self, store: Store, spec: FlowSpec, connection: str, period: str, seen: tuple[Any, ...]
+    ) -> Decimal:
+        key = (connection, spec.name, period)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and kept[0] == seen:
+            return kept[1]
+        with store.cursor() as cur:
+            cur.execute(
+                """SELECT last_payload FROM connector.sync_ledger
+                    WHERE connection = %s AND flow = %s AND partition_key = %s
+                      AND status = 'synced' AND payload_hash <> %s""",
+                (connection, spec.name, period, CANCELLED),
+            )
+            total = sum((money(spec, row[0]) or Decimal(0) for row in cur), Decimal(0))
+        with self._lock:
+            self._kept[key] = (seen, total)
+        return total
+
+
+def grid(store: Store, connection: str, totals: Totals | None = None) -> Grid:
+    """Every period x flow of the connection that holds a record, a failure or a
+    reconciliation, newest period first."""
     specs = flows_of(connection)
     by_name = {s.name: s for s in specs}
+    totals = totals or Totals()
     cells: dict[tuple[str, str], Cell] = {}
 
     def cell(flow: str, period: str) -> Cell:
@@ -128,23 +163,24 @@ def grid(store: Store, connection: str) -> Grid:
 
     with store.cursor() as cur:
         cur.execute(
-            """SELECT flow, partition_key, status, payload_hash, last_payload,
-                      set_aside_hash IS NOT NULL, updated_at
+            """SELECT flow, partition_key, count(*) FILTER (WHERE status = 'synced'),
+                      count(*) FILTER (WHERE status = 'pending'),
+                      count(*) FILTER (WHERE set_aside_hash IS NOT NULL),
+                      count(*), max(updated_at),
+                      sum(hashtext(status || coalesce(payload_hash, '')))
                  FROM connector.sync_ledger
-                WHERE connection = %s AND partition_key IS NOT NULL""",
+                WHERE connection = %s AND partition_key IS NOT NULL
+                GROUP BY flow, partition_key""",
             (connection,),
         )
-        for flow, period, status, digest, payload, aside, updated in cur.fetchall():
+        for flow, period, synced, pending, aside, rows, changed, digest in cur.fetchall():
             if flow not in by_name:
                 continue
             c = cell(flow, period)
-            c.synced += status == "synced"
-            c.pending += status == "pending"
-            c.set_aside += aside
-            if c.last_change is None or updated > c.last_change:
-                c.last_change = updated
-            if status == "synced" and digest != CANCELLED:
-                c.synced_amount += money(by_name[flow], payload) or 0
+            c.synced, c.pending, c.set_aside, c.last_change = synced, pending, aside, changed
+            if synced:
+                seen = (rows, changed, digest)
+                c.synced_amount = totals.synced(store, by_name[flow], connection, period, seen)
         cur.execute(
             """SELECT flow, partition_key, payload -> 'payload'
                  FROM connector.failed_records

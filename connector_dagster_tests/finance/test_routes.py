@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -122,11 +123,18 @@ def test_ignore_and_resolve_need_a_note_and_a_name_and_turn_the_period_clean(pag
 
 def test_retry_replays_a_record_fixed_in_its_source(page: Page, sandbox_connection: dict) -> None:
     client, access, store = page
+    [before] = [r for r in csv_rows(client.get("/?format=csv")) if r["period"] == "2026-05"]
     patch_ifs_line(sandbox_connection, NO_PART, "1", {"PartNo": "P-10001"})
     ids = {f.source_key: f.id for f in store.failed(connection="sandbox")}
     said = act(client, access, "retry", [ids[NO_PART]])
     assert said == "ok: replayed 1 record(s): 1 resolved, 0 failed again"
     assert [f.source_key for f in store.failed(connection="sandbox")] == [NEGATIVE_PRICE]
+    # the grid's money follows (its totals are kept between loads, recounted on change)
+    [after] = [r for r in csv_rows(client.get("/?format=csv")) if r["period"] == "2026-05"]
+    written = store.ledger("sandbox", FLOW, [NO_PART])[NO_PART].last_payload
+    total = flow_spec(FLOW).amounts.total(written)  # type: ignore[union-attr]
+    assert int(after["synced"]) == int(before["synced"]) + 1 and after["open_failed"] == "1"
+    assert Decimal(after["synced_amount"]) == Decimal(before["synced_amount"]) + total
 
 
 def test_trace_shows_source_attempts_payload_target_and_runs(page: Page) -> None:
