@@ -410,7 +410,7 @@ def _add_failed(sub: argparse._SubParsersAction) -> None:
     )
     for name, resolution, what in (
         ("resolve", "resolved", "handled outside the connector (e.g. corrected by hand)"),
-        ("ignore", "ignored", "need not be synced (e.g. a change to a Closed PO)"),
+        ("ignore", "ignored", "that need not be synced (e.g. a change to a Closed PO)"),
     ):
         p = _command(
             group, name, f"close failed records {what}, with a note and a name; their "
