@@ -159,6 +159,13 @@ def cmd_failed_set_aside(args: argparse.Namespace) -> int:
     for (flow, key), left in open_left(store, decision).items():
         state = "none left: the period counts as clean" if not left else f"{left} still open"
         print(f"{flow} {key[:7]}: open failed records: {state}")
+    for r in decision.untracked:
+        print(
+            f"connector-dagster: {r.source_key} failed before the connector recorded which "
+            "version failed: the next run tries it again; if it fails again, set it aside "
+            "again (for good)",
+            file=sys.stderr,
+        )
     report_to_dagster(store, decision)
     return 0
 

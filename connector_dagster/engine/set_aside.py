@@ -58,6 +58,13 @@ class Decision:
     note: str
     records: list[FailedRecord]
 
+    @property
+    def untracked(self) -> list[FailedRecord]:
+        """Records whose failure was recorded before the payload that failed was (before
+        migration 0009): later runs cannot tell them unchanged, so the next one tries
+        them again, and a new failure of theirs can be set aside for good."""
+        return [r for r in self.records if r.payload_hash is None]
+
     def periods(self) -> list[tuple[str, str]]:
         """(flow, partition key) of each period the decision touched."""
         return sorted({(r.flow, r.partition_key) for r in self.records if r.partition_key})

@@ -57,7 +57,12 @@ def set_aside(store: Store, connection: str, ids: list[int], resolution: str, no
     left = open_left(store, decision)
     clean = [f"{flow} {period[:7]}" for (flow, period), n in left.items() if n == 0]
     line = f"{resolution} {len(decision.records)} record(s) by {by}"
-    return line + (f"; no open failed record left in {', '.join(clean)}" if clean else "")
+    line += f"; no open failed record left in {', '.join(clean)}" if clean else ""
+    if decision.untracked:
+        keys = ", ".join(r.source_key for r in decision.untracked)
+        line += (f"; {keys} failed before the connector recorded which version failed: the "
+                 "next run tries it again, set it aside again if it fails")  # fmt: skip
+    return line
 
 
 def reconcile(connection: str, flow: str, period: str) -> str:

@@ -140,6 +140,8 @@ class FailedRecord:
     resolved it (a later write or replay succeeded)."""
     resolved_by: str | None = None
     resolution_note: str | None = None
+    payload_hash: str | None = None
+    """The hash of the payload that failed (None for failures recorded before 0009)."""
 
 
 class Store:
@@ -452,7 +454,7 @@ class Store:
             cur.execute(
                 f"""SELECT id, connection, flow, source_key, partition_key, reason, message,
                            payload, attempts, resolved, last_failed_at, first_failed_at,
-                           resolved_at, resolution, resolved_by, resolution_note
+                           resolved_at, resolution, resolved_by, resolution_note, payload_hash
                     FROM connector.failed_records WHERE {where} ORDER BY id""",  # noqa: S608
                 args,
             )

@@ -137,4 +137,12 @@ def test_resolve_refuses_a_missing_note_an_unknown_record_and_a_key_of_two_flows
                        "--note", "n", "--by", "Ana")  # fmt: skip
     assert code == 2 and "several flows (gl_postings, purchase_orders); name one with --flow" in err
     assert len(s.failed(connection="sandbox")) == 3  # nothing was closed
+
+    # A failure recorded without the payload that failed (as before migration 0009)
+    # can be closed, and says that the next run will try it again.
+    code, _, err = cli(capsys, "failed", "resolve", "--connection", "sandbox", "--flow",
+                       "gl_postings", NO_PART, "--note", "n", "--by", "Ana")  # fmt: skip
+    assert code == 0
+    assert f"{NO_PART} failed before the connector recorded which version failed" in err
+    assert len(s.failed(connection="sandbox")) == 2
     s.close()
