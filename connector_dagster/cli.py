@@ -142,6 +142,34 @@ def cmd_failed_replay(args: argparse.Namespace) -> int:
     return 1 if any(r.failed_again or r.gone for r in results) else 0
 
 
+def cmd_failed_set_aside(args: argparse.Namespace) -> int:
+    """`failed resolve|ignore`: close the named failed records with a note and a name;
+    one line per record, then what each period has left."""
+    from connector_dagster.engine.set_aside import decide, open_left, report_to_dagster
+
+    store = _store()
+    decision = decide(
+        store, args.connection, args.resolution, args.note, args.by, args.key, flow=args.flow
+    )
+    for r in decision.records:
+        print(
+            f"{decision.resolution} {r.source_key} ({r.flow}, {(r.partition_key or '')[:7]}, "
+            f"{r.reason}) by {decision.by}"
+        )
+    for (flow, key), left in open_left(store, decision).items():
+        state = "none left: the period counts as clean" if not left else f"{left} still open"
+        print(f"{flow} {key[:7]}: open failed records: {state}")
+    for r in decision.untracked:
+        print(
+            f"connector-dagster: {r.source_key} failed before the connector recorded which "
+            "version failed: the next run tries it again; if it fails again, set it aside "
+            "again (for good)",
+            file=sys.stderr,
+        )
+    report_to_dagster(store, decision)
+    return 0
+
+
 def _report_clean_periods(link: object, results: list) -> None:
     """Tell Dagster (when this shell has its instance, DAGSTER_HOME) about each replayed
     period left with no failed record, so its partition shows the period's totals."""
@@ -297,6 +325,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             scale=args.scale,
             seed=args.seed,
             webhook_port=args.webhook_port,
+            finance_port=args.finance_port,
         )
     )
 
@@ -388,6 +417,20 @@ def _add_failed(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--key", action="append", help="only this source key (repeatable), e.g. PO-2026-00042"
     )
+    for name, resolution, what in (
+        ("resolve", "resolved", "handled outside the connector (e.g. corrected by hand)"),
+        ("ignore", "ignored", "that need not be synced (e.g. a change to a Closed PO)"),
+    ):
+        p = _command(
+            group, name, f"close failed records {what}, with a note and a name; their "
+            "periods count as clean until the records change", cmd_failed_set_aside,
+        )  # fmt: skip
+        p.set_defaults(resolution=resolution)
+        p.add_argument("key", nargs="+", metavar="KEY", help="source key, e.g. PO-2026-00157")
+        p.add_argument("--connection", required=True, help="the records' connection")
+        p.add_argument("--flow", help="the records' flow, when a key fails in several")
+        p.add_argument("--note", required=True, help="why (kept in the audit trail)")
+        p.add_argument("--by", required=True, help="who decides (kept in the audit trail)")
 
 
 def _add_reconcile(sub: argparse._SubParsersAction) -> None:
@@ -535,9 +578,16 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
         default=8590,
         help="port of the webhook receiver (0: a free one); default 8590",
     )
+    p.add_argument(
+        "--finance-port",
+        type=SANDBOX_PORT,
+        default=8591,
+        help="port of finance's page (0: a free one); default 8591",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from connector_dagster.finance import cli as finance_cli
     from connector_dagster.webhooks import cli as webhooks_cli
 
     parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__.split("\n")[0])
@@ -553,6 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_bench,
         _add_dev,
         webhooks_cli.add_commands,
+        finance_cli.add_commands,
     ):
         add(sub)
     return parser

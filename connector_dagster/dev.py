@@ -51,6 +51,7 @@ class DevOptions:
     scale: int = 1
     seed: int = 42
     webhook_port: int = 8590
+    finance_port: int = 8591
 
 
 class _Stopped(Exception):
@@ -108,6 +109,7 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     _check_free("127.0.0.1", options.ifs_port, "--ifs-port")
     _check_free("127.0.0.1", options.st_port, "--st-port")
     _check_free("127.0.0.1", options.webhook_port, "--webhook-port")
+    _check_free("127.0.0.1", options.finance_port, "--finance-port")
 
     url = os.environ.get(DATABASE_URL_VAR)
     if url is None:
@@ -153,6 +155,11 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
         + ", ".join(f"{name} {url}" for name, url in receiver.info["endpoints"].items()),
         flush=True,
     )
+    stop.check()
+
+    finance = _start_finance(options)
+    started.callback(finance.stop)
+    print(f"connector-dagster dev: finance's page on {finance.info['url']}/", flush=True)
     stop.check()
 
     dagster = _start_dagster(options, home)
@@ -255,6 +262,21 @@ def _start_receiver(options: DevOptions) -> Any:
         raise ConfigError(
             "the webhook receiver did not start (its message is above); choose another port "
             "with --webhook-port"
+        ) from None
+
+
+def _start_finance(options: DevOptions) -> Any:
+    """Finance's page beside the UI, on loopback, `--finance-port`; it links runs to
+    the UI."""
+    from connector_dagster.finance.server import FinanceProcess
+
+    ui = f"http://{options.host}:{options.port}"
+    try:
+        return FinanceProcess(port=options.finance_port, dagster_url=ui).start()
+    except RuntimeError:
+        raise ConfigError(
+            "finance's page did not start (its message is above); choose another port with "
+            "--finance-port"
         ) from None
 
 

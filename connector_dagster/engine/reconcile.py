@@ -9,6 +9,11 @@ written payload), and `target` figures read from the target system for the perio
 written twice shows in the totals and as a duplicate naming each target id). The
 period reconciles when every total agrees, no record is unmatched on either side or
 held twice in the target, and no failed record is open.
+
+A record whose failure a person set aside (resolved or ignored with a note) and that
+has not changed since is left out of every side and listed apart (`set_aside`, with
+who and why): its difference was accepted. Each reconciliation is kept in
+`connector.reconciliations` (the last per period and flow) for finance's page.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class FlowReconciliation:
     duplicated: list[str] = field(default_factory=list)
     """Source keys the target holds more than once (key and every target id)."""
     open_failed: list[str] = field(default_factory=list)
+    set_aside: list[str] = field(default_factory=list)
+    """Records left out: their failure was resolved or ignored (key, how, by whom, why)."""
 
     @property
     def differences(self) -> list[str]:
@@ -71,6 +78,7 @@ class FlowReconciliation:
             "dimensions": list(self.dimensions),
             "totals": [{"dims": list(dims), **shown(t)} for dims, t in sorted(self.totals.items())],
             "differences": self.differences,
+            "set_aside": self.set_aside,
         }
 
 
@@ -108,6 +116,13 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
     unmappable = {r.key for r in records if r.problem is not None}
     target = _by_key(rec.target(link, settings, period))
     ledger = link.store.ledger_for_partition(link.name, spec.name, period.key)
+    aside = _set_aside(records, ledger)
+    if aside:
+        source = {k: v for k, v in source.items() if k not in aside}
+        unmappable -= aside
+        target = {k: v for k, v in target.items() if k not in aside}
+        ledger = {k: v for k, v in ledger.items() if k not in aside}
+        result.set_aside = _why_set_aside(link, spec.name, period.key, aside)
     synced = {
         k: e
         for k, e in ledger.items()
@@ -145,8 +160,35 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
         "target_records": sum(len(found) for found in target.values()),
         "ledger_synced": len(synced),
         "open_failed": len(failed),
+        **({"set_aside": len(aside)} if aside else {}),
     }
     return result
+
+
+def _set_aside(records: list[Any], ledger: Mapping[str, Any]) -> set[str]:
+    """Keys whose failure a person set aside, unchanged since: the same payload from the
+    same source version (a record gone from the source, its cancel)."""
+    from connector_dagster.engine.records import Outbound
+
+    keys = {
+        r.key
+        for r in records
+        if r.key in ledger and ledger[r.key].set_aside(r.payload_hash, r.source_version)
+    }
+    gone = Outbound("", "", None, op="cancel").payload_hash
+    present = {r.key for r in records}
+    keys |= {k for k, e in ledger.items() if k not in present and e.set_aside(gone, None)}
+    return keys
+
+
+def _why_set_aside(link: Link, flow_name: str, period_key: str, keys: set[str]) -> list[str]:
+    """`KEY (ignored by NAME: note)`, from each record's last resolution by a person."""
+    why: dict[str, str] = {}
+    for f in link.store.failed(link.name, flow_name, period_key, include_resolved=True):
+        if f.source_key in keys and f.resolution is not None:
+            why[f.source_key] = f"{f.source_key} ({f.resolution} by {f.resolved_by}: " \
+                                f"{f.resolution_note})"  # fmt: skip
+    return [why.get(k, k) for k in sorted(keys)]
 
 
 def _by_key(found: Iterable[TargetRecord]) -> dict[str, list[tuple[str, Figures]]]:
@@ -166,11 +208,17 @@ def _upsert(records: list[Any], key: str) -> bool:
 def reconcile(link: Link, period_key: str) -> list[FlowReconciliation]:
     """Every flow the connection runs that can be reconciled, for one period."""
     period = Period.parse(period_key)
-    return [
+    results = [
         reconcile_flow(spec, link, period)
         for name, spec in sorted(registry.flows().items())
         if spec.reconcile is not None and link.connection.flow(name) is not None
     ]
+    link.store.save_reconciliations(
+        link.name,
+        period.key,
+        [(r.flow, r.reconciles, r.differences, r.counts) for r in results],
+    )
+    return results
 
 
 def total_counts(results: list[FlowReconciliation]) -> Counter[str]:

@@ -32,6 +32,9 @@ def markdown(period: str, results: list[FlowReconciliation]) -> str:
             lines += [f"- {d}" for d in r.differences[:DIFFERENCES_SHOWN]]
             if len(r.differences) > DIFFERENCES_SHOWN:
                 lines.append(f"- … {len(r.differences) - DIFFERENCES_SHOWN} more")
+        if r.set_aside:
+            lines += ["", "Set aside by finance (left out of the totals):", ""]
+            lines += [f"- {k}" for k in r.set_aside[:DIFFERENCES_SHOWN]]
         lines.append("")
     return "\n".join(lines)
 
@@ -79,4 +82,5 @@ def text(period: str, results: list[FlowReconciliation]) -> str:
             out.append("  {}: source {source} target {target} ledger {ledger}".format(
                 " / ".join(dims), **shown(t)))  # fmt: skip
         out += [f"  ! {d}" for d in r.differences]
+        out += [f"  ~ set aside: {k}" for k in r.set_aside]
     return "\n".join(out)

@@ -28,8 +28,10 @@ its counterpart is looked up with the page's look-ups and recorded as its target
 id, so a bidirectional pair never sends a record back.
 
 A bad record is parked in `failed_records` with a classified reason; the others go
-on. Pages of records flow through steps 3-4 while earlier pages are being written,
-so the target's rate limit, not the checks, sets the pace.
+on. A failure a person set aside (resolved or ignored with a note) is not tried again
+while the record maps to the same payload from the same source version. Pages of
+records flow through steps 3-4 while earlier pages are being written, so the target's
+rate limit, not the checks, sets the pace.
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ class SyncReport:
     leased: list[str] = field(default_factory=list)
     """Left to another live run that holds their lease."""
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    set_aside: list[str] = field(default_factory=list)
+    """Not tried: a person resolved or ignored their failure, and they did not change
+    since (also counted as skipped)."""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -283,7 +288,10 @@ class Syncer:
     ) -> Iterator[_Job]:
         for record in records:
             entry = ledger.get(record.key)
-            if record.problem is not None:
+            if entry and entry.set_aside(record.payload_hash, record.source_version):
+                self.report.set_aside.append(record.key)
+                self.report.skipped.append(record.key)
+            elif record.problem is not None:
                 self.fail(record, *record.problem)
             elif entry and entry.status == "synced" and entry.payload_hash == record.payload_hash:
                 self.report.skipped.append(record.key)
@@ -532,6 +540,7 @@ class Syncer:
             message=message,
             payload=payload,
             payload_hash=record.payload_hash,
+            source_version=record.source_version,
             audit=self.audit(
                 record, "fail", http_status=http_status, error=f"{reason}: {message}"[:2000]
             ),

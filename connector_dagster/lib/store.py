@@ -58,6 +58,13 @@ REASONS = (
     "transient_exhausted",
 )
 
+RECONCILIATION_LINES = 100
+"""Difference lines kept per flow and period in `connector.reconciliations`."""
+
+RESOLUTIONS = ("resolved", "ignored")
+"""How a person closes a failed record that will never be written: `resolved` (handled
+outside the connector) or `ignored` (it need not be synced)."""
+
 
 @dataclass(frozen=True)
 class RecordRef:
@@ -83,6 +90,16 @@ class LedgerEntry:
     first_intent_at: datetime | None
     last_payload: Any = None
     """The payload last written to the target (None before the first write)."""
+    set_aside_hash: str | None = None
+    set_aside_version: str | None = None
+    """The payload hash and source version of a failure a person resolved or ignored:
+    while the record maps to the same payload from the same version, it is skipped."""
+
+    def set_aside(self, payload_hash: str, source_version: str | None) -> bool:
+        """Whether this payload, read at this version, is the one a person set aside."""
+        if self.set_aside_hash is None:
+            return False
+        return (self.set_aside_hash, self.set_aside_version) == (payload_hash, source_version)
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,10 @@ class Audit:
     hash_before: str | None = None
     hash_after: str | None = None
     error: str | None = None
+    actor: str | None = None
+    """Who, for an action a person took (resolve, ignore)."""
+    note: str | None = None
+    """Why, in that person's words."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,15 @@ class FailedRecord:
     attempts: int
     resolved: bool
     last_failed_at: datetime
+    first_failed_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    """`resolved` or `ignored` by a person; None while open or when the connector
+    resolved it (a later write or replay succeeded)."""
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+    payload_hash: str | None = None
+    """The hash of the payload that failed (None for failures recorded before 0009)."""
 
 
 class Store:
@@ -175,7 +205,7 @@ class Store:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
                           mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at, last_payload
+                          first_intent_at, last_payload, set_aside_hash, set_aside_version
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
                 (connection, flow, keys),
@@ -189,7 +219,7 @@ class Store:
             cur.execute(
                 """SELECT source_key, status, payload_hash, target_id, source_version,
                           mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at, last_payload
+                          first_intent_at, last_payload, set_aside_hash, set_aside_version
                    FROM connector.sync_ledger
                    WHERE connection = %s AND flow = %s AND partition_key = %s""",
                 (connection, flow, partition_key),
@@ -284,6 +314,7 @@ class Store:
                        source_version = EXCLUDED.source_version,
                        mapping_version = EXCLUDED.mapping_version,
                        last_payload = COALESCE(EXCLUDED.last_payload, l.last_payload),
+                       set_aside_hash = NULL, set_aside_version = NULL,
                        last_error = NULL, updated_at = now()""",
                 (
                     ref.connection,
@@ -309,8 +340,11 @@ class Store:
         payload: Any,
         audit: Audit,
         payload_hash: str | None = None,
+        source_version: str | None = None,
     ) -> None:
-        """Mark the record failed, keep its payload in `failed_records`, audit it."""
+        """Mark the record failed, keep its payload in `failed_records`, audit it.
+        `payload_hash` and `source_version` say what failed, so that a person who sets
+        the failure aside sets aside that version only."""
         if reason not in REASONS:
             raise ValueError(f"unknown failure reason {reason!r}; one of {REASONS}")
         with self.cursor() as cur:
@@ -322,6 +356,7 @@ class Store:
                    ON CONFLICT (connection, flow, source_key) DO UPDATE SET
                        status = CASE WHEN l.target_id IS NULL THEN 'failed' ELSE l.status END,
                        partition_key = COALESCE(EXCLUDED.partition_key, l.partition_key),
+                       set_aside_hash = NULL, set_aside_version = NULL,
                        last_error = EXCLUDED.last_error, updated_at = now()""",
                 (
                     ref.connection,
@@ -334,11 +369,14 @@ class Store:
             )
             cur.execute(
                 """INSERT INTO connector.failed_records AS f
-                       (connection, flow, source_key, partition_key, reason, message, payload)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                       (connection, flow, source_key, partition_key, reason, message, payload,
+                        payload_hash, source_version)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (connection, flow, source_key) WHERE NOT resolved DO UPDATE SET
                        reason = EXCLUDED.reason, message = EXCLUDED.message,
                        payload = EXCLUDED.payload, attempts = f.attempts + 1,
+                       payload_hash = EXCLUDED.payload_hash,
+                       source_version = EXCLUDED.source_version,
                        partition_key = COALESCE(EXCLUDED.partition_key, f.partition_key),
                        last_failed_at = now()""",
                 (
@@ -349,6 +387,8 @@ class Store:
                     reason,
                     text(message),
                     Json(payload),
+                    payload_hash,
+                    source_version,
                 ),
             )
             _audit(cur, ref, audit)
@@ -390,6 +430,8 @@ class Store:
         partition_key: str | None = None,
         reason: str | None = None,
         include_resolved: bool = False,
+        source_key: str | None = None,
+        ids: Iterable[int] | None = None,
     ) -> list[FailedRecord]:
         clauses, args = [], []
         for column, value in (
@@ -397,17 +439,22 @@ class Store:
             ("flow", flow),
             ("partition_key", partition_key),
             ("reason", reason),
+            ("source_key", source_key),
         ):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 args.append(value)
+        if ids is not None:
+            clauses.append("id = ANY(%s)")
+            args.append(list(ids))
         if not include_resolved:
             clauses.append("NOT resolved")
         where = " AND ".join(clauses) or "TRUE"
         with self.cursor() as cur:
             cur.execute(
                 f"""SELECT id, connection, flow, source_key, partition_key, reason, message,
-                           payload, attempts, resolved, last_failed_at
+                           payload, attempts, resolved, last_failed_at, first_failed_at,
+                           resolved_at, resolution, resolved_by, resolution_note, payload_hash
                     FROM connector.failed_records WHERE {where} ORDER BY id""",  # noqa: S608
                 args,
             )
@@ -422,19 +469,83 @@ class Store:
             )
             return cur.rowcount == 1
 
+    def set_aside(
+        self, records: Iterable[FailedRecord], resolution: str, note: str, by: str
+    ) -> list[FailedRecord]:
+        """Resolve or ignore open failed records by a person's decision, in one
+        transaction: each is closed with the note and the name, its ledger row remembers
+        the payload and version set aside (so later runs skip them until they change),
+        and an audit row (`resolve` or `ignore`) keeps who and why. Returns the records
+        closed (one another process closed meanwhile is left out)."""
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"unknown resolution {resolution!r}; one of {RESOLUTIONS}")
+        action = {"resolved": "resolve", "ignored": "ignore"}[resolution]
+        closed = []
+        with self.cursor() as cur:
+            for record in records:
+                cur.execute(
+                    """UPDATE connector.failed_records
+                          SET resolved = true, resolved_at = now(), resolution = %s,
+                              resolved_by = %s, resolution_note = %s
+                        WHERE id = %s AND NOT resolved
+                    RETURNING payload_hash, source_version""",
+                    (resolution, text(by), text(note), record.id),
+                )
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                ref = RecordRef(record.connection, record.flow, record.source_key)
+                cur.execute(
+                    """UPDATE connector.sync_ledger
+                          SET set_aside_hash = %s, set_aside_version = %s, updated_at = now()
+                        WHERE connection = %s AND flow = %s AND source_key = %s""",
+                    (*row, ref.connection, ref.flow, ref.source_key),
+                )
+                error = f"{record.reason}: {record.message}"[:2000]
+                audit = Audit(action, partition_key=record.partition_key, hash_before=row[0],
+                              error=error, actor=by, note=note)  # fmt: skip
+                _audit(cur, ref, audit)
+                closed.append(record)
+        return closed
+
     # -- audit --------------------------------------------------------------
 
     def audit_trail(self, ref: RecordRef) -> list[dict[str, Any]]:
         with self.cursor() as cur:
             cur.execute(
                 """SELECT id, at, run_id, partition_key, action, target_id, http_status,
-                          hash_before, hash_after, error
+                          hash_before, hash_after, error, actor, note
                    FROM connector.audit_log
                    WHERE connection = %s AND flow = %s AND source_key = %s ORDER BY id""",
                 (ref.connection, ref.flow, ref.source_key),
             )
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    # -- reconciliations ----------------------------------------------------
+
+    def save_reconciliations(
+        self,
+        connection: str,
+        partition_key: str,
+        results: Iterable[tuple[str, bool, list[str], dict[str, int]]],
+    ) -> None:
+        """Keep the last reconciliation of each flow of a period: (flow, reconciles,
+        difference lines, counts) each; the first `RECONCILIATION_LINES` lines are kept."""
+        with self.cursor() as cur:
+            for flow, reconciles, lines, counts in results:
+                cur.execute(
+                    """INSERT INTO connector.reconciliations AS r
+                           (connection, partition_key, flow, reconciles, differences, lines,
+                            counts)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s)
+                       ON CONFLICT (connection, partition_key, flow) DO UPDATE SET
+                           reconciles = EXCLUDED.reconciles,
+                           differences = EXCLUDED.differences, lines = EXCLUDED.lines,
+                           counts = EXCLUDED.counts, reconciled_at = now()""",
+                    (connection, partition_key, flow, reconciles, len(lines),
+                     Json(lines[:RECONCILIATION_LINES]), Json(counts)),
+                )  # fmt: skip
 
     # -- asset snapshots ----------------------------------------------------
 
@@ -491,7 +602,7 @@ def _audit_many(cur: psycopg2.extensions.cursor, rows: list[tuple[RecordRef, Aud
         cur,
         """INSERT INTO connector.audit_log
                (connection, flow, source_key, run_id, partition_key, action, target_id,
-                http_status, hash_before, hash_after, error)
+                http_status, hash_before, hash_after, error, actor, note)
            VALUES %s""",
         [
             (
@@ -506,6 +617,8 @@ def _audit_many(cur: psycopg2.extensions.cursor, rows: list[tuple[RecordRef, Aud
                 a.hash_before,
                 a.hash_after,
                 text(a.error),
+                text(a.actor),
+                text(a.note),
             )
             for r, a in rows
         ],

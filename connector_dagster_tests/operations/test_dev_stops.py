@@ -56,7 +56,8 @@ class Dev:
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "connector_dagster.cli", "dev", "--port", str(self.port),
-                 "--ifs-port", "0", "--st-port", "0", "--webhook-port", "0"],
+                 "--ifs-port", "0", "--st-port", "0", "--webhook-port", "0",
+                 "--finance-port", "0"],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -123,6 +124,10 @@ def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_da
         assert re.search(r"webhook receiver sandbox http://127\.0\.0\.1:\d+/webhooks/sandbox",
                          first.output()), first.output()  # fmt: skip
         assert first.env_file.read_text().startswith("# Written by `connector-dagster dev`")
+        # finance's page runs beside it, on loopback, reading the same database
+        page = re.search(r"finance's page on (http://127\.0\.0\.1:\d+)/", first.output())
+        assert page, first.output()
+        assert "Periods of sandbox" in httpx.get(page[1], timeout=30).text
         changed = first.cli("mappings", "set", "sandbox", "vendors", "V7777", "3199")
         assert changed.returncode == 0, changed.stderr
         ifs, st = first.sandbox()
