@@ -9,7 +9,8 @@ from collections import defaultdict
 from connector_dagster.engine import registry
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import reconcile_flow
-from connector_dagster.engine.replay import period_of, replay
+from connector_dagster.engine.records import Period
+from connector_dagster.engine.replay import replay
 from connector_dagster.engine.set_aside import decide, open_left, report_to_dagster
 from connector_dagster.lib.store import FailedRecord, Store
 
@@ -69,7 +70,7 @@ def reconcile(connection: str, flow: str, period: str) -> str:
     """Reconcile one flow's period against both systems and keep the result."""
     spec = registry.flow(flow)
     with Link.open(connection) as link:
-        result = reconcile_flow(spec, link, period_of(period))
+        result = reconcile_flow(spec, link, Period.parse(period))
         link.store.save_reconciliations(
             connection, period, [(flow, result.reconciles, result.differences, result.counts)]
         )

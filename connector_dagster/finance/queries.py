@@ -10,9 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from connector_dagster import systems
 from connector_dagster.engine import registry
 from connector_dagster.engine.records import Outbound
-from connector_dagster.engine.spec import SYSTEM_NAMES, FlowSpec
+from connector_dagster.engine.spec import FlowSpec
 from connector_dagster.lib.store import Store
 
 CANCELLED = Outbound("", "", None, op="cancel").payload_hash
@@ -322,8 +323,8 @@ def trace(store: Store, connection: str, key: str) -> Trace:
             flows[name] = FlowTrace(
                 name,
                 spec.label if spec else name,
-                SYSTEM_NAMES[spec.reads[0].system] if spec else "?",
-                SYSTEM_NAMES[spec.write.system] if spec else "?",
+                systems.get(spec.reads[0].system).title if spec else "?",
+                systems.get(spec.write.system).title if spec else "?",
                 spec.record_label if spec else "record",
                 None, [], [], [],
             )  # fmt: skip
