@@ -297,6 +297,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             scale=args.scale,
             seed=args.seed,
             webhook_port=args.webhook_port,
+            verbose=args.verbose,
         )
     )
 
@@ -532,6 +533,12 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
         type=SANDBOX_PORT,
         default=8590,
         help="port of the webhook receiver (0: a free one); default 8590",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the output of Dagster and the webhook receiver here (sensor ticks, run "
+        "logs, stack traces) rather than into .dagster_home/dev-logs/",
     )
 
 
