@@ -337,7 +337,6 @@ def _add_credentials(sub: argparse._SubParsersAction) -> None:
         "set",
         "store a secret read from stdin or an env variable",
         cmd_credentials_set,
-        known_connection=False,  # credentials may be stored before the connection is described
     )
     p.add_argument("connection", help="the connection's name, e.g. sandbox")
     p.add_argument("system", choices=SYSTEMS, help="whose credential: ifs or servicetitan")

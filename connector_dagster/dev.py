@@ -197,7 +197,7 @@ def _check_free(host: str, port: int, option: str) -> None:
         except OSError as exc:
             raise ConfigError(
                 f"{host}:{port} is not free ({exc.strerror}): choose another with {option} "
-                "(make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672')"
+                "(make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672 --webhook-port 8690')"
             ) from None
 
 
