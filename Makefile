@@ -1,5 +1,5 @@
 # make dev   - set up, then run the whole system on the embedded defaults
-#              (other ports: make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672')
+#              (other ports: make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672 --webhook-port 8690')
 # make test  - set up, then lint and run the full suite
 PYTHON ?= python3
 VENV := .venv

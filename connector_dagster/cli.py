@@ -326,6 +326,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             seed=args.seed,
             webhook_port=args.webhook_port,
             finance_port=args.finance_port,
+            verbose=args.verbose,
         )
     )
 
@@ -365,7 +366,6 @@ def _add_credentials(sub: argparse._SubParsersAction) -> None:
         "set",
         "store a secret read from stdin or an env variable",
         cmd_credentials_set,
-        known_connection=False,  # credentials may be stored before the connection is described
     )
     p.add_argument("connection", help="the connection's name, e.g. sandbox")
     p.add_argument(
@@ -583,6 +583,12 @@ def _add_dev(sub: argparse._SubParsersAction) -> None:
         type=SANDBOX_PORT,
         default=8591,
         help="port of finance's page (0: a free one); default 8591",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the output of Dagster and the webhook receiver here (sensor ticks, run "
+        "logs, stack traces) rather than into .dagster_home/dev-logs/",
     )
 
 

@@ -1,6 +1,7 @@
 """`connector-dagster dev`, what `make dev` runs: the embedded PostgreSQL, the sandbox and
 Dagster's UI and daemon on this machine, a `.env` for the project's other shells, and an
-orderly stop of all of it on Ctrl-C or SIGTERM."""
+orderly stop of all of it on Ctrl-C or SIGTERM. The terminal shows what a person acts on;
+the rest goes to a log file (`dev_output`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
+from connector_dagster.dev_output import Watch, open_log, say, tail
 from connector_dagster.lib import db, migrate
 from connector_dagster.lib.settings import (
     CONNECTIONS_FILE_VAR,
@@ -52,6 +54,7 @@ class DevOptions:
     seed: int = 42
     webhook_port: int = 8590
     finance_port: int = 8591
+    verbose: bool = False
 
 
 class _Stopped(Exception):
@@ -72,7 +75,8 @@ class _StopSignal:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if not self.event.is_set():
-            print(f"\nconnector-dagster dev: {signal.Signals(signum).name}: stopping", flush=True)
+            print(flush=True)
+            say(f"{signal.Signals(signum).name}: stopping")
         self.event.set()
 
     def check(self) -> None:
@@ -96,7 +100,7 @@ def run(options: DevOptions) -> int:
                 raise
             # A stop during start-up can break the step under way (a child got the
             # terminal's Ctrl-C too): what was started is stopped all the same.
-    print("connector-dagster dev: stopped", flush=True)
+    say("stopped")
     return code
 
 
@@ -114,7 +118,7 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     url = os.environ.get(DATABASE_URL_VAR)
     if url is None:
         pgdata = home / "pgdata"
-        print(f"connector-dagster dev: embedded PostgreSQL under {pgdata}", flush=True)
+        say(f"embedded PostgreSQL under {pgdata}")
         url = db.embedded_url(pgdata)
         started.callback(_stop_postgres, pgdata)
     settings = {
@@ -131,16 +135,12 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     sandbox = _start_sandbox(options, home)
     started.callback(sandbox.stop)
     info = sandbox.info
-    print(
-        f"connector-dagster dev: sandbox IFS {info['ifs']['base_url']}, "
-        f"ServiceTitan {info['servicetitan']['api_url']}",
-        flush=True,
-    )
+    say(f"sandbox IFS {info['ifs']['base_url']}, ServiceTitan {info['servicetitan']['api_url']}")
     connections = _point_sandbox_connection(info, home)
     if connections is not None:
         settings[CONNECTIONS_FILE_VAR] = str(connections)
         os.environ[CONNECTIONS_FILE_VAR] = str(connections)
-        print(f"connector-dagster dev: the sandbox connection is in {connections}", flush=True)
+        say(f"the sandbox connection is in {connections}")
     _prepare_database(url, info)
     _write_private(home / "sandbox.json", json.dumps(info, indent=2) + "\n")
     started.callback(_remove, home / "sandbox.json")
@@ -148,12 +148,19 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     started.callback(_remove_env_file, env_path)
     stop.check()
 
-    receiver = _start_receiver(options)
+    log_path, log = None, None
+    if not options.verbose:
+        log_path, log = open_log(home)
+        started.callback(log.close)
+        say(
+            f"the output of Dagster and the webhook receiver goes to {log_path} "
+            "(tail -f it, or start with --verbose to see it here)"
+        )
+    receiver = _start_receiver(options, log, log_path)
     started.callback(receiver.stop)
-    print(
-        "connector-dagster dev: webhook receiver "
-        + ", ".join(f"{name} {url}" for name, url in receiver.info["endpoints"].items()),
-        flush=True,
+    say(
+        "webhook receiver "
+        + ", ".join(f"{name} {url}" for name, url in receiver.info["endpoints"].items())
     )
     stop.check()
 
@@ -162,22 +169,29 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
     print(f"connector-dagster dev: finance's page on {finance.info['url']}/", flush=True)
     stop.check()
 
-    dagster = _start_dagster(options, home)
+    ui = f"http://{_reachable(options.host)}:{options.port}"
+    dagster = _start_dagster(options, home, log)
     started.callback(_stop_process_group, dagster, "Dagster")
-    print(
-        f"connector-dagster dev: the UI will answer on http://{options.host}:{options.port}; "
-        f"other shells of the project read {env_path}; Ctrl-C stops everything",
-        flush=True,
+    say(
+        f"starting Dagster; the UI will answer on {ui}; other shells of the project read "
+        f"{env_path}; Ctrl-C stops everything"
     )
+    watch = Watch(url, ui)
     while not stop.event.wait(0.5):
         if dagster.poll() is not None:
-            print(
-                f"connector-dagster dev: Dagster exited with code {dagster.returncode}; "
-                "stopping the rest",
-                flush=True,
-            )
+            say(f"Dagster exited with code {dagster.returncode}; stopping the rest")
+            if log_path is not None:
+                say(f"the last lines of {log_path}:")
+                print("\n".join(tail(log_path)), flush=True)
             return dagster.returncode or 1
+        for line in watch.poll():
+            say(line)
     return 0
+
+
+def _reachable(host: str) -> str:
+    """The address to print for a UI listening on `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
 
 
 def _check_free(host: str, port: int, option: str) -> None:
@@ -190,7 +204,7 @@ def _check_free(host: str, port: int, option: str) -> None:
         except OSError as exc:
             raise ConfigError(
                 f"{host}:{port} is not free ({exc.strerror}): choose another with {option} "
-                "(make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672')"
+                "(make dev ARGS='--port 3300 --ifs-port 8671 --st-port 8672 --webhook-port 8690')"
             ) from None
 
 
@@ -244,24 +258,22 @@ def _dev_master_key(home: Path) -> str:
     path = home / "master.key"
     if not path.exists():
         _write_private(path, Fernet.generate_key().decode())
-        print(
-            f"connector-dagster dev: {MASTER_KEY_VAR} not set: a development key is in {path}",
-            flush=True,
-        )
+        say(f"{MASTER_KEY_VAR} not set: a development key is in {path}")
     return path.read_text().strip()
 
 
-def _start_receiver(options: DevOptions) -> Any:
+def _start_receiver(options: DevOptions, log: TextIO | None, log_path: Path | None) -> Any:
     """The webhook receiver beside the UI, on `--webhook-port` (the sandbox's default
-    delivery address)."""
+    delivery address), logging into `log`."""
     from connector_dagster.webhooks.server import ReceiverProcess
 
     try:
-        return ReceiverProcess(port=options.webhook_port).start()
+        return ReceiverProcess(port=options.webhook_port, stderr=log).start()
     except RuntimeError:
+        where = "above" if log_path is None else f"in {log_path}"
         raise ConfigError(
-            "the webhook receiver did not start (its message is above); choose another port "
-            "with --webhook-port"
+            f"the webhook receiver did not start (its message is {where}); choose another "
+            "port with --webhook-port"
         ) from None
 
 
@@ -357,10 +369,11 @@ def _prepare_database(url: str, info: dict[str, Any]) -> None:
         store.close()
 
 
-def _start_dagster(options: DevOptions, home: Path) -> subprocess.Popen[bytes]:
+def _start_dagster(options: DevOptions, home: Path, log: TextIO | None) -> subprocess.Popen[bytes]:
     """`dg dev` (the webserver, the daemon and the code server), in a session of its own
     so that only this process decides when and in which order it stops. It runs from
-    DAGSTER_HOME so that Dagster reads the dagster.yaml copied there."""
+    DAGSTER_HOME so that Dagster reads the dagster.yaml copied there; its output, and
+    its runs', goes to `log` (None: this terminal)."""
     cmd = [
         str(Path(sys.executable).parent / "dg"),
         "dev",
@@ -371,7 +384,14 @@ def _start_dagster(options: DevOptions, home: Path) -> subprocess.Popen[bytes]:
         "--port",
         str(options.port),
     ]
-    return subprocess.Popen(cmd, cwd=home, env=dict(os.environ), start_new_session=True)  # noqa: S603
+    return subprocess.Popen(  # noqa: S603
+        cmd,
+        cwd=home,
+        env=dict(os.environ),
+        start_new_session=True,
+        stdout=log,
+        stderr=None if log is None else subprocess.STDOUT,
+    )
 
 
 def _stop_process_group(proc: subprocess.Popen[bytes], what: str) -> None:
@@ -383,7 +403,7 @@ def _stop_process_group(proc: subprocess.Popen[bytes], what: str) -> None:
     try:
         proc.wait(DAGSTER_STOP_S)
     except subprocess.TimeoutExpired:
-        print(f"connector-dagster dev: {what} did not stop in time; ending it", flush=True)
+        say(f"{what} did not stop in time; ending it")
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not _signal_group(proc.pid, sig):
             break
@@ -407,4 +427,4 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 def _stop_postgres(pgdata: Path) -> None:
     if db.stop_embedded(pgdata, wait_s=POSTGRES_STOP_S):
-        print("connector-dagster dev: PostgreSQL stopped", flush=True)
+        say("PostgreSQL stopped")

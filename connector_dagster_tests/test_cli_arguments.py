@@ -88,6 +88,8 @@ def test_names_the_project_does_not_have_are_refused(
     assert "argument --connection: unknown connection 'nosuch'" in line and "sandbox" in line
     line = refused(["mappings", "set", "nosuch", "vendors", "V1", "1"], capsys)
     assert "argument connection: unknown connection 'nosuch'" in line
+    line = refused(["credentials", "set", "acme", "ifs", "client_id"], capsys)
+    assert "argument connection: unknown connection 'acme' (the connections are: sandbox)" in line
 
 
 def test_a_secret_typed_on_the_command_line_is_refused_and_not_shown(

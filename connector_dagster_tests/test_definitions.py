@@ -55,6 +55,8 @@ def code_location_shape(defs: dg.Definitions) -> dict:
     for node in repo.asset_graph.asset_nodes:
         assets[node.key.to_user_string()] = {
             "group": node.group_name,
+            "tags": {k: v for k, v in node.tags.items() if k.startswith("connector/")},
+            "owners": list(node.owners),
             "pool": sorted(node.pools) if node.pools else None,
             "kinds": sorted(node.kinds),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
@@ -66,7 +68,7 @@ def code_location_shape(defs: dg.Definitions) -> dict:
         }
     return {
         "assets": assets,
-        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+        "jobs": {j.name: dict(j.tags) for j in repo.get_all_jobs() if not j.name.startswith("__")},
         "schedules": {
             s.name: {
                 "job": s.job_name,

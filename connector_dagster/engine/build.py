@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 
 from connector_dagster import systems
-from connector_dagster.engine import flow, registry
+from connector_dagster.engine import catalog, flow, registry
 from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.inbox_sensor import inbox_sensor
 from connector_dagster.engine.periods import period_of, period_partitions
@@ -52,6 +52,7 @@ def build(spec: FlowSpec, conn: Connection) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*(a.key for a in reads), write.key),
         partitions_def=period_partitions(conn),
         description=f"{spec.label} for {prefix}.",
+        tags=catalog.tags(spec, conn),
     )
     schedules = []
     if spec.triggers.poll:
@@ -72,7 +73,9 @@ def _read_asset(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.AssetsDe
 
     @dg.asset(
         key=key,
-        group_name=conn.name,
+        group_name=catalog.group(conn, spec.name),
+        tags=catalog.tags(spec, conn),
+        owners=catalog.owners(conn),
         partitions_def=period_partitions(conn),
         pool=conn.pool(read.system),
         kinds={read.system},
@@ -139,7 +142,9 @@ def _write_asset(spec: FlowSpec, conn: Connection) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        group_name=conn.name,
+        group_name=catalog.group(conn, spec.name),
+        tags=catalog.tags(spec, conn),
+        owners=catalog.owners(conn),
         partitions_def=period_partitions(conn),
         ins={read.name: dg.AssetIn(key=[conn.name, read.name]) for read in spec.reads},
         pool=conn.pool(spec.write.system),

@@ -35,6 +35,8 @@ from connector_dagster.systems.settings import SystemSettings
 
 DEFAULT_FILE = PROJECT_ROOT / "connections.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TEAM = re.compile(r"^team:[A-Za-z0-9_-]+$")
 
 
 class CloseCalendar(_Model):
@@ -108,6 +110,8 @@ class Connection(_Model):
     leases: LeaseSettings = LeaseSettings()
     flows: dict[str, Any] = {}
     """Per flow: its settings block (validated by the flow's model when one is given)."""
+    owners: tuple[str, ...] = ()
+    """Who answers for its assets in Dagster: emails or `team:<name>`."""
 
     @field_validator("timezone")
     @classmethod
@@ -118,6 +122,17 @@ class Connection(_Model):
             raise ValueError(
                 f"unknown timezone {v!r} (use an IANA name like America/Chicago)"
             ) from None
+        return v
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [o for o in v if not (_EMAIL.match(o) or _TEAM.match(o))]
+        if bad:
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: an owner is an email (ap@acme.com) or a team "
+                "(team:finance)"
+            )
         return v
 
     @field_validator("start_period")

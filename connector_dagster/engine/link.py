@@ -14,7 +14,7 @@ from connector_dagster.lib.leases import LeaseTerms
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.store import Store
 from connector_dagster.systems import ClientContext
-from connector_dagster.systems.vault import Vault
+from connector_dagster.systems.vault import Vault, load_keys
 
 STORE_CONNECTIONS = 20
 """Enough for a write step's writer threads, its checks and its leases at once."""
@@ -23,24 +23,37 @@ STORE_CONNECTIONS = 20
 class Link:
     """Everything a flow's source and target need of one connection."""
 
-    def __init__(self, connection: Connection, store: Store, *, owns_store: bool = False) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        store: Store,
+        *,
+        owns_store: bool = False,
+        master_key: str | None = None,
+    ) -> None:
         self.connection = connection
         self.store = store
         self._owns_store = owns_store
         self._clients: dict[str, Any] = {}
+        self._master_key = master_key
 
     @classmethod
-    def open(cls, name: str) -> Link:
-        """The connection `name` of the connections file, on the connector's database."""
-        store = Store(db.database_url(), max_connections=STORE_CONNECTIONS)
-        return cls(registry.connection(name), store, owns_store=True)
+    def open(
+        cls, name: str, database_url: str | None = None, master_key: str | None = None
+    ) -> Link:
+        """The connection `name` of the connections file, on the connector's database
+        (`database_url`, else CONNECTOR_DATABASE_URL); the vault's key is `master_key`,
+        else CONNECTOR_MASTER_KEY."""
+        url = db.validate_url(database_url) if database_url else db.database_url()
+        store = Store(url, max_connections=STORE_CONNECTIONS)
+        return cls(registry.connection(name), store, owns_store=True, master_key=master_key)
 
     @property
     def name(self) -> str:
         return self.connection.name
 
     def vault(self) -> Vault:
-        return Vault(self.store)
+        return Vault(self.store, load_keys(self._master_key))
 
     def client(self, system: str) -> Any:
         """The client of `system` for this connection, built on first use with the

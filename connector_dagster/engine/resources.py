@@ -7,7 +7,7 @@ a deployment can swap one connection's resource without touching the others.
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from connector_dagster.engine.link import Link
 
@@ -18,15 +18,22 @@ def resource_key(connection: str) -> str:
 
 class ConnectionResource(dg.ConfigurableResource):
     """One connection's link (store, clients, mappings), opened on first use in a step
-    and closed after it."""
+    and closed after it. The database and the vault's key are set with `dg.EnvVar` (see
+    `defs/resources.py`); unset, they are read from the environment when the link opens."""
 
     connection: str
+    database_url: str | None = Field(
+        default=None, description="the connector's PostgreSQL (CONNECTOR_DATABASE_URL)"
+    )
+    master_key: str | None = Field(
+        default=None, description="the vault's Fernet key(s) (CONNECTOR_MASTER_KEY)"
+    )
 
     _link: Link | None = PrivateAttr(default=None)
 
     def link(self) -> Link:
         if self._link is None:
-            self._link = Link.open(self.connection)
+            self._link = Link.open(self.connection, self.database_url, self.master_key)
         return self._link
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

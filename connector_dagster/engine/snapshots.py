@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from connector_dagster.lib import db
 from connector_dagster.lib.store import Store
@@ -28,7 +29,16 @@ def _rows_to_frame(data: dict[str, Any]) -> pd.DataFrame:
 
 
 class SnapshotIOManager(dg.ConfigurableIOManager):
-    """Asset values in `connector.asset_snapshots`, one row per asset and partition."""
+    """Asset values in `connector.asset_snapshots`, one row per asset and partition, on
+    `database_url` (set with `dg.EnvVar`; unset, CONNECTOR_DATABASE_URL when used)."""
+
+    database_url: str | None = Field(
+        default=None, description="the connector's PostgreSQL (CONNECTOR_DATABASE_URL)"
+    )
+
+    def _store(self) -> Store:
+        url = db.validate_url(self.database_url) if self.database_url else db.database_url()
+        return Store(url, max_connections=1)
 
     @staticmethod
     def _where(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
@@ -43,7 +53,7 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
             data = {"frame": _frame_to_rows(obj)}
         else:
             data = {"frames": {name: _frame_to_rows(f) for name, f in obj.items()}}
-        store = Store(db.database_url(), max_connections=1)
+        store = self._store()
         try:
             store.save_snapshot(*self._where(context), data)
         finally:
@@ -51,7 +61,7 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         key, partition = self._where(context)
-        store = Store(db.database_url(), max_connections=1)
+        store = self._store()
         try:
             data = store.load_snapshot(key, partition)
         finally:

@@ -4,6 +4,7 @@ one JSON line (tests, benchmarks, `make dev`). Port 0 picks a free port."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import uvicorn
 
@@ -72,14 +73,21 @@ def running(config: ReceiverConfig, store: Store, host: str = "127.0.0.1") -> It
 
 class ReceiverProcess:
     """The receiver in a child process with the given environment (database URL,
-    master key, connections file); `info` is its JSON line: `url`, `endpoints`."""
+    master key, connections file); `info` is its JSON line: `url`, `endpoints`. Its log
+    goes to `stderr` (default: this process's). It has a session of its own: a Ctrl-C
+    in the terminal reaches its parent, which stops it in turn."""
 
     def __init__(
-        self, env: dict[str, str] | None = None, log_level: str = "warning", port: int = 0
+        self,
+        env: dict[str, str] | None = None,
+        log_level: str = "warning",
+        port: int = 0,
+        stderr: IO[str] | None = None,
     ) -> None:
         self.env = dict(os.environ, **(env or {}))
         self.log_level = log_level
         self.port = port
+        self.stderr = stderr
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
 
@@ -93,7 +101,14 @@ class ReceiverProcess:
             sys.executable, "-m", "connector_dagster.webhooks.server", self.log_level,
             str(self.port),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        self.proc = subprocess.Popen(  # noqa: S603
+            cmd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            start_new_session=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -128,7 +143,9 @@ def _main() -> None:
         level=sys.argv[1].upper() if len(sys.argv) > 1 else "INFO",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    serve("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0, _announce_json)
+    # On SIGINT uvicorn stops in order, then raises the signal it caught again: no traceback.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0, _announce_json)
 
 
 if __name__ == "__main__":

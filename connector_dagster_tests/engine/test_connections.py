@@ -150,3 +150,21 @@ def test_bad_webhook_settings_name_file_line_and_field(
         connections.load(path)
     assert f"{path}:13: connections.acme.servicetitan.{field}" in str(err.value)
     assert message in str(err.value)
+
+
+def test_owners_are_emails_or_teams(tmp_path: Path) -> None:
+    text = GOOD.replace("    mappings:", '    owners: [ap@acme.com, "team:finance"]\n    mappings:')
+    assert connections.load(write(tmp_path, text))["acme"].owners == ("ap@acme.com", "team:finance")
+    assert connections.load(write(tmp_path, GOOD))["acme"].owners == ()
+
+
+@pytest.mark.parametrize("owner", ["finance", "team:", "ap@acme", "team:fin ance"])
+def test_a_bad_owner_names_file_line_and_field(tmp_path: Path, owner: str) -> None:
+    text = GOOD.replace("    mappings:", f'    owners: ["{owner}"]\n    mappings:')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        connections.load(path)
+    message = str(err.value)
+    assert f"{path}:4: connections.acme.owners:" in message
+    assert repr(owner) in message and "team:finance" in message
+    assert "\n" not in message

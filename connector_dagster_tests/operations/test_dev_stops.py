@@ -140,6 +140,16 @@ def test_dev_stops_everything_on_sigterm_and_sigint_and_resumes_with_the_same_da
     assert "Traceback" not in first.output()
     assert "superseded" not in first.output()
     assert not first.env_file.exists()
+    # the terminal holds its own lines and the sandbox's; Dagster's go to the log it names
+    assert all(
+        line.startswith(("connector-dagster dev: ", "sandbox: "))
+        for line in first.output().splitlines()
+        if line.strip()
+    ), first.output()
+    named = re.search(r"goes to (\S+/dev-logs/dev-\d{8}-\d{6}\.log)", first.output())
+    assert named, first.output()
+    assert "Launching Dagster services" in Path(named[1]).read_text()
+    assert Path(named[1]).parent.parent == home
 
     second = Dev(home)
     try:

@@ -326,6 +326,8 @@ def test_a_failed_run_is_recorded_and_posted_to_the_alert_webhook(
             run_failure_alerts(context)
     [message] = posted
     assert "sandbox purchase_orders 2026-10" in message["text"]
+    # what the write step said, not Dagster's "Execution of step ... failed."
+    assert "PO records of 2026-10-01 failed" in message["text"], message["text"]
     st, ifs = sandbox_connection["servicetitan"], sandbox_connection["ifs"]
     secrets = [st["client_secret"], st["app_key"], ifs["client_secret"]]
     secrets.append(os.environ["CONNECTOR_MASTER_KEY"])

@@ -131,7 +131,7 @@ def test_cli_rotate_and_errors_never_print_secrets(
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("CONNECTOR_MASTER_KEY", old)
     monkeypatch.setattr(sys, "stdin", io.StringIO(SECRET + "\n"))
-    main(["credentials", "set", "c", "ifs", "client_secret"])
+    assert main(["credentials", "set", "sandbox", "ifs", "client_secret"]) == 0
     monkeypatch.setenv("CONNECTOR_MASTER_KEY", f"{new},{old}")
     assert main(["credentials", "rotate"]) == 0
     monkeypatch.setenv("CONNECTOR_MASTER_KEY", old)
@@ -140,7 +140,7 @@ def test_cli_rotate_and_errors_never_print_secrets(
     from connector_dagster.lib.store import Store as _Store
 
     with pytest.raises(VaultError):
-        Vault(_Store(db_env)).get("c", "ifs")
+        Vault(_Store(db_env)).get("sandbox", "ifs")
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err and old not in out.out + out.err
 

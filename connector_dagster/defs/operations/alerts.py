@@ -71,9 +71,20 @@ def record(run: dg.DagsterRun, message: str, failed_steps: Sequence[str] = ()) -
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
     steps = context.get_step_failure_events()
-    first = steps[0].message if steps else context.failure_event.message
+    first = _what_failed(steps[0]) if steps else context.failure_event.message
     message = (first or "failed").splitlines()[0]
     record(context.dagster_run, message, [e.step_key for e in steps if e.step_key])
+
+
+def _what_failed(step: dg.DagsterEvent) -> str | None:
+    """What the step said when it failed (a write step: how many records failed and
+    what to do), else its error, else Dagster's `Execution of step ... failed.`"""
+    data = step.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    if data.error is not None:
+        return data.error.message
+    return step.message
 
 
 @dg.definitions

@@ -4,7 +4,7 @@ reconciled nightly during the close, after the flows have run."""
 
 import dagster as dg
 
-from connector_dagster.engine import registry
+from connector_dagster.engine import catalog, registry
 from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.reconcile import reconcile
@@ -32,7 +32,9 @@ def build(conn: Connection) -> dg.Definitions:
 
     @dg.asset(
         key=key,
-        group_name=conn.name,
+        group_name=catalog.group(conn, "reconciliation"),
+        tags={f"{catalog.TAG_PREFIX}connection": conn.name},
+        owners=catalog.owners(conn),
         partitions_def=period_partitions(conn),
         deps=[dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in flows],
         required_resource_keys={link_key},
@@ -79,6 +81,7 @@ def build(conn: Connection) -> dg.Definitions:
         selection=dg.AssetSelection.assets(key),
         partitions_def=period_partitions(conn),
         description=f"Reconcile a period of {conn.name}.",
+        tags={f"{catalog.TAG_PREFIX}connection": conn.name},
     )
     schedule = close_schedule(
         conn,
