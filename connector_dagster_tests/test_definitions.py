@@ -86,11 +86,15 @@ def code_location_shape(defs: dg.Definitions) -> dict:
 SNAPSHOT = Path(__file__).parent / "snapshots" / "code_location.json"
 
 
-def test_code_location_shape_matches_its_snapshot() -> None:
+def test_code_location_shape_matches_its_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     """A change to what the code location defines shows in review as a change to the
-    snapshot. After an intended change: UPDATE_SNAPSHOTS=1 pytest -k snapshot."""
-    from connector_dagster.definitions import defs
+    snapshot. After an intended change: UPDATE_SNAPSHOTS=1 pytest -k snapshot. Built
+    afresh from the project's connections file: the module's `defs` holds whichever
+    file was in force when an earlier test of the process first imported it."""
+    from connector_dagster.definitions import build_defs
 
+    monkeypatch.delenv("CONNECTOR_CONNECTIONS_FILE", raising=False)
+    defs = build_defs()
     shape = json.loads(json.dumps(code_location_shape(defs), sort_keys=True))
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.parent.mkdir(exist_ok=True)
