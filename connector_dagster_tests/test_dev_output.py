@@ -14,8 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connector_dagster.cli.dev_output import (
+    KEPT_LOGS,
+    MESSAGE_CHARS,
+    Watch,
+    failed_run_line,
+    open_log,
+)
 from connector_dagster.defs.operations.alerts import record
-from connector_dagster.dev_output import KEPT_LOGS, MESSAGE_CHARS, Watch, failed_run_line, open_log
 from connector_dagster.sandbox.server import running
 
 UI = "http://127.0.0.1:3390"

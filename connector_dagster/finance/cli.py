@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from connector_dagster.cli_args import int_between
+from connector_dagster.cli.args import int_between
 from connector_dagster.finance.access import TOKEN_VAR
 
 

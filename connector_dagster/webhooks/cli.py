@@ -12,7 +12,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connector_dagster.cli_args import int_between
+from connector_dagster.cli.args import int_between
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import Store

@@ -49,7 +49,7 @@ def instance(
 ) -> Iterator[dg.DagsterInstance]:
     """DAGSTER_HOME with the project's dagster.yaml on the fresh database, and
     the sandbox connection's pools limited to 1."""
-    from connector_dagster.cli import set_pool_limits
+    from connector_dagster.cli.pools import set_pool_limits
 
     config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
     monitoring = config["run_monitoring"]

@@ -151,7 +151,7 @@ def test_two_runs_of_one_period_with_pool_limit_2_write_each_po_once(
     """The ServiceTitan pool allows two steps at once, and the same period is launched
     twice: both write steps run together, both runs succeed, and ServiceTitan holds
     one PO per synced IFS PO (the leases leave each record to one run)."""
-    from connector_dagster.cli import set_pool_limits
+    from connector_dagster.cli.pools import set_pool_limits
     from connector_dagster.lib.store import Store
     from connector_dagster_tests.flows.purchase_orders.test_reliability import (
         assert_exactly_once,

@@ -1,12 +1,23 @@
-"""Explicit concurrency limits of every connection's API pools in the Dagster instance."""
+"""`connector-dagster pools`: explicit concurrency limits of every connection's API pools
+in the Dagster instance."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 
+from connector_dagster.cli.args import (
+    int_between,
+)
+from connector_dagster.cli.common import command
 from connector_dagster.lib import db
-from connector_dagster.lib.settings import DAGSTER_PG_URL_VAR, ConfigError, dagster_home, require
+from connector_dagster.lib.settings import (
+    DAGSTER_PG_URL_VAR,
+    ConfigError,
+    dagster_home,
+    require,
+)
 
 DEFAULT_LIMIT = 3
 MAX_LIMIT = 100
@@ -45,3 +56,22 @@ def set_pool_limits(limit: int = DEFAULT_LIMIT) -> list[str]:
             f"{dagster_home() / 'dagster.yaml'}: {str(exc).strip().splitlines()[0]}"
         ) from None
     return pools
+
+
+def cmd_pools(args: argparse.Namespace) -> int:
+    for pool in set_pool_limits(args.limit):
+        print(f"pool {pool}: limit {args.limit}")
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub, "pools", "set the concurrency limit of every connection's API pools", cmd_pools
+    )
+    p.add_argument(
+        "--limit",
+        type=int_between(1, MAX_LIMIT),
+        default=DEFAULT_LIMIT,
+        help=f"steps that may call one API at once, 1..{MAX_LIMIT} (they share its rate "
+        f"limit); default {DEFAULT_LIMIT}",
+    )

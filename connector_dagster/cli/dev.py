@@ -5,6 +5,7 @@ the rest goes to a log file (`dev_output`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -22,7 +23,14 @@ from typing import Any, TextIO
 
 import yaml
 
-from connector_dagster.dev_output import Watch, open_log, say, tail
+from connector_dagster.cli.args import (
+    PORT,
+    SANDBOX_PORT,
+)
+from connector_dagster.cli.common import command
+from connector_dagster.cli.dev_output import Watch, open_log, say, tail
+from connector_dagster.cli.pools import set_pool_limits
+from connector_dagster.cli.sandbox import add_sandbox_data
 from connector_dagster.lib import db, migrate
 from connector_dagster.lib.settings import (
     CONNECTIONS_FILE_VAR,
@@ -352,7 +360,6 @@ def _prepare_database(url: str, info: dict[str, Any]) -> None:
     from connector_dagster.engine import registry
     from connector_dagster.lib import mapping
     from connector_dagster.lib.store import Store
-    from connector_dagster.pools import set_pool_limits
     from connector_dagster.systems.vault import Vault
 
     set_pool_limits()
@@ -428,3 +435,52 @@ def _signal_group(pgid: int, sig: int) -> bool:
 def _stop_postgres(pgdata: Path) -> None:
     if db.stop_embedded(pgdata, wait_s=POSTGRES_STOP_S):
         say("PostgreSQL stopped")
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    return run(
+        DevOptions(
+            host=args.host,
+            port=args.port,
+            ifs_port=args.ifs_port,
+            st_port=args.st_port,
+            scale=args.scale,
+            seed=args.seed,
+            webhook_port=args.webhook_port,
+            finance_port=args.finance_port,
+            verbose=args.verbose,
+        )
+    )
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+
+    p = command(
+        sub,
+        "dev",
+        "embedded PostgreSQL + sandbox + Dagster UI and daemon (what `make dev` runs)",
+        cmd_dev,
+        settings=False,
+    )
+    p.set_defaults(starts_database=True)  # the one command that starts (and stops) one
+    p.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    p.add_argument("--port", type=PORT, default=3000, help="port of the UI; default 3000")
+    add_sandbox_data(p)
+    p.add_argument(
+        "--webhook-port",
+        type=SANDBOX_PORT,
+        default=8590,
+        help="port of the webhook receiver (0: a free one); default 8590",
+    )
+    p.add_argument(
+        "--finance-port",
+        type=SANDBOX_PORT,
+        default=8591,
+        help="port of finance's page (0: a free one); default 8591",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the output of Dagster and the webhook receiver here (sensor ticks, run "
+        "logs, stack traces) rather than into .dagster_home/dev-logs/",
+    )

@@ -1,0 +1,69 @@
+"""`connector-dagster bench`: run a benchmark scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from connector_dagster.cli.args import (
+    bench_scenario,
+    float_between,
+    int_between,
+)
+from connector_dagster.cli.common import command
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.scenario == "sandbox-gets":
+        from connector_dagster import bench_sandbox
+
+        print(json.dumps(bench_sandbox.run()), flush=True)
+        return 0
+    if args.scenario == "webhooks-load":
+        from connector_dagster import bench_webhooks
+
+        print(json.dumps(bench_webhooks.run(events=args.records or 10_000)), flush=True)
+        return 0
+    if args.scenario == "limiter-grants":
+        from connector_dagster import bench_limiter
+
+        print(json.dumps(bench_limiter.run()), flush=True)
+        return 0
+    from connector_dagster import bench, bench_flows
+
+    if args.scenario in bench_flows.SCENARIOS:
+        result = bench_flows.run(args.scenario, args.records, args.latency_ms)
+        print(json.dumps(result), flush=True)
+        return 0
+    opts: dict[str, float] = {}
+    if args.records:
+        opts["records"] = args.records
+    if args.latency_ms is not None:
+        opts["latency_ms"] = args.latency_ms
+    print(json.dumps(bench.run(args.scenario, **opts)), flush=True)
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub, "bench", "run a benchmark scenario; prints one JSON object", cmd_bench, settings=False
+    )
+    p.add_argument(
+        "scenario",
+        type=bench_scenario,
+        help="st-writes, ifs-writes, st-writes-faults, ifs-writes-faults, st-writes-3workers, "
+        "ifs-writes-3workers, limiter-grants, sandbox-gets, f1-period (a period of "
+        "--records POs, default 300, through the Dagster assets), ifs-postings and "
+        "ifs-postings-batch (--records invoices posted to IFS by F3, $batch off and on), "
+        "st-invoice-read (F3's reads of a period of --records invoices) or webhooks-load "
+        "(--records signed events, default 10000, 10%% duplicates, from 50 clients into "
+        "the webhook receiver)",
+    )
+    p.add_argument(
+        "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float_between(0, 60000),
+        help="sandbox latency in milliseconds (default 100)",
+    )
