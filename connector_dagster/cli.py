@@ -23,6 +23,7 @@ from connector_dagster.cli_args import (
     float_between,
     int_between,
     period,
+    period_orders,
     sandbox_clock,
     state_file,
     variable_name,
@@ -240,6 +241,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         st_port=args.st_port,
         seed=args.seed,
         scale=args.scale,
+        period_orders=dict(args.period_orders or ()),
         latency_ms=args.latency_ms,
         now=args.now,
         state_file=args.state_file,
@@ -441,6 +443,14 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         sub, "sandbox", "serve the IFS and ServiceTitan simulators", cmd_sandbox, settings=False
     )
     _add_sandbox_data(p)
+    p.add_argument(
+        "--period-orders",
+        type=period_orders,
+        action="append",
+        metavar="YYYY-MM=N",
+        help="seed N IFS purchase orders in that month instead of about 40 x --scale (up to "
+        "1,000,000; repeat for more months): one large period beside a small history",
+    )
     p.add_argument(
         "--latency-ms",
         type=float_between(0, 60000),
