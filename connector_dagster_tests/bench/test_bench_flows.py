@@ -22,7 +22,12 @@ def test_f1_period_beyond_the_history_scale_seeds_that_period_alone(db_env: str)
     assert result["duplicates"] == 0
     assert result["sandbox_scale"] == bench_flows.HISTORY_SCALE_MAX
     assert result["period_orders_seeded"] == {"2026-10": 500}
-    for key in ("read_ratio_to_floor", "connector_peak_rss_mb", "sandbox_peak_rss_mb"):
+    for key in (
+        "read_step_ifs_requests",
+        "read_ratio_to_floor",
+        "connector_peak_rss_mb",
+        "sandbox_peak_rss_mb",
+    ):
         assert result[key] > 0
 
 
