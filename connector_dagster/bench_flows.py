@@ -1,10 +1,14 @@
 """Benchmarks of whole flows against a sandbox (100 ms latency) and a database each run
 starts for itself.
 
-`f1-period`: a period of at least N IFS purchase orders (the sandbox's scale is
-chosen for it) through `ifs_purchase_orders` and `servicetitan_purchase_orders`.
-Requests, 429s and duplicates are counted by the sandbox; step times come from
-Dagster's event log. The ceiling is ServiceTitan's 60 requests/s.
+`f1-period`: a period of at least N IFS purchase orders through `ifs_purchase_orders`
+and `servicetitan_purchase_orders`. The sandbox's scale is chosen for N up to
+HISTORY_SCALE_MAX x 32 POs; beyond it the history keeps that scale and the period
+alone is seeded with N orders (`--period-orders`). Requests, 429s and duplicates are
+counted by the sandbox; step times come from Dagster's event log. The ceiling is
+ServiceTitan's 60 requests/s for the write step; the read step is set against its
+request floor (its IFS requests at IFS's 1000 a minute). Peak RSS of this process (the
+connector) and of the sandbox's.
 
 `ifs-postings` (`ifs-postings-batch` with `$batch` on): a period of at least N
 ServiceTitan invoices written by F3 as IFS posting sets, each looked up first (a run
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import tempfile
 import time
 from collections import Counter
@@ -45,6 +50,12 @@ POS_PER_SCALE = 32
 INVOICES_PER_SCALE = 55
 """Invoices a month at scale 1 that F3 posts (60 seeded, a few pending, inactive or free)."""
 IFS_CEILING_PER_MIN = 1000.0
+IFS_PAGE_SIZE = 500
+"""Rows per IFS page the connection's client asks for (`IfsSettings.page_size`)."""
+HISTORY_SCALE_MAX = 10
+"""f1-period: the scale of the months around a period of more than 320 POs."""
+SEEDED_PER_SYNCED = 40 / 32
+"""Orders seeded per order F1 creates (some are in states it does not sync)."""
 SCENARIOS = ("f1-period", "ifs-postings", "ifs-postings-batch", "st-invoice-read")
 
 
@@ -54,6 +65,7 @@ def sandbox_environment(
     latency_ms: float,
     flows: tuple[str, ...] = ("purchase_orders",),
     batch: bool = False,
+    period_orders: dict[str, int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """A sandbox, a migrated database and a connection `sandbox` to it running `flows`
     (credentials in the vault, a development master key; `batch`: IFS `$batch` on), set
@@ -62,7 +74,13 @@ def sandbox_environment(
     from connector_dagster.systems.vault import Vault
 
     saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
-    config = SandboxConfig(ifs_port=0, st_port=0, scale=scale, latency_ms=latency_ms)
+    config = SandboxConfig(
+        ifs_port=0,
+        st_port=0,
+        scale=scale,
+        latency_ms=latency_ms,
+        period_orders=period_orders or {},
+    )
     with (
         bench_database() as url,
         SandboxProcess(config) as sandbox,
@@ -103,7 +121,7 @@ def sandbox_environment(
             for field in ("client_id", "client_secret", "app_key", "webhook_key"):
                 vault.set("sandbox", "servicetitan", field, st[field])
             store.close()
-            yield {"info": info, "database": label}
+            yield {"info": info, "database": label, "sandbox_peak_mb": lambda: _peak_mb(sandbox)}
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -119,8 +137,12 @@ def run(scenario: str, records: int | None = None, latency_ms: float | None = No
     latency = 100.0 if latency_ms is None else latency_ms
     if scenario == "f1-period":
         scale = max(1, math.ceil(wanted / POS_PER_SCALE))
-        with sandbox_environment(scale, latency) as env:
-            return _f1_period(env, wanted, scale, latency)
+        dense = {}
+        if scale > HISTORY_SCALE_MAX:
+            scale = HISTORY_SCALE_MAX
+            dense = {PERIOD[:7]: math.ceil(wanted * SEEDED_PER_SYNCED)}
+        with sandbox_environment(scale, latency, period_orders=dense) as env:
+            return {**_f1_period(env, wanted, scale, latency), "period_orders_seeded": dense}
     scale = max(1, math.ceil(wanted / INVOICES_PER_SCALE))
     batch = scenario == "ifs-postings-batch"
     with sandbox_environment(scale, latency, ("invoices",), batch) as env:
@@ -274,6 +296,10 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     st_calls = _requests(st_base)
     ifs_calls = _requests(ifs_base)
     st_requests = sum(n for (method, _, _), n in st_calls.items() if method != "POST-token")
+    ifs_requests = sum(n for (method, _, _), n in ifs_calls.items() if method != "POST-token")
+    read_s = steps.get("sandbox__ifs_purchase_orders", 0.0)
+    read_requests = _read_requests(result, ifs_calls)
+    read_floor = read_requests * 60 / IFS_CEILING_PER_MIN
     write_s = steps.get("sandbox__servicetitan_purchase_orders", 0.0)
     run_s = sum(steps.values())
     with Link.open("sandbox") as link:
@@ -296,7 +322,11 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         "created": write.get("created", dg.IntMetadataValue(0)).value if write else 0,
         "success": result.success,
         "latency_ms": latency_ms,
-        "read_step_s": round(steps.get("sandbox__ifs_purchase_orders", 0.0), 2),
+        "read_step_s": round(read_s, 2),
+        "ifs_requests": ifs_requests,
+        "read_step_ifs_requests": read_requests,
+        "read_request_floor_s": round(read_floor, 2),
+        "read_ratio_to_floor": round(read_s / read_floor, 2) if read_floor else 0.0,
         "write_step_s": round(write_s, 2),
         "run_s": round(run_s, 2),
         "servicetitan_requests": st_requests,
@@ -309,8 +339,28 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         },
         "http_429": sum(n for (_, _, status), n in (st_calls + ifs_calls).items() if status == 429),
         "duplicates": sum(1 for n in markers.values() if n > 1),
+        "connector_peak_rss_mb": _own_peak_mb(),
+        "sandbox_peak_rss_mb": env["sandbox_peak_mb"](),
         "database": env["database"],
     }
+
+
+def _read_requests(result: Any, ifs_calls: Counter[tuple[str, str, int]]) -> int:
+    """The read step's IFS requests: its header pages (the client's pages of 500, the
+    last one short) and every request for lines; the write step's change checks are
+    requests for headers too, so headers are counted from the rows the read reported."""
+    [read] = [
+        m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path[-1] == "ifs_purchase_orders"
+    ] or [{}]
+    headers = read["purchase_orders"].value if "purchase_orders" in read else 0
+    lines = sum(
+        n
+        for (method, route, _), n in ifs_calls.items()
+        if method == "GET" and "PurchaseOrderLine" in route
+    )
+    return headers // IFS_PAGE_SIZE + 1 + lines
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -344,3 +394,22 @@ def _by_method(calls: Counter[tuple[str, str, int]]) -> dict[str, int]:
     for (method, _, _), n in calls.items():
         methods[method] += n
     return dict(sorted(methods.items()))
+
+
+def _own_peak_mb() -> float:
+    """Peak resident memory of this process (the connector's steps ran in it), in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _peak_mb(sandbox: SandboxProcess) -> float | None:
+    """Peak resident memory of the sandbox's process so far, in MB (None off Linux)."""
+    if sandbox.proc is None:
+        return None
+    try:
+        status = Path(f"/proc/{sandbox.proc.pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None

@@ -66,6 +66,22 @@ def sandbox_clock(text: str) -> str:
     return text
 
 
+def period_orders(text: str) -> tuple[str, int]:
+    """`YYYY-MM=N`: N purchase orders seeded in that month."""
+    from connector_dagster.sandbox.config import check_period_orders
+
+    month, equals, count = text.partition("=")
+    if not equals or not count.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"give a month and a count like 2026-10=100000, not {text!r}"
+        )
+    try:
+        check_period_orders(month.strip(), int(count))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return month.strip(), int(count)
+
+
 def faults_file(text: str) -> Path:
     """A fault profile file both simulators can load."""
     from connector_dagster.sandbox.faults import FaultProfile

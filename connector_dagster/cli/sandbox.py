@@ -9,6 +9,7 @@ from connector_dagster.cli.args import (
     SCALE,
     faults_file,
     float_between,
+    period_orders,
     sandbox_clock,
     state_file,
 )
@@ -26,6 +27,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         st_port=args.st_port,
         seed=args.seed,
         scale=args.scale,
+        period_orders=dict(args.period_orders or ()),
         latency_ms=args.latency_ms,
         now=args.now,
         state_file=args.state_file,
@@ -46,6 +48,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         sub, "sandbox", "serve the IFS and ServiceTitan simulators", cmd_sandbox, settings=False
     )
     add_sandbox_data(p)
+    p.add_argument(
+        "--period-orders",
+        type=period_orders,
+        action="append",
+        metavar="YYYY-MM=N",
+        help="seed N IFS purchase orders in that month instead of about 40 x --scale (up to "
+        "1,000,000; repeat for more months): one large period beside a small history",
+    )
     p.add_argument(
         "--latency-ms",
         type=float_between(0, 60000),

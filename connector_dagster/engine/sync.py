@@ -167,6 +167,10 @@ class Syncer:
     """Records this step intended for the first time: their ledger row before, period."""
     _started: set[str] = field(default_factory=set)
     """Records whose write began: what may have reached the target."""
+    _earlier: list[Outbound] = field(default_factory=list)
+    """Records of this step intended by an earlier run (or to be linked): looked up all
+    at once, on the first page that needs it (`_recovered`)."""
+    _recovered: dict[str, str | Ambiguous] | ApiError | None = None
 
     def ref(self, record: Outbound) -> RecordRef:
         return RecordRef(self.connection, self.flow, record.key)
@@ -231,6 +235,12 @@ class Syncer:
         records = [r for r in records if r.key in held]
         ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
         jobs = list(self._classify(records, ledger))
+        self._earlier = [
+            j.record
+            for j in jobs
+            if j.kind == "find" or (j.kind == "create" and _intended(ledger, j.record.key))
+        ]
+        self._recovered = None
         pages = [jobs[i : i + self.page] for i in range(0, len(jobs), self.page)]
         checks = ThreadPoolExecutor(max_workers=1)
         writers = ThreadPoolExecutor(max_workers=max(1, self.workers))
@@ -399,10 +409,31 @@ class Syncer:
         self, records: list[Outbound], ledger: dict[str, LedgerEntry]
     ) -> dict[str, str | Ambiguous]:
         """Target records found by provenance, each adoption audited. The search starts
-        at the earliest first intent among the records: no create was sent before."""
-        intents = [ledger[r.key].first_intent_at for r in records if r.key in ledger]
-        since = min((t for t in intents if t is not None), default=datetime.now(UTC))
-        found = self.target.lookup(records, since.astimezone(UTC) - LOOKUP_SKEW)
+        at the earliest first intent among the records: no create was sent before.
+
+        The records an earlier run intended (in doubt after a crash) are looked up once
+        per step, all of them together, the first time a page holds one: one listing of
+        the target since the earliest intent, matched in memory, instead of one per
+        page. It is made after this step took their leases, so every create an earlier
+        holder could have sent has ended by then, and this step creates one of them
+        only once its own page has used the result."""
+        earlier = {r.key for r in self._earlier}
+        mine = [r for r in records if r.key in earlier]
+        others = [r for r in records if r.key not in earlier]
+        found: dict[str, str | Ambiguous] = {}
+        if mine:
+            if self._recovered is None:
+                try:
+                    self._recovered = self._search(self._earlier, ledger)
+                except ApiError as exc:
+                    if exc.kind is ErrorKind.AUTH:
+                        raise
+                    self._recovered = exc
+            if isinstance(self._recovered, ApiError):
+                raise self._recovered
+            found.update((r.key, self._recovered[r.key]) for r in mine if r.key in self._recovered)
+        if others:
+            found.update(self._search(others, ledger))
         for record in records:
             match = found.get(record.key)
             if isinstance(match, str):
@@ -410,6 +441,18 @@ class Syncer:
                     self.ref(record), self.audit(record, "adopt", target_id=match)
                 )
         return found
+
+    def _search(
+        self, records: list[Outbound], ledger: dict[str, LedgerEntry]
+    ) -> dict[str, str | Ambiguous]:
+        """The target's look-up of `records`, from the earliest of their first intents."""
+        for record in records:
+            entry = ledger.get(record.key)
+            if record.intended_at is None and entry is not None and entry.first_intent_at:
+                record.intended_at = entry.first_intent_at.astimezone(UTC)
+        intents = [ledger[r.key].first_intent_at for r in records if r.key in ledger]
+        since = min((t for t in intents if t is not None), default=datetime.now(UTC))
+        return self.target.lookup(records, since.astimezone(UTC) - LOOKUP_SKEW)
 
     def _write(self, record: Outbound, target_id: str | None) -> None:
         """Step 5 for one record. A record whose write stopped (leases or credentials

@@ -401,7 +401,9 @@ class Store:
         run_id: str | None,
         partition_key: str | None,
     ) -> None:
-        """One `read` audit row per record read: (source key, version read)."""
+        """A `read` audit row per record read (source key, version read) whose version
+        is not the one its last `read` row holds: the audit keeps what changed, so a
+        period polled every half hour adds rows only for records that changed."""
         if not reads:
             return
         with self.cursor() as cur:
@@ -409,11 +411,22 @@ class Store:
                 cur,
                 """INSERT INTO connector.audit_log
                        (connection, flow, source_key, run_id, partition_key, action, hash_after)
-                   VALUES %s""",
-                [
-                    (connection, flow, key, run_id, partition_key, "read", version)
-                    for key, version in reads
-                ],
+                   SELECT v.connection, v.flow, v.source_key, v.run_id, v.partition_key,
+                          'read', v.version
+                     FROM (VALUES %s) AS v(connection, flow, source_key, run_id,
+                                           partition_key, version)
+                    WHERE NOT EXISTS (
+                          SELECT 1
+                            FROM (SELECT a.hash_after
+                                    FROM connector.audit_log a
+                                   WHERE a.connection = v.connection AND a.flow = v.flow
+                                     AND a.source_key = v.source_key AND a.action = 'read'
+                                   ORDER BY a.id DESC
+                                   LIMIT 1) AS last
+                           WHERE last.hash_after IS NOT DISTINCT FROM v.version)""",
+                [(connection, flow, key, run_id, partition_key, version) for key, version in reads],
+                template="(%s, %s, %s, %s, %s, %s::text)",
+                page_size=1000,
             )
 
     def record_skip(self, ref: RecordRef, audit: Audit) -> None:

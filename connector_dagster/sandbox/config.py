@@ -4,6 +4,7 @@ the server import it without importing each other."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ class SandboxConfig:
     st_port: int = DEFAULT_ST_PORT
     seed: int = 42
     scale: int = 1
+    # IFS purchase orders seeded in given months ("YYYY-MM" -> count) instead of about
+    # 40 x scale: one large period (100,000 orders, say) beside a small history.
+    period_orders: dict[str, int] = field(default_factory=dict)
     latency_ms: float = 0.0
     # The sandbox's clock, an ISO 8601 instant (UTC unless it has an offset): no
     # record is seeded dated after it. None: the real time when a simulator starts.
@@ -58,12 +62,18 @@ class SandboxConfig:
     webhook_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        for month, count in self.period_orders.items():
+            check_period_orders(month, count)
         if self.now is not None:
             self.seeded_as_of()
         if not self.state_save_s > 0:
             raise ValueError(
                 f"state_save_s {self.state_save_s!r} is not a number of seconds above 0"
             )
+
+    def months_of_orders(self) -> dict[tuple[int, int], int]:
+        """`period_orders` by (year, month)."""
+        return {(int(m[:4]), int(m[5:7])): n for m, n in self.period_orders.items()}
 
     def seeded_as_of(self) -> datetime:
         """The instant the seed is dated as of: `now`, or the real time (UTC)."""
@@ -109,3 +119,22 @@ class SandboxConfig:
                 "webhook_key": self.webhook_key,
             },
         }
+
+
+MAX_PERIOD_ORDERS = 1_000_000
+
+
+def check_period_orders(month: str, count: int) -> None:
+    """ValueError (one line) unless `month` is a YYYY-MM of the seeded window and `count`
+    a number of orders from 0 to MAX_PERIOD_ORDERS."""
+    first, last = world.WINDOW_START[:7], world.WINDOW_END[:7]
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)) or not first <= month <= last:
+        raise ValueError(
+            f"period {month!r} of --period-orders is not a month YYYY-MM of the seeded "
+            f"window {first}..{last}"
+        )
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_PERIOD_ORDERS:
+        raise ValueError(
+            f"--period-orders {month}: {count!r} is not a number of orders from 0 to "
+            f"{MAX_PERIOD_ORDERS:,}"
+        )

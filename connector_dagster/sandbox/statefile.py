@@ -74,13 +74,21 @@ def fingerprint(config: SandboxConfig) -> dict[str, Any]:
         "scale": config.scale,
         "clock": None if config.now is None else config.seeded_as_of().isoformat(),
         "tenant": config.st_tenant_id,
+        # Only when set, so that files written before it existed still load.
+        **(
+            {"period_orders": dict(sorted(config.period_orders.items()))}
+            if config.period_orders
+            else {}
+        ),
     }
 
 
 def _describe(head: dict[str, Any]) -> str:
     clock = head.get("clock") or "the real time at start"
     return (
-        f"seed {head.get('seed')}, scale {head.get('scale')}, clock {clock}, "
+        f"seed {head.get('seed')}, scale {head.get('scale')}, "
+        + (f"orders per period {head['period_orders']}, " if head.get("period_orders") else "")
+        + f"clock {clock}, "
         f"ServiceTitan tenant {head.get('tenant')}"
     )
 

@@ -16,6 +16,21 @@ def test_f1_period_reports_ratios_requests_429s_and_duplicates(db_env: str) -> N
     assert result["requests"]["servicetitan"]["POST"] == result["created"]
 
 
+def test_f1_period_beyond_the_history_scale_seeds_that_period_alone(db_env: str) -> None:
+    result = bench_flows.run("f1-period", records=400, latency_ms=0)
+    assert result["success"] and result["created"] >= 400
+    assert result["duplicates"] == 0
+    assert result["sandbox_scale"] == bench_flows.HISTORY_SCALE_MAX
+    assert result["period_orders_seeded"] == {"2026-10": 500}
+    for key in (
+        "read_step_ifs_requests",
+        "read_ratio_to_floor",
+        "connector_peak_rss_mb",
+        "sandbox_peak_rss_mb",
+    ):
+        assert result[key] > 0
+
+
 def test_ifs_postings_reports_requests_per_document_look_ups_and_duplicates(db_env: str) -> None:
     result = bench_flows.run("ifs-postings-batch", records=30, latency_ms=0)
     assert result["batch"] and result["failed"] == 0 and result["documents"] > 30

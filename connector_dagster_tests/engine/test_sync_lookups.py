@@ -10,7 +10,7 @@ from typing import Any
 
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.sync import Syncer
-from connector_dagster.lib.store import RecordRef, Store
+from connector_dagster.lib.store import Audit, RecordRef, Store
 
 
 class Notes:
@@ -104,3 +104,38 @@ def test_a_link_with_two_counterparts_is_a_conflict(store: Store) -> None:
     assert sync(store, target, records("N-1", op="link"))["failed"] == 1
     assert [f.reason for f in store.failed(connection="c")] == ["conflict"]
     assert target.writes == []
+
+
+class CountingNotes(Notes):
+    """Notes that remember each look-up's records."""
+
+    def __init__(self, **existing: dict[str, Any]) -> None:
+        super().__init__(**existing)
+        self.lookups: list[list[str]] = []
+
+    def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, Any]:
+        self.lookups.append(sorted(r.key for r in records))
+        return super().lookup(records, since)
+
+
+def test_records_in_doubt_are_looked_up_once_per_step_whatever_their_pages(
+    store: Store,
+) -> None:
+    """A crash left 60 intents (pages of 25): a third of the creates reached the target.
+    One look-up for all of them, not one per page; each found one adopted, the others
+    created once."""
+    keys = [f"N-{n:03d}" for n in range(60)]
+    batch = records(*keys)
+    store.record_intents(
+        (RecordRef("c", "notes", r.key), r.payload_hash, Audit("intent", run_id="crashed"),
+         r.source_version)
+        for r in batch
+    )  # fmt: skip
+    sent = {f"T-{r.key}": {"marker": r.key, **(r.payload or {})} for r in batch[::3]}
+    target = CountingNotes(**sent)
+
+    counts = Syncer(store, target, "c", "notes", workers=2, page=25).run(batch).counts()
+
+    assert target.lookups == [keys]
+    assert (counts["adopted"], counts["created"]) == (len(sent), len(keys) - len(sent))
+    assert sorted(row["marker"] for row in target.rows.values()) == keys

@@ -175,3 +175,28 @@ def test_a_nul_in_an_error_message_is_kept_as_a_replacement_character(store: Sto
     [failed] = store.failed(connection="c")
     assert failed.message == "IFS said: bad value 'a\ufffdb'"
     assert store.audit_trail(ref)[-1]["error"] == "rejected: IFS said: bad value 'a\ufffdb'"
+
+
+def test_a_read_is_audited_only_when_the_record_changed_since_its_last_read(
+    store: Store,
+) -> None:
+    other = RecordRef("sandbox", "purchase_orders", "PO-2026-00002")
+    unversioned = RecordRef("sandbox", "purchase_orders", "PO-2026-00003")
+    reads = [(REF.source_key, 'W/"1"'), (other.source_key, 'W/"7"'), (unversioned.source_key, None)]
+    for run in ("r1", "r2"):
+        store.record_reads("sandbox", "purchase_orders", reads, run, "2026-10-01")
+    store.record_reads(
+        "sandbox", "purchase_orders", [(REF.source_key, 'W/"2"')], "r3", "2026-10-01"
+    )
+    store.record_reads(
+        "sandbox", "purchase_orders", [(REF.source_key, 'W/"1"')], "r4", "2026-10-01"
+    )
+    store.record_reads("sandbox", "other_flow", reads[:1], "r5", "2026-10-01")
+
+    def reads_of(ref: RecordRef) -> list[tuple[str, str | None]]:
+        return [(a["run_id"], a["hash_after"]) for a in store.audit_trail(ref)]
+
+    assert reads_of(REF) == [("r1", 'W/"1"'), ("r3", 'W/"2"'), ("r4", 'W/"1"')]
+    assert reads_of(other) == [("r1", 'W/"7"')]
+    assert reads_of(unversioned) == [("r1", None)]
+    assert reads_of(RecordRef("sandbox", "other_flow", REF.source_key)) == [("r5", 'W/"1"')]

@@ -68,3 +68,15 @@ def test_sandbox_command_refuses_a_clock_that_is_not_an_instant(
     assert "--now" in capsys.readouterr().err
     assert main(["sandbox", "--now", "2020-01-01T00:00:00Z"]) == 2
     assert "before the seeded window, which starts 2025-10-01" in capsys.readouterr().err
+
+
+def test_sandbox_command_refuses_orders_per_period_it_cannot_seed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for bad, said in (
+        ("2026-10", "like 2026-10=100000"),
+        ("2031-01=5", "not a month YYYY-MM of the seeded window 2025-10..2026-12"),
+        ("2026-10=2000000", "from 0 to 1,000,000"),
+    ):
+        assert main(["sandbox", "--period-orders", bad]) == 2
+        assert said in capsys.readouterr().err

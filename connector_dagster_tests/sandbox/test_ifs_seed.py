@@ -37,6 +37,20 @@ def test_scale_multiplies_the_volume() -> None:
     assert 2.7 < three / one < 3.3
 
 
+def test_a_period_can_hold_many_more_orders_than_the_scale_gives() -> None:
+    def by_month(rows: dict) -> Counter[str]:
+        return Counter(r[2][:7] for r in rows["PurchaseOrderSet"])
+
+    usual = ifs_seed.generate(42, 1)
+    dense = ifs_seed.generate(42, 1, period_orders={(2026, 3): 2500})
+    assert by_month(dense)["2026-03"] == 2500
+    before = {m: n for m, n in by_month(usual).items() if m < "2026-03"}
+    assert {m: n for m, n in by_month(dense).items() if m < "2026-03"} == before
+    lines = Counter(r[0] for r in dense["PurchaseOrderLineSet"])
+    march = [r[0] for r in dense["PurchaseOrderSet"] if r[2].startswith("2026-03")]
+    assert all(lines[order_no] >= 1 for order_no in march)
+
+
 @pytest.mark.slow
 def test_scale_100_gives_over_100k_records() -> None:
     rows = ifs_seed.generate(42, 100)

@@ -385,3 +385,25 @@ def test_po_types_and_warehouses_come_from_world(seeded: StSandbox) -> None:
     assert [(t["id"], t["name"]) for t in types] == list(world.PO_TYPES)
     assert [w["id"] for w in warehouses] == [r.st_warehouse_id for r in world.REGIONS]
     datetime.fromisoformat(warehouses[0]["createdOn"])  # RFC 3339, parseable
+
+
+def test_pages_of_a_list_see_a_change_made_between_them(st: StSandbox) -> None:
+    """A list's result is kept for its next pages only while no data changes: a PO
+    created, or moved to another status by the control API, between two pages shows."""
+    query = {"status": "Pending", "sort": "+Id", "pageSize": 5, "includeTotal": "true"}
+    first = st.ok("GET", "inventory", "purchase-orders", params={**query, "page": 1})
+    created = _create(st)
+    again = st.ok("GET", "inventory", "purchase-orders", params={**query, "page": 1})
+    assert again["totalCount"] == first["totalCount"] + 1
+
+    moved = first["data"][0]["id"]
+    st.control("POST", f"purchase-orders/{moved}/status", {"status": "Sent"})
+    after = st.ok("GET", "inventory", "purchase-orders", params={**query, "page": 1})
+    assert after["totalCount"] == again["totalCount"] - 1
+    pages = range(1, -(-after["totalCount"] // 5) + 1)
+    ids = [
+        po["id"]
+        for n in pages
+        for po in st.ok("GET", "inventory", "purchase-orders", params={**query, "page": n})["data"]
+    ]
+    assert moved not in ids and ids[-1] == created["id"] and len(ids) == after["totalCount"]

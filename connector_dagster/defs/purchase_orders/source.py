@@ -60,13 +60,7 @@ class IfsPurchaseOrders:
                 keys=HEADER_KEYS,
             )
         ]  # fmt: skip
-        lines = [
-            {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
-            for row in ifs.query_any_of(
-                sets.lines_set, "OrderNo", [h["OrderNo"] for h in headers],
-                select=LINE_FIELDS, keys=LINE_KEYS,
-            )
-        ]  # fmt: skip
+        lines = self._lines([h["OrderNo"] for h in headers])
         frames = {
             "headers": pd.DataFrame(
                 headers, columns=[*HEADER_FIELDS, "st_reference", "etag"], dtype=object
@@ -79,6 +73,29 @@ class IfsPurchaseOrders:
             versions=[(h["OrderNo"], h["etag"]) for h in headers],
             metadata={"purchase_orders": len(headers), "lines": len(lines), "by_state": by_state},
         )
+
+    def _lines(self, order_nos: list[str]) -> list[dict[str, Any]]:
+        """The lines of the orders, with ETags: one request per group of orders that
+        keeps its URL within IFS's limit, the groups fetched concurrently (the
+        client's `concurrency`), so that a large period reads at IFS's rate limit
+        rather than one round trip at a time."""
+        ifs, lines_set = self.link.ifs, self.settings.lines_set
+        select = list(dict.fromkeys([*LINE_FIELDS, *LINE_KEYS]))
+        groups = ifs.chunks(
+            lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
+            select=select, orderby=list(LINE_KEYS),
+        )  # fmt: skip
+
+        def fetch(group: list[str]) -> list[dict[str, Any]]:
+            return [
+                {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
+                for row in ifs.query(
+                    lines_set, filter=odata.any_of("OrderNo", group), select=select,
+                    orderby=list(LINE_KEYS), keys=LINE_KEYS,
+                )
+            ]  # fmt: skip
+
+        return [line for part in ifs.map_concurrent(fetch, list(groups)) for line in part]
 
     def items(self, reads: Mapping[str, Frames]) -> list[Item]:
         frames = reads[READ]

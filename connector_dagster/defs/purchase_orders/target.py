@@ -79,6 +79,51 @@ def unlike(po: dict[str, Any], record: Outbound, connection: str) -> list[str]:
     return why
 
 
+READ_AS = {"memo": "summary", "vendorInvoiceNumber": "vendorDocumentNumber"}
+"""Fields ServiceTitan returns under another name."""
+UNREADABLE = ("impactsTechnicianPayroll",)
+"""Sent, never returned by ServiceTitan (`shipTo.description` neither)."""
+
+
+def already_holds(
+    po: dict[str, Any], body: dict[str, Any], previous: dict[str, Any] | None
+) -> bool:
+    """Whether the ServiceTitan PO already holds what the PATCH `body` would set, so
+    that it need not be sent. What ServiceTitan does not return (the payroll flag, the
+    ship-to description) counts as held when it is what was last written (`previous`),
+    or, for a PO adopted as this connector's own (no `previous`), what its create sent:
+    the payload, as adoption proved."""
+
+    def unreadable(name: str, value: Any) -> bool:
+        return previous is None or previous.get(name) == value
+
+    for name, sent in body.items():
+        if name == "items":
+            items = po.get("items") or []  # the active lines, as ServiceTitan returns them
+            if len(items) != len(sent):
+                return False
+            for item, line in zip(sorted(items, key=lambda i: i["id"]), sent, strict=True):
+                if line.get("id") != item["id"]:
+                    return False
+                if not all(_same(item.get(k), line[k]) for k in ITEM_CONTENT if k in line):
+                    return False
+        elif name == "shipTo":
+            address = po.get("shipTo") or {}
+            if any(address.get(k) != v for k, v in sent["address"].items()):
+                return False
+            if not unreadable("shipTo", sent):
+                return False
+        elif name in UNREADABLE:
+            if not unreadable(name, sent):
+                return False
+        elif name in ("date", "requiredOn"):
+            if str(po.get(name))[:10] != str(sent)[:10]:
+                return False
+        elif not _same(po.get(READ_AS.get(name, name)), sent):
+            return False
+    return True
+
+
 class ServiceTitanPurchaseOrders:
     """ServiceTitan purchase orders as F1's target."""
 
@@ -186,7 +231,7 @@ class ServiceTitanPurchaseOrders:
         """Send the mapped PO with its lines (with the ids they replace); a field a
         person may edit goes only when its mapped value changed since the last write
         (never for an adopted PO: those fields follow from the order number, which
-        its marker proves unchanged)."""
+        its marker proves unchanged). A PO that already holds it all is not patched."""
         assert record.payload is not None
         po = self._current(record, target_id, "change")
         previous = record.previous or {}
@@ -198,6 +243,8 @@ class ServiceTitanPurchaseOrders:
         if "memo" in changed:
             changed["memo"] = memo_marker(changed["memo"], self.link.name)
         body = update_payload(changed, po.get("items") or [])
+        if already_holds(po, body, record.previous):
+            return  # nothing to change: an adopted PO, or one changed by hand to match
         try:
             self.st.patch("inventory", f"purchase-orders/{target_id}", body)
         except ApiError as exc:

@@ -94,7 +94,7 @@ def create_app(
     else:
         seeded_as_of = datetime.fromisoformat(saved["seededAsOf"])
     store = IfsStore(
-        lambda: seed.generate(config.seed, config.scale, seeded_as_of),
+        lambda: seed.generate(config.seed, config.scale, seeded_as_of, config.months_of_orders()),
         None if saved is None else saved["store"],
     )
     tokens = Tokens(config.ifs_token_lifetime_s)

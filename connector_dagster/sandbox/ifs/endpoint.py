@@ -204,10 +204,16 @@ def _query(
     token = non_negative_int(options["$skiptoken"]) if "$skiptoken" in options else 0
 
     table = state.store.tables[eset.name]
-    rows: Any = table.rows.values()
-    if flt is not None or fixed:
+    query = (options.get("$filter"), options.get("$orderby"), tuple(sorted((fixed or {}).items())))
+    kept = table.kept(query) if order or counting else None
+    rows: Any = table.rows.values() if kept is None else kept
+    if kept is None and (flt is not None or fixed):
         wanted = [(eset.index[k], v) for k, v in (fixed or {}).items()]
-        rows = table.candidates({**(flt.equalities if flt else {}), **(fixed or {})})
+        rows = table.candidates(
+            {**(flt.equalities if flt else {}), **(fixed or {})},
+            flt.any_of if flt else None,
+            flt.ranges if flt else None,
+        )
         rows = (r for r in rows if all(r[i] == v for i, v in wanted))
         if flt is not None:
             rows = filter(flt.predicate, rows)
@@ -220,10 +226,12 @@ def _query(
     limit = max(limit, 0)
     total = None
     if order or counting:
-        rows = list(rows)
+        if kept is None:
+            rows = list(rows)
+            if order:
+                sort_rows(rows, order)
+            table.keep(query, rows)
         total = len(rows)
-        if order:
-            sort_rows(rows, order)
         page = rows[start : start + limit + 1]
     else:
         page = list(islice(rows, start, start + limit + 1))

@@ -8,9 +8,10 @@ length). Type errors and unknown properties are 400s the way IFS words them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -119,9 +120,19 @@ _FUNCTIONS: dict[str, tuple[tuple[str, ...], str, Callable[..., Any]]] = {
 }
 
 
+Range = tuple[Any, bool, Any, bool]
+"""(low, low inclusive, high, high inclusive) of a property; None: unbounded."""
+_FLIP = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
 @dataclass
 class _Node:
-    """A typed expression: `fn(row)` gives its value; `const` marks literals, `prop` properties."""
+    """A typed expression: `fn(row)` gives its value; `const` marks literals, `prop` properties.
+
+    A boolean node also says what any row it accepts must satisfy, for the store to
+    look rows up by key, index or range instead of scanning: `equalities` (`Prop eq
+    literal` terms it requires), `any_of` (a property whose value must be one of a
+    set: `eq` terms joined by `or`) and `ranges` (bounds a property must lie in)."""
 
     fn: Callable[[Row], Any]
     type: str
@@ -129,14 +140,57 @@ class _Node:
     prop: str | None = None
     value: Any = None
     equalities: dict[str, Any] | None = None
+    any_of: dict[str, frozenset[Any]] | None = None
+    ranges: dict[str, Range] | None = None
 
 
 @dataclass(frozen=True)
 class Filter:
-    """A compiled `$filter`: the row predicate and the `Prop eq literal` terms it requires."""
+    """A compiled `$filter`: the row predicate and what every row it accepts satisfies
+    (`Prop eq literal` terms, value sets, ranges), for looking rows up by index."""
 
     predicate: Predicate
     equalities: dict[str, Any]
+    any_of: dict[str, frozenset[Any]] = field(default_factory=dict)
+    ranges: dict[str, Range] = field(default_factory=dict)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _tighter(a: Range, b: Range) -> Range:
+    """The intersection of two ranges of one property."""
+    low, low_in, high, high_in = a
+    if b[0] is not None and (low is None or b[0] > low or (b[0] == low and not b[1])):
+        low, low_in = b[0], b[1]
+    if b[2] is not None and (high is None or b[2] < high or (b[2] == high and not b[3])):
+        high, high_in = b[2], b[3]
+    return low, low_in, high, high_in
+
+
+def _and_plans(left: _Node, right: _Node, node: _Node) -> None:
+    node.equalities = {**(left.equalities or {}), **(right.equalities or {})}
+    any_of = dict(left.any_of or {})
+    for name, values in (right.any_of or {}).items():
+        any_of[name] = any_of[name] & values if name in any_of else values
+    node.any_of = any_of
+    ranges = dict(left.ranges or {})
+    for name, bounds in (right.ranges or {}).items():
+        with contextlib.suppress(TypeError):  # bounds that do not compare: left as they are
+            ranges[name] = _tighter(ranges[name], bounds) if name in ranges else bounds
+    node.ranges = ranges
+
+
+def _or_plans(left: _Node, right: _Node, node: _Node) -> None:
+    """A row either side accepts has, for a property both sides restrict to a set of
+    values, one of the union of those sets."""
+    a, b = left.any_of or {}, right.any_of or {}
+    node.any_of = {name: a[name] | b[name] for name in a.keys() & b.keys()}
 
 
 class _FilterParser:
@@ -171,7 +225,7 @@ class _FilterParser:
         if self._peek().kind != "end":
             raise syntax_error(self.text, self._peek().pos)
         self._need_bool(node)
-        return Filter(node.fn, node.equalities or {})
+        return Filter(node.fn, node.equalities or {}, node.any_of or {}, node.ranges or {})
 
     def _need_bool(self, node: _Node) -> None:
         if node.type not in (_BOOLEAN, _NULL):
@@ -187,7 +241,9 @@ class _FilterParser:
             self._need_bool(left)
             self._need_bool(right)
             lf, rf = left.fn, right.fn
-            left = _Node(lambda r, lf=lf, rf=rf: bool(lf(r)) or bool(rf(r)), _BOOLEAN)
+            node = _Node(lambda r, lf=lf, rf=rf: bool(lf(r)) or bool(rf(r)), _BOOLEAN)
+            _or_plans(left, right, node)
+            left = node
         return left
 
     def _and(self) -> _Node:
@@ -197,9 +253,9 @@ class _FilterParser:
             self._need_bool(left)
             self._need_bool(right)
             lf, rf = left.fn, right.fn
-            eqs = {**(left.equalities or {}), **(right.equalities or {})}
-            left = _Node(lambda r, lf=lf, rf=rf: bool(lf(r)) and bool(rf(r)), _BOOLEAN)
-            left.equalities = eqs
+            node = _Node(lambda r, lf=lf, rf=rf: bool(lf(r)) and bool(rf(r)), _BOOLEAN)
+            _and_plans(left, right, node)
+            left = node
         return left
 
     def _not(self) -> _Node:
@@ -223,10 +279,22 @@ class _FilterParser:
             node = _Node(lambda r: cmp(lf(r), value), _BOOLEAN)
         else:
             node = _Node(lambda r: cmp(lf(r), rf(r)), _BOOLEAN)
-        if op == "eq":
-            for a, b in ((left, right), (right, left)):
-                if a.prop and b.const:
-                    node.equalities = {a.prop: b.value}
+        for a, b, flipped in ((left, right, False), (right, left, True)):
+            if not (a.prop and b.const):
+                continue
+            if op == "eq":
+                node.equalities = {a.prop: b.value}
+                if _hashable(b.value):
+                    node.any_of = {a.prop: frozenset((b.value,))}
+            elif op in _FLIP and b.value is not None:
+                side = _FLIP[op] if flipped else op
+                low = side in ("gt", "ge")
+                inclusive = side in ("ge", "le")
+                node.ranges = {
+                    a.prop: (b.value, inclusive, None, False)
+                    if low
+                    else (None, False, b.value, inclusive)
+                }
         return node
 
     def _check_compatible(self, op: str, left: _Node, right: _Node) -> None:

@@ -63,6 +63,7 @@ class EntitySet:
     keys: tuple[str, ...]
     fields: tuple[Property, ...]
     indexed: tuple[str, ...] = ()  # fields with a lookup index besides the key
+    ranged: tuple[str, ...] = ()  # fields with a sorted index, for filters by range
     parent: str | None = None  # set whose keys (same names) a row must point at
     nav: str | None = None  # the parent's navigation property listing these rows
     auto_key: str | None = None  # key numbered by the server when a create leaves it out
@@ -118,7 +119,7 @@ PURCHASE_ORDERS = EntitySet(
         _date("DateEntered"), Property("ChangeDate", DATETIME), _date("WantedReceiptDate"),
         _s("Reference", 50), _s("NoteText", 2000), _s("TaxCode", 20), _s("CancelReason", 100),
     ),
-    indexed=("Reference",), auto_key="OrderNo", auto_start=1000001,
+    indexed=("Reference",), ranged=("OrderDate",), auto_key="OrderNo", auto_start=1000001,
     required=("VendorNo", "OrderDate", "Contract", "Company", "CurrencyCode"),
 )  # fmt: skip
 PURCHASE_ORDER_LINES = EntitySet(
@@ -142,7 +143,8 @@ POSTING_PROPOSALS = EntitySet(
         _s("Company", 20), _n("ProposalId"), _date("VoucherDate"), _s("VoucherType", 3),
         _state("PostingProposalState", PROPOSAL_STATES), _s("Text", 200), _s("Reference", 50),
     ),
-    indexed=("Reference",), auto_key="ProposalId", required=("VoucherDate", "VoucherType"),
+    indexed=("Reference",), ranged=("VoucherDate",), auto_key="ProposalId",
+    required=("VoucherDate", "VoucherType"),
 )  # fmt: skip
 CODE_PARTS = tuple(f"Code{c}" for c in "BCDEFGHIJ")
 _GL_ROW = (
@@ -172,7 +174,8 @@ EXTERNAL_VOUCHERS = EntitySet(
         _s("Text", 200), _s("Reference", 50),
         _state("ExternalVoucherState", EXTERNAL_VOUCHER_STATES),
     ),
-    indexed=("Reference",), auto_key="LoadId", required=("VoucherDate", "VoucherType"),
+    indexed=("Reference",), ranged=("VoucherDate",), auto_key="LoadId",
+    required=("VoucherDate", "VoucherType"),
     actions=("Check", "CreateVoucher"),
 )  # fmt: skip
 EXTERNAL_VOUCHER_ROWS = EntitySet(
@@ -192,7 +195,7 @@ HISTORY_LOG = EntitySet(
         _n("LogId"), _s("LuName", 30), _s("TableName", 30), _s("Keys", 600),
         _s("HistoryType", 10), Property("TimeStamp", DATETIME), _s("Username", 30),
     ),
-    indexed=("LuName",), read_only=True,
+    indexed=("LuName",), ranged=("LogId",), read_only=True,
 )  # fmt: skip
 
 ACCOUNTS = EntitySet(

@@ -18,7 +18,7 @@ import bisect
 import calendar
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -80,10 +80,16 @@ def months() -> list[tuple[int, int]]:
     return result
 
 
-def generate(seed: int, scale: int, until: datetime | None = None) -> dict[str, list[Row]]:
+def generate(
+    seed: int,
+    scale: int,
+    until: datetime | None = None,
+    period_orders: Mapping[tuple[int, int], int] | None = None,
+) -> dict[str, list[Row]]:
     """All seeded rows per entity set name (the external-voucher sets start empty),
-    as of the clock `until` (None: the whole window, every change included)."""
-    rows = _Generator(random.Random(seed), scale, until).run()
+    as of the clock `until` (None: the whole window, every change included);
+    `period_orders`: how many orders the given (year, month)s hold instead."""
+    rows = _Generator(random.Random(seed), scale, until, period_orders or {}).run()
     rows[ACCOUNTS.name] = seed_accounts.rows()
     return rows
 
@@ -92,9 +98,16 @@ class _Generator:
     """Draws every row of the window in the same order whatever the clock, so that
     the rows it keeps are the same; rows dated after `until` are drawn, not kept."""
 
-    def __init__(self, rng: random.Random, scale: int, until: datetime | None) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        scale: int,
+        until: datetime | None,
+        period_orders: Mapping[tuple[int, int], int],
+    ) -> None:
         self.rng = rng
         self.scale = scale
+        self.period_orders = period_orders
         self.until = None if until is None else until.astimezone(UTC).replace(microsecond=0)
         self.rows: dict[str, list[Row]] = {
             s.name: []
@@ -124,7 +137,8 @@ class _Generator:
         rng = self.rng
         for year, month in months():
             days = calendar.monthrange(year, month)[1]
-            for _ in range(round(POS_PER_MONTH * self.scale * rng.uniform(0.85, 1.15))):
+            count = round(POS_PER_MONTH * self.scale * rng.uniform(0.85, 1.15))
+            for _ in range(self.period_orders.get((year, month), count)):
                 self.purchase_order(date(year, month, self.int_between(1, days)))
             if (year, month) == AWKWARD_MONTH:
                 self.awkward_orders(date(year, month, 10))

@@ -53,17 +53,22 @@ class IfsStore:
         else:
             self._restore(saved)
 
-    def _seed(self) -> dict[str, list[Row]]:
-        if self._initial is None:
-            initial = self._seeder()
-            tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
-            self._initial = {**initial, HISTORY_LOG.name: seeded_log(tables, rules.IFS_USER)}
-        return self._initial
+    def _seed(self) -> tuple[dict[str, list[Row]], dict[str, Table] | None]:
+        """The seeded rows, and the first time tables holding them (built once: at a
+        large seed, two sets of tables at once would double the sandbox's peak memory)."""
+        if self._initial is not None:
+            return self._initial, None
+        initial = self._seeder()
+        tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
+        log = seeded_log(tables, rules.IFS_USER)
+        self._initial = {**initial, HISTORY_LOG.name: log}
+        tables[HISTORY_LOG.name] = Table(HISTORY_LOG, log)
+        return self._initial, tables
 
     def reset(self) -> None:
         """Back to the seed: seeded rows and their History Log, every period open."""
-        initial = self._seed()
-        self.tables = {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
+        initial, tables = self._seed()
+        self.tables = tables or {name: Table(SETS[name], initial.get(name, ())) for name in SETS}
         self._rowids = {name: len(t.rows) + 1 for name, t in self.tables.items()}
         self._sequences: dict[str, int] = {}
         self.closed_periods: set[tuple[str, str]] = set()  # (company, YYYY-MM)

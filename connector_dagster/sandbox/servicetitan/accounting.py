@@ -221,10 +221,14 @@ def list_invoices(c: Call) -> Row:
         F("totalGreater", "dec>=", lambda r: r["total"]),
         F("totalLess", "dec<=", lambda r: r["total"]),
     )
-    rows = select(c.store.tables["invoices"], c.q, filters)
-    if state != "All":
-        rows = [r for r in rows if r["active"] is (state == "ActiveOnly")]
-    rows = sort_rows(rows, c.q, {**_SORTS, "InvoiceDate": lambda r: r["invoiceDate"]})
+
+    def listed() -> list[Row]:
+        rows = select(c.store.tables["invoices"], c.q, filters)
+        if state != "All":
+            rows = [r for r in rows if r["active"] is (state == "ActiveOnly")]
+        return sort_rows(rows, c.q, {**_SORTS, "InvoiceDate": lambda r: r["invoiceDate"]})
+
+    rows = c.store.listed("invoices", c.q, listed)
     return page(rows, c.q, lambda r: render_invoice(r, c.store), c.page_max)
 
 

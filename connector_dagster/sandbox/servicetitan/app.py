@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -201,6 +202,26 @@ class ApiApp:
         return _json(result)
 
 
+class _Changing:
+    """Bumps the store's `changes` before and after every request that may change data
+    (any method but GET and HEAD, the control endpoints' too), so that no list result
+    kept for its next pages outlives a change, whichever code made it."""
+
+    def __init__(self, app: Any, sim: SimState) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        changing = scope["type"] == "http" and scope["method"] not in ("GET", "HEAD")
+        if changing:
+            self.sim.store.changes += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if changing:
+                self.sim.store.changes += 1
+
+
 def create_app(
     config: SandboxConfig, profile: FaultProfile, saved: dict[str, Any] | None = None
 ) -> Starlette:
@@ -232,7 +253,10 @@ def create_app(
         route_of=api.route_of,
         limit_key=api.limit_key,
     )
-    app = Starlette(routes=[*control.routes(), Mount("", app=sim.sandbox)])
+    app = Starlette(
+        routes=[*control.routes(), Mount("", app=sim.sandbox)],
+        middleware=[Middleware(_Changing, sim=sim)],
+    )
     app.state.sim = sim
     app.state.sandbox = sim.sandbox
     return app

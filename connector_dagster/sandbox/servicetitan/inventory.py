@@ -48,7 +48,11 @@ def list_pos(c: Call) -> Row:
         F("sentOnOrAfter", "since", lambda r: r["sentOn"]),
         F("sentBefore", "before", lambda r: r["sentOn"]),
     )
-    rows = sort_rows(select(c.store.tables["purchase-orders"], c.q, filters), c.q, _SORTS)
+    rows = c.store.listed(
+        "purchase-orders",
+        c.q,
+        lambda: sort_rows(select(c.store.tables["purchase-orders"], c.q, filters), c.q, _SORTS),
+    )
     return page(rows, c.q, render_po, c.page_max)
 
 

@@ -87,7 +87,9 @@ def list_jobs(c: Call) -> Row:
         F("jobTypeId", "eq", lambda r: r["jobTypeId"]),
         F("soldById", "eq", lambda r: r["soldById"]),
     )
-    rows = sort_rows(select(c.store.tables["jobs"], c.q, filters), c.q, _SORTS)
+    rows = c.store.listed(
+        "jobs", c.q, lambda: sort_rows(select(c.store.tables["jobs"], c.q, filters), c.q, _SORTS)
+    )
     return page(rows, c.q, render_job, c.page_max)
 
 

@@ -21,6 +21,9 @@ from connector_dagster.sandbox.servicetitan.common import (
 from connector_dagster.sandbox.servicetitan.query import q_bool
 
 Getter = Callable[[Row], Any]
+KEPT_RESULTS = 4
+"""List results the store keeps (while no data changes) for the pages that follow."""
+_PAGING = frozenset(("page", "pageSize", "includeTotal"))
 
 
 class Store:
@@ -35,6 +38,26 @@ class Store:
         self.logs: dict[str, list[tuple[int, Any]]] = {}
         self.version = 0
         self.counters: dict[str, int] = {}
+        self.changes = 0
+        """Bumped by every change, and around every request that may change data (`app`):
+        a list's result is kept for its next pages only while it stays the same."""
+        self._results: dict[Any, tuple[int, list[Row]]] = {}
+
+    def listed(self, name: str, q: QueryParams, compute: Callable[[], list[Row]]) -> list[Row]:
+        """The filtered, sorted rows of a list request on table `name` (`compute()`),
+        kept for the next pages of the same query while no data changes: a client
+        paging through N rows then costs each page its own rows, not a scan of the
+        table and a sort of all N."""
+        key = (name, tuple(sorted((k, v) for k, v in q.multi_items() if k not in _PAGING)))
+        kept = self._results.get(key)
+        if kept is not None and kept[0] == self.changes:
+            return kept[1]
+        rows = compute()
+        self._results = {k: r for k, r in self._results.items() if r[0] == self.changes}
+        while len(self._results) >= KEPT_RESULTS:
+            del self._results[next(iter(self._results))]
+        self._results[key] = (self.changes, rows)
+        return rows
 
     def snapshot(self) -> dict[str, Any]:
         """Tables, change logs, version and id counters, for the state file. Live
@@ -66,6 +89,7 @@ class Store:
 
     def load(self, name: str, rows: Iterable[Row], logged: bool = True) -> None:
         """Seed rows: stored by id; versions follow modifiedOn order."""
+        self.changes += 1
         table = self.table(name)
         for row in rows:
             table[row["id"]] = row
@@ -78,6 +102,7 @@ class Store:
 
     def touch(self, name: str, row: Row) -> None:
         """Record a change (or an insert) of `row` in table `name`, now."""
+        self.changes += 1
         row["modifiedOn"] = now_us()
         self.table(name)[row["id"]] = row
         if name in self.logs:

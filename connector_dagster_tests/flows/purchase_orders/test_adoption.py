@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from connector_dagster.engine.link import Link
 from connector_dagster.lib.store import FailedRecord, Store
 from connector_dagster_tests.flows.purchase_orders.test_reliability import (
+    count,
     crash,
     st_pos,
     write_in_process,
@@ -79,10 +81,14 @@ def test_the_connectors_own_po_is_adopted_after_a_crash_right_after_its_create(
     sandbox_connection: dict, db_env: str
 ) -> None:
     """A run dies right after ServiceTitan made its PO: the re-run adopts that PO (exact
-    marker, made after the intent, the content sent) and writes no second one."""
+    marker, made after the intent, the content sent), writes no second one, and does
+    not patch it: it already holds what would be sent."""
     key, target_id = crash(after_create=True)
+    st_base = sandbox_connection["servicetitan"]["api_url"]
+    httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
     counts = write_in_process(PERIOD)
     assert counts["adopted"] == 1 and counts["failed"] == 0, counts
+    assert count(st_base, "PATCH", "purchase-orders") == 0
     assert [str(po["id"]) for po in st_pos(sandbox_connection)[key]] == [target_id]
     store = Store(db_env)
     entry = store.ledger_for_partition("sandbox", "purchase_orders", PERIOD)[key]
