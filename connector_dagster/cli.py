@@ -36,6 +36,7 @@ from connector_dagster.lib.settings import (
     require,
 )
 from connector_dagster.lib.store import REASONS
+from connector_dagster.onboarding import cli as onboarding_cli
 from connector_dagster.pools import DEFAULT_LIMIT, MAX_LIMIT, set_pool_limits
 
 __all__ = ["build_parser", "main", "set_pool_limits"]
@@ -604,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_dev,
         webhooks_cli.add_commands,
         finance_cli.add_commands,
+        onboarding_cli.add_commands,
     ):
         add(sub)
     return parser

@@ -176,6 +176,9 @@ class ApiApp:
             raise ApiError(405, "Method not allowed.", headers={"Allow": allow})
         profile = sim.sandbox.profile if sim.sandbox else FaultProfile()
         authorize(request, found.tenant, sim.config, sim.tokens, profile.revoke_tokens_after_s)
+        denied = next((r for r in profile.forbidden_routes if _under(found.label, r)), None)
+        if denied is not None:
+            raise ApiError(403, f"The application has no scope for {denied}.", {"scope": [denied]})
         body = None
         if request.method in ("POST", "PUT", "PATCH"):
             raw = await request.body()
@@ -199,6 +202,10 @@ class ApiApp:
         if isinstance(result, Created):
             return _json(result.body, 201)
         return _json(result)
+
+
+def _under(label: str, resource: str) -> bool:
+    return label == resource or label.startswith(resource.rstrip("/") + "/")
 
 
 def create_app(

@@ -1,0 +1,16 @@
+"""What F2 uses of IFS and ServiceTitan, for `connector-dagster check`."""
+
+from __future__ import annotations
+
+from connector_dagster.defs.gl_postings.source import HEAD_FIELDS, ROW_FIELDS
+from connector_dagster.onboarding.ifs import EntitySet
+from connector_dagster.onboarding.servicetitan import Resource
+
+USES = (
+    EntitySet("headers_set", reads=tuple(HEAD_FIELDS)),
+    EntitySet("rows_set", reads=tuple(ROW_FIELDS), field_settings=("cost_centre_part",)),
+    EntitySet("accounts_set", reads=("Company", "Account", "Description", "AccntType")),
+    EntitySet("history_set", reads=("LogId", "LuName", "Keys")),
+    Resource("accounting", "journal-entries", writes=("POST", "PATCH", "DELETE")),
+    Resource("accounting", "gl-accounts", writes=("POST",)),
+)
