@@ -479,6 +479,7 @@ def _add_mappings(sub: argparse._SubParsersAction) -> None:
     p = _command(group, "list", "the entries in force", cmd_mappings_list)
     p.add_argument("connection", help="a connection of the connections file, e.g. sandbox")
     p.add_argument("--kind", help="only this table: vendors, sites, tax_codes, parts, ...")
+    onboarding_cli.add_mapping_commands(group)
 
 
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:

@@ -1,9 +1,11 @@
-"""`connector-dagster check`: the onboarding commands."""
+"""`connector-dagster check` and `mappings suggest|coverage`: the onboarding commands."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from connector_dagster.cli_args import period
 
 
 def _command(group: Any, name: str, help_text: str, fn: Any) -> argparse.ArgumentParser:
@@ -23,6 +25,18 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="text or json")
 
 
+def add_mapping_commands(group: Any) -> None:
+    """`coverage` under `connector-dagster mappings`."""
+    p = _command(
+        group, "coverage",
+        "per flow, how many records of a period would write and how many would park, "
+        "grouped by the missing mapping entry",
+        cmd_coverage,
+    )  # fmt: skip
+    p.add_argument("--period", required=True, type=period, help="YYYY-MM")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text or json")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from connector_dagster.engine.link import Link
     from connector_dagster.onboarding import findings
@@ -32,3 +46,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         found = check(link)
     print(findings.as_json(found) if args.format == "json" else findings.as_text(found))
     return 1 if findings.blocked_flows(found) or any(not f.ok for f in found) else 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from connector_dagster.engine.link import Link
+    from connector_dagster.onboarding.coverage import as_json, as_text, coverage
+
+    with Link.open(args.connection) as link:
+        result = coverage(link, args.period)
+    print(as_json(result) if args.format == "json" else as_text(result))
+    return 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from connector_dagster.kits.postings.uses import POSTING_SETS
+from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.onboarding.servicetitan import Resource
 
 USES = (
@@ -10,3 +14,8 @@ USES = (
     Resource("jpm", "jobs"),
     *POSTING_SETS,
 )
+
+
+def AMOUNT(data: dict[str, Any]) -> Decimal | None:
+    """An invoice's amount: its total."""
+    return decimal_or_none(data["invoice"].get("total"))

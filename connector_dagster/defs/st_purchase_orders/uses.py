@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from connector_dagster.kits.purchase_orders.uses import ST_PURCHASE_ORDERS
+from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.onboarding.ifs import EntitySet
 from connector_dagster.onboarding.servicetitan import Resource
 
@@ -37,3 +41,8 @@ USES = (
         ),
     ),
 )
+
+
+def AMOUNT(data: dict[str, Any]) -> Decimal | None:
+    """A PO's amount: its total."""
+    return decimal_or_none(data["purchase_order"].get("total"))
