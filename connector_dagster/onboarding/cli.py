@@ -26,7 +26,13 @@ def add_commands(sub: Any) -> None:
 
 
 def add_mapping_commands(group: Any) -> None:
-    """`coverage` under `connector-dagster mappings`."""
+    """`suggest` and `coverage` under `connector-dagster mappings`."""
+    p = _command(
+        group, "suggest",
+        "propose mapping entries from both systems' master data, for review",
+        cmd_suggest,
+    )  # fmt: skip
+    p.add_argument("--out", help="the review file to write (default: print it)")
     p = _command(
         group, "coverage",
         "per flow, how many records of a period would write and how many would park, "
@@ -46,6 +52,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         found = check(link)
     print(findings.as_json(found) if args.format == "json" else findings.as_text(found))
     return 1 if findings.blocked_flows(found) or any(not f.ok for f in found) else 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from connector_dagster.engine.link import Link
+    from connector_dagster.onboarding.suggest import review_file, suggest
+
+    with Link.open(args.connection) as link:
+        suggestions = suggest(link)
+        text = review_file(link, suggestions)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"{args.connection}: {suggestions.summary()}; review file {args.out}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:

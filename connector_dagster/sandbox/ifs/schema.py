@@ -204,6 +204,16 @@ ACCOUNTS = EntitySet(
     read_only=True,
 )  # fmt: skip
 """The company's chart of accounts, as IFS's Accounts projection lists it [U]."""
+SUPPLIERS = EntitySet(
+    "SupplierSet", "Supplier", "SupplierInfo", ("VendorNo",),
+    (
+        _s("VendorNo", 20), _s("Name", 100), _s("Country", 2),
+        _state("SupplierState", ("Active", "Blocked")),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The suppliers, as a supplier projection lists them [U]: no published projection
+name is confirmed, hence the setting in `mappings suggest`."""
 
 SETS: dict[str, EntitySet] = {
     s.name: s
@@ -216,6 +226,7 @@ SETS: dict[str, EntitySet] = {
         EXTERNAL_VOUCHER_ROWS,
         HISTORY_LOG,
         ACCOUNTS,
+        SUPPLIERS,
     )
 }
 
@@ -264,6 +275,7 @@ SERVICES: dict[tuple[str, str], Service] = {
         ),
         Service("projection", "HistoryLogHandling", (HISTORY_LOG,)),
         Service("projection", "AccountsHandling", (ACCOUNTS,)),
+        Service("projection", "SupplierHandling", (SUPPLIERS,)),
     )
 }
 

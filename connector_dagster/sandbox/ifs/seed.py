@@ -32,6 +32,7 @@ from connector_dagster.sandbox.ifs.schema import (
     POSTING_PROPOSALS,
     PURCHASE_ORDER_LINES,
     PURCHASE_ORDERS,
+    SUPPLIERS,
     EntitySet,
     Row,
     rowid,
@@ -85,6 +86,7 @@ def generate(seed: int, scale: int, until: datetime | None = None) -> dict[str, 
     as of the clock `until` (None: the whole window, every change included)."""
     rows = _Generator(random.Random(seed), scale, until).run()
     rows[ACCOUNTS.name] = seed_accounts.rows()
+    rows[SUPPLIERS.name] = seed_accounts.suppliers()
     return rows
 
 
