@@ -8,7 +8,7 @@ import importlib.util
 
 from connector_dagster import systems
 from connector_dagster.engine.link import Link
-from connector_dagster.onboarding.findings import Finding
+from connector_dagster.onboarding.findings import FAILED, Finding
 from connector_dagster.onboarding.probe import Probe
 from connector_dagster.onboarding.uses import declared
 
@@ -23,8 +23,14 @@ def check(link: Link) -> list[Finding]:
         if importlib.util.find_spec(f"{__package__}.{name}") is None:
             continue  # a system onboarding knows nothing of: its flows' uses say the rest
         findings.extend(importlib.import_module(f"{__package__}.{name}").authenticate(probe))
-    if any(not f.ok for f in findings):
-        return findings
+    refused = sorted({f.system for f in findings if not f.ok})
+    if refused:
+        return findings + [
+            Finding(", ".join(refused), "not checked", FAILED,
+                    "the connection's access failed first", "see above", flow)
+            for flow, settings in sorted(link.connection.flows.items())
+            if settings.enabled
+        ]  # fmt: skip
     uses = declared()
     for flow, settings in sorted(link.connection.flows.items()):
         if not settings.enabled:

@@ -37,11 +37,7 @@ class Finding:
 
 
 def blocked_flows(findings: Sequence[Finding]) -> list[str]:
-    """The flows that cannot run: one with a finding that is not ok, or every flow when
-    the connection itself fails (a token, the tenant)."""
-    flows = sorted({f.flow for f in findings if f.flow})
-    if any(not f.ok and not f.flow for f in findings):
-        return flows
+    """The flows that cannot run: those with a finding that is not ok."""
     return sorted({f.flow for f in findings if f.flow and not f.ok})
 
 

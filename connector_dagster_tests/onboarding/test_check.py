@@ -112,3 +112,39 @@ def test_a_release_that_renames_what_no_flow_uses_still_passes(
     httpx.put(f"{ifs}/_sandbox/behaviour", json={"release": "25R1"}).raise_for_status()
     code, report = _check(capsys)
     assert code == 0, [c for c in report["checks"] if c["status"] != "ok"]
+
+
+def test_a_wrong_app_key_and_a_misspelt_field_are_named_with_their_fix(
+    sandbox_connection: dict, db_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connector_dagster.engine import connections
+    from connector_dagster.lib.store import Store
+    from connector_dagster.systems.vault import Vault
+
+    file = connections.connections_path()
+    file.write_text(
+        file.read_text().replace(
+            "purchase_orders: {}", "purchase_orders: {servicetitan_reference_field: Referense}"
+        )
+    )
+    code, report = _check(capsys)
+    assert code == 1 and report["blocked_flows"] == ["purchase_orders"]
+    [wrong] = [c for c in report["checks"] if c["status"] != "ok"]
+    assert (wrong["status"], wrong["subject"]) == (
+        "missing", "PurchaseOrderHandling.svc/PurchaseOrderSet",
+    )  # fmt: skip
+    assert wrong["detail"] == "PurchaseOrderSet has no field(s) Referense"
+    assert wrong["candidates"] == ["Referense~Reference"]
+
+    store = Store(db_env)
+    Vault(store).set("sandbox", "servicetitan", "app_key", "ak1.not-the-apps-key")
+    store.close()
+    code, report = _check(capsys)
+    assert code == 1
+    key = next(c for c in report["checks"] if c["subject"] == "app key")
+    assert key["status"] == "forbidden" and "application key is not valid" in key["detail"]
+    assert key["fix"] == "set the app's key: credentials set sandbox servicetitan app_key"
+    assert {c["subject"] for c in report["checks"] if c["flow"]} == {"not checked"}
+    assert sorted(report["blocked_flows"]) == sorted(
+        ["bills", "gl_postings", "invoices", "purchase_orders", "st_purchase_orders"]
+    )
