@@ -147,8 +147,9 @@ def _suggest_table(link: Link, pairing: Pairing, existing: dict[str, Any]) -> Ta
                 why = "proposed for another record as well"
             else:
                 continue
-            s.candidates = [(s.target, f"{s.evidence}, but {why}")]  # type: ignore[list-item]
-            s.target, s.confidence = None, 0.0
+            target, s.target, s.confidence = s.target, None, 0.0
+            if target is not None:
+                s.candidates = [(target, f"{s.evidence}, but {why}")]
     return TableSuggestions(pairing, suggestions)
 
 

@@ -148,3 +148,19 @@ def test_a_wrong_app_key_and_a_misspelt_field_are_named_with_their_fix(
     assert sorted(report["blocked_flows"]) == sorted(
         ["bills", "gl_postings", "invoices", "purchase_orders", "st_purchase_orders"]
     )
+
+
+def test_a_wrong_ifs_realm_fails_the_token_and_names_the_fix(
+    sandbox_connection: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connector_dagster.engine import connections
+
+    file = connections.connections_path()
+    realm = sandbox_connection["ifs"]["realm"]
+    file.write_text(file.read_text().replace(f"realm: {realm},", "realm: acme9,"))
+    assert main(["check", "--connection", "sandbox"]) == 1
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("failed    ifs token")]
+    assert "-> fix: check the IFS realm (acme9) and the vault's ifs client_id" in line
+    assert out.rstrip().endswith("5 flow(s) cannot run: bills, gl_postings, invoices, "
+                                 "purchase_orders, st_purchase_orders")  # fmt: skip
