@@ -1,20 +1,25 @@
 """Master data of both systems as `mappings suggest` compares it: per mapping table,
 how its source side and its target side are read (IFS suppliers and ServiceTitan
-vendors; IFS accounts and ServiceTitan GL accounts, both ways)."""
+vendors; IFS accounts and ServiceTitan GL accounts, both ways; IFS tax codes and
+ServiceTitan tax zones)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from connector_dagster.engine.link import Link
+from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.systems.ifs import odata
 
 SUPPLIERS_SET = "SupplierHandling.svc/SupplierSet"
 """Where IFS lists suppliers ([U]: not confirmed on a real tenant)."""
 ACCOUNTS_SET = "AccountsHandling.svc/AccountSet"
 """Where IFS lists the company's accounts ([U], as F2's `accounts_set` default)."""
+TAX_CODES_SET = "TaxCodesHandling.svc/TaxCodeSet"
+"""Where IFS lists the company's tax codes and their rates in percent ([U])."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class Record:
     number: str = ""
     value: Any = None
     """The mapping entry's value when this record is the target."""
+    rate: Decimal | None = None
+    """A tax rate as a fraction (0.0925), where the record has one."""
 
     def label(self) -> str:
         number = f" no. {self.number}" if self.number and self.number != self.code else ""
@@ -66,6 +73,39 @@ def ifs_accounts(link: Link) -> list[Record]:
     ]
 
 
+def ifs_tax_codes(link: Link) -> list[Record]:
+    rows = link.client("ifs").query(
+        TAX_CODES_SET,
+        filter=odata.eq("Company", link.connection.system("ifs").company),
+        select=["Company", "FeeCode", "Description", "FeeRate", "Objstate"],
+        keys=("Company", "FeeCode"),
+    )
+    return [
+        Record(r["FeeCode"], r["Description"] or "", r.get("Objstate") == "Active",
+               rate=_fraction(decimal_or_none(r.get("FeeRate")), 100))
+        for r in rows
+    ]  # fmt: skip
+
+
+def st_tax_zones(link: Link) -> list[Record]:
+    """Tax zones with one rate (a zone of several rates is matched by name only)."""
+    found = []
+    for zone in link.client("servicetitan").iter_pages("accounting", "tax-zones", {}):
+        rates = {decimal_or_none(r.get("taxRate")) for r in zone.get("rates") or []}
+        rate = _fraction(rates.pop(), 1) if len(rates) == 1 else None
+        value = {"tax_zone_id": zone["id"], "rate": str(rate) if rate is not None else None}
+        found.append(
+            Record(str(zone["id"]), zone.get("name") or "", bool(zone.get("active", True)),
+                   value=value, rate=rate)
+        )  # fmt: skip
+    return found
+
+
+def _fraction(value: Decimal | None, per: int) -> Decimal | None:
+    """A rate as a fraction of 1, to four places: 9.25 per 100 -> 0.0925."""
+    return None if value is None else (value / per).quantize(Decimal("0.0001"))
+
+
 def st_vendors(link: Link) -> list[Record]:
     rows = link.client("servicetitan").iter_pages("inventory", "vendors", {"active": "Any"})
     return [Record(str(r["id"]), r["name"] or "", bool(r["active"]), value=r["id"]) for r in rows]
@@ -90,6 +130,7 @@ PAIRINGS: dict[str, Pairing] = {
         Pairing(
             "ifs_accounts", st_gl_accounts, ifs_accounts, "ServiceTitan GL account", "IFS account"
         ),
+        Pairing("tax_codes", ifs_tax_codes, st_tax_zones, "IFS tax code", "ServiceTitan tax zone"),
     )
 }
 """The tables `suggest` can fill; the others need master data it does not read yet."""

@@ -3,7 +3,8 @@ master data, for a person to review.
 
 For each source record not mapped yet (and active): the target with the same number
 first; else the target whose name is the same once normalised (case, accents,
-punctuation, "&"/"and", legal suffixes such as Inc./LLC/Co./Company, whitespace).
+punctuation, "&"/"and", legal suffixes such as Inc./LLC/Co./Company, whitespace);
+else, for tax codes, the one tax zone with the same rate.
 Only active targets are proposed. Two or more candidates, a name match whose numbers
 disagree, or a target another entry maps to already: ambiguous, listed, never chosen.
 Entries already mapped are never changed."""
@@ -26,7 +27,7 @@ LEGAL_SUFFIXES = frozenset(
     {"inc", "incorporated", "llc", "co", "company", "corp", "corporation", "ltd", "limited"}
     | {"lp", "llp", "plc"}
 )
-BY_NUMBER, SAME_NAME, NORMALISED_NAME = 0.99, 0.95, 0.9
+BY_NUMBER, SAME_NAME, NORMALISED_NAME, BY_RATE = 0.99, 0.95, 0.9, 0.75
 """Confidence of a proposal by the evidence it rests on."""
 
 
@@ -113,6 +114,13 @@ def _match(source: Record, targets: list[Record]) -> Suggestion:
          else f"same name once normalised ({key!r})")
         for t in named
     ]  # fmt: skip
+    if not named and source.rate is not None:
+        same_rate = [t for t in active if t.rate == source.rate]
+        if len(same_rate) == 1:
+            found.target, found.confidence = same_rate[0], BY_RATE
+            found.evidence = f"the same rate, {source.rate * 100:g} %"
+            return found
+        found.candidates = [(t, f"the same rate, {source.rate * 100:g} %") for t in same_rate]
     inactive = [t for t in targets if not t.active and normalised(t.name) == key]
     if inactive and not found.candidates:
         found.evidence = "only inactive matches: " + ", ".join(t.label() for t in inactive)

@@ -249,6 +249,7 @@ class Named:
     name: str
     active: bool = True
     number: str = ""
+    rate: Decimal | None = None
 
 
 IFS_EXTRA_SUPPLIERS: tuple[Named, ...] = (
@@ -299,3 +300,8 @@ ST_EXTRA_GL_ACCOUNTS: tuple[Named, ...] = (
     Named("680", "Advertising", number="6800"),
 )
 """ServiceTitan GL accounts (`code` the id) beyond `GL_ACCOUNTS`, all Expense but 404."""
+IFS_EXTRA_TAX_CODES: tuple[Named, ...] = (
+    Named("TX-X", "Tax exempt", rate=Decimal("0")),
+    Named("TX-OLD", "North county (before 2025)", active=False, rate=Decimal("0.0900")),
+)
+"""IFS tax codes beyond the regions' (one per region, `ifs_tax_code` at `tax_rate`)."""

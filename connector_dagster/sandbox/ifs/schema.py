@@ -214,6 +214,15 @@ SUPPLIERS = EntitySet(
 )  # fmt: skip
 """The suppliers, as a supplier projection lists them [U]: no published projection
 name is confirmed, hence the setting in `mappings suggest`."""
+TAX_CODES = EntitySet(
+    "TaxCodeSet", "TaxCode", "StatutoryFee", ("Company", "FeeCode"),
+    (
+        _s("Company", 20), _s("FeeCode", 20), _s("Description", 100), _n("FeeRate"),
+        _state("StatutoryFeeState", ("Active", "Invalid")),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The company's tax codes with their rate in percent, as IFS's statutory fees [U]."""
 
 SETS: dict[str, EntitySet] = {
     s.name: s
@@ -227,6 +236,7 @@ SETS: dict[str, EntitySet] = {
         HISTORY_LOG,
         ACCOUNTS,
         SUPPLIERS,
+        TAX_CODES,
     )
 }
 
@@ -276,6 +286,7 @@ SERVICES: dict[tuple[str, str], Service] = {
         Service("projection", "HistoryLogHandling", (HISTORY_LOG,)),
         Service("projection", "AccountsHandling", (ACCOUNTS,)),
         Service("projection", "SupplierHandling", (SUPPLIERS,)),
+        Service("projection", "TaxCodesHandling", (TAX_CODES,)),
     )
 }
 

@@ -33,6 +33,7 @@ from connector_dagster.sandbox.ifs.schema import (
     PURCHASE_ORDER_LINES,
     PURCHASE_ORDERS,
     SUPPLIERS,
+    TAX_CODES,
     EntitySet,
     Row,
     rowid,
@@ -87,6 +88,7 @@ def generate(seed: int, scale: int, until: datetime | None = None) -> dict[str, 
     rows = _Generator(random.Random(seed), scale, until).run()
     rows[ACCOUNTS.name] = seed_accounts.rows()
     rows[SUPPLIERS.name] = seed_accounts.suppliers()
+    rows[TAX_CODES.name] = seed_accounts.tax_codes()
     return rows
 
 

@@ -3,9 +3,11 @@ ServiceTitan counterpart, and those IFS alone has) and its suppliers. No randomn
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.ifs.rules import IFS_ONLY_ACCOUNTS
-from connector_dagster.sandbox.ifs.schema import ACCOUNTS, SUPPLIERS, Row, rowid
+from connector_dagster.sandbox.ifs.schema import ACCOUNTS, SUPPLIERS, TAX_CODES, Row, rowid
 
 OBJVERSION = world.WINDOW_START.replace("-", "") + "000000"
 """Accounts exist before the seeded window begins."""
@@ -57,4 +59,26 @@ def suppliers() -> list[Row]:
             rowid(SUPPLIERS.name, seq),
         )
         for seq, s in enumerate([*named, *world.IFS_EXTRA_SUPPLIERS], 1)
+    ]
+
+
+def tax_codes() -> list[Row]:
+    """A tax code per region at its rate (in percent, as IFS keeps it), and the extra ones."""
+    named = [
+        world.Named(r.ifs_tax_code, f"{r.name} sales tax", rate=r.tax_rate) for r in world.REGIONS
+    ]
+    return [
+        TAX_CODES.make_row(
+            {
+                "Company": world.COMPANY,
+                "FeeCode": t.code,
+                "Description": t.name,
+                "FeeRate": (t.rate if t.rate is not None else Decimal(0)) * 100,
+                "Objstate": "Active" if t.active else "Invalid",
+                "Objversion": OBJVERSION,
+                "Objkey": f"{seq:032X}",
+            },
+            rowid(TAX_CODES.name, seq),
+        )
+        for seq, t in enumerate([*named, *world.IFS_EXTRA_TAX_CODES], 1)
     ]
