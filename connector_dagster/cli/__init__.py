@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         sandbox,
     )
     from connector_dagster.finance import cli as finance_cli
+    from connector_dagster.onboarding import cli as onboarding_cli
     from connector_dagster.webhooks import cli as webhooks_cli
 
     parser = argparse.ArgumentParser(prog="connector-dagster", description=__doc__.split("\n")[0])
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         dev.add,
         webhooks_cli.add_commands,
         finance_cli.add_commands,
+        onboarding_cli.add_commands,
     ):
         add(sub)
     return parser

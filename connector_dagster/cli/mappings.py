@@ -10,6 +10,7 @@ from connector_dagster.cli.common import command, open_store
 from connector_dagster.lib.settings import (
     ConfigError,
 )
+from connector_dagster.onboarding import cli as onboarding_cli
 
 
 def cmd_mappings_load(args: argparse.Namespace) -> int:
@@ -78,3 +79,4 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = command(group, "list", "the entries in force", cmd_mappings_list)
     p.add_argument("connection", help="a connection of the connections file, e.g. sandbox")
     p.add_argument("--kind", help="only this table: vendors, sites, tax_codes, parts, ...")
+    onboarding_cli.add_mapping_commands(group)

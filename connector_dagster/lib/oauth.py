@@ -57,6 +57,7 @@ class TokenPolicy:
 class _Cached:
     token: str = field(repr=False)
     refresh_at: float
+    lifetime_s: float = 0.0
 
 
 class TokenProvider:
@@ -93,6 +94,12 @@ class TokenProvider:
             if cached is None or self._clock() >= cached.refresh_at:
                 cached = self._cached = self._fetch()
             return cached.token
+
+    @property
+    def lifetime_s(self) -> float | None:
+        """How long the token last fetched was granted for (its `expires_in`), if any."""
+        cached = self._cached
+        return cached.lifetime_s if cached is not None else None
 
     def invalidate(self, token: str) -> None:
         """Forget `token` (refused with 401) unless another thread already replaced it."""
@@ -162,7 +169,7 @@ class TokenProvider:
         margin = min(self.policy.refresh_margin_s, lifetime * self.policy.refresh_margin_fraction)
         self.fetches += 1
         log.debug("fetched a token for client %s, valid %.0f s", c.client_id, lifetime)
-        return _Cached(token=token, refresh_at=started + lifetime - margin)
+        return _Cached(token=token, refresh_at=started + lifetime - margin, lifetime_s=lifetime)
 
     def _lifetime(self, expires_in: object, context: dict[str, str]) -> float:
         if expires_in is None:

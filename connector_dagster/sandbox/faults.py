@@ -47,6 +47,9 @@ class FaultProfile:
     revoke_tokens_after_s: float = 0.0
     # Accounting periods (YYYY-MM) closed for posting.
     closed_periods: list[str] = field(default_factory=list)
+    # ServiceTitan: API resources the app has no scope for, as `module/resource`
+    # (`accounting/journal-entries`): every route under one is answered 403.
+    forbidden_routes: list[str] = field(default_factory=list)
     # Seed for the fault dice, so a profile replays the same sequence.
     seed: int | None = None
 

@@ -234,3 +234,74 @@ def region_by_site(site: str) -> Region:
 
 def region_by_business_unit(business_unit_id: int) -> Region:
     return next(r for r in REGIONS if r.st_business_unit_id == business_unit_id)
+
+
+# -- master data as real tenants have it, beyond what the mapping file maps ------------------
+# The same supplier named differently on each side, numbers that match and that do not,
+# near-duplicates and inactive records: what `mappings suggest` meets when onboarding.
+
+
+@dataclass(frozen=True)
+class Named:
+    """A master record of one side: its code or id, number (if any), name and state."""
+
+    code: str
+    name: str
+    active: bool = True
+    number: str = ""
+    rate: Decimal | None = None
+
+
+IFS_EXTRA_SUPPLIERS: tuple[Named, ...] = (
+    Named("V2001", "ACME Supply Co."),
+    Named("V2002", "Smith & Sons Plumbing LLC"),
+    Named("V2003", "Pacific  HVAC-Distributors, Inc"),
+    Named("V2004", "Valley Electric Supply"),
+    Named("V2005", "Delta Fasteners"),
+    Named("V2006", "Summit Mechanical"),
+    Named("V2007", "Bay Area Pipe", active=False),
+    Named("V2008", "Northwind Traders Corp."),
+    Named("V2009", "Ferguson Enterprises"),
+    Named("V2010", "Hajoca Corporation"),
+)
+ST_EXTRA_VENDORS: tuple[Named, ...] = (
+    Named("3201", "Acme Supply Company, Inc."),
+    Named("3202", "Smith and Sons Plumbing"),
+    Named("3203", "pacific hvac distributors"),
+    Named("3204", "Valley Electric Supply Co"),
+    Named("3205", "Valley Electric Supply, LLC"),
+    Named("3206", "Summit Mechanical", active=False),
+    Named("3207", "Summit Mechanical Inc."),
+    Named("3208", "Bay Area Pipe"),
+    Named("3209", "Northwind Traders Corporation"),
+    Named("3210", "Gulf Coast Valves"),
+)
+IFS_EXTRA_ACCOUNTS: tuple[Named, ...] = (
+    Named("6200", "Fuel"),
+    Named("6300", "Office Supplies"),
+    Named("6400", "Tools & Equipment"),
+    Named("6500", "Rent"),
+    Named("6600", "Old Vehicle Lease"),
+    Named("6700", "Utilities"),
+    Named("7000", "Interest Income"),
+    Named("4040", "Sales - Maintenance Agreements"),
+)
+"""IFS accounts (`code` the account) of the chart beyond `GL_ACCOUNTS`, all cost (C)
+but 7000 and 4040 (revenue)."""
+ST_EXTRA_GL_ACCOUNTS: tuple[Named, ...] = (
+    Named("620", "Fuel Expense", number="6200"),
+    Named("630", "Office  supplies"),
+    Named("640", "Tools and Equipment"),
+    Named("650", "Rent - Main Office", number="6500"),
+    Named("651", "Rent"),
+    Named("660", "Old Vehicle Lease", active=False, number="6600"),
+    Named("670", "Utilities", number="6710"),
+    Named("404", "Sales - Memberships", number="4040"),
+    Named("680", "Advertising", number="6800"),
+)
+"""ServiceTitan GL accounts (`code` the id) beyond `GL_ACCOUNTS`, all Expense but 404."""
+IFS_EXTRA_TAX_CODES: tuple[Named, ...] = (
+    Named("TX-X", "Tax exempt", rate=Decimal("0")),
+    Named("TX-OLD", "North county (before 2025)", active=False, rate=Decimal("0.0900")),
+)
+"""IFS tax codes beyond the regions' (one per region, `ifs_tax_code` at `tax_rate`)."""

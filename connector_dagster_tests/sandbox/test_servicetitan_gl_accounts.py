@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connector_dagster.sandbox import world
 from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
 
 NEW = {"name": "Fleet fuel", "number": "6110", "type": "Expense", "subtype": "Expense"}
@@ -147,5 +148,6 @@ def test_patch_changes_only_the_given_fields_and_checks_them(st: StSandbox) -> N
     assert patched["modifiedOn"] >= created["modifiedOn"]
     assert clash.status_code == 409
     assert wrong_type.status_code == 400 and "subtype" in wrong_type.json()["errors"]
-    assert [a["id"] for a in listed] == [created["id"]]
+    seeded_inactive = [int(a.code) for a in world.ST_EXTRA_GL_ACCOUNTS if not a.active]
+    assert [a["id"] for a in listed] == [*seeded_inactive, created["id"]]
     assert st.call("PATCH", "accounting", "gl-accounts/1", json={}).status_code == 404

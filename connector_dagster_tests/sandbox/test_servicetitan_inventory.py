@@ -363,9 +363,14 @@ def test_vendors_are_active_by_default_and_all_with_active_any(seeded: StSandbox
     everyone = seeded.ok("GET", "inventory", "vendors", params={"active": "Any"})["data"]
     inactive = seeded.ok("GET", "inventory", "vendors", params={"active": "False"})["data"]
 
-    assert len(active) == len(world.VENDORS) - 1
-    assert [v["id"] for v in everyone] == [v.st_vendor_id for v in world.VENDORS]
-    assert [v["name"] for v in inactive] == ["Würth Industrie (inactive)"]
+    extra = world.ST_EXTRA_VENDORS  # onboarding's master data, after the mapped vendors
+    assert len(active) == len(world.VENDORS) - 1 + sum(v.active for v in extra)
+    assert [v["id"] for v in everyone] == [v.st_vendor_id for v in world.VENDORS] + [
+        int(v.code) for v in extra
+    ]
+    assert [v["name"] for v in inactive] == ["Würth Industrie (inactive)"] + [
+        v.name for v in extra if not v.active
+    ]
     names = {v["name"] for v in everyone}
     assert {"O'Brien Pipe & Valve", 'Watsco "West"', "Ñandú Plumbing Parts"} <= names
 

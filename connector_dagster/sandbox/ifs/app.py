@@ -12,7 +12,7 @@ switches in `IfsBehaviour`, changeable at run time via `/_sandbox/behaviour`.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from connector_dagster.sandbox.faults import (
     RequestStats,
     SandboxMiddleware,
 )
-from connector_dagster.sandbox.ifs import auth, control, seed
+from connector_dagster.sandbox.ifs import auth, control, releases, seed
 from connector_dagster.sandbox.ifs.auth import Tokens, bearer_token
 from connector_dagster.sandbox.ifs.endpoint import ODATA_PATH, odata, raw_path
 from connector_dagster.sandbox.ifs.odata import ODataError
@@ -58,6 +58,8 @@ class IfsBehaviour:
     allow_unbalanced_vouchers: bool = False  # the load type lets Check pass unbalanced ones
     batch_max_requests: int = 1000  # requests in one $batch, change sets included
     max_url_length: int = 8192  # longer request targets (path and query) are answered 414
+    release: str = ""  # the IFS release whose projection and set names are served (`releases`)
+    renames: dict[str, str] = field(default_factory=dict)  # more renames, see `releases`
 
     def __post_init__(self) -> None:
         if self.missing_if_match not in ("upsert", "428"):
@@ -70,6 +72,7 @@ class IfsBehaviour:
         if isinstance(self.po_locked_states, str) or unknown:
             raise ValueError(f"po_locked_states must be a list of {', '.join(world.PO_STATES)}")
         self.po_locked_states = tuple(self.po_locked_states)
+        self.names = releases.names_for(self.release, self.renames)
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> IfsBehaviour:

@@ -37,7 +37,7 @@ from connector_dagster.sandbox.ifs.responses import (
     odata_response,
     row_writer,
 )
-from connector_dagster.sandbox.ifs.schema import SERVICES, EntitySet
+from connector_dagster.sandbox.ifs.schema import EntitySet
 
 ODATA_PATH = re.compile(
     r"/(main|int|b2b)/ifsapplications/(projection|entity)/v1/([^/]+)\.svc(?:/(.*))?"
@@ -61,9 +61,10 @@ def _resolve(request: Request) -> Target:
     if m is None:
         raise ODataError(404, "ODP_RESOURCE_NOTFOUND", "Resource not found.")
     tier, kind, name, rest = m.group(1), m.group(2), unquote(m.group(3)), m.group(4) or ""
-    service = SERVICES.get((kind, name))
-    if service is None or tier not in service.tiers:
+    found = request.app.state.behaviour.names.service(kind, name)
+    if found is None or tier not in found[0].tiers:
         raise ODataError(404, "MI_METADATA_NOTFOUND", f"Metadata for projection {name} not found.")
+    service, set_names = found
     origin = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
     root = origin + path[: m.end(3)] + ".svc"
     first, _, suffix = rest.partition("/")
@@ -71,7 +72,8 @@ def _resolve(request: Request) -> Target:
     if first in ("", "$metadata", "$batch"):
         return Target(tier, service, root, origin + path, None, first, None, suffix)
     seg = _SEGMENT.fullmatch(first)
-    eset = next((s for s in service.sets if seg and s.name == seg.group(1)), None)
+    own = set_names.get(seg.group(1)) if seg else None
+    eset = next((s for s in service.sets if s.name == own), None)
     if seg is None or eset is None:
         raise ODataError(404, "ODP_RESOURCE_NOTFOUND", "Resource not found.")
     return Target(tier, service, root, origin + path, eset, first, seg.group(2), unquote(suffix))
@@ -165,13 +167,13 @@ async def _service_level(request: Request, target: Target) -> Response:
         return await batch.run(request, target, odata)
     if request.method != "GET":
         raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.")
+    found = request.app.state.behaviour.names.service(target.service.kind, target.service.name)
+    served = {own: public for public, own in found[1].items()} if found else {}
     if target.segment == "$metadata":
-        return Response(metadata_xml(target.service), media_type="application/xml")
+        return Response(metadata_xml(target.service, served), media_type="application/xml")
     body = {
         "@odata.context": f"{target.root}/$metadata",
-        "value": [
-            {"name": s.name, "kind": "EntitySet", "url": s.name} for s in target.service.sets
-        ],
+        "value": [{"name": n, "kind": "EntitySet", "url": n} for n in served.values()],
     }
     return odata_response(body, ("minimal", False))
 

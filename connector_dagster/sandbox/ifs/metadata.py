@@ -7,8 +7,10 @@ from connector_dagster.sandbox.ifs.odata import DECIMAL
 from connector_dagster.sandbox.ifs.schema import Service
 
 
-def metadata_xml(service: Service) -> str:
-    """A compact CSDL document: enum types, entity types and the container."""
+def metadata_xml(service: Service, served: dict[str, str] | None = None) -> str:
+    """A compact CSDL document: enum types, entity types and the container, each entity
+    set under its `served` name (own name -> the name the release serves it as)."""
+    served = served or {}
     ns = service.namespace
     enums: dict[str, tuple[str, ...]] = {}
     types = []
@@ -41,7 +43,8 @@ def metadata_xml(service: Service) -> str:
         for name, members in enums.items()
     )
     sets = "".join(
-        f'<EntitySet Name="{s.name}" EntityType="{ns}.{s.entity}"/>' for s in service.sets
+        f'<EntitySet Name="{served.get(s.name, s.name)}" EntityType="{ns}.{s.entity}"/>'
+        for s in service.sets
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'

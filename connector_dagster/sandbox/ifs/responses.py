@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector_dagster.sandbox.ifs.odata import ODataError, format_literal, json_converter
-from connector_dagster.sandbox.ifs.schema import SERVICES, SETS, EntitySet, Row, Service, etag
+from connector_dagster.sandbox.ifs.schema import SETS, EntitySet, Row, Service, etag
 
 _PATH_SAFE = "()',=-._~!*$&+;:@"
 """Left as they are in a Location; spaces, slashes, `?`, `#`, `%` and non-ASCII are encoded."""
@@ -66,18 +66,16 @@ def odata_response(
 
 
 @lru_cache(maxsize=512)
-def _row_writer(
-    service_key: tuple[str, str], set_name: str, select: tuple[str, ...] | None, fmt: Format
-) -> Any:
-    """row -> JSON object for one (service, set, $select, format)."""
-    eset, service = SETS[set_name], SERVICES[service_key]
+def _row_writer(namespace: str, set_name: str, select: tuple[str, ...] | None, fmt: Format) -> Any:
+    """row -> JSON object for one (service namespace, set, $select, format)."""
+    eset = SETS[set_name]
     cols = [
         (p.name, eset.index[p.name], json_converter(p, fmt[1]))
         for p in eset.properties
         if select is None or p.name in select
     ]
     objid, objversion = eset.index["Objid"], eset.index["Objversion"]
-    type_name = f"#{service.types[set_name].qualified_name}"
+    type_name = f"#{eset.entity_type(namespace).qualified_name}"
     metadata = fmt[0]
 
     def write(row: Row) -> dict[str, Any]:
@@ -98,7 +96,7 @@ def _row_writer(
 def row_writer(
     service: Service, eset: EntitySet, select: tuple[str, ...] | None, fmt: Format
 ) -> Any:
-    return _row_writer((service.kind, service.name), eset.name, select, fmt)
+    return _row_writer(service.namespace, eset.name, select, fmt)
 
 
 def entity_path(eset: EntitySet, key: tuple[Any, ...]) -> str:

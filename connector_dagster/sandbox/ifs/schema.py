@@ -207,6 +207,25 @@ ACCOUNTS = EntitySet(
     read_only=True,
 )  # fmt: skip
 """The company's chart of accounts, as IFS's Accounts projection lists it [U]."""
+SUPPLIERS = EntitySet(
+    "SupplierSet", "Supplier", "SupplierInfo", ("VendorNo",),
+    (
+        _s("VendorNo", 20), _s("Name", 100), _s("Country", 2),
+        _state("SupplierState", ("Active", "Blocked")),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The suppliers, as a supplier projection lists them [U]: no published projection
+name is confirmed, hence the setting in `mappings suggest`."""
+TAX_CODES = EntitySet(
+    "TaxCodeSet", "TaxCode", "StatutoryFee", ("Company", "FeeCode"),
+    (
+        _s("Company", 20), _s("FeeCode", 20), _s("Description", 100), _n("FeeRate"),
+        _state("StatutoryFeeState", ("Active", "Invalid")),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The company's tax codes with their rate in percent, as IFS's statutory fees [U]."""
 
 SETS: dict[str, EntitySet] = {
     s.name: s
@@ -219,6 +238,8 @@ SETS: dict[str, EntitySet] = {
         EXTERNAL_VOUCHER_ROWS,
         HISTORY_LOG,
         ACCOUNTS,
+        SUPPLIERS,
+        TAX_CODES,
     )
 }
 
@@ -267,6 +288,8 @@ SERVICES: dict[tuple[str, str], Service] = {
         ),
         Service("projection", "HistoryLogHandling", (HISTORY_LOG,)),
         Service("projection", "AccountsHandling", (ACCOUNTS,)),
+        Service("projection", "SupplierHandling", (SUPPLIERS,)),
+        Service("projection", "TaxCodesHandling", (TAX_CODES,)),
     )
 }
 

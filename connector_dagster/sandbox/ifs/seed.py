@@ -32,6 +32,8 @@ from connector_dagster.sandbox.ifs.schema import (
     POSTING_PROPOSALS,
     PURCHASE_ORDER_LINES,
     PURCHASE_ORDERS,
+    SUPPLIERS,
+    TAX_CODES,
     EntitySet,
     Row,
     rowid,
@@ -91,6 +93,8 @@ def generate(
     `period_orders`: how many orders the given (year, month)s hold instead."""
     rows = _Generator(random.Random(seed), scale, until, period_orders or {}).run()
     rows[ACCOUNTS.name] = seed_accounts.rows()
+    rows[SUPPLIERS.name] = seed_accounts.suppliers()
+    rows[TAX_CODES.name] = seed_accounts.tax_codes()
     return rows
 
 

@@ -1,11 +1,13 @@
-"""The sandbox company's chart of accounts: every account of `world` (with its
-ServiceTitan counterpart) and the accounts IFS alone has. No randomness."""
+"""The sandbox company's chart of accounts (every account of `world`, with its
+ServiceTitan counterpart, and those IFS alone has) and its suppliers. No randomness."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.ifs.rules import IFS_ONLY_ACCOUNTS
-from connector_dagster.sandbox.ifs.schema import ACCOUNTS, Row, rowid
+from connector_dagster.sandbox.ifs.schema import ACCOUNTS, SUPPLIERS, TAX_CODES, Row, rowid
 
 OBJVERSION = world.WINDOW_START.replace("-", "") + "000000"
 """Accounts exist before the seeded window begins."""
@@ -14,12 +16,16 @@ _LOGICAL = {
     "AccountsReceivable": "A", "OtherCurrentAsset": "A", "AccountsPayable": "L",
     "OtherCurrentLiability": "L", "Income": "R", "CostOfGoodsSold": "C", "Expense": "C",
 }  # fmt: skip
+_EXTRA_REVENUE = ("4040", "7000")
 _IFS_ONLY_TYPES = {"7990": ("Suspense", "A"), "8100": ("Bank Charges", "C")}
 
 
 def rows() -> list[Row]:
     accounts = [(a.ifs_account, a.name, _LOGICAL[a.type]) for a in world.GL_ACCOUNTS]
     accounts += [(no, IFS_ONLY_ACCOUNTS[no], _IFS_ONLY_TYPES[no][1]) for no in IFS_ONLY_ACCOUNTS]
+    accounts += [
+        (a.code, a.name, "R" if a.code in _EXTRA_REVENUE else "C") for a in world.IFS_EXTRA_ACCOUNTS
+    ]
     return [
         ACCOUNTS.make_row(
             {
@@ -34,4 +40,45 @@ def rows() -> list[Row]:
             rowid(ACCOUNTS.name, seq),
         )
         for seq, (number, name, logical) in enumerate(sorted(accounts), 1)
+    ]
+
+
+def suppliers() -> list[Row]:
+    """Every supplier: those of `world.VENDORS` under their own names, and the extra ones."""
+    named = [world.Named(v.ifs_vendor_no, v.name, v.active) for v in world.VENDORS]
+    return [
+        SUPPLIERS.make_row(
+            {
+                "VendorNo": s.code,
+                "Name": s.name,
+                "Country": "US",
+                "Objstate": "Active" if s.active else "Blocked",
+                "Objversion": OBJVERSION,
+                "Objkey": f"{seq:032X}",
+            },
+            rowid(SUPPLIERS.name, seq),
+        )
+        for seq, s in enumerate([*named, *world.IFS_EXTRA_SUPPLIERS], 1)
+    ]
+
+
+def tax_codes() -> list[Row]:
+    """A tax code per region at its rate (in percent, as IFS keeps it), and the extra ones."""
+    named = [
+        world.Named(r.ifs_tax_code, f"{r.name} sales tax", rate=r.tax_rate) for r in world.REGIONS
+    ]
+    return [
+        TAX_CODES.make_row(
+            {
+                "Company": world.COMPANY,
+                "FeeCode": t.code,
+                "Description": t.name,
+                "FeeRate": (t.rate if t.rate is not None else Decimal(0)) * 100,
+                "Objstate": "Active" if t.active else "Invalid",
+                "Objversion": OBJVERSION,
+                "Objkey": f"{seq:032X}",
+            },
+            rowid(TAX_CODES.name, seq),
+        )
+        for seq, t in enumerate([*named, *world.IFS_EXTRA_TAX_CODES], 1)
     ]

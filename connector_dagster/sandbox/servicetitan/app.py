@@ -177,6 +177,9 @@ class ApiApp:
             raise ApiError(405, "Method not allowed.", headers={"Allow": allow})
         profile = sim.sandbox.profile if sim.sandbox else FaultProfile()
         authorize(request, found.tenant, sim.config, sim.tokens, profile.revoke_tokens_after_s)
+        denied = next((r for r in profile.forbidden_routes if _under(found.label, r)), None)
+        if denied is not None:
+            raise ApiError(403, f"The application has no scope for {denied}.", {"scope": [denied]})
         body = None
         if request.method in ("POST", "PUT", "PATCH"):
             raw = await request.body()
@@ -220,6 +223,10 @@ class _Changing:
         finally:
             if changing:
                 self.sim.store.changes += 1
+
+
+def _under(label: str, resource: str) -> bool:
+    return label == resource or label.startswith(resource.rstrip("/") + "/")
 
 
 def create_app(

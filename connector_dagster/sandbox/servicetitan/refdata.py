@@ -100,14 +100,17 @@ def region_address(r: world.Region) -> Row:
 
 
 def vendors() -> list[Row]:
+    """The vendors of `world.VENDORS`, then the extra ones that only onboarding maps."""
     rows = []
-    for i, v in enumerate(world.VENDORS):
+    extra = [(int(v.code), v.name, v.active) for v in world.ST_EXTRA_VENDORS]
+    every = [(v.st_vendor_id, v.name, v.active) for v in world.VENDORS] + extra
+    for i, (vendor_id, name, active) in enumerate(every):
         r = world.REGIONS[i % len(world.REGIONS)]
         rows.append(
             {
-                "id": v.st_vendor_id,
-                "name": v.name,
-                "active": v.active,
+                "id": vendor_id,
+                "name": name,
+                "active": active,
                 "isTruckReplenishment": i % 7 == 3,
                 "isMobileCreationRestricted": False,
                 "memo": "" if i % 5 else "Net 30; call before delivery",
@@ -117,7 +120,7 @@ def vendors() -> list[Row]:
                     "firstName": ("Ann", "José", "Siobhán", "Lee")[i % 4],
                     "lastName": ("Lee", "Núñez", "O'Neill", "Park")[i % 4],
                     "phone": f"818555{100 + i:04d}",
-                    "email": f"ap{v.st_vendor_id}@vendor.example",
+                    "email": f"ap{vendor_id}@vendor.example",
                     "fax": "",
                 },
                 "address": address(f"{10 + i} Supply Way", r.city, r.state, r.zip),
@@ -212,6 +215,23 @@ def gl_accounts() -> list[Row]:
             "modifiedOn": MODIFIED,
         }
         for a in world.GL_ACCOUNTS
+    ] + [
+        {
+            "id": int(a.code),
+            "name": a.name,
+            "number": a.number,
+            "description": a.name,
+            "type": "Income" if a.code == "404" else "Expense",
+            "subtype": "Revenue" if a.code == "404" else "Expense",
+            "active": a.active,
+            "isIntacctGroup": False,
+            "isIntacctBankAccount": False,
+            "source": "AccountingSystem",
+            "defaultAccountType": None,
+            "createdOn": CREATED,
+            "modifiedOn": MODIFIED,
+        }
+        for a in world.ST_EXTRA_GL_ACCOUNTS
     ]
 
 

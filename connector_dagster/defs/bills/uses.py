@@ -1,0 +1,21 @@
+"""What F4 uses of ServiceTitan and IFS, for `connector-dagster check`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connector_dagster.kits.postings.uses import POSTING_SETS
+from connector_dagster.lib.numbers import decimal_or_none
+from connector_dagster.onboarding.servicetitan import Resource
+
+USES = (
+    Resource("accounting", "ap-bills", writes=("POST markasexported",)),
+    Resource("accounting", "inventory-bills", writes=("POST markasexported",)),
+    *POSTING_SETS,
+)
+
+
+def AMOUNT(data: dict[str, Any]) -> Decimal | None:
+    """A bill's amount, as ServiceTitan states it."""
+    return decimal_or_none(data["bill"].get("billAmount"))
