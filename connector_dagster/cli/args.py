@@ -9,8 +9,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-SPECIAL_BENCHES = ("limiter-grants", "sandbox-gets", "webhooks-load")
-
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
@@ -112,9 +110,9 @@ def state_file(text: str) -> str:
 
 
 def bench_scenario(text: str) -> str:
-    from connector_dagster import bench, bench_flows
+    from connector_dagster import bench
 
-    names = [*bench.SCENARIOS, *SPECIAL_BENCHES, *bench_flows.SCENARIOS]
+    names = bench.scenarios()
     if text not in names:
         raise argparse.ArgumentTypeError(f"unknown scenario {text!r}; one of {', '.join(names)}")
     return text

@@ -14,33 +14,9 @@ from connector_dagster.cli.common import command
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.scenario == "sandbox-gets":
-        from connector_dagster import bench_sandbox
+    from connector_dagster import bench
 
-        print(json.dumps(bench_sandbox.run()), flush=True)
-        return 0
-    if args.scenario == "webhooks-load":
-        from connector_dagster import bench_webhooks
-
-        print(json.dumps(bench_webhooks.run(events=args.records or 10_000)), flush=True)
-        return 0
-    if args.scenario == "limiter-grants":
-        from connector_dagster import bench_limiter
-
-        print(json.dumps(bench_limiter.run()), flush=True)
-        return 0
-    from connector_dagster import bench, bench_flows
-
-    if args.scenario in bench_flows.SCENARIOS:
-        result = bench_flows.run(args.scenario, args.records, args.latency_ms)
-        print(json.dumps(result), flush=True)
-        return 0
-    opts: dict[str, float] = {}
-    if args.records:
-        opts["records"] = args.records
-    if args.latency_ms is not None:
-        opts["latency_ms"] = args.latency_ms
-    print(json.dumps(bench.run(args.scenario, **opts)), flush=True)
+    print(json.dumps(bench.run(args.scenario, args.records, args.latency_ms)), flush=True)
     return 0
 
 

@@ -4,7 +4,7 @@ read by people, not asserted."""
 
 from __future__ import annotations
 
-from connector_dagster import bench_flows
+from connector_dagster.bench import flows as bench_flows
 
 
 def test_f1_period_reports_ratios_requests_429s_and_duplicates(db_env: str) -> None:

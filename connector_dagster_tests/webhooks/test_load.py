@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 
-from connector_dagster.bench_webhooks import (
+from connector_dagster.bench.webhooks import (
     Outcome,
     build_deliveries,
     inbox_counts,

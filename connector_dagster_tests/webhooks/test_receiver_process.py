@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector_dagster.bench_webhooks import prepared
+from connector_dagster.bench.webhooks import prepared
 from connector_dagster.webhooks.server import ReceiverProcess
 
 STOP_S = 60  # a loaded machine; it stops in about a second

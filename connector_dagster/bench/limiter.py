@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from connector_dagster.bench import bench_database, database_label
+from connector_dagster.bench.database import bench_database, database_label
 from connector_dagster.lib import db
 from connector_dagster.lib.ratelimit import Rate
 from connector_dagster.lib.shared_ratelimit import SharedRateLimiter

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +29,11 @@ from typing import Any
 
 import httpx
 
+from connector_dagster.bench.database import bench_database, database_label
 from connector_dagster.lib import db
 from connector_dagster.lib.errors import ApiError, OutcomeUnknownError
 from connector_dagster.lib.http import map_concurrent
-from connector_dagster.lib.migrate import migrate
 from connector_dagster.lib.ratelimit import Limiter
-from connector_dagster.lib.settings import DATABASE_URL_VAR
 from connector_dagster.lib.shared_ratelimit import SharedRateLimiter
 from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
@@ -145,25 +142,6 @@ def _bench_for(
 ) -> _Bench:
     cls = _StBench if spec.api == "servicetitan" else _IfsBench
     return cls(info, options, spec.faults, marker=marker, database_url=database_url)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """`CONNECTOR_DATABASE_URL` when set, else a throwaway server; migrated either way."""
-    url = os.environ.get(DATABASE_URL_VAR)
-    if url:
-        url = db.validate_url(url.strip())
-        migrate(url)
-        yield url
-        return
-    with db.throwaway_server() as url:
-        migrate(url)
-        yield url
-
-
-def database_label(url: str) -> str:
-    """Which database a run used, for its result line (no credentials)."""
-    return db.describe(url) if os.environ.get(DATABASE_URL_VAR) else "throwaway"
 
 
 def _run_processes(

@@ -35,7 +35,7 @@ import dagster as dg
 import httpx
 from cryptography.fernet import Fernet
 
-from connector_dagster.bench import bench_database, database_label
+from connector_dagster.bench.database import bench_database, database_label
 from connector_dagster.lib.settings import (
     CONNECTIONS_FILE_VAR,
     DATABASE_URL_VAR,

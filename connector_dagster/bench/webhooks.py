@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from connector_dagster.bench import bench_database, database_label
+from connector_dagster.bench.database import bench_database, database_label
 from connector_dagster.lib.settings import CONNECTIONS_FILE_VAR, DATABASE_URL_VAR, MASTER_KEY_VAR
 from connector_dagster.lib.store import Store
 from connector_dagster.sandbox.servicetitan.webhooks import SOURCE, sign

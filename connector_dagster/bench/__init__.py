@@ -1,0 +1,47 @@
+"""`connector-dagster bench`: benchmark scenarios, one module per kind: the write
+protocol against each simulator at its ceiling (`writes`), a flow's period through its
+Dagster assets (`flows`), the shared rate limiter (`limiter`), the simulators' reads
+(`sandbox`) and the webhook receiver under load (`webhooks`). Each prints one JSON
+object. Speed and memory targets are checked here, never by timed tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load")
+"""Scenarios with a module of their own."""
+
+
+def scenarios() -> list[str]:
+    """Every scenario's name."""
+    from connector_dagster.bench import flows, writes
+
+    return [*writes.SCENARIOS, *SPECIAL, *flows.SCENARIOS]
+
+
+def run(
+    scenario: str, records: int | None = None, latency_ms: float | None = None
+) -> dict[str, Any]:
+    """Run `scenario`; its result as one JSON-ready object."""
+    if scenario == "sandbox-gets":
+        from connector_dagster.bench import sandbox
+
+        return sandbox.run()
+    if scenario == "webhooks-load":
+        from connector_dagster.bench import webhooks
+
+        return webhooks.run(events=records or 10_000)
+    if scenario == "limiter-grants":
+        from connector_dagster.bench import limiter
+
+        return limiter.run()
+    from connector_dagster.bench import flows, writes
+
+    if scenario in flows.SCENARIOS:
+        return flows.run(scenario, records, latency_ms)
+    opts: dict[str, float] = {}
+    if records:
+        opts["records"] = records
+    if latency_ms is not None:
+        opts["latency_ms"] = latency_ms
+    return writes.run(scenario, **opts)
