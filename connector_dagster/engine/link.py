@@ -4,7 +4,7 @@ the store's database) and its mappings. One per step; closed after it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from connector_dagster import systems
 from connector_dagster.engine import registry
@@ -15,6 +15,8 @@ from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.store import Store
 from connector_dagster.systems import ClientContext
 from connector_dagster.systems.vault import Vault, load_keys
+
+S = TypeVar("S")
 
 STORE_CONNECTIONS = 20
 """Enough for a write step's writer threads, its checks and its leases at once."""
@@ -95,3 +97,12 @@ class Link:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class FlowPart(Generic[S]):
+    """Base of a flow's source or target: built per step from the connection's link and
+    the flow's settings (`self.link`, `self.settings`)."""
+
+    def __init__(self, link: Link, settings: S) -> None:
+        self.link = link
+        self.settings = settings

@@ -13,7 +13,7 @@ import pandas as pd
 
 from connector_dagster.defs.gl_postings.mapping import proposal_key
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS, GlPostingSettings
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.systems.ifs import history as ifs_history
@@ -36,14 +36,10 @@ def version(head_etag: str | None, row_etags: Iterable[str | None]) -> str:
     return f"{head_etag}|{rows[:16]}"
 
 
-class IfsPostingProposals:
+class IfsPostingProposals(FlowPart[GlPostingSettings]):
     """IFS posting proposals as F2's source."""
 
     system = "IFS"
-
-    def __init__(self, link: Link, settings: GlPostingSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     @property
     def company(self) -> str:

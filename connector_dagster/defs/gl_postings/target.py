@@ -23,7 +23,7 @@ from typing import Any
 from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknownError
@@ -98,12 +98,8 @@ def version_conflict(exc: ApiError) -> bool:
     return data.get("code") == "VersionConflict" or "versionId" in (body.get("errors") or {})
 
 
-class ServiceTitanJournalEntries:
+class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
     """ServiceTitan journal entries as F2's target."""
-
-    def __init__(self, link: Link, settings: GlPostingSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     @property
     def st(self) -> ServiceTitanClient:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.systems.ifs import history as ifs_history
@@ -31,14 +31,10 @@ HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
 
 
-class IfsPurchaseOrders:
+class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     """IFS purchase orders as F1's source."""
 
     system = "IFS"
-
-    def __init__(self, link: Link, settings: PurchaseOrderSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The connection's company's headers whose OrderDate lies in the period, and

@@ -17,7 +17,7 @@ from typing import Any
 from connector_dagster.defs.purchase_orders.mapping import update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import (
@@ -124,12 +124,8 @@ def already_holds(
     return True
 
 
-class ServiceTitanPurchaseOrders:
+class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     """ServiceTitan purchase orders as F1's target."""
-
-    def __init__(self, link: Link, settings: PurchaseOrderSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     @property
     def st(self) -> ServiceTitanClient:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs
@@ -36,14 +36,10 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class ServiceTitanRaisedPurchaseOrders:
+class ServiceTitanRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
     """ServiceTitan purchase orders as F5's source."""
 
     system = "ServiceTitan"
-
-    def __init__(self, link: Link, settings: RaisedPurchaseOrderSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The POs whose date lies in the period (every status), with their items;

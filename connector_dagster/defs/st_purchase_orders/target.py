@@ -23,7 +23,7 @@ from typing import Any
 
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
@@ -84,14 +84,10 @@ def _changes(
     }
 
 
-class IfsRaisedPurchaseOrders:
+class IfsRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
     """IFS purchase orders as F5's target."""
 
     lookup_before_create = True
-
-    def __init__(self, link: Link, settings: RaisedPurchaseOrderSettings) -> None:
-        self.link = link
-        self.settings = settings
 
     @property
     def ifs(self) -> IfsClient:

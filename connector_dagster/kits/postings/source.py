@@ -8,11 +8,11 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Period
 from connector_dagster.kits.postings.settings import PostingSettings
@@ -22,14 +22,10 @@ PERIOD_FIELDS = ["key", "start", "end"]
 S = TypeVar("S", bound=PostingSettings)
 
 
-class ServiceTitanDocuments(Generic[S]):
+class ServiceTitanDocuments(FlowPart[S]):
     """A flow's ServiceTitan documents as its source: the link and the flow's settings."""
 
     system = "ServiceTitan"
-
-    def __init__(self, link: Link, settings: S) -> None:
-        self.link = link
-        self.settings = settings
 
     @property
     def st(self) -> ServiceTitanClient:
