@@ -274,7 +274,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     st_calls = _requests(st_base)
     ifs_calls = _requests(ifs_base)
     st_requests = sum(n for (method, _, _), n in st_calls.items() if method != "POST-token")
-    write_s = steps.get("sandbox__servicetitan_purchase_orders", 0.0)
+    write_s = steps.get(STEP + "servicetitan_purchase_orders", 0.0)
     run_s = sum(steps.values())
     with Link.open("sandbox") as link:
         markers = Counter(
@@ -292,11 +292,11 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         "period": PERIOD,
         "sandbox_scale": scale,
         "records_wanted": wanted,
-        "records": write.get("records", dg.IntMetadataValue(0)).value if write else 0,
+        "records": write.get("source_records", dg.IntMetadataValue(0)).value if write else 0,
         "created": write.get("created", dg.IntMetadataValue(0)).value if write else 0,
         "success": result.success,
         "latency_ms": latency_ms,
-        "read_step_s": round(steps.get("sandbox__ifs_purchase_orders", 0.0), 2),
+        "read_step_s": round(steps.get(STEP + "ifs_purchase_orders", 0.0), 2),
         "write_step_s": round(write_s, 2),
         "run_s": round(run_s, 2),
         "servicetitan_requests": st_requests,
@@ -311,6 +311,10 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         "duplicates": sum(1 for n in markers.values() if n > 1),
         "database": env["database"],
     }
+
+
+STEP = "sandbox__servicetitan_purchase_orders."
+"""F1's steps: `<graph>.<asset>`, the graph named after the write asset."""
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
