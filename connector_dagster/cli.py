@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 
 from connector_dagster.cli_args import (
@@ -123,7 +124,25 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
             "attempts": r.attempts,
         }
         print(json.dumps(record, ensure_ascii=False))
+    print(_failed_summary(rows, args), file=sys.stderr)
     return 0
+
+
+def _failed_summary(rows: list, args: argparse.Namespace) -> str:
+    """The list in one line (on stderr: stdout stays one JSON object a line)."""
+    where = ", ".join(
+        f"{name} {value}"
+        for name, value in (("connection", args.connection), ("flow", args.flow),
+                            ("period", args.period and args.period[:7]), ("reason", args.reason))
+        if value
+    )  # fmt: skip
+    scope = f" ({where})" if where else ""
+    if not rows:
+        return f"no open failed record{scope}"
+    reasons = Counter(r.reason for r in rows)
+    periods = len({(r.connection, r.flow, r.partition_key) for r in rows})
+    why = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+    return f"{len(rows)} open failed record(s){scope} in {periods} flow period(s): {why}"
 
 
 def cmd_failed_replay(args: argparse.Namespace) -> int:
@@ -139,6 +158,15 @@ def cmd_failed_replay(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
     if not results:
         print("connector-dagster: no open failed record matches", file=sys.stderr)
+    else:
+        replayed = sum(len(r.replayed) for r in results)
+        resolved = sum(len(r.resolved) + len(r.not_synced) for r in results)
+        again = sum(len(r.failed_again) + len(r.gone) for r in results)
+        print(
+            f"replayed {replayed} failed record(s) of {len(results)} flow period(s): "
+            f"{resolved} resolved, {again} still failed",
+            file=sys.stderr,
+        )
     return 1 if any(r.failed_again or r.gone for r in results) else 0
 
 
@@ -163,7 +191,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from connector_dagster.engine.reconcile_report import text
 
     with Link.open(args.connection) as link:
-        results = reconcile(link, args.period)
+        in_range(link.connection, args.period)
+        if args.flow is not None and link.connection.flow(args.flow) is None:
+            raise ConfigError(f"connection {args.connection!r} does not run flow {args.flow!r}")
+        results = reconcile(link, args.period, args.flow)
     if args.format == "json":
         report = {
             "connection": args.connection,
@@ -175,6 +206,20 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     else:
         print(text(args.period, results))
     return 0 if all(r.reconciles for r in results) else 1
+
+
+def in_range(conn: object, period_key: str) -> None:
+    """ConfigError unless the period is one of the connection's (from its start_period to
+    the open month): a period outside has nothing to reconcile, which is not "reconciles"."""
+    from connector_dagster.engine.periods import period_partitions
+
+    keys = period_partitions(conn).get_partition_keys()  # type: ignore[arg-type]
+    if period_key not in keys:
+        raise ConfigError(
+            f"period {period_key[:7]} is outside connection {conn.name!r}'s periods "  # type: ignore[attr-defined]
+            f"({keys[0][:7]} .. {keys[-1][:7]}; start_period in the connections file); "
+            "nothing to reconcile there"
+        )
 
 
 def cmd_mappings_load(args: argparse.Namespace) -> int:
@@ -398,6 +443,7 @@ def _add_reconcile(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--connection", required=True, help="the connection to reconcile")
     p.add_argument("--period", type=period, required=True, help="the period: YYYY-MM or YYYY-MM-01")
+    p.add_argument("--flow", help="only this flow: its name (purchase_orders) or F1 .. F5")
     p.add_argument(
         "--format", choices=("text", "json"), default="text", help="text (default) or json"
     )
