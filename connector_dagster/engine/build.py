@@ -18,7 +18,12 @@ from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule, polling_schedule
 from connector_dagster.engine.sensors import change_sensor
 from connector_dagster.engine.spec import FlowSpec, Frames, ReadSpec
-from connector_dagster.engine.summary import PeriodSummary, period_summary, summary_metadata
+from connector_dagster.engine.summary import (
+    THEN,
+    PeriodSummary,
+    period_summary,
+    summary_metadata,
+)
 from connector_dagster.engine.sync import WriteStopped
 from connector_dagster.lib.connections import Connection
 
@@ -255,8 +260,17 @@ def _write_op(spec: FlowSpec, conn: Connection) -> dg.OpDefinition:
             "what_counts": COUNTS_HELP,
         }
         if report.failed:
+            description = failure_line(conn.name, spec.name, records, period, result, summary)
+            # On the partition itself (its latest event when it was never materialized):
+            # each open failed record with its reason, its fix and what to do then.
+            yield dg.AssetObservation(
+                asset_key=key,
+                partition=period,
+                description=description,
+                metadata=failed_records_shown(summary),
+            )
             raise dg.Failure(
-                description=failure_line(conn.name, spec.name, records, period, result, summary),
+                description=description,
                 metadata={**run, **totals, **failed_metadata(report.failed)},
                 allow_retries=False,
             )
@@ -331,6 +345,16 @@ def read_money(spec: FlowSpec, link: Any, reads: dict[str, Frames], period: str)
         "unmapped_records": sum(1 for r in upserts if r.payload is None),
         **money_metadata("source", by_measure(spec, (r.payload for r in upserts if r.payload))),
     }
+
+
+def failed_records_shown(summary: PeriodSummary) -> dict[str, Any]:
+    """The period's open failed records as metadata rows: record -> reason: message (the
+    fix); then what to do. The first FAILURES_SHOWN, and the count."""
+    rows = {
+        f.source_key: f"{f.reason}: {f.message}. Then: {THEN.get(f.reason, 'replay')}"
+        for f in summary.failed[:FAILURES_SHOWN]
+    }
+    return {"period_failed": len(summary.failed), **rows}
 
 
 def failed_metadata(failed: dict[str, tuple[str, str]]) -> dict[str, Any]:

@@ -61,8 +61,8 @@ def build(conn: Connection) -> dg.Definitions:
         link = getattr(context.resources, link_key).link()
         period = context.partition_key
         results = reconcile(link, period)
-        for r in results:
-            yield dg.AssetCheckResult(
+        checks = [
+            dg.AssetCheckResult(
                 check_name=f"{r.flow}_reconciles",
                 passed=r.reconciles,
                 description=verdict(period, [r]),
@@ -72,6 +72,8 @@ def build(conn: Connection) -> dg.Definitions:
                     **{k: v for k, v in r.counts.items()},
                 },
             )
+            for r in results
+        ]
         metadata = {
             "period": period[:7],
             "reconciles": all(r.reconciles for r in results),
@@ -80,11 +82,15 @@ def build(conn: Connection) -> dg.Definitions:
             "chart": dg.MetadataValue.md(chart_markdown(period, results)),
             "figures": dg.MetadataValue.json([r.as_dict() for r in results]),
         }
-        if not metadata["reconciles"]:
-            raise dg.Failure(
-                description=verdict(period, results), metadata=metadata, allow_retries=False
-            )
-        yield dg.MaterializeResult(metadata=metadata)
+        if metadata["reconciles"]:
+            # The checks after the materialization, so that they evaluate this one.
+            yield dg.MaterializeResult(metadata=metadata)
+            yield from checks
+            return
+        yield from checks
+        raise dg.Failure(
+            description=verdict(period, results), metadata=metadata, allow_retries=False
+        )
 
     job = dg.define_asset_job(
         name=f"{conn.name}_reconciliation_job",
