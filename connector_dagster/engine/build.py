@@ -292,7 +292,8 @@ def failure_line(
     return (
         f"{len(failed)} of {result.records} {records} records of {period} failed and were "
         f"parked in failed_records ({why}); the others were written. {len(summary.failed)} "
-        f"failed record(s) open in {period[:7]}, each with its fix in failed_records below; "
+        f"failed record(s) open in {period[:7]}, each with its fix (the period's events, "
+        "failed_records); "
         f"the first: {first_message}. Fix the cause, then re-run the period, or replay "
         f"them: connector-dagster failed replay --connection {connection} --flow "
         f"{flow_name} --period {period[:7]}"
