@@ -297,10 +297,10 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     ifs_calls = _requests(ifs_base)
     st_requests = sum(n for (method, _, _), n in st_calls.items() if method != "POST-token")
     ifs_requests = sum(n for (method, _, _), n in ifs_calls.items() if method != "POST-token")
-    read_s = steps.get("sandbox__ifs_purchase_orders", 0.0)
+    read_s = steps.get(STEP + "ifs_purchase_orders", 0.0)
     read_requests = _read_requests(result, ifs_calls)
     read_floor = read_requests * 60 / IFS_CEILING_PER_MIN
-    write_s = steps.get("sandbox__servicetitan_purchase_orders", 0.0)
+    write_s = steps.get(STEP + "servicetitan_purchase_orders", 0.0)
     run_s = sum(steps.values())
     with Link.open("sandbox") as link:
         markers = Counter(
@@ -318,7 +318,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         "period": PERIOD,
         "sandbox_scale": scale,
         "records_wanted": wanted,
-        "records": write.get("records", dg.IntMetadataValue(0)).value if write else 0,
+        "records": write.get("source_records", dg.IntMetadataValue(0)).value if write else 0,
         "created": write.get("created", dg.IntMetadataValue(0)).value if write else 0,
         "success": result.success,
         "latency_ms": latency_ms,
@@ -361,6 +361,10 @@ def _read_requests(result: Any, ifs_calls: Counter[tuple[str, str, int]]) -> int
         if method == "GET" and "PurchaseOrderLine" in route
     )
     return headers // IFS_PAGE_SIZE + 1 + lines
+
+
+STEP = "sandbox__servicetitan_purchase_orders."
+"""F1's steps: `<graph>.<asset>`, the graph named after the write asset."""
 
 
 def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:

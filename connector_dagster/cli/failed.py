@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 
 from connector_dagster.cli.args import (
     period,
@@ -30,7 +31,25 @@ def cmd_failed_list(args: argparse.Namespace) -> int:
             "attempts": r.attempts,
         }
         print(json.dumps(record, ensure_ascii=False))
+    print(_failed_summary(rows, args), file=sys.stderr)
     return 0
+
+
+def _failed_summary(rows: list, args: argparse.Namespace) -> str:
+    """The list in one line (on stderr: stdout stays one JSON object a line)."""
+    where = ", ".join(
+        f"{name} {value}"
+        for name, value in (("connection", args.connection), ("flow", args.flow),
+                            ("period", args.period and args.period[:7]), ("reason", args.reason))
+        if value
+    )  # fmt: skip
+    scope = f" ({where})" if where else ""
+    if not rows:
+        return f"no open failed record{scope}"
+    reasons = Counter(r.reason for r in rows)
+    periods = len({(r.connection, r.flow, r.partition_key) for r in rows})
+    why = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+    return f"{len(rows)} open failed record(s){scope} in {periods} flow period(s): {why}"
 
 
 def cmd_failed_replay(args: argparse.Namespace) -> int:
@@ -46,6 +65,15 @@ def cmd_failed_replay(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
     if not results:
         print("connector-dagster: no open failed record matches", file=sys.stderr)
+    else:
+        replayed = sum(len(r.replayed) for r in results)
+        resolved = sum(len(r.resolved) + len(r.not_synced) for r in results)
+        again = sum(len(r.failed_again) + len(r.gone) for r in results)
+        print(
+            f"replayed {replayed} failed record(s) of {len(results)} flow period(s): "
+            f"{resolved} resolved, {again} still failed",
+            file=sys.stderr,
+        )
     return 1 if any(r.failed_again or r.gone for r in results) else 0
 
 

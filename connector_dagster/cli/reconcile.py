@@ -9,6 +9,7 @@ from connector_dagster.cli.args import (
     period,
 )
 from connector_dagster.cli.common import command
+from connector_dagster.lib.settings import ConfigError
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -18,7 +19,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from connector_dagster.engine.reconcile_report import text
 
     with Link.open(args.connection) as link:
-        results = reconcile(link, args.period)
+        in_range(link.connection, args.period)
+        if args.flow is not None and link.connection.flow(args.flow) is None:
+            raise ConfigError(f"connection {args.connection!r} does not run flow {args.flow!r}")
+        results = reconcile(link, args.period, args.flow)
     if args.format == "json":
         report = {
             "connection": args.connection,
@@ -32,6 +36,20 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if all(r.reconciles for r in results) else 1
 
 
+def in_range(conn: object, period_key: str) -> None:
+    """ConfigError unless the period is one of the connection's (from its start_period to
+    the open month): a period outside has nothing to reconcile, which is not "reconciles"."""
+    from connector_dagster.engine.periods import period_partitions
+
+    keys = period_partitions(conn).get_partition_keys()  # type: ignore[arg-type]
+    if period_key not in keys:
+        raise ConfigError(
+            f"period {period_key[:7]} is outside connection {conn.name!r}'s periods "  # type: ignore[attr-defined]
+            f"({keys[0][:7]} .. {keys[-1][:7]}; start_period in the connections file); "
+            "nothing to reconcile there"
+        )
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = command(
         sub,
@@ -42,6 +60,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--connection", required=True, help="the connection to reconcile")
     p.add_argument("--period", type=period, required=True, help="the period: YYYY-MM or YYYY-MM-01")
+    p.add_argument("--flow", help="only this flow: its name (purchase_orders) or F1 .. F5")
     p.add_argument(
         "--format", choices=("text", "json"), default="text", help="text (default) or json"
     )

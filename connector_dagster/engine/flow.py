@@ -3,13 +3,16 @@ write them through the protocol. The assets call these; so can replay and plans.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from connector_dagster import systems
 from connector_dagster.engine import text
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.link import Link
+from connector_dagster.engine.money import by_measure
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
 from connector_dagster.engine.records import Frames, Item, Outbound, Period, Read
 from connector_dagster.engine.spec import FlowSpec
@@ -110,6 +113,13 @@ class WriteResult:
     """Items not written for a reason worth reporting (key -> note)."""
     planned: list[PlannedWrite] = field(default_factory=list)
     """In plan mode: the writes a real run would send (none was sent)."""
+    ops: dict[str, int] = field(default_factory=dict)
+    """Records of the run by operation: `upsert` (to be in the target, as `reconcile`
+    counts the source), `cancel`, `link`."""
+    source_money: dict[str, Decimal] = field(default_factory=dict)
+    """The run's mapped payloads to be in the target, summed per measure."""
+    upserts: frozenset[str] = frozenset()
+    """Keys of the records to be in the target."""
 
 
 def write(
@@ -155,4 +165,10 @@ def write(
         terms=link.lease_terms(),
     ).run(records)
     planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
-    return WriteResult(report, len(records), maps.version, notes, planned)
+    upserts = [r for r in records if r.op == "upsert"]
+    return WriteResult(
+        report, len(records), maps.version, notes, planned,
+        ops=dict(Counter(r.op for r in records)),
+        source_money=by_measure(spec, (r.payload for r in upserts if r.payload is not None)),
+        upserts=frozenset(r.key for r in upserts),
+    )  # fmt: skip

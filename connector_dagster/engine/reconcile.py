@@ -205,13 +205,18 @@ def _upsert(records: list[Any], key: str) -> bool:
     return any(r.key == key and r.op == "upsert" for r in records)
 
 
-def reconcile(link: Link, period_key: str) -> list[FlowReconciliation]:
-    """Every flow the connection runs that can be reconciled, for one period."""
+def reconcile(
+    link: Link, period_key: str, flow_name: str | None = None
+) -> list[FlowReconciliation]:
+    """Every flow the connection runs that can be reconciled (or only `flow_name`), for
+    one period."""
     period = Period.parse(period_key)
     results = [
         reconcile_flow(spec, link, period)
         for name, spec in sorted(registry.flows().items())
-        if spec.reconcile is not None and link.connection.flow(name) is not None
+        if spec.reconcile is not None
+        and link.connection.flow(name) is not None
+        and flow_name in (None, name)
     ]
     link.store.save_reconciliations(
         link.name,

@@ -71,9 +71,24 @@ def chart_markdown(period: str, results: list[FlowReconciliation]) -> str:
     return f"![records of {period[:7]}](data:image/png;base64,{data})"
 
 
+def verdict(period: str, results: list[FlowReconciliation]) -> str:
+    """The period's outcome in one line: reconciles, or how many differences in which
+    flows and the first of them."""
+    bad = [r for r in results if not r.reconciles]
+    if not bad:
+        flows = ", ".join(r.flow for r in results) or "no flow"
+        return f"{period[:7]} reconciles ({flows})"
+    n = sum(len(r.differences) for r in bad)
+    where = ", ".join(f"{r.flow} {len(r.differences)}" for r in bad)
+    return (
+        f"{period[:7]} does not reconcile: {n} difference(s) ({where}); first: "
+        f"{bad[0].flow}: {bad[0].differences[0]}"
+    )
+
+
 def text(period: str, results: list[FlowReconciliation]) -> str:
-    """What `connector-dagster reconcile` prints."""
-    out = []
+    """What `connector-dagster reconcile` prints: the verdict first, then each flow."""
+    out = [verdict(period, results)]
     for r in results:
         head = "reconciles" if r.reconciles else f"DOES NOT RECONCILE ({len(r.differences)})"
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.counts.items())

@@ -14,6 +14,17 @@ from connector_dagster.lib.store import FailedRecord, Store
 FAILED_SHOWN = 50
 """Failed records listed on a partition at most (the total is always given)."""
 
+THEN = {
+    "validation": "once corrected at the source: re-run the period, or replay",
+    "mapping_missing": "once the mapping is added: replay (or re-execute from failure)",
+    "conflict": "re-run the period (it is read again)",
+    "target_locked": "once changed by hand in the target: resolve the record",
+    "period_closed": "once posted by hand in an open period: resolve the record",
+    "rejected": "once corrected at the source: re-run the period, or replay",
+    "transient_exhausted": "replay (the API failed for a while)",
+}
+"""What to do once the fix its message names is made, per reason."""
+
 
 @dataclass(frozen=True)
 class PeriodSummary:
@@ -45,7 +56,8 @@ def summary_metadata(summary: PeriodSummary) -> dict[str, Any]:
     }
     if summary.failed:
         rows = [
-            f"| {_cell(f.source_key)} | {f.reason} | {f.attempts} | {_cell(f.message)} |"
+            f"| {_cell(f.source_key)} | {f.reason} | {_cell(f.message)} | "
+            f"{THEN.get(f.reason, 'replay')} | {f.attempts} |"
             for f in summary.failed[:FAILED_SHOWN]
         ]
         more = len(summary.failed) - FAILED_SHOWN
@@ -56,8 +68,8 @@ def summary_metadata(summary: PeriodSummary) -> dict[str, Any]:
                     f" ({more} more not shown; `connector-dagster failed list`)" if more > 0 else ""
                 ),
                 "",
-                "| record | reason | attempts | message |",
-                "|---|---|---|---|",
+                "| record | reason | what failed, and the fix | then | attempts |",
+                "|---|---|---|---|---|",
                 *rows,
             ]
         )

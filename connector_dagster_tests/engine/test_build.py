@@ -33,17 +33,23 @@ def sandbox_connection() -> connections.Connection:
 def test_a_spec_becomes_read_assets_with_checks_a_write_asset_a_job_and_schedules() -> None:
     conn = sandbox_connection()
     defs = build(example.SPEC, conn)
-    assets = {a.key.to_user_string(): a for a in defs.assets}
-    assert set(assets) == {"sandbox/source_notes", "sandbox/target_notes"}
-    read, write = assets["sandbox/source_notes"], assets["sandbox/target_notes"]
-    [check] = read.check_specs
+    [assets] = defs.assets
+    keys = {k.to_user_string() for k in assets.keys}
+    assert keys == {"sandbox/source_notes", "sandbox/target_notes"}
+    # One graph, never split: selecting the write asset alone brings its read.
+    assert not assets.can_subset
+    [check] = assets.check_specs
     assert (check.name, check.blocking) == ("pandera_schema", True)
-    assert read.op.pool == conn.pool("ifs") and write.op.pool == conn.pool("servicetitan")
-    assert set(write.keys_by_input_name) == {"source_notes"}
-    assert "sandbox_connection" in write.required_resource_keys
+    assert check.asset_key.to_user_string() == "sandbox/source_notes"
+    assert check.partitions_def == assets.partitions_def  # evaluated per period
+    pools = {node.name: node.definition.pool for node in assets.node_def.nodes}
+    assert pools == {"source_notes": conn.pool("ifs"), "target_notes": conn.pool("servicetitan")}
+    write = next(n for n in assets.node_def.nodes if n.name == "target_notes")
+    assert set(write.definition.input_dict) == {"source_notes"}
+    assert "sandbox_connection" in assets.required_resource_keys
     assert [j.name for j in defs.jobs] == ["sandbox_example_notes_job"]
     assert [s.name for s in defs.schedules] == ["sandbox_example_notes_poll_schedule"]
-    partitions = read.partitions_def
+    partitions = assets.partitions_def
     assert isinstance(partitions, dg.MonthlyPartitionsDefinition)
     assert partitions.timezone == conn.timezone
 
@@ -125,7 +131,7 @@ import json
 from connector_dagster.definitions import defs
 from connector_dagster.engine import registry
 print(json.dumps({
-    "assets": sorted(a.key.to_user_string() for a in defs.assets),
+    "assets": sorted(k.to_user_string() for a in defs.assets for k in a.keys),
     "jobs": sorted(j.name for j in defs.jobs),
     "schedules": sorted(s.name for s in defs.schedules),
     "flows": sorted(registry.flows()),
@@ -161,5 +167,5 @@ def test_a_flow_runs_only_where_the_connection_switches_it_on(
         )
     )
     monkeypatch.setenv("CONNECTOR_CONNECTIONS_FILE", str(path))
-    keys = {a.key.to_user_string() for a in build_defs().assets}
+    keys = {k.to_user_string() for a in build_defs().assets for k in a.keys}
     assert ("sandbox/servicetitan_purchase_orders" in keys) is enabled

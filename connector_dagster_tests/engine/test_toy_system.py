@@ -35,7 +35,7 @@ store = Store(os.environ["CONNECTOR_DATABASE_URL"])
 Vault(store).set("sandbox", "toy", "api_token", "t0ken")
 store.close()
 conn = registry.connection("sandbox")
-toy_assets = [a for a in defs.assets if a.key.path[-1] in ("toy_notes", "toy_copies")]
+toy_assets = [a for a in defs.assets if any(k.path[-1] == "toy_copies" for k in a.keys)]
 checks = [
     c for c in defs.asset_checks if any(k.asset_key.path[-1] == "toy_notes" for k in c.check_keys)
 ]
@@ -53,7 +53,7 @@ for _ in range(2):
 print(json.dumps({
     "systems": list(systems.names()),
     "pool": conn.pool("toy"),
-    "op_pools": sorted({a.op.pool for a in toy_assets}),
+    "op_pools": sorted({o.pool for a in toy_assets for o in a.node_def.iterate_op_defs()}),
     "copies": sorted(c["source"] for c in service.copies.values()),
     "posts": sum(c == "POST /copies" for c in service.calls),
     "outcomes": outcomes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -61,6 +62,18 @@ def materialize(
             raise_on_error=False,
             selection=selection,
         )
+
+
+def read_then_write(flow_name: str, key: str, between: Callable[[], object]) -> flow.WriteResult:
+    """The flow's read step and its write step for a period, with `between` run in the
+    gap (a record changed meanwhile): what a write step re-executed from failure, after
+    an earlier read, does. The flow's assets are one graph, so Dagster never runs its
+    write without its read in one run."""
+    spec = registry.flow(flow_name)
+    with Link.open("sandbox") as link:
+        reads = read_all(flow_name, link, period(key))
+        between()
+        return flow.write(spec, link, key, reads)
 
 
 def period(key: str) -> Period:

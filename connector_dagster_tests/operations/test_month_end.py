@@ -122,7 +122,9 @@ def test_a_month_end_from_open_period_to_a_reconciled_close(
 
         result = run("f1", PRIOR, instance)
         assert not result.success
-        shown = failure_metadata(result, "sandbox__servicetitan_purchase_orders")
+        shown = failure_metadata(
+            result, "sandbox__servicetitan_purchase_orders.servicetitan_purchase_orders"
+        )
         assert shown["period_failed"].value == len(gap) + 1
         assert shown["period_synced"].value == len(syncable) - len(gap) - 1
         table = shown["failed_records"].value

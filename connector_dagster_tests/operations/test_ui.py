@@ -5,9 +5,11 @@ asset's partitions page as a person sees it in headless Chromium.
 A backfill of three periods of F1 runs with one fault: an IFS user moved a purchase
 order of the middle period to a vendor nobody has mapped yet. That period is red, the
 others green. The browser test looks at that state; the end-to-end test then maps the
-vendor, re-executes the backfill from failure and sees all three green, and that the
+vendor, re-executes the failed period's run from failure and sees all three green, and that the
 daemon ticked the poll schedule and the change sensor (the module's tests run in this
-order, on one shared backfill)."""
+order, on one shared backfill). Then a person follows the README's click path to sync a
+fourth period, and a difference planted in ServiceTitan makes one period's
+reconciliation red, on that period, in the partitions view and in its check."""
 
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ from connector_dagster_tests.dagster_processes import LOCATION, wait_for, webser
 
 PERIODS = ("2026-06-01", "2026-07-01", "2026-08-01")
 RED = "2026-07-01"
+CLICKED = "2026-10-01"
+"""The period a person syncs by the README's click path (among the last 90 days the
+launch dialog shows first)."""
+RECONCILIATION = ("sandbox", "period_reconciliation")
 READ, WRITE = ("sandbox", "ifs_purchase_orders"), ("sandbox", "servicetitan_purchase_orders")
 SCHEDULE = "sandbox_purchase_orders_poll_schedule"
 SENSOR = "sandbox_purchase_orders_change_sensor"
@@ -53,6 +59,8 @@ class GraphQL:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.errors: dict[str, str | None] = {}
+        """A backfill's error, as its page shows it."""
 
     def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
         response = httpx.post(
@@ -78,23 +86,51 @@ class GraphQL:
         assert data["__typename"] == "LaunchBackfillSuccess", data
         return data["backfillId"]
 
-    def reexecute_from_failure(self, backfill_id: str) -> str:
+    def backfill_runs(self, backfill_id: str, partition: str) -> list[str]:
+        data = self(
+            """query($filter: RunsFilter!) { runsOrError(filter: $filter) {
+                 ... on Runs { results { runId } } } }""",
+            filter={"tags": [{"key": "dagster/backfill", "value": backfill_id},
+                             {"key": "dagster/partition", "value": partition}]},
+        )["runsOrError"]  # fmt: skip
+        return [r["runId"] for r in data["results"]]
+
+    def partition_runs(self, partition: str) -> list[str]:
+        data = self(
+            """query($filter: RunsFilter!) { runsOrError(filter: $filter) {
+                 ... on Runs { results { runId } } } }""",
+            filter={"tags": [{"key": "dagster/partition", "value": partition}]},
+        )["runsOrError"]
+        return [r["runId"] for r in data["results"]]
+
+    def reexecute_run_from_failure(self, run_id: str) -> str:
         data = self(
             """mutation($params: ReexecutionParams!) {
-                 reexecutePartitionBackfill(reexecutionParams: $params) {
-                   __typename ... on LaunchBackfillSuccess { backfillId }
+                 launchPipelineReexecution(reexecutionParams: $params) {
+                   __typename ... on LaunchRunSuccess { run { runId } }
                    ... on PythonError { message } } }""",
-            params={"parentRunId": backfill_id, "strategy": "FROM_FAILURE"},
-        )["reexecutePartitionBackfill"]
-        assert data["__typename"] == "LaunchBackfillSuccess", data
-        return data["backfillId"]
+            params={"parentRunId": run_id, "strategy": "FROM_FAILURE"},
+        )["launchPipelineReexecution"]
+        assert data["__typename"] == "LaunchRunSuccess", data
+        return data["run"]["runId"]
+
+    def wait_run(self, run_id: str) -> str:
+        def status() -> str | None:
+            data = self(
+                """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }""",
+                id=run_id,
+            )["runOrError"]
+            return data["status"] if data["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        return wait_for(f"run {run_id} to end", status, timeout_s=600)
 
     def backfill_status(self, backfill_id: str) -> str:
         data = self(
             """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-                 __typename ... on PartitionBackfill { status } } }""",
+                 __typename ... on PartitionBackfill { status error { message } } } }""",
             id=backfill_id,
         )["partitionBackfillOrError"]
+        self.errors[backfill_id] = (data.get("error") or {}).get("message")
         return data["status"]
 
     def wait_backfill(self, backfill_id: str) -> str:
@@ -118,6 +154,35 @@ class GraphQL:
             for k in keys[keys.index(r["startKey"]) : keys.index(r["endKey"]) + 1]:
                 statuses[k] = r["status"]
         return statuses
+
+    def launch_asset_backfill(self, key: tuple[str, ...], partitions: tuple[str, ...]) -> str:
+        data = self(
+            """mutation($params: LaunchBackfillParams!) {
+                 launchPartitionBackfill(backfillParams: $params) {
+                   __typename ... on LaunchBackfillSuccess { backfillId }
+                   ... on PythonError { message } ... on InvalidSubsetError { message } } }""",
+            params={"assetSelection": [{"path": list(key)}], "partitionNames": list(partitions)},
+        )["launchPartitionBackfill"]
+        assert data["__typename"] == "LaunchBackfillSuccess", data
+        return data["backfillId"]
+
+    def check_statuses(self, key: tuple[str, ...], check: str) -> dict[str, str]:
+        """Each period of an asset check with a status: SUCCEEDED, FAILED, ..."""
+        node = self(
+            """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+                 ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks {
+                   name partitionKeysByDimension { partitionKeys }
+                   partitionStatuses { ... on AssetCheckTimePartitionStatuses {
+                     ranges { status startKey endKey } } } } } } } } }""",
+            key={"path": list(key)},
+        )["assetNodeOrError"]
+        [found] = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == check]
+        keys = found["partitionKeysByDimension"][0]["partitionKeys"]
+        statuses = {}
+        for r in found["partitionStatuses"]["ranges"]:
+            for k in keys[keys.index(r["startKey"]) : keys.index(r["endKey"]) + 1]:
+                statuses[k] = r["status"]
+        return statuses or found
 
     def schedule(self, name: str) -> dict[str, Any]:
         return self(
@@ -197,6 +262,46 @@ class IfsUser:
             url, json=changes, headers={**self.headers, "If-Match": etag}, timeout=30
         )
         assert response.status_code in (200, 204), response.text
+
+
+class ServiceTitanUser:
+    """Edits ServiceTitan through its API as a person's tool would."""
+
+    def __init__(self, st: dict[str, Any]) -> None:
+        token = httpx.post(
+            st["auth_url"],
+            data={"grant_type": "client_credentials", "client_id": st["client_id"],
+                  "client_secret": st["client_secret"]},
+            timeout=30,
+        ).json()["access_token"]  # fmt: skip
+        self.base = f"{st['api_url']}/inventory/v2/tenant/{st['tenant_id']}/purchase-orders"
+        self.headers = {"Authorization": f"Bearer {token}", "ST-App-Key": st["app_key"]}
+
+    def connectors_po(self, order_no: str) -> dict[str, Any]:
+        """The PO the connector wrote for an IFS order (its memo carries the order)."""
+        page, found = 1, []
+        while True:
+            body = httpx.get(
+                self.base, params={"page": page, "pageSize": 500}, headers=self.headers,
+                timeout=30,
+            ).json()  # fmt: skip
+            found += [po for po in body["data"] if f"IFS PO {order_no} " in (po["summary"] or "")]
+            if not body["hasMore"]:
+                break
+            page += 1
+        [po] = found
+        return po
+
+    def add_one_to_a_quantity(self, po: dict[str, Any]) -> None:
+        item = next(i for i in po["items"] if i.get("status") != "Inactive")
+        keep = ("id", "skuId", "description", "vendorPartNumber", "cost")
+        response = httpx.patch(
+            f"{self.base}/{po['id']}",
+            json={"items": [{**{k: item[k] for k in keep}, "quantity": item["quantity"] + 1}]},
+            headers=self.headers,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
 
 
 def _database(pg_url: str) -> str:
@@ -315,23 +420,33 @@ def test_partitions_page_shows_the_periods_and_the_red_ones_failure(
         banner = page.get_by_text(re.compile(r"Run \w+ failed, and did not materialize"))
         expect(banner).to_be_visible()
         page.screenshot(path=str(shots / "partitions-page.png"))
+        # The period's events, no log, no traceback: each failed record, its fix.
+        events = browser.new_page(viewport={"width": 1600, "height": 1000})
+        events.goto(f"{deployment.base}/assets/{'/'.join(WRITE)}?view=events&partition={RED}")
+        expect(events.get_by_text(deployment.red_order, exact=True).first).to_be_visible()
+        expect(
+            events.get_by_text(f"mapping_missing: PO '{deployment.red_order}': VendorNo").first
+        ).to_be_visible()
+        events.screenshot(path=str(shots / "partition-failed-records.png"))
+        events.close()
 
         page.get_by_role("button", name="View logs").click()
-        page.get_by_role("button", name="View full message").first.click()
+        # The run also read the period, in a step of its own: its failure is the last
+        # long message of the run.
+        page.get_by_role("button", name="View full message").last.click()
         error = page.get_by_role("dialog").last
         expect(error).to_contain_text(
             re.compile(rf"1 of \d+ PO records of {RED} failed and were parked in failed_records")
         )
-        error.get_by_text("Show JSON").click()
-        expect(page.get_by_role("dialog").last).to_contain_text(
-            f"{deployment.red_order}: mapping_missing: PO '{deployment.red_order}': VendorNo "
-            f"'{NEW_VENDOR}' has no vendor mapping"
+        # The failure names the first record, its reason and its fix in its description.
+        expect(error).to_contain_text(
+            f"the first: PO '{deployment.red_order}': VendorNo '{NEW_VENDOR}' has no vendor mapping"
         )
         page.screenshot(path=str(shots / "partition-failure.png"))
         browser.close()
 
 
-def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
+def test_a_failed_period_goes_green_when_its_run_is_reexecuted_from_failure(
     deployment: Deployment,
 ) -> None:
     graphql = deployment.graphql
@@ -347,8 +462,12 @@ def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
     vendors = deployment.cli("mappings", "list", "sandbox", "--kind", "vendors")
     st_vendor = vendors.splitlines()[1].split("\t")[2]
     deployment.cli("mappings", "set", "sandbox", "vendors", NEW_VENDOR, st_vendor)
-    again = graphql.reexecute_from_failure(deployment.backfill_id)
-    assert graphql.wait_backfill(again) in ("COMPLETED", "COMPLETED_SUCCESS")
+    # The failed period's run, re-executed from failure: only its write step runs again,
+    # on the read it kept. (A backfill's own "re-execute from failure" asks for the write
+    # asset alone, which Dagster cannot run without its read: the flow is one graph.)
+    [failed_run] = graphql.backfill_runs(deployment.backfill_id, RED)
+    again = graphql.reexecute_run_from_failure(failed_run)
+    assert graphql.wait_run(again) == "SUCCESS"
     statuses = graphql.partition_statuses(WRITE)
     assert {p: statuses.get(p) for p in PERIODS} == dict.fromkeys(PERIODS, "MATERIALIZED")
     assert deployment.cli("failed", "list", "--period", RED[:7]) == ""
@@ -368,3 +487,96 @@ def test_backfill_with_a_failed_period_goes_green_when_reexecuted_from_failure(
     )
     assert sensor["status"] == "RUNNING"
     assert {t["status"] for t in sensor["ticks"]} <= {"SKIPPED", "SUCCESS"}, sensor["ticks"]
+
+
+def _browser(playwright: Any) -> Any:
+    browser = playwright.chromium.launch(executable_path=str(chromium()), args=FLAGS)
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(UI_WAIT_MS)
+    return browser, page
+
+
+def test_the_readmes_click_path_syncs_a_period(deployment: Deployment) -> None:
+    """Catalog → servicetitan_purchase_orders → Materialize…: Dagster brings the read
+    asset with the write (one graph), the period is read and written, both green."""
+    from playwright.sync_api import expect, sync_playwright
+
+    graphql = deployment.graphql
+    assert graphql.partition_statuses(WRITE).get(CLICKED) is None  # never synced
+    shots = ARTIFACTS / "ui"
+    with sync_playwright() as playwright:
+        browser, page = _browser(playwright)
+        expect.set_options(timeout=UI_WAIT_MS)
+        page.goto(f"{deployment.base}/assets/{'/'.join(WRITE)}")
+        page.get_by_role("button").filter(has_text="Materialize").first.click()
+        confirm = page.get_by_role("dialog").filter(has_text="does not support")
+        expect(confirm).to_contain_text("ifs_purchase_orders")
+        page.screenshot(path=str(shots / "click-path-confirm.png"))
+        confirm.get_by_role("button", name="Confirm").click()
+        chooser = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+        expect(chooser).to_be_visible()
+        page.screenshot(path=str(shots / "click-path-dialog.png"))
+        field = chooser.get_by_role("textbox").first
+        field.fill(CLICKED)
+        field.press("Enter")
+        expect(chooser.get_by_text("Upstream data missing")).to_have_count(0)
+        page.screenshot(path=str(shots / "click-path-partition.png"))
+        chooser.get_by_role("button", name=re.compile(r"^Launch (backfill|1 run)$")).click()
+        expect(chooser).to_have_count(0)
+        page.screenshot(path=str(shots / "click-path-launched.png"))
+        browser.close()
+    [run] = wait_for(f"a run of {CLICKED}", lambda: graphql.partition_runs(CLICKED))
+    assert graphql.wait_run(run) == "SUCCESS"
+    statuses = wait_for(
+        f"{CLICKED} to be read and written",
+        lambda: (
+            (s := {k: graphql.partition_statuses(k).get(CLICKED) for k in (READ, WRITE)})
+            and all(v in ("MATERIALIZED", "FAILED") for v in s.values())
+            and s
+        ),
+        timeout_s=600,
+    )
+    assert statuses == {READ: "MATERIALIZED", WRITE: "MATERIALIZED"}
+
+
+def test_a_period_that_does_not_reconcile_is_red_on_that_period(deployment: Deployment) -> None:
+    """A quantity changed by hand in ServiceTitan: that period's reconciliation partition
+    is Failed, naming the period, and its check failed for that period only."""
+    from playwright.sync_api import expect, sync_playwright
+
+    graphql, green, red = deployment.graphql, "2026-06-01", "2026-08-01"
+    order = next(o for o in IfsUser(deployment.sandbox["ifs"]).orders(red)
+                 if o["Objstate"] == "Released")  # fmt: skip
+    st = ServiceTitanUser(deployment.sandbox["servicetitan"])
+    st.add_one_to_a_quantity(st.connectors_po(order["OrderNo"]))
+    backfill = graphql.launch_asset_backfill(RECONCILIATION, (green, red))
+    graphql.wait_backfill(backfill)
+    statuses = graphql.partition_statuses(RECONCILIATION)
+    assert {p: statuses.get(p) for p in (green, red)} == {green: "MATERIALIZED", red: "FAILED"}
+    checks = graphql.check_statuses(RECONCILIATION, "purchase_orders_reconciles")
+    assert {p: checks.get(p) for p in (green, red)} == {green: "SUCCEEDED", red: "FAILED"}, checks
+
+    shots = ARTIFACTS / "ui"
+    with sync_playwright() as playwright:
+        browser, page = _browser(playwright)
+        expect.set_options(timeout=UI_WAIT_MS)
+        page.goto(f"{deployment.base}/assets/{'/'.join(RECONCILIATION)}?view=partitions")
+        expect(page.get_by_text("Failed (1)")).to_be_visible()
+        page.get_by_text(red, exact=True).filter(visible=True).last.click()
+        expect(
+            page.get_by_text(re.compile(r"Run \w+ failed, and did not materialize"))
+        ).to_be_visible()
+        page.screenshot(path=str(shots / "reconciliation-red-period.png"))
+        page.get_by_role("button", name="View logs").click()
+        # The run also read the period, in a step of its own: its failure is the last
+        # long message of the run.
+        page.get_by_role("button", name="View full message").last.click()
+        expect(page.get_by_role("dialog").last).to_contain_text(
+            f"{red[:7]} does not reconcile: 2 difference(s) (purchase_orders 2)"
+        )
+        page.screenshot(path=str(shots / "reconciliation-red-failure.png"))
+        page.goto(f"{deployment.base}/assets/{'/'.join(RECONCILIATION)}?view=checks")
+        page.get_by_text("purchase_orders_reconciles").first.click()
+        expect(page.get_by_text(f"{red[:7]} does not reconcile").first).to_be_visible()
+        page.screenshot(path=str(shots / "reconciliation-red-check.png"))
+        browser.close()

@@ -21,11 +21,15 @@ def describe(
     run: dg.DagsterRun, failed_steps: Sequence[str] = ()
 ) -> tuple[str | None, str | None, str | None]:
     """(connection, flow, period) of a run, from its tags, job name, assets or failed
-    steps (a step key is `<connection>__<asset>`)."""
+    steps (a step key is `<connection>__<asset>`, or `<connection>__<write asset>.<asset>`
+    for a step of a flow's graph)."""
     period = run.tags.get("dagster/partition")
     connection = run.tags.get("connector/connection")
     keys = {tuple(k.path) for k in run.asset_selection or ()}
-    keys |= {tuple(step.split("__", 1)) for step in failed_steps if "__" in step}
+    keys |= {
+        (conn, asset.rsplit(".", 1)[-1])
+        for conn, asset in (step.split("__", 1) for step in failed_steps if "__" in step)
+    }
     for name, spec in registry.flows().items():
         assets = {*(r.name for r in spec.reads), spec.write.name}
         for conn in registry.load_connections():

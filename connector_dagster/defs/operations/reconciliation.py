@@ -1,6 +1,10 @@
 """`period_reconciliation` per connection: every flow's period counted in the source,
-the target and the ledger, with an asset check per flow that fails on any difference;
-reconciled nightly during the close, after the flows have run."""
+the target and the ledger, with an asset check per flow and period that fails on any
+difference; reconciled nightly during the close, after the flows have run.
+
+A period that does not reconcile is red on that period: its checks fail for that
+partition, and the materialization fails with the report and a description naming
+the period, so the partitions view shows it failed, not materialized."""
 
 import dagster as dg
 
@@ -8,7 +12,7 @@ from connector_dagster.engine import catalog, registry
 from connector_dagster.engine.connections import Connection
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.reconcile import reconcile
-from connector_dagster.engine.reconcile_report import chart_markdown, markdown
+from connector_dagster.engine.reconcile_report import chart_markdown, markdown, verdict
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.schedules import close_schedule
 
@@ -39,12 +43,14 @@ def build(conn: Connection) -> dg.Definitions:
         deps=[dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in flows],
         required_resource_keys={link_key},
         kinds={"ifs", "servicetitan"},
+        output_required=False,
         check_specs=[
             dg.AssetCheckSpec(
                 f"{f}_reconciles",
                 asset=key,
+                partitions_def=period_partitions(conn),
                 description=f"{registry.flow(f).label}: source, target and "
-                "ledger agree, nothing unmatched, no open failed record.",
+                "ledger agree, nothing unmatched, no open failed record (per period).",
             )
             for f in flows
         ],
@@ -57,24 +63,36 @@ def build(conn: Connection) -> dg.Definitions:
         link = getattr(context.resources, link_key).link()
         period = context.partition_key
         results = reconcile(link, period)
-        yield dg.MaterializeResult(
-            metadata={
-                "reconciles": all(r.reconciles for r in results),
-                "differences": sum(len(r.differences) for r in results),
-                "report": dg.MetadataValue.md(markdown(period, results)),
-                "chart": dg.MetadataValue.md(chart_markdown(period, results)),
-                "figures": dg.MetadataValue.json([r.as_dict() for r in results]),
-            }
-        )
-        for r in results:
-            yield dg.AssetCheckResult(
+        checks = [
+            dg.AssetCheckResult(
                 check_name=f"{r.flow}_reconciles",
                 passed=r.reconciles,
+                description=verdict(period, [r]),
                 metadata={
+                    "period": period[:7],
                     "differences": dg.MetadataValue.json(r.differences[:100]),
                     **{k: v for k, v in r.counts.items()},
                 },
             )
+            for r in results
+        ]
+        metadata = {
+            "period": period[:7],
+            "reconciles": all(r.reconciles for r in results),
+            "differences": sum(len(r.differences) for r in results),
+            "report": dg.MetadataValue.md(markdown(period, results)),
+            "chart": dg.MetadataValue.md(chart_markdown(period, results)),
+            "figures": dg.MetadataValue.json([r.as_dict() for r in results]),
+        }
+        if metadata["reconciles"]:
+            # The checks after the materialization, so that they evaluate this one.
+            yield dg.MaterializeResult(metadata=metadata)
+            yield from checks
+            return
+        yield from checks
+        raise dg.Failure(
+            description=verdict(period, results), metadata=metadata, allow_retries=False
+        )
 
     job = dg.define_asset_job(
         name=f"{conn.name}_reconciliation_job",

@@ -40,7 +40,7 @@ def map_item(item: Item, maps: Mappings, settings: PurchaseOrderSettings) -> Map
         return Mapped(None, op="ignore")
     if header["Objstate"] == "Cancelled":
         return Mapped({"canceledReason": "Other"}, op="cancel")
-    return map_purchase_order(header, lines, maps, settings.currency)
+    return map_purchase_order(header, lines, maps, settings.currency, settings.locked_states)
 
 
 def _line_label(line: Mapping[str, Any]) -> str:
@@ -52,19 +52,33 @@ def map_purchase_order(
     lines: Sequence[Mapping[str, Any]],
     maps: Mappings,
     currency: str = "USD",
+    locked_states: Sequence[str] = ("Received", "Closed"),
 ) -> Mapped:
     """Map one IFS PO and its lines (cancelled lines left out); every problem names
-    the PO, the field and the fix. Amounts stay Decimal, sent exactly."""
+    the PO, the field and the fix. Amounts stay Decimal, sent exactly. A fix to make
+    in IFS is only named where IFS still lets the PO change: for one in a locked state
+    (Closed, say) the fix is in ServiceTitan by hand."""
     order_no = str(header["OrderNo"])
     po = f"PO {order_no!r}"
     problems = Problems(po)
+    state = header.get("Objstate")
+
+    def in_ifs(fix: str) -> str:
+        if state not in locked_states:
+            return fix
+        return (
+            f"IFS no longer lets a {state} PO change, so it cannot be corrected there: "
+            "enter it in ServiceTitan by hand, then resolve this failed record with a note"
+        )
 
     vendor_no = header.get("VendorNo")
     vendor_id = (
         problems.mapped(maps, "vendors", vendor_no, "VendorNo", "vendor") if vendor_no else None
     )
     if not vendor_no:
-        problems.append(("validation", f"{po}: VendorNo is empty; set the supplier in IFS"))
+        problems.append(
+            ("validation", f"{po}: VendorNo is empty; " + in_ifs("set the supplier in IFS"))
+        )
 
     site = problems.mapped(maps, "sites", header.get("Contract"), "Contract (site)", "site")
 
@@ -94,7 +108,8 @@ def map_purchase_order(
                 "validation",
                 f"{po}: has no lines"
                 + (" that are not cancelled" if lines else "")
-                + "; ServiceTitan needs at least one (cancel the PO in IFS instead)",
+                + "; ServiceTitan needs at least one: "
+                + in_ifs("cancel the PO in IFS instead"),
             )
         )
 
@@ -111,7 +126,7 @@ def map_purchase_order(
                 (
                     "validation",
                     f"{po} {label}: PartNo is empty; ServiceTitan PO items need a SKU: "
-                    "give the line a part in IFS",
+                    + in_ifs("give the line a part in IFS"),
                 )
             )
         else:
@@ -121,7 +136,7 @@ def map_purchase_order(
                 (
                     "validation",
                     f"{po} {label}: BuyQtyDue {line.get('BuyQtyDue')!r} must be a positive "
-                    "number; correct the quantity in IFS",
+                    "number; " + in_ifs("correct the quantity in IFS"),
                 )
             )
         if price is None or price < 0:
@@ -129,7 +144,8 @@ def map_purchase_order(
                 (
                     "validation",
                     f"{po} {label}: BuyUnitPrice {line.get('BuyUnitPrice')!r} must be a "
-                    "number of zero or more; correct the price in IFS (credits are not POs)",
+                    "number of zero or more; "
+                    + in_ifs("correct the price in IFS (credits are not POs)"),
                 )
             )
         if qty is not None and price is not None and sku is not None:

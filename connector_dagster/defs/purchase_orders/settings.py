@@ -27,6 +27,9 @@ class PurchaseOrderSettings(FlowSettings):
     history_lu_names: list[str] = ["PurchaseOrder", "PurchaseOrderLine"]
     history_page: int = Field(1000, ge=1, le=10000)
     """History Log rows read per tick at most; the rest are read by the next ticks."""
+    locked_states: list[str] = ["Received", "Closed"]
+    """IFS states in which a PO can no longer be changed in IFS: a problem with such a PO
+    names a fix in ServiceTitan, never a correction in IFS."""
     currency: str = "USD"
     """The ServiceTitan tenant's currency: a PO in another one is parked (`validation`)."""
     servicetitan_reference_field: str = "Reference"
@@ -34,7 +37,7 @@ class PurchaseOrderSettings(FlowSettings):
     <number> [connector:<connection>]` (its `reference_field`): a PO carrying it was
     raised in ServiceTitan, so it is linked to that ServiceTitan PO, never sent back."""
 
-    @field_validator("states")
+    @field_validator("states", "locked_states")
     @classmethod
     def _states(cls, v: list[str]) -> list[str]:
         unknown = sorted(set(v) - set(IFS_PO_STATES))

@@ -210,12 +210,12 @@ def test_missing_vendor_mapping_parks_the_po_and_replay_after_fix_resolves_it(
 
 
 def test_po_changed_while_being_synced_is_parked_as_conflict(sandbox_connection: dict) -> None:
-    assert materialize("sandbox/ifs_purchase_orders").success
     headers, _ = ifs_period_pos()
     key = next(k for k, h in headers.items() if h["Objstate"] == "Released")
-    edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
-    result = materialize("sandbox/servicetitan_purchase_orders")
-    assert not result.success
+    result = support.read_then_write(
+        SPEC.name, PERIOD, lambda: edit_po(sandbox_connection, key, WantedReceiptDate="2026-12-24")
+    )
+    assert result.report.failed[key][0] == "conflict"
     store = state_store()
     [failed] = store.failed(connection="sandbox")
     assert (failed.source_key, failed.reason) == (key, "conflict")

@@ -102,6 +102,22 @@ def test_line_problems_name_the_line(change: dict, fragment: str) -> None:
     assert fragment in mapped.problem[1]
 
 
+@pytest.mark.parametrize("state", ["Closed", "Received"])
+def test_a_po_ifs_no_longer_lets_change_is_not_told_to_be_corrected_in_ifs(state: str) -> None:
+    """A Closed PO whose line has no part was told to "give the line a part in IFS",
+    which IFS refuses for a Closed PO: the fix named is one that exists."""
+    lines = [LINES[0], {**LINES[1], "PartNo": None, "BuyQtyDue": 0}]
+    mapped = map_purchase_order({**HEADER, "Objstate": state}, lines, MAPS)
+    messages = [message for _, message in mapped.problems]
+    assert len(messages) == 2
+    for message in messages:
+        assert "a part in IFS" not in message and "quantity in IFS" not in message
+        assert f"IFS no longer lets a {state} PO change" in message
+        assert "enter it in ServiceTitan by hand" in message
+    released = map_purchase_order(HEADER, lines, MAPS)
+    assert "give the line a part in IFS" in released.problems[0][1]
+
+
 def test_zero_price_line_is_allowed_and_unicode_order_number_kept() -> None:
     header = {**HEADER, "OrderNo": "PO-Ü-12"}
     mapped = map_purchase_order(header, [{**LINES[0], "BuyUnitPrice": 0}], MAPS)
