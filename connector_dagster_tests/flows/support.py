@@ -51,9 +51,9 @@ def materialize(
     flow_name: str, key: str, selection: str | None = None
 ) -> dg.ExecuteInProcessResult:
     """One period of a flow's assets and checks through Dagster (all, or `selection`),
-    on a throwaway instance; a failure is returned, not raised."""
+    on a throwaway in-memory instance; a failure is returned, not raised."""
     d = defs(flow_name)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         return dg.materialize(
             [*d.assets, *d.asset_checks],
             partition_key=key,
