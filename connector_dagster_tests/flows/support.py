@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -16,6 +18,7 @@ from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.spec import Frames, Period
+from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib.settings import PROJECT_ROOT
 
 WRITE_SCRIPT = """
@@ -85,6 +88,41 @@ def write_in_process(flow_name: str, key: str) -> dict[str, int]:
     with Link.open("sandbox") as link:
         reads = read_all(flow_name, link, period(key))
         return flow.write(spec, link, key, reads).report.counts()
+
+
+def sync_first(
+    flow_name: str,
+    key: str,
+    target: Callable[[Link, Any], Any],
+    pick: Callable[[Any], bool] = lambda record: True,
+) -> None:
+    """The period's first record to create (that `pick` accepts), synced by one worker
+    through `target(link, settings)`: what a crash script runs, with a target that ends
+    its process on purpose."""
+    spec = registry.flow(flow_name)
+    link = Link.open("sandbox")
+    settings = flow.settings_of(spec, link)
+    items = spec.source(link, settings).items(read_all(flow_name, link, period(key)))
+    records = [
+        r
+        for r in flow.to_records(spec, items, link.mappings(), settings, key)
+        if r.problem is None and r.op == "upsert" and pick(r)
+    ][:1]
+    Syncer(
+        link.store, target(link, settings), "sandbox", spec.name, workers=1,
+        terms=link.lease_terms(),
+    ).run(records)  # fmt: skip
+
+
+def crash(script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`script` run in a child process that must end with exit code 9 (its target's
+    `os._exit(9)`); its output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, **env), cwd=PROJECT_ROOT, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    return proc
 
 
 def start_write(flow_name: str, key: str, go_file: Path | None = None) -> subprocess.Popen[str]:
