@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -122,6 +123,10 @@ def _no_leftover_defs_state_storage() -> Iterator[None]:
     _current_storage.set(None)
 
 
+FLOW_SETTINGS = {"st_purchase_orders": {"manual_order_no": True}}
+"""Settings of the sandbox connection's flows (every flow there is runs on it) that
+differ from the defaults."""
+
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
 # The sandbox connection's lease bound, short so that a run after a crash waits
@@ -181,11 +186,7 @@ def sandbox_connection(
     timezone: America/Los_Angeles
     mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
     flows:
-      purchase_orders: {{}}
-      gl_postings: {{}}
-      invoices: {{}}
-      bills: {{}}
-      st_purchase_orders: {{manual_order_no: true}}
+{_flow_lines()}
     leases: {{ttl_s: {LEASE_TTL_S}, renew_s: {LEASE_RENEW_S}}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, connect_timeout_s: 1,
           timeout_s: {TIMEOUT_S}, rate_per_min: {IFS_RATE_PER_MIN}, company: ACME01}}
@@ -201,6 +202,18 @@ def sandbox_connection(
     monkeypatch.setenv("CONNECTOR_CONNECTIONS_FILE", str(path))
     seed_vault(db_env, sandbox)
     yield sandbox
+
+
+def _flow_lines() -> str:
+    """Every flow there is, one line each, with its FLOW_SETTINGS."""
+    from connector_dagster.engine import registry
+
+    lines = []
+    for name in registry.flows():
+        settings = FLOW_SETTINGS.get(name, {})
+        inline = ", ".join(f"{key}: {json.dumps(value)}" for key, value in settings.items())
+        lines.append(f"      {name}: {{{inline}}}")
+    return "\n".join(lines)
 
 
 def seed_vault(url: str, sandbox: dict) -> None:
