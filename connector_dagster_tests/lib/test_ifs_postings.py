@@ -17,8 +17,7 @@ from connector_dagster.lib.errors import ApiError, ConflictError, ErrorKind, Rej
 from connector_dagster.lib.ifs import IfsClient, refusal
 from connector_dagster.lib.ifs_batch import BatchRequest
 from connector_dagster.lib.ifs_postings import PostingSets, PostingWriter, amounts, changes
-from connector_dagster_tests.sandbox.ifs_support import fresh, project_client, simulator
-from connector_dagster_tests.sandbox.test_ifs import Ifs
+from connector_dagster_tests.sandbox.ifs.support import Ifs, fresh, project_client, simulator
 
 SETS = PostingSets(
     headers_set="ExternalVoucherHandling.svc/ExternalVoucherSet",

@@ -4,7 +4,6 @@ reference or order number, and orders IFS no longer lets change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,28 +12,16 @@ import pytest
 from connector_dagster.lib import odata
 from connector_dagster.lib.errors import ConflictError, ErrorKind
 from connector_dagster.lib.ifs import classify_ifs
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     PO,
     PO_LINES,
+    Ifs,
     fresh,
     project_client,
-    simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs
 
 POS = "PurchaseOrderHandling.svc/PurchaseOrderSet"
 AWKWARD = ["ST-PO 'quoted'", "ST/PO/1234", "ST-PO-Ü-99", "ST-PO-€ & #", "ST-PO-日本"]
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
 
 
 def header(**fields: Any) -> dict[str, Any]:

@@ -12,15 +12,16 @@ import httpx
 import pytest
 
 from connector_dagster.lib import odata
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     HISTORY,
     PO,
     PO_LINES,
+    Ifs,
     fresh,
+    iter_pages,
     project_client,
     simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs, iter_pages
 
 CLOCK = "2026-06-15T12:00:00Z"
 OVERVIEW = "HistoryLogHandling.svc/HistoryLogOverviewSet"
@@ -36,11 +37,6 @@ SEEDED = {
 def http() -> Iterator[httpx.Client]:
     with simulator(now=CLOCK) as http:
         yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
 
 
 def last_log_id(client: Ifs) -> int:

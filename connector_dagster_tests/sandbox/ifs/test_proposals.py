@@ -5,39 +5,25 @@ ones; proposals a user cancels, removes or enters unbalanced."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from connector_dagster.lib import odata
 from connector_dagster.sandbox.ifs import seed_proposals
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     HISTORY,
     PP,
-    fresh,
+    Ifs,
+    iter_pages,
     project_client,
-    simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs, iter_pages
 
 PROPOSALS = "PostingProposalHandling.svc/PostingProposalSet"
 LINES = "PostingProposalHandling.svc/PostingProposalLineSet"
 STATE = "IfsApp.PostingProposalHandling.PostingProposalState"
 CODE_PARTS = [f"Code{c}" for c in "BCDEFGHIJ"]
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
 
 
 def period(client: Ifs, month: str, state: str | None = None) -> list[dict[str, Any]]:

@@ -3,25 +3,11 @@ are refused with IFS's PERIODCLOSED error until the period is reopened."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from connector_dagster_tests.sandbox.ifs_support import CHECK, EV, PP, fresh, simulator
-from connector_dagster_tests.sandbox.test_ifs import Ifs
-from connector_dagster_tests.sandbox.test_ifs_postings import action, add_row, path, voucher
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
+from connector_dagster_tests.sandbox.ifs.support import CHECK, EV, PP, Ifs
+from connector_dagster_tests.sandbox.ifs.test_postings import action, add_row, path, voucher
 
 
 def close(client: Ifs, company: str, period: str, verb: str = "close") -> httpx.Response:

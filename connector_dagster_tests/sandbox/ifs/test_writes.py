@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,28 +11,11 @@ import pytest
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.server import running
-from connector_dagster_tests.sandbox.test_ifs import PO, Ifs, decode_etag, make_config
+from connector_dagster_tests.sandbox.ifs.support import PO, Ifs, decode_etag, make_config
 
 EV = "/int/ifsapplications/projection/v1/ExternalVoucherHandling.svc"
 VOUCHERS = f"{EV}/ExternalVoucherSet"
 ROWS = f"{EV}/ExternalVoucherRowSet"
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with (
-        running(ifs.create_app(make_config(), FaultProfile())) as url,
-        httpx.Client(base_url=url, timeout=10) as http,
-    ):
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    http.post("/_sandbox/reset")
-    http.put("/_sandbox/faults", json={})
-    http.put("/_sandbox/behaviour", json={"missing_if_match": "upsert", "csrf_on_main": True})
-    return Ifs(http)
 
 
 def new_voucher(client: Ifs, **fields: Any) -> httpx.Response:

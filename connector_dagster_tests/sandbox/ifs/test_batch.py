@@ -3,17 +3,17 @@ Content-ID and `$n` references, and IFS's error body for a malformed batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     CHECK,
     EV,
     HISTORY,
     PO,
+    Ifs,
     PartAnswer,
     answers,
     batch_body,
@@ -21,9 +21,7 @@ from connector_dagster_tests.sandbox.ifs_support import (
     fresh,
     request_part,
     send_batch,
-    simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs
 
 HEADER = {
     "Company": "ACME01",
@@ -32,17 +30,6 @@ HEADER = {
     "Text": "ServiceTitan invoice 77000123",
     "Reference": "ST-INV-77000123",
 }
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
 
 
 def row(account: str, debit: Any = None, credit: Any = None, **fields: Any) -> dict[str, Any]:

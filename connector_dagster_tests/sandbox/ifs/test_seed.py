@@ -14,7 +14,7 @@ from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.ifs import seed as ifs_seed
 from connector_dagster.sandbox.ifs.schema import SETS
 from connector_dagster.sandbox.server import running
-from connector_dagster_tests.sandbox.test_ifs import PO, RELEASED, Ifs, iter_pages, make_config
+from connector_dagster_tests.sandbox.ifs.support import PO, RELEASED, Ifs, iter_pages, make_config
 
 
 @pytest.fixture(scope="module")

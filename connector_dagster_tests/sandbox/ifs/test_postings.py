@@ -4,7 +4,6 @@ voucher's balance check (closed periods: `test_ifs_periods`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,15 +11,14 @@ import pytest
 
 from connector_dagster.lib import odata
 from connector_dagster.lib.ifs import ETAG
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     CHECK,
     EV,
     PP,
+    Ifs,
     fresh,
     project_client,
-    simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs
 
 VOUCHERS = "ExternalVoucherHandling.svc/ExternalVoucherSet"
 PROPOSALS = "PostingProposalHandling.svc/PostingProposalSet"
@@ -32,17 +30,6 @@ AWKWARD = [
     "ST%20LITERAL+plus",
     "ST-日本-3",
 ]
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    return fresh(http)
 
 
 def voucher(client: Ifs, **fields: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, new_po, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox, new_po, st_sandbox
 
 EXPORTS = (
     ("inventory", "export/purchase-orders"),

@@ -1,9 +1,12 @@
-"""Helpers for the IFS simulator's tests: an in-process simulator with a bare client,
-the project's IFS client pointed at it, and `$batch` bodies written and read by hand
-(read back with the standard library's MIME parser, not the simulator's)."""
+"""Helpers for the IFS simulator's tests: an in-process simulator with a bare client (a
+bearer token and hand-built query strings), the project's IFS client pointed at it, and
+`$batch` bodies written and read by hand (read back with the standard library's MIME
+parser, not the simulator's)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email
 import email.policy
 import json
@@ -15,10 +18,10 @@ from typing import Any
 import httpx
 
 from connector_dagster.lib.ifs import IfsClient, IfsSettings
+from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
-from connector_dagster.sandbox.server import running
-from connector_dagster_tests.sandbox.test_ifs import SECRET, Ifs, make_config
+from connector_dagster.sandbox.server import SandboxConfig, running
 
 INT = "/int/ifsapplications/projection/v1"
 EV = f"{INT}/ExternalVoucherHandling.svc"
@@ -27,6 +30,60 @@ PO = f"{INT}/PurchaseOrderHandling.svc"
 PO_LINES = "/int/ifsapplications/entity/v1/PurchaseOrderLineEntity.svc/PurchaseOrderLineSet"
 HISTORY = f"{INT}/HistoryLogHandling.svc/HistoryLogOverviewSet"
 CHECK = "IfsApp.ExternalVoucherHandling.ExternalVoucher_Check"
+SECRET = "test-secret"
+TOKEN_URL = "/auth/realms/acme1/protocol/openid-connect/token"
+RELEASED = "IfsApp.PurchaseOrderHandling.PurchaseOrderState'Released'"
+
+
+class Ifs:
+    """A bare-bones IFS client: a bearer token and hand-built query strings."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+        self.token = http.post(
+            TOKEN_URL,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "CONNECTOR_SVC",
+                "client_secret": SECRET,
+            },
+        ).json()["access_token"]
+
+    def get(self, path: str, **headers: str) -> httpx.Response:
+        return self.http.get(path, headers={"Authorization": f"Bearer {self.token}", **headers})
+
+    def send(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        """A write with a JSON body (unless `body` is bytes) and the bearer token."""
+        headers = {"Authorization": f"Bearer {self.token}", **headers}
+        if isinstance(body, bytes):
+            return self.http.request(method, path, content=body, headers=headers)
+        return self.http.request(method, path, json=body, headers=headers)
+
+    def rows(self, path: str) -> list[dict[str, Any]]:
+        response = self.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
+
+    def raw(self, entity_set: str) -> list[dict[str, Any]]:
+        return self.http.get(f"/_sandbox/entities/{entity_set}").json()["value"]
+
+
+def make_config(**overrides: Any) -> SandboxConfig:
+    """The test configuration; its clock serves the whole seeded window."""
+    return SandboxConfig(ifs_client_secret=SECRET, **{"now": world.WINDOW_SETTLED, **overrides})
+
+
+def decode_etag(tag: str) -> str:
+    assert tag.startswith('W/"') and tag.endswith('"')
+    return base64.b64decode(tag[3:-1]).decode()
+
+
+def iter_pages(client: Ifs, path: str) -> Iterator[dict[str, Any]]:
+    url: str | None = path
+    while url:
+        body = client.get(url).json()
+        yield from body["value"]
+        url = body.get("@odata.nextLink")
 
 
 @contextmanager
@@ -41,17 +98,7 @@ def fresh(http: httpx.Client, **behaviour: Any) -> Ifs:
     """The seed again, no faults, default switches (plus `behaviour`), and a new token."""
     http.post("/_sandbox/reset").raise_for_status()
     http.put("/_sandbox/faults", json={}).raise_for_status()
-    defaults = ifs.IfsBehaviour()
-    switches = {
-        "missing_if_match": defaults.missing_if_match,
-        "po_manual_numbering": defaults.po_manual_numbering,
-        "po_locked_states": list(defaults.po_locked_states),
-        "allow_unbalanced_vouchers": defaults.allow_unbalanced_vouchers,
-        "batch_max_requests": defaults.batch_max_requests,
-        "max_url_length": defaults.max_url_length,
-        "page_size": defaults.page_size,
-        **behaviour,
-    }
+    switches = {**dataclasses.asdict(ifs.IfsBehaviour()), **behaviour}
     http.put("/_sandbox/behaviour", json=switches).raise_for_status()
     return Ifs(http)
 

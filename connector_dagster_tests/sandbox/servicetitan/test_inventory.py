@@ -10,25 +10,13 @@ from datetime import datetime
 import pytest
 
 from connector_dagster.sandbox import world
-from connector_dagster_tests.sandbox.servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     new_po,
     st_sandbox,
 )
 
 SEEDED_POS = 360  # 24 per month over 15 months at scale 1
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test."""
-    return server.reset()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     receiver,
     st_sandbox,

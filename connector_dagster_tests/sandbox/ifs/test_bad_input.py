@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from connector_dagster_tests.sandbox.ifs_support import (
+from connector_dagster_tests.sandbox.ifs.support import (
     CHECK,
     EV,
     HISTORY,
     PO,
+    Ifs,
     PartAnswer,
     answers,
     batch_body,
@@ -19,17 +18,9 @@ from connector_dagster_tests.sandbox.ifs_support import (
     fresh,
     request_part,
     send_batch,
-    simulator,
 )
-from connector_dagster_tests.sandbox.test_ifs import Ifs
 
 VOUCHER = f"{EV}/ExternalVoucherSet(Company='ACME01',LoadId='1')"
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with simulator() as http:
-        yield http
 
 
 @pytest.fixture

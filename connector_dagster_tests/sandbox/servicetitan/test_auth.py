@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     fetch_token,
     st_sandbox,

@@ -5,26 +5,12 @@ and lock rules, and error bodies a client can tell apart — over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test, every period open."""
-    return server.reset()
-
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox
 
 LINES = [
     {

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector_dagster.sandbox import world
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox, st_sandbox
 
 
 @pytest.fixture(scope="module")

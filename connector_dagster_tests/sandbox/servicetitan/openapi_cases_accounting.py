@@ -3,7 +3,7 @@ reference lists, invoices and bills (run by `test_openapi_conformance.py`)."""
 
 from __future__ import annotations
 
-from connector_dagster_tests.sandbox.openapi_harness import Cases, Checked
+from connector_dagster_tests.sandbox.servicetitan.openapi_harness import Cases, Checked
 
 CASES = Cases()
 

@@ -1,5 +1,5 @@
 """OpenAPI conformance of the ServiceTitan simulator against ServiceTitan's own
-specs (`servicetitan_openapi/*-v2.json` beside this file, OpenAPI 3.0).
+specs (`openapi/*-v2.json` beside this file, OpenAPI 3.0).
 
 Every API route the simulator serves has a case (`openapi_cases_*.py`) that makes
 real requests over HTTP; openapi-core validates each response (status, content
@@ -20,19 +20,19 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from connector_dagster.sandbox.servicetitan.app import served_routes
-from connector_dagster_tests.sandbox import (
+from connector_dagster_tests.sandbox.servicetitan import (
     openapi_cases_accounting,
     openapi_cases_journal,
     openapi_cases_operations,
 )
-from connector_dagster_tests.sandbox.openapi_harness import (
+from connector_dagster_tests.sandbox.servicetitan.openapi_harness import (
     MODULES,
     Checked,
     SpecRequest,
     SpecResponse,
     load_spec,
 )
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, receiver, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox, receiver, st_sandbox
 
 CASES = {
     **openapi_cases_operations.CASES,

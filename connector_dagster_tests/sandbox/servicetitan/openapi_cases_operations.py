@@ -3,8 +3,8 @@ settings routes (run by `test_openapi_conformance.py`)."""
 
 from __future__ import annotations
 
-from connector_dagster_tests.sandbox.openapi_harness import Cases, Checked
-from connector_dagster_tests.sandbox.servicetitan_support import new_po
+from connector_dagster_tests.sandbox.servicetitan.openapi_harness import Cases, Checked
+from connector_dagster_tests.sandbox.servicetitan.support import new_po
 
 CASES = Cases()
 

@@ -3,29 +3,13 @@ fault profiles, reset, raw rows and the user moves that drive flows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
-
-from connector_dagster_tests.sandbox.servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     fetch_token,
     new_po,
-    st_sandbox,
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test."""
-    return server.reset()
 
 
 def test_state_counts_rows_per_resource(st: StSandbox) -> None:

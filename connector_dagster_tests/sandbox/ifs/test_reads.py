@@ -2,91 +2,34 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
-from connector_dagster.sandbox.server import SandboxConfig, running
-
-SECRET = "test-secret"
-PO = "/int/ifsapplications/projection/v1/PurchaseOrderHandling.svc"
-PP = "/int/ifsapplications/projection/v1/PostingProposalHandling.svc"
-TOKEN_URL = "/auth/realms/acme1/protocol/openid-connect/token"
-RELEASED = "IfsApp.PurchaseOrderHandling.PurchaseOrderState'Released'"
-
-
-class Ifs:
-    """A bare-bones IFS client: a bearer token and hand-built query strings."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-        self.token = http.post(
-            TOKEN_URL,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "CONNECTOR_SVC",
-                "client_secret": SECRET,
-            },
-        ).json()["access_token"]
-
-    def get(self, path: str, **headers: str) -> httpx.Response:
-        return self.http.get(path, headers={"Authorization": f"Bearer {self.token}", **headers})
-
-    def send(self, method: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
-        """A write with a JSON body (unless `body` is bytes) and the bearer token."""
-        headers = {"Authorization": f"Bearer {self.token}", **headers}
-        if isinstance(body, bytes):
-            return self.http.request(method, path, content=body, headers=headers)
-        return self.http.request(method, path, json=body, headers=headers)
-
-    def rows(self, path: str) -> list[dict[str, Any]]:
-        response = self.get(path)
-        assert response.status_code == 200, response.text
-        return response.json()["value"]
-
-    def raw(self, entity_set: str) -> list[dict[str, Any]]:
-        return self.http.get(f"/_sandbox/entities/{entity_set}").json()["value"]
-
-
-def make_config(**overrides: Any) -> SandboxConfig:
-    """The test configuration; its clock serves the whole seeded window."""
-    return SandboxConfig(ifs_client_secret=SECRET, **{"now": world.WINDOW_SETTLED, **overrides})
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    with (
-        running(ifs.create_app(make_config(), FaultProfile())) as url,
-        httpx.Client(base_url=url, timeout=10) as http,
-    ):
-        yield http
+from connector_dagster.sandbox.server import running
+from connector_dagster_tests.sandbox.ifs.support import (
+    PO,
+    PP,
+    RELEASED,
+    SECRET,
+    TOKEN_URL,
+    Ifs,
+    decode_etag,
+    iter_pages,
+    make_config,
+)
 
 
 @pytest.fixture
 def base_url(http: httpx.Client) -> str:
     return str(http.base_url).rstrip("/")
-
-
-@pytest.fixture
-def client(http: httpx.Client) -> Ifs:
-    http.post("/_sandbox/reset")
-    http.put("/_sandbox/faults", json={})
-    return Ifs(http)
-
-
-def decode_etag(tag: str) -> str:
-    assert tag.startswith('W/"') and tag.endswith('"')
-    return base64.b64decode(tag[3:-1]).decode()
 
 
 # -- token endpoint ----------------------------------------------------------------------------
@@ -342,14 +285,6 @@ def test_full_metadata_adds_type_and_id(client: Ifs) -> None:
 
 
 # -- $filter -----------------------------------------------------------------------------------
-
-
-def iter_pages(client: Ifs, path: str) -> Iterator[dict[str, Any]]:
-    url: str | None = path
-    while url:
-        body = client.get(url).json()
-        yield from body["value"]
-        url = body.get("@odata.nextLink")
 
 
 def test_enum_filter_needs_the_qualified_literal(client: Ifs) -> None:

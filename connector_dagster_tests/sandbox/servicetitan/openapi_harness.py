@@ -1,5 +1,5 @@
 """The harness of the OpenAPI conformance test (`test_openapi_conformance.py`):
-ServiceTitan's specs loaded from `servicetitan_openapi/`, httpx exchanges adapted
+ServiceTitan's specs loaded from `openapi/`, httpx exchanges adapted
 to openapi-core, `Checked` (a call validated against the spec) and `Cases`, the
 registry of conformance cases by served route.
 
@@ -22,11 +22,10 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox
 
 SPEC_DIR = Path(
-    os.environ.get("CONNECTOR_ST_OPENAPI_DIR")
-    or Path(__file__).resolve().parent / "servicetitan_openapi"
+    os.environ.get("CONNECTOR_ST_OPENAPI_DIR") or Path(__file__).resolve().parent / "openapi"
 )
 MODULES = ("inventory", "accounting", "jpm", "settings")
 PREFIX = "/{module}/v2/tenant/{tenant}/"

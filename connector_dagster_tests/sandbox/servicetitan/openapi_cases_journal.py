@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector_dagster_tests.sandbox.openapi_harness import Cases, Checked
+from connector_dagster_tests.sandbox.servicetitan.openapi_harness import Cases, Checked
 
 CASES = Cases()
 

@@ -14,7 +14,7 @@ from connector_dagster.sandbox import world
 from connector_dagster.sandbox.faults import FaultProfile
 from connector_dagster.sandbox.server import SandboxConfig, running
 from connector_dagster.sandbox.servicetitan.app import create_app
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox, st_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from connector_dagster.sandbox import world
-from connector_dagster_tests.sandbox.servicetitan_support import (
+from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     new_po,
     st_sandbox,
@@ -21,18 +21,6 @@ from connector_dagster_tests.sandbox.servicetitan_support import (
 def seeded() -> Iterator[StSandbox]:
     with st_sandbox() as sandbox:
         yield sandbox
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test."""
-    return server.reset()
 
 
 def _invoices(st: StSandbox, **params: object) -> list[dict]:

@@ -6,24 +6,11 @@ over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test."""
-    return server.reset()
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox
 
 
 def _invoice(st: StSandbox, invoice_id: int) -> dict[str, Any]:

@@ -4,26 +4,13 @@ subtypes, create (201, PublicApi, usable in journal lines at once), duplicates
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox
 
 NEW = {"name": "Fleet fuel", "number": "6110", "type": "Expense", "subtype": "Expense"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[StSandbox]:
-    with st_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def st(server: StSandbox) -> StSandbox:
-    """The module's simulator, reseeded for this test."""
-    return server.reset()
 
 
 def _create(st: StSandbox, **overrides: Any) -> dict[str, Any]:
