@@ -135,11 +135,13 @@ SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 LEASE_TTL_S = 3
 LEASE_RENEW_S = 0.5
 TIMEOUT_S = 4
-IFS_RATE_PER_MIN = 6000
-ST_RATE_PER_S = 300
+IFS_RATE_PER_MIN = 60_000
+ST_RATE_PER_S = 1_000
 """The sandbox's request ceilings, on both sides (the simulators and the connection):
-six and five times a tenant's, so that a period's writes take seconds, not minutes.
-Tests of the ceilings themselves run simulators of their own at a tenant's."""
+far above a tenant's (1,000 a minute, 60 a second), so that a period's writes are
+paced by the simulators on loopback, not by the limiter, and take seconds, not minutes.
+A write that a test kills mid-way runs at a tenant's (`support.start_write`), and
+tests of the ceilings themselves run simulators of their own."""
 
 
 @pytest.fixture(scope="session")

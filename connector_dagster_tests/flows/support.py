@@ -125,14 +125,36 @@ def crash(script: str, *args: str, **env: str) -> subprocess.CompletedProcess[st
     return proc
 
 
-def start_write(flow_name: str, key: str, go_file: Path | None = None) -> subprocess.Popen[str]:
+def start_write(
+    flow_name: str, key: str, go_file: Path | None = None, tenant_pace: bool = False
+) -> subprocess.Popen[str]:
     """The flow's read and write of a period in a child process; it prints `read` once
-    the period is read and, with `go_file`, writes only once that file exists."""
+    the period is read and, with `go_file`, writes only once that file exists. With
+    `tenant_pace`, at a tenant's request ceilings rather than the sandbox's raised ones:
+    a write a test kills after some creates is still going when it does."""
+    env = dict(os.environ, GO_FILE=str(go_file or ""))
+    if tenant_pace:
+        env["CONNECTOR_CONNECTIONS_FILE"] = str(_tenant_paced())
     return subprocess.Popen(
         [sys.executable, "-c", WRITE_SCRIPT, flow_name, key],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, GO_FILE=str(go_file or "")),
+        env=env,
         cwd=PROJECT_ROOT,
     )
+
+
+def _tenant_paced() -> Path:
+    """A copy of the test's connections file without the sandbox's raised ceilings, so
+    that a tenant's (the defaults) apply."""
+    from connector_dagster_tests.conftest import IFS_RATE_PER_MIN, ST_RATE_PER_S
+
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    text = path.read_text()
+    for setting in (f", rate_per_min: {IFS_RATE_PER_MIN}", f"\n      rate_per_s: {ST_RATE_PER_S}"):
+        assert setting in text, f"{path} has no {setting.split()[-2]} line"
+        text = text.replace(setting, "")
+    paced = path.with_name(f"tenant-paced-{path.name}")
+    paced.write_text(text)
+    return paced

@@ -40,8 +40,10 @@ def count(base: str, method: str, route_part: str) -> int:
     )
 
 
-def start_write(period: str, go_file: Path | None = None) -> subprocess.Popen[str]:
-    return support.start_write("purchase_orders", period, go_file)
+def start_write(
+    period: str, go_file: Path | None = None, tenant_pace: bool = False
+) -> subprocess.Popen[str]:
+    return support.start_write("purchase_orders", period, go_file, tenant_pace)
 
 
 def write_in_process(period: str) -> dict[str, int]:
@@ -91,7 +93,7 @@ def test_kill9_at_random_points_with_the_database_east_of_utc_leaves_one_po_each
     kills = []
     for trial, period in enumerate(PERIODS[:10]):
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
-        proc = start_write(period)
+        proc = start_write(period, tenant_pace=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
         by_count = trial % 3 != 2
         target = rng.randint(1, 15) if by_count else rng.uniform(0.0, 0.8)

@@ -68,7 +68,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_e
     try:
         for period, kill_after in periods:
             httpx.delete(f"{ifs_base}/_sandbox/requests", timeout=10).raise_for_status()
-            proc = support.start_write(FLOW, period)
+            proc = support.start_write(FLOW, period, tenant_pace=True)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
             while proc.poll() is None and ifs_posts(ifs_base) < kill_after:
                 time.sleep(0.005)
