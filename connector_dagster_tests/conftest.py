@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,40 +15,70 @@ from cryptography.fernet import Fernet
 from connector_dagster.lib import db, migrate
 from connector_dagster.lib.store import Store
 
+TEST_SERVER_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+"""The session's server is thrown away with its data: it never flushes to disk, which
+only matters if the machine itself crashes (a killed client or a stopped server loses
+nothing)."""
+
+TEMPLATE_DB = "connector_template"
+"""A database migrated once per session, copied for each test."""
+
+
+def _admin(url: str, *statements: str) -> None:
+    admin = db.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        admin.close()
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url`."""
+    return server_url.replace("/postgres?", f"/{name}?", 1)
+
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A real PostgreSQL from the pgserver wheel, deleted after the session."""
+    """A real PostgreSQL from the pgserver wheel, deleted after the session, with a
+    migrated template database for `fresh_db`."""
     import pgserver
 
     folder = Path(tempfile.mkdtemp(prefix="connector-pg-"))
     server = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
     try:
-        yield server.get_uri()
+        url = server.get_uri()
+        settings = [f"ALTER SYSTEM SET {k} = {v}" for k, v in TEST_SERVER_SETTINGS.items()]
+        _admin(url, *settings, "SELECT pg_reload_conf()", f'CREATE DATABASE "{TEMPLATE_DB}"')
+        migrate.migrate(database_url(url, TEMPLATE_DB))
+        yield url
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def fresh_db(pg_url: str) -> Iterator[str]:
-    """A new, empty, migrated database on the session's server."""
+def new_database(pg_url: str) -> str:
+    """A new migrated database on the session's server (a copy of its template); its URL."""
     import uuid
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = db.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    url = pg_url.replace("/postgres?", f"/{name}?", 1)
-    migrate.migrate(url)
+    _admin(pg_url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    return database_url(pg_url, name)
+
+
+def drop_database(pg_url: str, url: str) -> None:
+    name = url.split("?", 1)[0].rsplit("/", 1)[1]
+    _admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_db(pg_url: str) -> Iterator[str]:
+    """A new, empty, migrated database on the session's server."""
+    url = new_database(pg_url)
     yield url
-    admin = db.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    drop_database(pg_url, url)
 
 
 @pytest.fixture
@@ -95,6 +126,10 @@ def _no_leftover_defs_state_storage() -> Iterator[None]:
     _current_storage.set(None)
 
 
+FLOW_SETTINGS = {"st_purchase_orders": {"manual_order_no": True}}
+"""Settings of the sandbox connection's flows (every flow there is runs on it) that
+differ from the defaults."""
+
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
 # The sandbox connection's lease bound, short so that a run after a crash waits
@@ -103,6 +138,13 @@ SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 LEASE_TTL_S = 3
 LEASE_RENEW_S = 0.5
 TIMEOUT_S = 4
+IFS_RATE_PER_MIN = 60_000
+ST_RATE_PER_S = 1_000
+"""The sandbox's request ceilings, on both sides (the simulators and the connection):
+far above a tenant's (1,000 a minute, 60 a second), so that a period's writes are
+paced by the simulators on loopback, not by the limiter, and take seconds, not minutes.
+A write that a test kills mid-way runs at a tenant's (`support.start_write`), and
+tests of the ceilings themselves run simulators of their own."""
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +156,13 @@ def sandbox() -> Iterator[dict]:
     connector writes (its look-ups search by creation time)."""
     from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
 
-    config = SandboxConfig(ifs_port=0, st_port=0, now=SANDBOX_CLOCK)
+    config = SandboxConfig(
+        ifs_port=0,
+        st_port=0,
+        now=SANDBOX_CLOCK,
+        ifs_rate_per_min=IFS_RATE_PER_MIN,
+        st_rate_per_s=ST_RATE_PER_S,
+    )
     with SandboxProcess(config) as proc:
         yield proc.info
 
@@ -143,25 +191,34 @@ def sandbox_connection(
     timezone: America/Los_Angeles
     mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
     flows:
-      purchase_orders: {{}}
-      gl_postings: {{}}
-      invoices: {{}}
-      bills: {{}}
-      st_purchase_orders: {{manual_order_no: true}}
+{_flow_lines()}
     leases: {{ttl_s: {LEASE_TTL_S}, renew_s: {LEASE_RENEW_S}}}
     ifs: {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, connect_timeout_s: 1,
-          timeout_s: {TIMEOUT_S}, company: ACME01}}
+          timeout_s: {TIMEOUT_S}, rate_per_min: {IFS_RATE_PER_MIN}, company: ACME01}}
     servicetitan:
       api_url: "{st["api_url"]}"
       auth_url: "{st["auth_url"]}"
       connect_timeout_s: 1
       timeout_s: {TIMEOUT_S}
+      rate_per_s: {ST_RATE_PER_S}
       tenant_id: "{st["tenant_id"]}"
 """
     )
     monkeypatch.setenv("CONNECTOR_CONNECTIONS_FILE", str(path))
     seed_vault(db_env, sandbox)
     yield sandbox
+
+
+def _flow_lines() -> str:
+    """Every flow there is, one line each, with its FLOW_SETTINGS."""
+    from connector_dagster.engine import registry
+
+    lines = []
+    for name in registry.flows():
+        settings = FLOW_SETTINGS.get(name, {})
+        inline = ", ".join(f"{key}: {json.dumps(value)}" for key, value in settings.items())
+        lines.append(f"      {name}: {{{inline}}}")
+    return "\n".join(lines)
 
 
 def seed_vault(url: str, sandbox: dict) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -16,6 +17,7 @@ from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Period
+from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib.settings import PROJECT_ROOT
 
 WRITE_SCRIPT = """
@@ -51,9 +53,9 @@ def materialize(
     flow_name: str, key: str, selection: str | None = None
 ) -> dg.ExecuteInProcessResult:
     """One period of a flow's assets and checks through Dagster (all, or `selection`),
-    on a throwaway instance; a failure is returned, not raised."""
+    on a throwaway in-memory instance; a failure is returned, not raised."""
     d = defs(flow_name)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         return dg.materialize(
             [*d.assets, *d.asset_checks],
             partition_key=key,
@@ -97,14 +99,71 @@ def write_in_process(flow_name: str, key: str) -> dict[str, int]:
         return flow.write(spec, link, key, reads).report.counts()
 
 
-def start_write(flow_name: str, key: str, go_file: Path | None = None) -> subprocess.Popen[str]:
+def sync_first(
+    flow_name: str,
+    key: str,
+    target: Callable[[Link, Any], Any],
+    pick: Callable[[Any], bool] = lambda record: True,
+) -> None:
+    """The period's first record to create (that `pick` accepts), synced by one worker
+    through `target(link, settings)`: what a crash script runs, with a target that ends
+    its process on purpose."""
+    spec = registry.flow(flow_name)
+    link = Link.open("sandbox")
+    settings = flow.settings_of(spec, link)
+    items = spec.source(link, settings).items(read_all(flow_name, link, period(key)))
+    records = [
+        r
+        for r in flow.to_records(spec, items, link.mappings(), settings, key)
+        if r.problem is None and r.op == "upsert" and pick(r)
+    ][:1]
+    Syncer(
+        link.store, target(link, settings), "sandbox", spec.name, workers=1,
+        terms=link.lease_terms(),
+    ).run(records)  # fmt: skip
+
+
+def crash(script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`script` run in a child process that must end with exit code 9 (its target's
+    `os._exit(9)`); its output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, **env), cwd=PROJECT_ROOT, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    return proc
+
+
+def start_write(
+    flow_name: str, key: str, go_file: Path | None = None, tenant_pace: bool = False
+) -> subprocess.Popen[str]:
     """The flow's read and write of a period in a child process; it prints `read` once
-    the period is read and, with `go_file`, writes only once that file exists."""
+    the period is read and, with `go_file`, writes only once that file exists. With
+    `tenant_pace`, at a tenant's request ceilings rather than the sandbox's raised ones:
+    a write a test kills after some creates is still going when it does."""
+    env = dict(os.environ, GO_FILE=str(go_file or ""))
+    if tenant_pace:
+        env["CONNECTOR_CONNECTIONS_FILE"] = str(_tenant_paced())
     return subprocess.Popen(
         [sys.executable, "-c", WRITE_SCRIPT, flow_name, key],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, GO_FILE=str(go_file or "")),
+        env=env,
         cwd=PROJECT_ROOT,
     )
+
+
+def _tenant_paced() -> Path:
+    """A copy of the test's connections file without the sandbox's raised ceilings, so
+    that a tenant's (the defaults) apply."""
+    from connector_dagster_tests.conftest import IFS_RATE_PER_MIN, ST_RATE_PER_S
+
+    path = Path(os.environ["CONNECTOR_CONNECTIONS_FILE"])
+    text = path.read_text()
+    for setting in (f", rate_per_min: {IFS_RATE_PER_MIN}", f"\n      rate_per_s: {ST_RATE_PER_S}"):
+        assert setting in text, f"{path} has no {setting.split()[-2]} line"
+        text = text.replace(setting, "")
+    paced = path.with_name(f"tenant-paced-{path.name}")
+    paced.write_text(text)
+    return paced

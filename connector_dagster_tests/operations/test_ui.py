@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -31,11 +30,12 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from connector_dagster.lib import db, migrate
+from connector_dagster.lib import db
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
 from connector_dagster.systems.vault import Vault, load_keys
 from connector_dagster_tests.browser import ARTIFACTS, FLAGS, chromium
+from connector_dagster_tests.conftest import IFS_RATE_PER_MIN, ST_RATE_PER_S, new_database
 from connector_dagster_tests.dagster_processes import LOCATION, wait_for, webserver_and_daemon
 
 PERIODS = ("2026-06-01", "2026-07-01", "2026-08-01")
@@ -304,18 +304,6 @@ class ServiceTitanUser:
         assert response.status_code == 200, response.text
 
 
-def _database(pg_url: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = db.connect(pg_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    url = pg_url.replace("/postgres?", f"/{name}?", 1)
-    migrate.migrate(url)
-    return url
-
-
 def _connections_file(folder: Path, sandbox: dict[str, Any]) -> Path:
     """The sandbox connection, polled every minute and its changes every 10 s, so that
     the daemon ticks the schedule and the sensor while the test runs."""
@@ -330,9 +318,10 @@ def _connections_file(folder: Path, sandbox: dict[str, Any]) -> Path:
                         "start_period": "2025-10-01",
                         "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
                         "ifs": {"base_url": ifs["base_url"], "realm": ifs["realm"],
-                                "company": "ACME01"},
+                                "company": "ACME01", "rate_per_min": IFS_RATE_PER_MIN},
                         "servicetitan": {"api_url": st["api_url"], "auth_url": st["auth_url"],
-                                         "tenant_id": st["tenant_id"]},
+                                         "tenant_id": st["tenant_id"],
+                                         "rate_per_s": ST_RATE_PER_S},
                         "polling": {"cron": "* * * * *", "change_interval_s": 10},
                         "flows": {"purchase_orders": {}},
                     }
@@ -353,7 +342,7 @@ def deployment(pg_url: str, sandbox: dict[str, Any]) -> Iterator[Deployment]:
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     for base in (sandbox["ifs"]["base_url"], sandbox["servicetitan"]["api_url"]):
         httpx.post(f"{base}/_sandbox/reset", timeout=60).raise_for_status()
-    url = _database(pg_url)
+    url = new_database(pg_url)
     key = Fernet.generate_key().decode()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CONNECTOR_", "DAGSTER_"))},

@@ -22,8 +22,8 @@ from connector_dagster.sandbox.server import running
 from connector_dagster.sandbox.servicetitan import seed as st_seed
 from connector_dagster.sandbox.servicetitan.app import served_routes
 from connector_dagster.sandbox.servicetitan.store import Store
-from connector_dagster_tests.sandbox.servicetitan_support import StSandbox, st_sandbox
-from connector_dagster_tests.sandbox.test_ifs import Ifs, iter_pages, make_config
+from connector_dagster_tests.sandbox.ifs.support import Ifs, iter_pages, make_config
+from connector_dagster_tests.sandbox.servicetitan.support import StSandbox, st_sandbox
 
 CLOCK = "2026-06-15T12:00:00Z"
 # Dates that are plans, not events: an order wants its goods, a bill falls due, later.

@@ -21,8 +21,8 @@ from connector_dagster.cli import main
 from connector_dagster.sandbox.ifs.schema import SETS
 from connector_dagster.sandbox.server import Sandbox, SandboxConfig, SandboxProcess
 from connector_dagster.sandbox.statefile import StateFile, plain
-from connector_dagster_tests.sandbox.servicetitan_support import new_po, wait_until
-from connector_dagster_tests.sandbox.test_ifs import PO, SECRET, Ifs
+from connector_dagster_tests.sandbox.ifs.support import PO, SECRET, Ifs
+from connector_dagster_tests.sandbox.servicetitan.support import new_po, wait_until
 
 CLOCK = "2026-11-16T00:00:00Z"
 VOUCHERS = "/int/ifsapplications/projection/v1/ExternalVoucherHandling.svc/ExternalVoucherSet"

@@ -198,7 +198,7 @@ def test_kill9_mid_write_with_batch_then_a_rerun_leaves_one_posting_set_per_bill
     try:
         clear(ifs)
         keys = postable(st_bills())
-        proc = support.start_write(FLOW, PERIOD)
+        proc = support.start_write(FLOW, PERIOD, tenant_pace=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
         batch = ("POST", "POST ExternalVoucherHandling.svc/$batch")
         while proc.poll() is None and requests(ifs)[batch] < 5:

@@ -38,7 +38,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_entry_per_proposal(
     periods = (("2026-07-01", 3), ("2026-08-01", 9), ("2026-09-01", 1))
     for period, kill_after in periods:  # killed first: their leases lapse meanwhile
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
-        proc = support.start_write("gl_postings", period)
+        proc = support.start_write("gl_postings", period, tenant_pace=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
         while proc.poll() is None and journal_posts(st_base) < kill_after:
             time.sleep(0.01)

@@ -7,9 +7,6 @@ against the sandbox, a real PostgreSQL, a run killed in a child process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from typing import Any
 
@@ -25,19 +22,8 @@ from connector_dagster_tests.flows.postings import failed, postings
 
 CRASH_SCRIPT = """
 import json, os, sys
-from connector_dagster.defs.invoices.spec import SPEC
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
-from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import Syncer
-from connector_dagster_tests.flows.support import period, read_all
-
-link = Link.open("sandbox")
-settings = flow.settings_of(SPEC, link)
-reads = read_all(SPEC.name, link, period(sys.argv[1]))
-records = [r for r in flow.to_records(SPEC, SPEC.source(link, settings).items(reads),
-                                      link.mappings(), settings, sys.argv[1])
-           if r.problem is None and r.op == "upsert"][:1]
+from connector_dagster_tests.flows.support import sync_first
 
 class Crashing(IfsInvoicePostings):
     def create(self, record):
@@ -47,20 +33,14 @@ class Crashing(IfsInvoicePostings):
             print(json.dumps({"target_id": super().create(record)}), flush=True)
         os._exit(9)  # killed before (or after) the create reached IFS
 
-Syncer(link.store, Crashing(link, settings), "sandbox", SPEC.name, workers=1,
-       terms=link.lease_terms()).run(records)
+sync_first("invoices", sys.argv[1], Crashing)
 """
 
 
 def crash(after_create: bool) -> dict[str, Any]:
     """A run of the period that intends one invoice and dies before (or right after) its
     posting set reached IFS: the invoice's key, what was sent, and the set's id if made."""
-    env = dict(os.environ, CRASH_AFTER_CREATE="1" if after_create else "")
-    proc = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, PERIOD], capture_output=True, text=True,
-        timeout=120, env=env, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 9, proc.stderr[-2000:]
+    proc = support.crash(CRASH_SCRIPT, PERIOD, CRASH_AFTER_CREATE="1" if after_create else "")
     said: dict[str, Any] = {}
     for line in proc.stdout.splitlines():
         said.update(json.loads(line))

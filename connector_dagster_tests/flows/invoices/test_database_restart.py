@@ -5,12 +5,7 @@ invoice (five trials)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from connector_dagster.lib.store import Store
-from connector_dagster_tests.conftest import SANDBOX_CLOCK
 from connector_dagster_tests.flows.invoices.test_flow import (
     FLOW,
     assert_posted,
@@ -18,33 +13,17 @@ from connector_dagster_tests.flows.invoices.test_flow import (
     st_invoices,
 )
 from connector_dagster_tests.flows.invoices.test_reliability import CREATES
-from connector_dagster_tests.flows.postings import postings, requests, set_connection
+from connector_dagster_tests.flows.postings import postings, requests
 from connector_dagster_tests.flows.restart import OUTAGES_S, restart_mid_write, stop_points
 from connector_dagster_tests.pg_restart import RestartablePostgres
 
 PERIODS = ["2026-06-01", "2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01"]
-IFS_RATE_PER_MIN = 6000
-"""IFS's request ceiling in this module: six times a tenant's, so that ten writes of a
-period (request by request) fit the suite's time; the test is about fencing, not rate."""
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[dict]:
-    """Both simulators, IFS with a ceiling of IFS_RATE_PER_MIN (overrides the session's)."""
-    from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
-
-    config = SandboxConfig(
-        ifs_port=0, st_port=0, now=SANDBOX_CLOCK, ifs_rate_per_min=IFS_RATE_PER_MIN
-    )
-    with SandboxProcess(config) as proc:
-        yield proc.info
 
 
 def test_a_database_restart_mid_write_then_a_second_run_at_once_posts_each_invoice_once(
     sandbox_connection: dict, restartable_db: RestartablePostgres
 ) -> None:
     ifs = sandbox_connection["ifs"]["base_url"]
-    set_connection(rate_per_min=IFS_RATE_PER_MIN)
     trials = []
     for n, (period, stop_after) in enumerate(zip(PERIODS, stop_points(20261208, 5), strict=True)):
         trial = restart_mid_write(

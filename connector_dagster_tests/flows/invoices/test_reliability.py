@@ -60,7 +60,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_posting_set_per_invoice(
     try:
         for period, kill_after in (("2026-08-01", 3), ("2026-09-01", 11)):
             clear(ifs)
-            proc = support.start_write(FLOW, period)
+            proc = support.start_write(FLOW, period, tenant_pace=True)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
             while proc.poll() is None and requests(ifs)[CREATES[batch]] < kill_after:
                 time.sleep(0.01)

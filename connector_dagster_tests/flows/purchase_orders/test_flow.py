@@ -247,23 +247,8 @@ def test_po_locked_in_servicetitan_becomes_target_locked(sandbox_connection: dic
 
 CRASH_SCRIPT = """
 import os
-from datetime import date
-from connector_dagster.defs.purchase_orders.spec import SPEC
-from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
-from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
-from connector_dagster.engine.records import Period
-from connector_dagster.engine.sync import Syncer
-
-link = Link.open("sandbox")
-settings = flow.settings_of(SPEC, link)
-period = Period("2026-10-01", date(2026, 10, 1), date(2026, 11, 1))
-source = SPEC.source(link, settings)
-reads = {"ifs_purchase_orders": source.read("ifs_purchase_orders", period, {}).frames}
-records = [r for r in flow.to_records(SPEC, source.items(reads), link.mappings(), settings,
-                                      period.key)
-           if r.problem is None and r.op == "upsert"][:1]
+from connector_dagster_tests.flows.support import sync_first
 
 class Crashing(ServiceTitanPurchaseOrders):
     def create(self, record):
@@ -271,19 +256,14 @@ class Crashing(ServiceTitanPurchaseOrders):
         print(record.key, target_id, flush=True)
         os._exit(9)  # killed between the create and the ledger commit
 
-Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1,
-       terms=link.lease_terms()).run(records)
+sync_first("purchase_orders", "2026-10-01", Crashing)
 """
 
 
 def test_process_killed_between_create_and_ledger_commit_leaves_one_po(
     sandbox_connection: dict, db_env: str
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT], capture_output=True, text=True, timeout=120,
-        env=dict(os.environ), check=False,
-    )  # fmt: skip
-    assert proc.returncode == 9, proc.stderr
+    proc = support.crash(CRASH_SCRIPT)
     key, target_id = proc.stdout.split()
     store = Store(db_env)
     assert store.ledger("sandbox", "purchase_orders", [key])[key].status == "pending"
@@ -389,11 +369,7 @@ def test_faulty_servicetitan_still_ends_with_exactly_one_po_each(
 def test_po_cancelled_in_ifs_after_a_crash_mid_create_is_found_and_cancelled(
     sandbox_connection: dict, db_env: str
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT], capture_output=True, text=True, timeout=120,
-        env=dict(os.environ), check=False,
-    )  # fmt: skip
-    assert proc.returncode == 9, proc.stderr
+    proc = support.crash(CRASH_SCRIPT)
     key, target_id = proc.stdout.split()
     edit_po(sandbox_connection, key, Objstate="Cancelled")
     assert materialize().success

@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,8 +40,10 @@ def count(base: str, method: str, route_part: str) -> int:
     )
 
 
-def start_write(period: str, go_file: Path | None = None) -> subprocess.Popen[str]:
-    return support.start_write("purchase_orders", period, go_file)
+def start_write(
+    period: str, go_file: Path | None = None, tenant_pace: bool = False
+) -> subprocess.Popen[str]:
+    return support.start_write("purchase_orders", period, go_file, tenant_pace)
 
 
 def write_in_process(period: str) -> dict[str, int]:
@@ -92,7 +93,7 @@ def test_kill9_at_random_points_with_the_database_east_of_utc_leaves_one_po_each
     kills = []
     for trial, period in enumerate(PERIODS[:10]):
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
-        proc = start_write(period)
+        proc = start_write(period, tenant_pace=True)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
         by_count = trial % 3 != 2
         target = rng.randint(1, 15) if by_count else rng.uniform(0.0, 0.8)
@@ -142,22 +143,8 @@ def test_two_overlapping_runs_of_a_period_write_each_po_once(
 
 HALF_SCRIPT = """
 import os
-from datetime import date
-from connector_dagster.defs.purchase_orders.spec import SPEC
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
-from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
-from connector_dagster.engine.records import Period
-from connector_dagster.engine.sync import Syncer
-
-link = Link.open("sandbox")
-settings = flow.settings_of(SPEC, link)
-period = Period("2026-10-01", date(2026, 10, 1), date(2026, 11, 1))
-source = SPEC.source(link, settings)
-reads = {"ifs_purchase_orders": source.read("ifs_purchase_orders", period, {}).frames}
-records = [r for r in flow.to_records(SPEC, source.items(reads), link.mappings(), settings,
-                                      period.key)
-           if r.problem is None and r.op == "upsert"][:1]
+from connector_dagster_tests.flows.support import sync_first
 
 class Crashing(ServiceTitanPurchaseOrders):
     def create(self, record):
@@ -166,18 +153,12 @@ class Crashing(ServiceTitanPurchaseOrders):
             print(super().create(record), flush=True)
         os._exit(9)  # killed before (or after) the create reached ServiceTitan
 
-Syncer(link.store, Crashing(link, settings), "sandbox", "purchase_orders", workers=1,
-       terms=link.lease_terms()).run(records)
+sync_first("purchase_orders", "2026-10-01", Crashing)
 """
 
 
 def crash(after_create: bool) -> list[str]:
-    env = dict(os.environ, CRASH_AFTER_CREATE="1" if after_create else "")
-    proc = subprocess.run(
-        [sys.executable, "-c", HALF_SCRIPT], capture_output=True, text=True, timeout=120,
-        env=env, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 9, proc.stderr
+    proc = support.crash(HALF_SCRIPT, CRASH_AFTER_CREATE="1" if after_create else "")
     return proc.stdout.split()
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -70,7 +68,7 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_e
     try:
         for period, kill_after in periods:
             httpx.delete(f"{ifs_base}/_sandbox/requests", timeout=10).raise_for_status()
-            proc = support.start_write(FLOW, period)
+            proc = support.start_write(FLOW, period, tenant_pace=True)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
             while proc.poll() is None and ifs_posts(ifs_base) < kill_after:
                 time.sleep(0.005)
@@ -92,20 +90,8 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_po_each(east_of_utc: dict, db_e
 
 CRASH_SCRIPT = """
 import os
-from connector_dagster.kits.purchase_orders.provenance import reference_marker
-from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.defs.st_purchase_orders.target import IfsRaisedPurchaseOrders
-from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
-from connector_dagster.engine.sync import Syncer
-from connector_dagster_tests.flows.support import period, read_all
-
-link = Link.open("sandbox")
-settings = flow.settings_of(SPEC, link)
-reads = read_all(SPEC.name, link, period("2026-10-01"))
-records = [r for r in flow.to_records(SPEC, SPEC.source(link, settings).items(reads),
-                                      link.mappings(), settings, "2026-10-01")
-           if r.problem is None and r.op == "upsert" and len(r.payload["lines"]) > 1][:1]
+from connector_dagster_tests.flows.support import sync_first
 
 class Crashing(IfsRaisedPurchaseOrders):
     def _apply_lines(self, record, order_no, current):
@@ -114,19 +100,14 @@ class Crashing(IfsRaisedPurchaseOrders):
         self.ifs.create(self.settings.lines_set, first)
         os._exit(9)  # killed after the header and its first line, before the others
 
-Syncer(link.store, Crashing(link, settings), "sandbox", SPEC.name, workers=1,
-       terms=link.lease_terms()).run(records)
+sync_first("st_purchase_orders", "2026-10-01", Crashing, lambda r: len(r.payload["lines"]) > 1)
 """
 
 
 def test_a_crash_between_a_header_and_its_lines_is_completed_by_the_rerun(
     sandbox_connection: dict, db_env: str
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT], capture_output=True, text=True, timeout=120,
-        env=dict(os.environ), check=False, cwd=Path(__file__).parents[3],
-    )  # fmt: skip
-    assert proc.returncode == 9, proc.stderr[-2000:]
+    proc = support.crash(CRASH_SCRIPT)
     key, order_no = proc.stdout.split()
     assert materialize().success
     st = st_raised()

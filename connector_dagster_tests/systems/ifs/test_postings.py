@@ -17,8 +17,7 @@ from connector_dagster.systems.ifs import batch as ifs_batch
 from connector_dagster.systems.ifs.batch import BatchRequest
 from connector_dagster.systems.ifs.client import IfsClient, refusal
 from connector_dagster.systems.ifs.postings import PostingSets, PostingWriter, amounts, changes
-from connector_dagster_tests.sandbox.ifs_support import fresh, project_client, simulator
-from connector_dagster_tests.sandbox.test_ifs import Ifs
+from connector_dagster_tests.sandbox.ifs.support import Ifs, fresh, project_client, simulator
 
 SETS = PostingSets(
     headers_set="ExternalVoucherHandling.svc/ExternalVoucherSet",
