@@ -187,7 +187,7 @@ def test_tax_zones_and_gl_accounts_match_world(seeded: StSandbox) -> None:
     ]
     assert [(a["id"], a["number"]) for a in accounts] == [
         (a.st_account_id, a.ifs_account) for a in world.GL_ACCOUNTS
-    ]
+    ] + [(int(a.code), a.number or "") for a in world.ST_EXTRA_GL_ACCOUNTS if a.active]
     assert [a["id"] for a in by_number["data"]] == [401, 501]
     assert seeded.ok("GET", "accounting", "gl-accounts/220")["name"] == "Sales Tax Payable"
     assert seeded.get("accounting", "gl-accounts/999").status_code == 404
