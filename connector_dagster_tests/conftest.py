@@ -133,10 +133,11 @@ differ from the defaults."""
 SANDBOX_CLOCK = "2026-11-16T00:00:00Z"
 
 # The sandbox connection's lease bound, short so that a run after a crash waits
-# seconds, not minutes, for the dead step's leases: lease 3 s, renewed every 0.5 s,
-# requests answered within 1 + 1 + TIMEOUT_S s on the loopback simulators.
-LEASE_TTL_S = 3
-LEASE_RENEW_S = 0.5
+# seconds, not minutes, for the dead step's leases: lease 6 s, renewed every 1 s (3 s
+# lapsed under a load average of 14 on 2 cores: renewals starved and the fence stopped
+# the writes); requests answered within 1 + 1 + TIMEOUT_S s on the loopback simulators.
+LEASE_TTL_S = 6
+LEASE_RENEW_S = 1
 TIMEOUT_S = 4
 IFS_RATE_PER_MIN = 60_000
 ST_RATE_PER_S = 1_000
