@@ -39,6 +39,7 @@ from connector_dagster.lib.settings import (
     ENV_FILE_HEADER,
     MASTER_KEY_VAR,
     PROJECT_ROOT,
+    UI_URL_VAR,
     ConfigError,
     dagster_home,
     env_file,
@@ -134,6 +135,7 @@ def _run(options: DevOptions, stop: _StopSignal, started: ExitStack) -> int:
         DAGSTER_PG_URL_VAR: db.dagster_url(url),
         "DAGSTER_HOME": str(home),
         MASTER_KEY_VAR: os.environ.get(MASTER_KEY_VAR) or _dev_master_key(home),
+        UI_URL_VAR: f"http://{_reachable(options.host)}:{options.port}",
     }
     os.environ.update(settings)
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")

@@ -28,6 +28,7 @@ from connector_dagster.engine.summary import (
     summary_metadata,
 )
 from connector_dagster.engine.sync import WriteStopped
+from connector_dagster.lib.settings import run_link
 
 CHECK = "pandera_schema"
 RECORD_CHECK = "pandera_records"
@@ -381,7 +382,8 @@ def failed_metadata(failed: dict[str, tuple[str, str]]) -> dict[str, Any]:
 def outcome_line(connection: str, flow_name: str, period: str, report: Any, run_id: str) -> str:
     """What a write did, in one line (the shell's `dagster asset materialize` prints it)."""
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v)
-    return f"{connection} {flow_name} {period[:7]}: {counts or 'nothing to write'}; run {run_id}"
+    done = counts or "nothing to write"
+    return f"{connection} {flow_name} {period[:7]}: {done}; run {run_link(run_id)}"
 
 
 def plan_line(connection: str, flow_name: str, period: str, result: flow.WriteResult) -> str:

@@ -15,6 +15,8 @@ DAGSTER_PG_URL_VAR = "CONNECTOR_DAGSTER_PG_URL"
 SQL_DIR_VAR = "CONNECTOR_SQL_DIR"
 ENV_FILE_VAR = "CONNECTOR_ENV_FILE"
 ALERT_WEBHOOK_VAR = "CONNECTOR_ALERT_WEBHOOK_URL"
+UI_URL_VAR = "CONNECTOR_DAGSTER_UI_URL"
+"""Where Dagster's UI answers (`make dev` sets it): a run's outcome line links the run."""
 
 ENV_FILE_HEADER = "# Written by `connector-dagster dev` (make dev)"
 """The first line of a `.env` that `connector-dagster dev` wrote and may rewrite or remove."""
@@ -60,3 +62,10 @@ def require(var: str, what: str) -> str:
     if not value:
         raise ConfigError(f"{var} is not set: it holds {what}; {HOW_TO_SET}")
     return value
+
+
+def run_link(run_id: str) -> str:
+    """A run's page in Dagster's UI when its address is known (`$CONNECTOR_DAGSTER_UI_URL`),
+    else the run's id."""
+    ui = (os.environ.get(UI_URL_VAR) or "").rstrip("/")
+    return f"{ui}/runs/{run_id}" if ui else run_id

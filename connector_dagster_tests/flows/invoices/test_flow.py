@@ -4,6 +4,7 @@ the sandbox and a real PostgreSQL, compared through both APIs."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -120,10 +121,17 @@ def test_the_readme_command_posts_each_invoice_once_and_a_rerun_writes_nothing(
 ) -> None:
     dagster = Path(sys.executable).parent / "dagster"
     proc = subprocess.run(
-        [str(dagster), *COMMAND], cwd=PROJECT_ROOT, env=dict(os.environ), capture_output=True,
-        text=True, timeout=600, check=False,
+        [str(dagster), *COMMAND], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        env=dict(os.environ, CONNECTOR_DAGSTER_UI_URL="http://127.0.0.1:3000"),
+        timeout=600, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # what the write did, in a line, with the run's page in the UI (`make dev`'s .env
+    # names the UI's address)
+    assert re.search(
+        r"sandbox invoices 2026-10: created \d+.*; run http://127\.0\.0\.1:3000/runs/[0-9a-f-]{36}",
+        proc.stdout + proc.stderr,
+    ), proc.stderr[-3000:]
     invoices = st_invoices()
     keys = postable(invoices)
     assert len(keys) > 40 and any(not i["active"] for i in invoices.values())
