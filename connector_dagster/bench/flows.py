@@ -20,6 +20,7 @@ their jobs; records per second and requests.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
@@ -66,10 +67,16 @@ def sandbox_environment(
     flows: tuple[str, ...] = ("purchase_orders",),
     batch: bool = False,
     period_orders: dict[str, int] | None = None,
+    *,
+    faults_file: Path | None = None,
+    rates: dict[str, float] | None = None,
+    blocks: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """A sandbox, a migrated database and a connection `sandbox` to it running `flows`
     (credentials in the vault, a development master key; `batch`: IFS `$batch` on), set
-    in this process's environment."""
+    in this process's environment (and so in the processes it spawns). `faults_file`:
+    the sandbox's fault profile; `rates`: its ceilings (`st_rate_per_s`,
+    `ifs_rate_per_min`); `blocks`: more settings of the connection's system blocks."""
     from connector_dagster.lib.store import Store
     from connector_dagster.systems.vault import Vault
 
@@ -80,32 +87,37 @@ def sandbox_environment(
         scale=scale,
         latency_ms=latency_ms,
         period_orders=period_orders or {},
+        **(rates or {}),
     )
+    blocks = blocks or {}
     with (
         bench_database() as url,
-        SandboxProcess(config) as sandbox,
+        SandboxProcess(config, faults_file=faults_file) as sandbox,
         tempfile.TemporaryDirectory(prefix="connector-bench-") as folder,
     ):
         info = sandbox.info
         label = database_label(url)  # before the environment names the database
         ifs, st = info["ifs"], info["servicetitan"]
-        path = Path(folder) / "connections.yaml"
-        path.write_text(
-            f"""connections:
-  sandbox:
-    timezone: America/Los_Angeles
-    mappings: {PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"}
-    flows: {{{", ".join(f"{name}: {{}}" for name in flows)}}}
-    ifs:
-      {{base_url: "{ifs["base_url"]}", realm: {ifs["realm"]}, company: ACME01,
-       batch: {str(batch).lower()}}}
-    servicetitan:
-      api_url: "{st["api_url"]}"
-      auth_url: "{st["auth_url"]}"
-      tenant_id: "{st["tenant_id"]}"
-""",
-            encoding="utf-8",
-        )
+        connection = {
+            "timezone": "America/Los_Angeles",
+            "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
+            "flows": {name: {} for name in flows},
+            "ifs": {
+                "base_url": ifs["base_url"],
+                "realm": ifs["realm"],
+                "company": "ACME01",
+                "batch": batch,
+                **blocks.get("ifs", {}),
+            },
+            "servicetitan": {
+                "api_url": st["api_url"],
+                "auth_url": st["auth_url"],
+                "tenant_id": str(st["tenant_id"]),
+                **blocks.get("servicetitan", {}),
+            },
+        }
+        path = Path(folder) / "connections.yaml"  # JSON is YAML
+        path.write_text(json.dumps({"connections": {"sandbox": connection}}, indent=2))
         os.environ.update(
             {
                 DATABASE_URL_VAR: url,
@@ -121,7 +133,12 @@ def sandbox_environment(
             for field in ("client_id", "client_secret", "app_key", "webhook_key"):
                 vault.set("sandbox", "servicetitan", field, st[field])
             store.close()
-            yield {"info": info, "database": label, "sandbox_peak_mb": lambda: _peak_mb(sandbox)}
+            yield {
+                "info": info,
+                "database": label,
+                "database_url": url,
+                "sandbox_peak_mb": lambda: _peak_mb(sandbox),
+            }
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -216,20 +233,20 @@ def _ifs_postings(env: dict[str, Any]) -> dict[str, Any]:
 
 def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
     """F3's two reads of the period, timed one after the other."""
-    from connector_dagster.defs.invoices.source import INVOICES, JOBS
     from connector_dagster.engine import flow, registry
     from connector_dagster.engine.link import Link
 
     spec = registry.flow("invoices")
+    invoices_read, jobs_read = (read.name for read in spec.reads)  # the jobs of the invoices
     st_base = env["info"]["servicetitan"]["api_url"]
     period = _period()
     with Link.open("sandbox") as link:
         link.servicetitan.get("settings", "business-units", {"pageSize": 1})  # token, pools
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=30).raise_for_status()
         started = time.perf_counter()
-        invoices = flow.read(spec, link, INVOICES, period, {})
+        invoices = flow.read(spec, link, invoices_read, period, {})
         middle = time.perf_counter()
-        jobs = flow.read(spec, link, JOBS, period, {INVOICES: invoices.frames})
+        jobs = flow.read(spec, link, jobs_read, period, {invoices_read: invoices.frames})
         ended = time.perf_counter()
     calls = _requests(st_base)
     count = len(invoices.frames["invoices"])
@@ -272,7 +289,6 @@ def _per(counts: dict[str, int], documents: int) -> dict[str, float]:
 
 
 def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) -> dict:
-    from connector_dagster.defs.purchase_orders.spec import SPEC
     from connector_dagster.defs.resources import build_resources
     from connector_dagster.engine import registry
     from connector_dagster.engine.build import build
@@ -283,7 +299,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     ifs_base = env["info"]["ifs"]["base_url"]
     for base in (st_base, ifs_base):
         httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
-    defs = build(SPEC, registry.connection("sandbox"))
+    defs = build(registry.flow("purchase_orders"), registry.connection("sandbox"))
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             list(defs.assets),

@@ -8,32 +8,38 @@ import argparse
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
+
+
+def _between(convert: Callable[[str], N], noun: str, low: N, high: N) -> Callable[[str], N]:
+    """An argparse type: `convert(text)`, refused unless it is `noun` in `low..high`."""
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{_shown(value)} is not in {_shown(low)}..{_shown(high)}"
+            )
+        return value
+
+    return parse
+
+
+def _shown(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
-        return value
-
-    return parse
+    return _between(int, "a whole number", low, high)
 
 
 def float_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value:g} is not in {low:g}..{high:g}")
-        return value
-
-    return parse
+    return _between(float, "a number", low, high)
 
 
 def period(text: str) -> str:

@@ -14,6 +14,7 @@ from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.link import Link
 from connector_dagster.engine.money import by_measure
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
+from connector_dagster.engine.protocols import ChangeCheck, LedgerStore, Target
 from connector_dagster.engine.records import Frames, Item, Outbound, Period, Read
 from connector_dagster.engine.spec import FlowSpec
 from connector_dagster.engine.sync import Syncer, SyncReport
@@ -104,6 +105,35 @@ def vanished(spec: FlowSpec, link: Link, period_key: str, present: set[str]) -> 
     ]
 
 
+def syncer(
+    spec: FlowSpec,
+    link: Link,
+    target: Target,
+    *,
+    store: LedgerStore | None = None,
+    source: ChangeCheck | None = None,
+    run_id: str | None = None,
+    mapping_version: str | None = None,
+    workers: int | None = None,
+) -> Syncer:
+    """The write protocol of `spec` on this connection, as its write step runs it: the
+    connection's ledger (`store`: a plan's read-only one) and lease terms, the flow's
+    record label, the source's change check (`source`), `workers` writer threads
+    (default: the protocol's)."""
+    return Syncer(
+        store or link.store,
+        target,
+        link.name,
+        spec.name,
+        run_id=run_id,
+        mapping_version=mapping_version,
+        label=spec.record_label,
+        source=source,
+        terms=link.lease_terms(),
+        **({"workers": workers} if workers else {}),
+    )
+
+
 @dataclass(frozen=True)
 class WriteResult:
     report: SyncReport
@@ -153,16 +183,14 @@ def write(
         records += [r for r in gone if only is None or r.key in only]
     target = spec.target(link, settings)
     planner = PlanTarget(target) if plan else None
-    report = Syncer(
-        ReadOnlyStore(link.store) if plan else link.store,
+    report = syncer(
+        spec,
+        link,
         planner or target,
-        link.name,
-        spec.name,
+        store=ReadOnlyStore(link.store) if plan else None,
+        source=source,
         run_id=run_id,
         mapping_version=maps.version,
-        label=spec.record_label,
-        source=source,
-        terms=link.lease_terms(),
     ).run(records)
     planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
     upserts = [r for r in records if r.op == "upsert"]
