@@ -35,8 +35,8 @@ import httpx
 
 from connector_dagster.bench.flows import sandbox_environment
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Outbound
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import SyncReport
 from connector_dagster.kits.purchase_orders.provenance import (
     marked_order,
@@ -181,17 +181,17 @@ def _write(
         for index in indexes
         for key in [f"{marker}-{index:05d}"]
     ]
-    with Link.open(CONNECTION) as link:
-        # The client is built here, before the writer threads: built by them at once,
-        # each would build its own (Link.client is not guarded) and the count would miss.
-        client = link.client(spec.write.system)
-        target = spec.target(link, flow.settings_of(spec, link))
-        syncer = flow.syncer(spec, link, target, workers=options.workers)
+    with Session.open(CONNECTION) as session:
+        # The client is built here, before the writer threads, so that its token fetch
+        # is not timed with the writes.
+        client = session.client(spec.write.system)
+        target = spec.target(session, flow.settings_of(spec, session))
+        syncer = flow.syncer(spec, session, target, workers=options.workers)
         ready()
         started = time.monotonic()
         report = syncer.run(records)
         wall = time.monotonic() - started
-        sent = client.engine.requests_sent
+        sent = client.transport.requests_sent
     return {"requests": sent, "wall_s": wall, **_outcomes(report)}
 
 
@@ -263,8 +263,8 @@ def _worker(
 def _grants(url: str, system: str) -> int:
     """Slots the shared limiter of `system` granted (every request of every worker takes
     one); the bucket's row is removed, as its sandbox is gone after the run."""
-    with Link.open(CONNECTION) as link:
-        limiter: Limiter = link.client(system).engine.limiter
+    with Session.open(CONNECTION) as session:
+        limiter: Limiter = session.client(system).transport.limiter
     assert isinstance(limiter, SharedRateLimiter), "the workers share a limiter"
     with db.transaction(url) as cur:
         cur.execute(

@@ -9,16 +9,16 @@ import os
 import dagster as dg
 
 from connector_dagster.engine.build import build
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import inbox
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.engine.example_flow import spec as example
 from connector_dagster_tests.engine.test_build import sandbox_connection
 
 
-class ExampleLink(Link):
+class ExampleSession(Session):
     @classmethod
-    def open(cls, name: str) -> Link:
+    def open(cls, name: str) -> Session:
         return cls(sandbox_connection(), Store(os.environ["CONNECTOR_DATABASE_URL"]),
                    owns_store=True)  # fmt: skip
 
@@ -32,7 +32,7 @@ def test_events_become_one_run_per_period_and_are_processed_once_it_exists(
 ) -> None:
     from connector_dagster.engine import inbox_sensor as module
 
-    monkeypatch.setattr(module, "Link", ExampleLink)
+    monkeypatch.setattr(module, "Session", ExampleSession)
     [sensor] = [s for s in build(example.SPEC, sandbox_connection()).sensors if "inbox" in s.name]
     store = Store(db_env)
     with dg.instance_for_test() as instance:

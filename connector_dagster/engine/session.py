@@ -4,6 +4,7 @@ the store's database) and its mappings. One per step; closed after it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Generic, TypeVar
 
 from connector_dagster import systems
@@ -22,7 +23,7 @@ STORE_CONNECTIONS = 20
 """Enough for a write step's writer threads, its checks and its leases at once."""
 
 
-class Link:
+class Session:
     """Everything a flow's source and target need of one connection."""
 
     def __init__(
@@ -37,12 +38,13 @@ class Link:
         self.store = store
         self._owns_store = owns_store
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self._master_key = master_key
 
     @classmethod
     def open(
         cls, name: str, database_url: str | None = None, master_key: str | None = None
-    ) -> Link:
+    ) -> Session:
         """The connection `name` of the connections file, on the connector's database
         (`database_url`, else CONNECTOR_DATABASE_URL); the vault's key is `master_key`,
         else CONNECTOR_MASTER_KEY."""
@@ -59,16 +61,23 @@ class Link:
 
     def client(self, system: str) -> Any:
         """The client of `system` for this connection, built on first use with the
-        connection's block and the system's credentials from the vault."""
-        if system not in self._clients:
-            spec = systems.get(system)
-            secrets = self.vault().require(self.name, system, spec.secrets)
-            context = ClientContext(self.name, self.store.url)
-            self._clients[system] = spec.client(self.connection.system(system), secrets, context)
-        return self._clients[system]
+        connection's block and the system's credentials from the vault. A step's writer
+        threads reach for it together: one of them builds it, the others wait for it (one
+        client, one token, closed with the session)."""
+        client = self._clients.get(system)
+        if client is not None:
+            return client
+        with self._clients_lock:
+            if system not in self._clients:
+                spec = systems.get(system)
+                secrets = self.vault().require(self.name, system, spec.secrets)
+                context = ClientContext(self.name, self.store.url)
+                block = self.connection.system(system)
+                self._clients[system] = spec.client(block, secrets, context)
+            return self._clients[system]
 
     def __getattr__(self, name: str) -> Any:
-        """`link.ifs`, `link.servicetitan`: the client of each registered system."""
+        """`session.ifs`, `session.servicetitan`: the client of each registered system."""
         if name.startswith("_") or name not in systems.registered():
             raise AttributeError(name)
         return self.client(name)
@@ -87,12 +96,13 @@ class Link:
         return mapping.load(self.store, self.name, tables)
 
     def close(self) -> None:
-        while self._clients:
-            self._clients.popitem()[1].close()
+        with self._clients_lock:
+            while self._clients:
+                self._clients.popitem()[1].close()
         if self._owns_store:
             self.store.close()
 
-    def __enter__(self) -> Link:
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,9 +110,9 @@ class Link:
 
 
 class FlowPart(Generic[S]):
-    """Base of a flow's source or target: built per step from the connection's link and
-    the flow's settings (`self.link`, `self.settings`)."""
+    """Base of a flow's source or target: built per step from the connection's session and
+    the flow's settings (`self.session`, `self.settings`)."""
 
-    def __init__(self, link: Link, settings: S) -> None:
-        self.link = link
+    def __init__(self, session: Session, settings: S) -> None:
+        self.session = session
         self.settings = settings
