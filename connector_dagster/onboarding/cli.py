@@ -62,12 +62,12 @@ def add_mapping_commands(group: Any) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.onboarding import findings
     from connector_dagster.onboarding.check import check
 
-    with Link.open(args.connection) as link:
-        found = check(link)
+    with Session.open(args.connection) as session:
+        found = check(session)
     print(findings.as_json(found) if args.format == "json" else findings.as_text(found))
     return 1 if findings.blocked_flows(found) or any(not f.ok for f in found) else 0
 
@@ -78,11 +78,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     if args.master_data:
         suggestions, name = _suggest_from_files(args)
     elif args.connection:
-        from connector_dagster.engine.link import Link
+        from connector_dagster.engine.session import Session
         from connector_dagster.onboarding.suggest import suggest
 
-        with Link.open(args.connection) as link:
-            suggestions, name = suggest(link), f"connection {link.name}"
+        with Session.open(args.connection) as session:
+            suggestions, name = suggest(session), f"connection {session.name}"
     else:
         args.parser.error("give --connection C, or --master-data DIR to read files offline")
     if args.mappings and not args.master_data:
@@ -115,10 +115,10 @@ def _suggest_from_files(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.onboarding.coverage import as_json, as_text, coverage
 
-    with Link.open(args.connection) as link:
-        result = coverage(link, args.period)
+    with Session.open(args.connection) as session:
+        result = coverage(session, args.period)
     print(as_json(result) if args.format == "json" else as_text(result))
     return 0

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.numbers import decimal_or_none
@@ -289,92 +289,92 @@ BUILD: dict[str, Callable[[_Row, Master], Record]] = {
 # -- read from the systems ---------------------------------------------------------------
 
 
-def flow_setting(link: Link, name: str, default: str) -> str:
+def flow_setting(session: Session, name: str, default: str) -> str:
     """A setting some flows have (`accounts_set`): an enabled flow's value, else any
     flow's, else `default`."""
-    flows = sorted(link.connection.flows.items(), key=lambda f: (not f[1].enabled, f[0]))
+    flows = sorted(session.connection.flows.items(), key=lambda f: (not f[1].enabled, f[0]))
     return next((str(getattr(s, name)) for _, s in flows if hasattr(s, name)), default)
 
 
-def _ifs_rows(link: Link, entity_set: str, fields: list[str], keys: tuple[str, ...],
+def _ifs_rows(session: Session, entity_set: str, fields: list[str], keys: tuple[str, ...],
               filter: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    return list(link.client("ifs").query(entity_set, filter=filter, select=fields, keys=keys))
+    return list(session.client("ifs").query(entity_set, filter=filter, select=fields, keys=keys))
 
 
-def _company(link: Link) -> str:
-    return odata.eq("Company", link.connection.system("ifs").company)
+def _company(session: Session) -> str:
+    return odata.eq("Company", session.connection.system("ifs").company)
 
 
-def _live_ifs_suppliers(link: Link) -> list[dict[str, Any]]:
-    rows = _ifs_rows(link, SUPPLIERS_SET, ["VendorNo", "Name", "Objstate"], ("VendorNo",))
+def _live_ifs_suppliers(session: Session) -> list[dict[str, Any]]:
+    rows = _ifs_rows(session, SUPPLIERS_SET, ["VendorNo", "Name", "Objstate"], ("VendorNo",))
     return [{"code": r["VendorNo"], "name": r["Name"], "active": r.get("Objstate") != "Blocked"}
             for r in rows]  # fmt: skip
 
 
-def _live_ifs_accounts(link: Link) -> list[dict[str, Any]]:
-    entity_set = flow_setting(link, "accounts_set", ACCOUNTS_SET)
-    rows = _ifs_rows(link, entity_set, ["Company", "Account", "Description"],
-                     ("Company", "Account"), _company(link))  # fmt: skip
+def _live_ifs_accounts(session: Session) -> list[dict[str, Any]]:
+    entity_set = flow_setting(session, "accounts_set", ACCOUNTS_SET)
+    rows = _ifs_rows(session, entity_set, ["Company", "Account", "Description"],
+                     ("Company", "Account"), _company(session))  # fmt: skip
     return [{"code": r["Account"], "name": r["Description"]} for r in rows]
 
 
-def _live_ifs_tax_codes(link: Link) -> list[dict[str, Any]]:
-    rows = _ifs_rows(link, TAX_CODES_SET, ["Company", "FeeCode", "Description", "FeeRate",
-                     "Objstate"], ("Company", "FeeCode"), _company(link))  # fmt: skip
+def _live_ifs_tax_codes(session: Session) -> list[dict[str, Any]]:
+    rows = _ifs_rows(session, TAX_CODES_SET, ["Company", "FeeCode", "Description", "FeeRate",
+                     "Objstate"], ("Company", "FeeCode"), _company(session))  # fmt: skip
     return [{"code": r["FeeCode"], "name": r["Description"], "rate": r.get("FeeRate"),
              "active": r.get("Objstate") == "Active"} for r in rows]  # fmt: skip
 
 
-def _live_ifs_sites(link: Link) -> list[dict[str, Any]]:
+def _live_ifs_sites(session: Session) -> list[dict[str, Any]]:
     fields = ["Contract", "Description", "Company", "Address1", "City", "State", "ZipCode"]
-    rows = _ifs_rows(link, SITES_SET, fields, ("Contract",), _company(link))
+    rows = _ifs_rows(session, SITES_SET, fields, ("Contract",), _company(session))
     return [{"code": r["Contract"], "name": r["Description"], "street": r.get("Address1"),
              "city": r.get("City"), "state": r.get("State"), "zip": r.get("ZipCode")}
             for r in rows]  # fmt: skip
 
 
-def _live_ifs_parts(link: Link) -> list[dict[str, Any]]:
-    rows = _ifs_rows(link, PARTS_SET, ["PartNo", "Description"], ("PartNo",))
+def _live_ifs_parts(session: Session) -> list[dict[str, Any]]:
+    rows = _ifs_rows(session, PARTS_SET, ["PartNo", "Description"], ("PartNo",))
     return [{"code": r["PartNo"], "name": r["Description"]} for r in rows]
 
 
-def _live_ifs_cost_centres(link: Link) -> list[dict[str, Any]]:
-    part = flow_setting(link, "cost_centre_part", COST_CENTRE_PART).removeprefix("Code")
+def _live_ifs_cost_centres(session: Session) -> list[dict[str, Any]]:
+    part = flow_setting(session, "cost_centre_part", COST_CENTRE_PART).removeprefix("Code")
     today = date.today().isoformat()
     rows = _ifs_rows(
-        link, CODE_PART_VALUES_SET,
+        session, CODE_PART_VALUES_SET,
         ["Company", "CodePart", "CodePartValue", "Description", "ValidUntil"],
         ("Company", "CodePart", "CodePartValue"),
-        odata.and_(_company(link), odata.eq("CodePart", part)),
+        odata.and_(_company(session), odata.eq("CodePart", part)),
     )  # fmt: skip
     return [{"code": r["CodePartValue"], "name": r["Description"], "company": r["Company"],
              "active": not r.get("ValidUntil") or str(r["ValidUntil"]) >= today}
             for r in rows]  # fmt: skip
 
 
-def _st(link: Link, module: str, path: str) -> list[dict[str, Any]]:
-    return list(link.client("servicetitan").iter_pages(module, path, {"active": "Any"}))
+def _st(session: Session, module: str, path: str) -> list[dict[str, Any]]:
+    return list(session.client("servicetitan").iter_pages(module, path, {"active": "Any"}))
 
 
 def _flat_place(address: dict[str, Any] | None) -> dict[str, Any]:
     return {k: (address or {}).get(k) for k in PLACE}
 
 
-def _live_st_vendors(link: Link) -> list[dict[str, Any]]:
+def _live_st_vendors(session: Session) -> list[dict[str, Any]]:
     return [{"id": r["id"], "name": r["name"], "active": bool(r["active"])}
-            for r in _st(link, "inventory", "vendors")]  # fmt: skip
+            for r in _st(session, "inventory", "vendors")]  # fmt: skip
 
 
-def _live_st_gl_accounts(link: Link) -> list[dict[str, Any]]:
+def _live_st_gl_accounts(session: Session) -> list[dict[str, Any]]:
     return [{"id": r["id"], "number": r.get("number"), "name": r["name"],
              "active": bool(r["active"]), "default_account_type": r.get("defaultAccountType")}
-            for r in _st(link, "accounting", "gl-accounts")]  # fmt: skip
+            for r in _st(session, "accounting", "gl-accounts")]  # fmt: skip
 
 
-def _live_st_tax_zones(link: Link) -> list[dict[str, Any]]:
+def _live_st_tax_zones(session: Session) -> list[dict[str, Any]]:
     """Tax zones with one rate (a zone of several rates is matched by name only)."""
     found = []
-    for zone in _st(link, "accounting", "tax-zones"):
+    for zone in _st(session, "accounting", "tax-zones"):
         rates = {decimal_or_none(r.get("taxRate")) for r in zone.get("rates") or []}
         rate = rates.pop() if len(rates) == 1 else None
         found.append({"id": zone["id"], "name": zone.get("name"),
@@ -383,31 +383,31 @@ def _live_st_tax_zones(link: Link) -> list[dict[str, Any]]:
     return found
 
 
-def _live_st_business_units(link: Link) -> list[dict[str, Any]]:
+def _live_st_business_units(session: Session) -> list[dict[str, Any]]:
     return [{"id": r["id"], "name": r.get("name"), "account_code": r.get("accountCode"),
              "active": bool(r.get("active", True)), **_flat_place(r.get("address"))}
-            for r in _st(link, "settings", "business-units")]  # fmt: skip
+            for r in _st(session, "settings", "business-units")]  # fmt: skip
 
 
-def _live_st_inventory_locations(link: Link) -> list[dict[str, Any]]:
+def _live_st_inventory_locations(session: Session) -> list[dict[str, Any]]:
     return [{"id": r["id"], "name": r.get("name"), "active": bool(r.get("active", True)),
              **_flat_place(r.get("address"))}
-            for r in _st(link, "inventory", "warehouses")]  # fmt: skip
+            for r in _st(session, "inventory", "warehouses")]  # fmt: skip
 
 
-def _live_st_skus(link: Link) -> list[dict[str, Any]]:
+def _live_st_skus(session: Session) -> list[dict[str, Any]]:
     """Material and equipment SKUs (what a purchase order buys) [I: pricebook fields]."""
-    rows = [r for kind in ("materials", "equipment") for r in _st(link, "pricebook", kind)]
+    rows = [r for kind in ("materials", "equipment") for r in _st(session, "pricebook", kind)]
     return [{"id": r["id"], "code": r.get("code"), "active": bool(r.get("active", True)),
              "name": r.get("displayName") or r.get("code")} for r in rows]  # fmt: skip
 
 
-def _live_st_po_types(link: Link) -> list[dict[str, Any]]:
+def _live_st_po_types(session: Session) -> list[dict[str, Any]]:
     return [{"id": r["id"], "name": r.get("name"), "active": bool(r.get("active", True))}
-            for r in _st(link, "inventory", "purchase-order-types")]  # fmt: skip
+            for r in _st(session, "inventory", "purchase-order-types")]  # fmt: skip
 
 
-LIVE: dict[str, Callable[[Link], list[dict[str, Any]]]] = {
+LIVE: dict[str, Callable[[Session], list[dict[str, Any]]]] = {
     name: globals()[f"_live_{name}"] for name in LISTS
 }
 
@@ -415,22 +415,22 @@ LIVE: dict[str, Callable[[Link], list[dict[str, Any]]]] = {
 class LiveMaster(Master):
     """The master lists read from the connection's systems (read-only)."""
 
-    def __init__(self, link: Link) -> None:
-        super().__init__(link.connection.system("ifs").company)
-        self.link = link
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.connection.system("ifs").company)
+        self.session = session
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         try:
-            return LIVE[name](self.link)
+            return LIVE[name](self.session)
         except ApiError as exc:
             raise ConfigError(
                 f"{self.where(name)}: {exc.status or 'no answer'}, {api_text(exc)}; "
-                f"`connector-dagster check --connection {self.link.name}` names the setting "
+                f"`connector-dagster check --connection {self.session.name}` names the setting "
                 "or permission to fix"
             ) from None
 
     def where(self, name: str) -> str:
-        return f"connection {self.link.name}, {name}"
+        return f"connection {self.session.name}, {name}"
 
 
 class FileMaster(Master):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.onboarding.master import (
     PAIRINGS,
@@ -221,10 +221,12 @@ def needed_tables(flows: dict[str, Any] | None) -> list[str]:
     )
 
 
-def suggest(link: Link) -> Suggestions:
+def suggest(session: Session) -> Suggestions:
     """Suggestions for every table the connection's enabled flows read, from both
     systems' master data."""
-    return suggest_from(LiveMaster(link), link.mappings(), needed_tables(link.connection.flows))
+    return suggest_from(
+        LiveMaster(session), session.mappings(), needed_tables(session.connection.flows)
+    )
 
 
 def suggest_from(master: Master, maps: Mappings, needed: list[str]) -> Suggestions:

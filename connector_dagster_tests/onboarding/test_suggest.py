@@ -15,7 +15,7 @@ import yaml
 from connector_dagster.cli import main
 from connector_dagster.engine import connections as conn_file
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.onboarding.master import LISTS, FileMaster, LiveMaster
 from connector_dagster.onboarding.suggest import needed_tables, normalised, suggest, suggest_from
@@ -83,9 +83,9 @@ def test_normalised_names() -> None:
 def test_suggestions_against_what_is_right(
     sandbox_connection: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Link.open("sandbox") as link:
-        found = suggest(link)
-        mapped = link.mappings()
+    with Session.open("sandbox") as session:
+        found = suggest(session)
+        mapped = session.mappings()
     assert set(found.tables) == set(RIGHT) == {t.kind for t in registry.tables()}
     assert found.unread == {}
     figures = {}
@@ -128,9 +128,9 @@ def test_the_review_file_keeps_every_entry_and_loads_as_a_new_version(
         if kind != "version":
             for code in entries or {}:
                 assert review.table(kind)[str(code)] == original.table(kind)[str(code)]
-    with Link.open("sandbox") as link:
-        version = mapping.ensure_loaded(link.store, "sandbox", out, registry.tables())
-        loaded = mapping.load(link.store, "sandbox", registry.tables())
+    with Session.open("sandbox") as session:
+        version = mapping.ensure_loaded(session.store, "sandbox", out, registry.tables())
+        loaded = mapping.load(session.store, "sandbox", registry.tables())
     assert version.endswith("+suggested")
     assert loaded.table("vendors")["V2001"] == 3201 and loaded.table("vendors")["V1001"] == 3101
     assert loaded.table("ifs_accounts")["620"] == "6200"
@@ -181,10 +181,10 @@ def test_accepting_the_review_file_leaves_nothing_of_the_period_parked_for_mappi
 
     file.write_text(file.read_text().replace(str(blank), str(review)))
     assert waiting() == {name: [] for name in before}
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         spec = registry.flow("purchase_orders")
-        reads = support.read_all("purchase_orders", link, support.period("2026-10-01"))
-        report = flow.write(spec, link, "2026-10-01", reads).report
+        reads = support.read_all("purchase_orders", session, support.period("2026-10-01"))
+        report = flow.write(spec, session, "2026-10-01", reads).report
     assert [r for r, _ in report.failed.values() if r == "mapping_missing"] == []
     assert report.created
 
@@ -205,12 +205,12 @@ def _write(folder: Path, name: str, rows: list[dict]) -> None:
 def test_an_export_of_the_sandbox_master_data_gives_the_same_suggestions_offline(
     sandbox_connection: dict, tmp_path: Path
 ) -> None:
-    with Link.open("sandbox") as link:
-        live = LiveMaster(link)
+    with Session.open("sandbox") as session:
+        live = LiveMaster(session)
         for name in LISTS:
             _write(tmp_path, name, live.rows(name))
-        maps = link.mappings()
-        online = suggest_from(live, maps, needed_tables(link.connection.flows))
+        maps = session.mappings()
+        online = suggest_from(live, maps, needed_tables(session.connection.flows))
     offline = suggest_from(FileMaster(tmp_path, "ACME01"), maps, needed_tables(None))
 
     assert offline.unread == {} and set(offline.tables) == set(online.tables)
@@ -313,8 +313,8 @@ def test_ifs_accounts_are_read_where_f2s_accounts_set_says(
         file.write_text(file.read_text().replace(
             "gl_postings: {}", "gl_postings: {accounts_set: AccountsHandling.svc/LedgerAccountSet}"
         ))  # fmt: skip
-        with Link.open("sandbox") as link:
-            found = suggest(link)
+        with Session.open("sandbox") as session:
+            found = suggest(session)
     finally:
         httpx.put(f"{ifs}/_sandbox/behaviour", json={"renames": {}}).raise_for_status()
 
