@@ -1,13 +1,14 @@
 """`connector-dagster mappings suggest`: mapping entries proposed from both systems'
-master data, for a person to review.
+master data (read from the systems, or from files), for a person to review.
 
 For each source record not mapped yet (and active): the target with the same number
-first; else the target whose name is the same once normalised (case, accents,
+or code first; else the target whose name is the same once normalised (case, accents,
 punctuation, "&"/"and", legal suffixes such as Inc./LLC/Co./Company, whitespace);
-else, for tax codes, the one tax zone with the same rate.
-Only active targets are proposed. Two or more candidates, a name match whose numbers
-disagree, or a target another entry maps to already: ambiguous, listed, never chosen.
-Entries already mapped are never changed."""
+else the one target with the same tax rate, else the one at the same address.
+Purchase-order types have one source, `default`: the only active type, else the one
+active type named for stock. Only active targets are proposed. Two or more
+candidates, a name match whose numbers disagree, or a target another entry maps to
+already: ambiguous, listed, never chosen. Entries already mapped are never changed."""
 
 from __future__ import annotations
 
@@ -21,14 +22,26 @@ from typing import Any
 from connector_dagster.engine import registry
 from connector_dagster.engine.session import Session
 from connector_dagster.lib.mapping import Mappings
-from connector_dagster.onboarding.master import PAIRINGS, Pairing, Record
+from connector_dagster.onboarding.master import (
+    PAIRINGS,
+    LiveMaster,
+    Master,
+    Pairing,
+    Record,
+    missing_lists,
+    sources,
+    targets,
+)
 
 LEGAL_SUFFIXES = frozenset(
     {"inc", "incorporated", "llc", "co", "company", "corp", "corporation", "ltd", "limited"}
     | {"lp", "llp", "plc"}
 )
-BY_NUMBER, SAME_NAME, NORMALISED_NAME, BY_RATE = 0.99, 0.95, 0.9, 0.75
+BY_NUMBER, SAME_NAME, NORMALISED_NAME, BY_ADDRESS, BY_RATE = 0.99, 0.95, 0.9, 0.8, 0.75
 """Confidence of a proposal by the evidence it rests on."""
+ONLY_ONE, NAMED_FOR_STOCK = 0.9, 0.75
+STOCK_WORDS = frozenset({"stock", "inventory", "replenishment", "restock", "warehouse"})
+"""Words naming a purchase-order type for restocking a warehouse, what an IFS PO is."""
 
 
 def normalised(name: str) -> str:
@@ -73,8 +86,9 @@ class TableSuggestions:
 class Suggestions:
     mappings: Mappings
     tables: dict[str, TableSuggestions]
-    unread: list[str]
-    """Tables the enabled flows need that `suggest` has no master data for."""
+    unread: dict[str, list[str]]
+    """Tables the enabled flows need that `suggest` has no master data for -> the master
+    lists it lacks for them."""
 
     def summary(self) -> str:
         parts = []
@@ -85,30 +99,32 @@ class Suggestions:
                 f"{name}: {n['proposed']} proposed, {n['ambiguous']} ambiguous, "
                 f"{n['unmatched']} unmatched"
             )
+        parts += [f"{name}: no master data ({', '.join(lists)})"
+                  for name, lists in self.unread.items()]  # fmt: skip
         return "; ".join(parts)
 
 
-def _match(source: Record, targets: list[Record]) -> Suggestion:
+def _match(source: Record, targets: list[Record], pairing: Pairing, codes: set[str]) -> Suggestion:
     found = Suggestion(source)
     active = [t for t in targets if t.active]
     if source.number:
         same = [t for t in active if t.number and t.number == source.number]
         if len(same) == 1:
-            found.target, found.confidence = same[0], BY_NUMBER
-            found.evidence = f"number {source.number} on both sides"
-            return found
+            return _chosen(found, same[0], BY_NUMBER, f"number {source.number} on both sides")
         if same:
             found.candidates = [(t, f"number {source.number}") for t in same]
             return found
     key = normalised(source.name)
     named = [t for t in active if key and normalised(t.name) == key]
-    clash = [t for t in named if source.number and t.number and t.number != source.number]
+    clash = [
+        t for t in named
+        if source.number and t.number and t.number != source.number
+        and (pairing.strict_numbers or t.number in codes)
+    ]  # fmt: skip
     if len(named) == 1 and not clash:
-        found.target = named[0]
         same_name = source.name.casefold().split() == named[0].name.casefold().split()
-        found.confidence = SAME_NAME if same_name else NORMALISED_NAME
-        found.evidence = f"names equal once normalised ({key!r})"
-        return found
+        confidence = SAME_NAME if same_name else NORMALISED_NAME
+        return _chosen(found, named[0], confidence, f"names equal once normalised ({key!r})")
     found.candidates = [
         (t, f"same name, but number {t.number} is not {source.number}" if t in clash
          else f"same name once normalised ({key!r})")
@@ -117,33 +133,66 @@ def _match(source: Record, targets: list[Record]) -> Suggestion:
     if not named and source.rate is not None:
         same_rate = [t for t in active if t.rate == source.rate]
         if len(same_rate) == 1:
-            found.target, found.confidence = same_rate[0], BY_RATE
-            found.evidence = f"the same rate, {source.rate * 100:g} %"
-            return found
+            return _chosen(found, same_rate[0], BY_RATE, f"the same rate, {source.rate * 100:g} %")
         found.candidates = [(t, f"the same rate, {source.rate * 100:g} %") for t in same_rate]
+    if not found.candidates and source.address:
+        there = [t for t in active if t.address == source.address]
+        if len(there) == 1:
+            return _chosen(found, there[0], BY_ADDRESS, f"the same address ({source.address!r})")
+        found.candidates = [(t, f"the same address ({source.address!r})") for t in there]
     inactive = [t for t in targets if not t.active and normalised(t.name) == key]
     if inactive and not found.candidates:
         found.evidence = "only inactive matches: " + ", ".join(t.label() for t in inactive)
     return found
 
 
+def _chosen(found: Suggestion, target: Record, confidence: float, evidence: str) -> Suggestion:
+    """`target` proposed, unless its entry cannot be made (then said why)."""
+    if target.problem:
+        found.evidence = f"{evidence} with {target.label()}, but {target.problem}"
+        return found
+    found.target, found.confidence = target, min(confidence, target.cap)
+    found.evidence = f"{evidence}; {target.note}" if target.note else evidence
+    return found
+
+
+def _po_type(
+    source: Record, targets: list[Record], pairing: Pairing, codes: set[str]
+) -> Suggestion:
+    """The one active purchase-order type, else the one named for stock (an IFS PO
+    restocks a site's warehouse); else every active type is a candidate."""
+    found = Suggestion(source)
+    active = [t for t in targets if t.active]
+    if len(active) == 1:
+        return _chosen(found, active[0], ONLY_ONE, "the only active purchase-order type")
+    stock = [t for t in active if STOCK_WORDS & set(normalised(t.name).split())]
+    if len(stock) == 1:
+        why = "IFS purchase orders restock a warehouse; the one type named so"
+        return _chosen(found, stock[0], NAMED_FOR_STOCK, why)
+    found.candidates = [(t, "an active purchase-order type") for t in stock or active]
+    return found
+
+
 def _suggest_table(
-    session: Session, pairing: Pairing, existing: dict[str, Any]
+    master: Master, maps: Mappings, pairing: Pairing, existing: dict[str, Any]
 ) -> TableSuggestions:
-    targets = pairing.target(session)
+    found_targets = targets(pairing, master, maps)
+    found_sources = sorted(sources(pairing, master), key=lambda r: r.code)
+    codes = {r.code for r in found_sources}
+    match = _po_type if pairing.table == "po_types" else _match
     suggestions = []
-    for source in sorted(pairing.source(session), key=lambda r: r.code):
+    for source in found_sources:
         if source.code in existing:
             continue
         if not source.active:
             suggestions.append(Suggestion(source, evidence="inactive, not proposed"))
             continue
-        suggestions.append(_match(source, targets))
-    taken = {json.dumps(v): code for code, v in existing.items()}
+        suggestions.append(match(source, found_targets, pairing, codes))
+    taken = {pairing.identity(v): code for code, v in existing.items()}
     claims: dict[str, list[Suggestion]] = {}
     for s in suggestions:
         if s.target is not None:
-            claims.setdefault(json.dumps(s.target.value), []).append(s)
+            claims.setdefault(pairing.identity(s.target.value), []).append(s)
     for value, claimants in claims.items():
         best = max(c.confidence for c in claimants)
         winners = [c for c in claimants if c.confidence == best]
@@ -163,19 +212,35 @@ def _suggest_table(
     return TableSuggestions(pairing, suggestions)
 
 
+def needed_tables(flows: dict[str, Any] | None) -> list[str]:
+    """The tables the enabled flows read (every flow's without a connection)."""
+    if flows is None:
+        return [t.kind for t in registry.tables()]
+    return sorted(
+        {t.kind for name, s in flows.items() if s.enabled for t in registry.flow(name).tables}
+    )
+
+
 def suggest(session: Session) -> Suggestions:
-    """Suggestions for every table the connection's enabled flows read."""
-    maps = session.mappings()
-    needed = sorted(
-        {t.kind for name, s in session.connection.flows.items() if s.enabled
-         for t in registry.flow(name).tables}
-    )  # fmt: skip
-    tables = {
-        kind: _suggest_table(session, PAIRINGS[kind], maps.table(kind))
-        for kind in needed
-        if kind in PAIRINGS
-    }
-    return Suggestions(maps, tables, [k for k in needed if k not in PAIRINGS])
+    """Suggestions for every table the connection's enabled flows read, from both
+    systems' master data."""
+    return suggest_from(
+        LiveMaster(session), session.mappings(), needed_tables(session.connection.flows)
+    )
+
+
+def suggest_from(master: Master, maps: Mappings, needed: list[str]) -> Suggestions:
+    """Suggestions for the `needed` tables from `master`'s lists; a table whose lists
+    are not at hand is unread."""
+    tables, unread = {}, {}
+    for kind in needed:
+        pairing = PAIRINGS.get(kind)
+        lacking = missing_lists(pairing, master) if pairing else ["(none read)"]
+        if lacking:
+            unread[kind] = lacking
+        else:
+            tables[kind] = _suggest_table(master, maps, pairing, maps.table(kind))
+    return Suggestions(maps, tables, unread)
 
 
 def _comment(pairing: Pairing, s: Suggestion) -> str:
@@ -191,11 +256,12 @@ def _comment(pairing: Pairing, s: Suggestion) -> str:
     return f"  # no match: {who}{': ' + s.evidence if s.evidence else ''}"
 
 
-def review_file(session: Session, found: Suggestions) -> str:
-    """The connection's mappings with the suggestions added, in the mapping file's format,
-    each suggestion and each record left unmapped with a comment."""
+def review_file(name: str, found: Suggestions) -> str:
+    """The mappings with the suggestions added, in the mapping file's format, each
+    suggestion and each record left unmapped with a comment (`name`: the connection,
+    or where the master data came from)."""
     lines = [
-        f"# Mapping suggestions for connection {session.name}, from both systems' master data.",
+        f"# Mapping suggestions for {name}, from both systems' master data.",
         "# Entries mapped already are as they were. Each suggested entry has a comment with",
         "# its evidence and confidence; ambiguous records list their candidates and are not",
         "# chosen. Review, delete what is wrong, then load it as a new version: point the",
@@ -215,7 +281,8 @@ def review_file(session: Session, found: Suggestions) -> str:
             for code, value in existing.items()
         ]
         if kind in found.unread:
-            lines.append("  # no master data read for this table: no suggestions")
+            lacking = ", ".join(found.unread[kind])
+            lines.append(f"  # no master data read for this table ({lacking}): no suggestions")
         if suggested is None:
             continue
         for s in suggested.suggestions:

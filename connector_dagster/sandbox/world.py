@@ -250,6 +250,8 @@ class Named:
     active: bool = True
     number: str = ""
     rate: Decimal | None = None
+    address: tuple[str, str, str, str] | None = None
+    """(street, city, state, zip), where the record has one."""
 
 
 IFS_EXTRA_SUPPLIERS: tuple[Named, ...] = (
@@ -303,5 +305,68 @@ ST_EXTRA_GL_ACCOUNTS: tuple[Named, ...] = (
 IFS_EXTRA_TAX_CODES: tuple[Named, ...] = (
     Named("TX-X", "Tax exempt", rate=Decimal("0")),
     Named("TX-OLD", "North county (before 2025)", active=False, rate=Decimal("0.0900")),
+    Named("TX-OX", "Oxnard", rate=Decimal("0.0875")),
 )
 """IFS tax codes beyond the regions' (one per region, `ifs_tax_code` at `tax_rate`)."""
+ST_EXTRA_TAX_ZONES: tuple[Named, ...] = (Named("19", "Oxnard", rate=Decimal("0.0875")),)
+"""ServiceTitan tax zones (`code` the id) beyond the regions'."""
+
+_OXNARD = ("12 Port Rd", "Oxnard", "CA", "93030")
+_FRESNO = ("77 Olive Ave", "Fresno", "CA", "93701")
+IFS_EXTRA_SITES: tuple[Named, ...] = (
+    Named("OXNRD", "Oxnard Warehouse", address=_OXNARD),
+    Named("SDIEG", "San Diego Warehouse", address=("9 Bay Blvd", "San Diego", "CA", "92101")),
+    Named("OLDYD", "Old Yard", address=("1 Rail St", "Burbank", "CA", "91502")),
+    Named("FRSNO", "Fresno Depot", address=_FRESNO),
+)
+"""IFS sites beyond the regions' (each region's is `ifs_site`, described as its
+warehouse, but Central's: "Van Nuys DC", found by its address)."""
+ST_EXTRA_WAREHOUSES: tuple[Named, ...] = (
+    Named("82", "Oxnard warehouse", address=("12 Port Road", "Oxnard", "CA", "93030")),
+    Named("83", "San Diego warehouse", address=("9 Bay Blvd", "San Diego", "CA", "92101")),
+    Named("84", "San Diego Warehouse", address=("400 Market St", "San Diego", "CA", "92101")),
+    Named("85", "Old Yard", active=False, address=("1 Rail St", "Burbank", "CA", "91502")),
+    Named("86", "Central Valley warehouse", address=("77 Olive Avenue", "Fresno", "CA", "93701")),
+)
+"""ServiceTitan inventory locations (`code` the id) beyond the regions'."""
+ST_EXTRA_BUSINESS_UNITS: tuple[Named, ...] = (
+    Named("506", "Oxnard \u2013 Plumbing & HVAC", number="CC600", address=_OXNARD),
+    Named("507", "Commercial service", address=("250 Commerce Dr", "Glendale", "CA", "91204")),
+    Named("508", "Residential", address=("3 Elm St", "Burbank", "CA", "91501")),
+    Named("510", "RESIDENTIAL", address=("18 Oak St", "Burbank", "CA", "91505")),
+    Named("511", "Central Valley \u2013 HVAC", address=_FRESNO),
+)
+"""ServiceTitan business units (`code` the id, `number` its accounting code) beyond
+the regions' (each region's has its cost centre as accounting code)."""
+IFS_EXTRA_COST_CENTRES: tuple[Named, ...] = (
+    Named("CC600", "Oxnard"),
+    Named("CC700", "Commercial Service"),
+    Named("CC800", "Residential"),
+    Named("CC900", "Administration"),
+    Named("CC050", "Legacy unit", active=False),
+)
+"""IFS cost centre code part values beyond the regions' (`cost_centre`, described as
+"<region> Plumbing & HVAC"); an inactive one is valid until before the window."""
+IFS_EXTRA_PARTS: tuple[Named, ...] = (
+    Named("P-20001", "Copper pipe 1/2in x 10ft"),
+    Named("P-20002", "Brass gate valve 1in"),
+    Named("P-20003", "Teflon tape"),
+    Named("P-20004", "Hose bibb 1/2in"),
+    Named("P-20005", "Mixing valve"),
+    Named("P-20050", "Mixing valve, thermostatic"),
+    Named("P-20006", "Thermocouple 24in"),
+    Named("P-20007", "Gas valve, universal"),
+)
+"""IFS parts beyond `PARTS` (whose SKUs have the part number as their code)."""
+ST_EXTRA_SKUS: tuple[Named, ...] = (
+    Named("55601", "Copper Pipe, 1/2 in. x 10 ft", number="P-20001"),
+    Named("55602", "Brass Gate Valve 1in", number="BGV-100"),
+    Named("55603", "Teflon Tape", number="TT-050"),
+    Named("55604", "Teflon tape", number="TT-075"),
+    Named("55605", "Frost-free sillcock", number="P-20004"),
+    Named("55606", "Mixing Valve", number="P-20050"),
+    Named("55607", "Thermocouple 24in", active=False, number="TC-24"),
+    Named("55608", "Drain auger 25ft", number="DA-25"),
+)
+"""ServiceTitan material SKUs (`code` the id, `number` the SKU code)
+beyond `PARTS`' SKUs: kept out of the seeded documents, listed by the pricebook only."""

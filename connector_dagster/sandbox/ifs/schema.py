@@ -226,6 +226,33 @@ TAX_CODES = EntitySet(
     read_only=True,
 )  # fmt: skip
 """The company's tax codes with their rate in percent, as IFS's statutory fees [U]."""
+SITES = EntitySet(
+    "CompanySiteSet", "CompanySite", "Site", ("Contract",),
+    (
+        _s("Contract", 5), _s("Description", 35), _s("Company", 20), _s("Address1", 100),
+        _s("City", 35), _s("State", 35), _s("ZipCode", 35), _s("Country", 2),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The company's sites with their delivery address [U: name and address fields not
+confirmed on a tenant]."""
+PARTS = EntitySet(
+    "PartCatalogSet", "PartCatalog", "PartCatalog", ("PartNo",),
+    (_s("PartNo", 25), _s("Description", 200), _s("UnitCode", 30)),
+    read_only=True,
+)  # fmt: skip
+"""The part catalogue, every site's parts [U]."""
+CODE_PART_VALUES = EntitySet(
+    "AccountingCodePartValueSet", "AccountingCodePartValue", "AccountingCodePartValue",
+    ("Company", "CodePart", "CodePartValue"),
+    (
+        _s("Company", 20), _s("CodePart", 1), _s("CodePartValue", 20), _s("Description", 100),
+        _date("ValidFrom"), _date("ValidUntil"),
+    ),
+    read_only=True,
+)  # fmt: skip
+"""The values of the company's code parts (B, C, ...; the cost centre's among them),
+as IFS's ACCOUNTING_CODE_PART_VALUE lists them [U: projection name not confirmed]."""
 
 SETS: dict[str, EntitySet] = {
     s.name: s
@@ -240,6 +267,9 @@ SETS: dict[str, EntitySet] = {
         ACCOUNTS,
         SUPPLIERS,
         TAX_CODES,
+        SITES,
+        PARTS,
+        CODE_PART_VALUES,
     )
 }
 
@@ -290,6 +320,9 @@ SERVICES: dict[tuple[str, str], Service] = {
         Service("projection", "AccountsHandling", (ACCOUNTS,)),
         Service("projection", "SupplierHandling", (SUPPLIERS,)),
         Service("projection", "TaxCodesHandling", (TAX_CODES,)),
+        Service("projection", "CompanySiteHandling", (SITES,)),
+        Service("projection", "PartCatalogHandling", (PARTS,)),
+        Service("projection", "AccountingCodePartValueHandling", (CODE_PART_VALUES,)),
     )
 }
 

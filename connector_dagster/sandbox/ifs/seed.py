@@ -27,11 +27,14 @@ from connector_dagster.sandbox import world
 from connector_dagster.sandbox.ifs import seed_accounts, seed_proposals
 from connector_dagster.sandbox.ifs.schema import (
     ACCOUNTS,
+    CODE_PART_VALUES,
     OBJVERSION_FORMAT,
+    PARTS,
     POSTING_PROPOSAL_LINES,
     POSTING_PROPOSALS,
     PURCHASE_ORDER_LINES,
     PURCHASE_ORDERS,
+    SITES,
     SUPPLIERS,
     TAX_CODES,
     EntitySet,
@@ -95,6 +98,9 @@ def generate(
     rows[ACCOUNTS.name] = seed_accounts.rows()
     rows[SUPPLIERS.name] = seed_accounts.suppliers()
     rows[TAX_CODES.name] = seed_accounts.tax_codes()
+    rows[SITES.name] = seed_accounts.sites()
+    rows[PARTS.name] = seed_accounts.parts()
+    rows[CODE_PART_VALUES.name] = seed_accounts.cost_centres()
     return rows
 
 

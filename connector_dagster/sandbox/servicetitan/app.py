@@ -36,6 +36,7 @@ from connector_dagster.sandbox.servicetitan import (
     inventory,
     journal,
     jpm,
+    pricebook,
     references,
     settings,
 )
@@ -67,6 +68,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     *journal.ROUTES,
     *jpm.ROUTES,
     *settings.ROUTES,
+    *pricebook.ROUTES,
 )
 
 

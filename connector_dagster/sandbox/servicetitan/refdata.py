@@ -157,35 +157,48 @@ def po_types() -> list[Row]:
 
 
 def warehouses() -> list[Row]:
+    """A warehouse per region, then the extra ones only onboarding maps."""
+    every = [(r.st_warehouse_id, f"{r.name} warehouse", True, region_address(r))
+             for r in world.REGIONS]  # fmt: skip
+    every += [(int(w.code), w.name, w.active, _address(w)) for w in world.ST_EXTRA_WAREHOUSES]
     return [
         {
-            "id": r.st_warehouse_id,
-            "name": f"{r.name} warehouse",
-            "active": True,
-            "address": region_address(r),
+            "id": warehouse_id,
+            "name": name,
+            "active": active,
+            "address": where,
             "inventoryTemplateId": None,
             "createdOn": CREATED,
             "modifiedOn": MODIFIED,
             "externalData": [],
         }
-        for r in world.REGIONS
+        for warehouse_id, name, active, where in every
     ]
 
 
+def _address(named: world.Named) -> Row:
+    street, city, state, zip_code = named.address or ("", "", "", "")
+    return address(street, city, state, zip_code)
+
+
 def tax_zones() -> list[Row]:
+    """A tax zone per region, then the extra ones only onboarding maps."""
+    every = [(r.st_tax_zone_id, f"{r.city} ({r.ifs_tax_code})", r.state, r.tax_rate)
+             for r in world.REGIONS]  # fmt: skip
+    every += [(int(z.code), z.name, "CA", z.rate or Decimal(0)) for z in world.ST_EXTRA_TAX_ZONES]
     return [
         {
-            "id": r.st_tax_zone_id,
-            "name": f"{r.city} ({r.ifs_tax_code})",
+            "id": zone_id,
+            "name": name,
             "color": 0x2E86C1 + i,
             "isTaxRateSeparated": False,
             "isMultipleTaxZone": False,
             "rates": [
                 {
                     "id": 1400 + i,
-                    "taxName": f"{r.state} sales tax",
+                    "taxName": f"{state} sales tax",
                     "taxBaseType": ["Material"],
-                    "taxRate": float(r.tax_rate),
+                    "taxRate": float(rate),
                     "salesTaxItem": "Sales Tax",
                 }
             ],
@@ -193,7 +206,7 @@ def tax_zones() -> list[Row]:
             "modifiedOn": MODIFIED,
             "active": True,
         }
-        for i, r in enumerate(world.REGIONS)
+        for i, (zone_id, name, state, rate) in enumerate(every)
     ]
 
 
@@ -240,7 +253,9 @@ def business_units(tenant_id: int) -> list[Row]:
         (r.st_business_unit_id, f"{r.name} \u2013 Plumbing & HVAC", r, True) for r in world.REGIONS
     ]
     units.append((LEGACY_BU[0], LEGACY_BU[1], world.REGIONS[0], False))
-    return [
+    extra = {int(b.code): b for b in world.ST_EXTRA_BUSINESS_UNITS}
+    units += [(bu_id, b.name, world.REGIONS[0], b.active) for bu_id, b in extra.items()]
+    rows = [
         {
             "id": bu_id,
             "active": active,
@@ -284,9 +299,21 @@ def business_units(tenant_id: int) -> list[Row]:
         }
         for i, (bu_id, name, r, active) in enumerate(units)
     ]
+    for row in rows:
+        b = extra.get(row["id"])
+        if b is not None:  # its own address and accounting code, not the region's
+            row["address"] = {**row["address"], **_address(b)}
+            row["quickbooksClass"] = row["accountCode"] = b.number or None
+            row["division"] = None
+    return rows
 
 
 def skus() -> list[Row]:
+    """Every SKU of `SKUS`, then the extra materials only the pricebook lists."""
+    extra = [
+        Sku(int(s.code), s.number, s.name, "Material", Decimal("10.00"), Decimal("18.50"), s.active)
+        for s in world.ST_EXTRA_SKUS
+    ]
     return [
         {
             "id": s.id,
@@ -297,5 +324,5 @@ def skus() -> list[Row]:
             "price": s.price,
             "active": s.active,
         }
-        for s in SKUS.values()
+        for s in [*SKUS.values(), *extra]
     ]

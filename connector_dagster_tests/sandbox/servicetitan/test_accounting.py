@@ -184,7 +184,7 @@ def test_tax_zones_and_gl_accounts_match_world(seeded: StSandbox) -> None:
 
     assert [(z["id"], Decimal(str(z["rates"][0]["taxRate"]))) for z in zones] == [
         (r.st_tax_zone_id, r.tax_rate) for r in world.REGIONS
-    ]
+    ] + [(int(z.code), z.rate) for z in world.ST_EXTRA_TAX_ZONES]
     assert [(a["id"], a["number"]) for a in accounts] == [
         (a.st_account_id, a.ifs_account) for a in world.GL_ACCOUNTS
     ] + [(int(a.code), a.number or "") for a in world.ST_EXTRA_GL_ACCOUNTS if a.active]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from connector_dagster.sandbox import world
 from connector_dagster_tests.sandbox.servicetitan.support import (
     StSandbox,
     fetch_token,
@@ -18,7 +19,8 @@ def test_state_counts_rows_per_resource(st: StSandbox) -> None:
     assert (state["seed"], state["scale"]) == (42, 1)
     assert state["counts"]["invoices"] == 900
     assert state["counts"]["purchase-orders"] == 360
-    assert state["counts"]["business-units"] == 6
+    # a unit per region, a legacy one, and the extra ones only onboarding maps
+    assert state["counts"]["business-units"] == 6 + len(world.ST_EXTRA_BUSINESS_UNITS)
 
 
 def test_requests_are_counted_by_stable_route_and_status_and_can_be_cleared(st: StSandbox) -> None:

@@ -376,7 +376,10 @@ def test_po_types_and_warehouses_come_from_world(seeded: StSandbox) -> None:
     warehouses = seeded.ok("GET", "inventory", "warehouses")["data"]
 
     assert [(t["id"], t["name"]) for t in types] == list(world.PO_TYPES)
-    assert [w["id"] for w in warehouses] == [r.st_warehouse_id for r in world.REGIONS]
+    active_extra = [int(w.code) for w in world.ST_EXTRA_WAREHOUSES if w.active]
+    assert [w["id"] for w in warehouses] == [
+        r.st_warehouse_id for r in world.REGIONS
+    ] + active_extra
     datetime.fromisoformat(warehouses[0]["createdOn"])  # RFC 3339, parseable
 
 

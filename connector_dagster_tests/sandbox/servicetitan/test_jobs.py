@@ -68,8 +68,13 @@ def test_business_units_are_world_regions_and_one_inactive_legacy_unit(st: StSan
     every = st.ok("GET", "settings", "business-units", params={"active": "Any"})["data"]
     legacy = st.ok("GET", "settings", "business-units/509")
 
-    assert [u["id"] for u in active] == [r.st_business_unit_id for r in world.REGIONS]
-    assert [u["accountCode"] for u in active] == [r.cost_centre for r in world.REGIONS]
+    extra = world.ST_EXTRA_BUSINESS_UNITS  # those only onboarding maps, all active
+    assert [u["id"] for u in active] == [r.st_business_unit_id for r in world.REGIONS] + [
+        int(b.code) for b in extra
+    ]
+    assert [u["accountCode"] for u in active] == [r.cost_centre for r in world.REGIONS] + [
+        b.number or None for b in extra
+    ]
     assert len(every) == len(active) + 1
     assert (legacy["active"], legacy["name"]) == (False, 'Legacy "Old" Ünit \u2013 closed')
     assert (
@@ -81,5 +86,5 @@ def test_business_units_are_world_regions_and_one_inactive_legacy_unit(st: StSan
 def test_business_unit_export_includes_inactive_units(st: StSandbox) -> None:
     feed = st.ok("GET", "settings", "export/business-units")
 
-    assert len(feed["data"]) == len(world.REGIONS) + 1
+    assert len(feed["data"]) == len(world.REGIONS) + 1 + len(world.ST_EXTRA_BUSINESS_UNITS)
     assert {u["active"] for u in feed["data"]} == {True, False}

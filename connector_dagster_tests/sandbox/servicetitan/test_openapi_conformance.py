@@ -70,8 +70,14 @@ def test_route_conforms_to_the_spec(
     assert any(status < 300 for _, status in call.exchanges)
 
 
+UNSPECIFIED = ("pricebook",)
+"""Modules the simulator serves without ServiceTitan's spec at hand (`openapi/` has
+none): their routes are tested by their own tests (`test_pricebook.py`)."""
+
+
 def test_every_served_route_has_a_conformance_case() -> None:
-    assert sorted(served_routes()) == sorted(CASES)
+    specified = [(m, p) for m, p in served_routes() if p.split("/")[1] not in UNSPECIFIED]
+    assert sorted(specified) == sorted(CASES)
 
 
 @pytest.mark.parametrize("module", MODULES)
