@@ -103,6 +103,18 @@ def _vendor(call: Checked) -> None:
     call("GET", "inventory", "vendors/1", expect=404)
 
 
+@CASES.case("GET", "pricebook", "materials")
+def _materials(call: Checked) -> None:
+    found = call("GET", "pricebook", "materials", params={"active": "Any", "pageSize": 50})
+    assert {m["active"] for m in found["data"]} == {True}
+    call("GET", "pricebook", "materials", params={"active": "False"})
+
+
+@CASES.case("GET", "pricebook", "equipment")
+def _equipment(call: Checked) -> None:
+    call("GET", "pricebook", "equipment", params={"active": "True", "page": 1})
+
+
 @CASES.case("GET", "inventory", "purchase-order-types")
 def _po_types(call: Checked) -> None:
     call("GET", "inventory", "purchase-order-types", params={"active": "Any"})
