@@ -120,21 +120,22 @@ def as_text(result: list[FlowCoverage]) -> str:
     return "\n".join(lines)
 
 
+def as_dicts(result: list[FlowCoverage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "flow": f.flow,
+            "records": f.records,
+            "would_write": f.would_write,
+            "unchanged": f.unchanged,
+            "would_park": f.would_park,
+            "groups": {
+                cause: {"records": g.records, "amount": str(g.amount)}
+                for cause, g in f.groups.items()
+            },
+        }
+        for f in result
+    ]
+
+
 def as_json(result: list[FlowCoverage]) -> str:
-    return json.dumps(
-        [
-            {
-                "flow": f.flow,
-                "records": f.records,
-                "would_write": f.would_write,
-                "unchanged": f.unchanged,
-                "would_park": f.would_park,
-                "groups": {
-                    cause: {"records": g.records, "amount": str(g.amount)}
-                    for cause, g in f.groups.items()
-                },
-            }
-            for f in result
-        ],
-        indent=2,
-    )
+    return json.dumps(as_dicts(result), indent=2)
