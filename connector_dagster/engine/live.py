@@ -17,7 +17,7 @@ from connector_dagster.lib.master import Record
 
 @dataclass(frozen=True)
 class Master:
-    """One list of master records of a system, read with the connection's link."""
+    """One list of master records of a system, read with the connection's session."""
 
     title: str
     """What one record is, for people: `ServiceTitan vendor`."""
@@ -50,16 +50,16 @@ def where_to_fix(maps_file: str) -> str:
 
 
 def stale_entries(
-    checks: Iterable[LiveCheck], link: Any, maps: Mappings
+    checks: Iterable[LiveCheck], session: Any, maps: Mappings
 ) -> dict[str, dict[str, str]]:
     """Table -> code -> why the entry is stale, with its fix, for every entry of the
     checked tables whose record is gone or not active. Each master list is read once."""
     lists: dict[Master, dict[str, Record]] = {}
     found: dict[str, dict[str, str]] = {}
-    fix_in = where_to_fix(link.connection.mappings)
+    fix_in = where_to_fix(session.connection.mappings)
     for check in checks:
         if check.master not in lists:
-            lists[check.master] = {r.code: r for r in check.master.read(link)}
+            lists[check.master] = {r.code: r for r in check.master.read(session)}
         records = lists[check.master]
         for code, entry in sorted(maps.table(check.table).items()):
             value = check.target(entry)
@@ -83,8 +83,8 @@ def stale_entries(
     return found
 
 
-def checked(checks: tuple[LiveCheck, ...], link: Any, maps: Mappings) -> Mappings:
+def checked(checks: tuple[LiveCheck, ...], session: Any, maps: Mappings) -> Mappings:
     """The mappings with their stale entries marked (unchanged without checks)."""
     if not checks:
         return maps
-    return maps.with_stale(stale_entries(checks, link, maps))
+    return maps.with_stale(stale_entries(checks, session, maps))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.master import Record
 from connector_dagster.systems.ifs import master as ifs
 from connector_dagster.systems.servicetitan import master as st
@@ -21,34 +21,34 @@ class Pairing:
     """A mapping table, its source side and its target side."""
 
     table: str
-    source: Callable[[Link], list[Record]]
-    target: Callable[[Link], list[Record]]
+    source: Callable[[Session], list[Record]]
+    target: Callable[[Session], list[Record]]
     source_title: str
     target_title: str
 
 
-def ifs_suppliers(link: Link) -> list[Record]:
-    return ifs.suppliers(link.client("ifs"))
+def ifs_suppliers(session: Session) -> list[Record]:
+    return ifs.suppliers(session.client("ifs"))
 
 
-def ifs_accounts(link: Link) -> list[Record]:
-    return ifs.accounts(link.client("ifs"), link.connection.system("ifs").company)
+def ifs_accounts(session: Session) -> list[Record]:
+    return ifs.accounts(session.client("ifs"), session.connection.system("ifs").company)
 
 
-def ifs_tax_codes(link: Link) -> list[Record]:
-    return ifs.tax_codes(link.client("ifs"), link.connection.system("ifs").company)
+def ifs_tax_codes(session: Session) -> list[Record]:
+    return ifs.tax_codes(session.client("ifs"), session.connection.system("ifs").company)
 
 
-def st_tax_zones(link: Link) -> list[Record]:
-    return st.tax_zones(link.client("servicetitan"))
+def st_tax_zones(session: Session) -> list[Record]:
+    return st.tax_zones(session.client("servicetitan"))
 
 
-def st_vendors(link: Link) -> list[Record]:
-    return st.vendors(link.client("servicetitan"))
+def st_vendors(session: Session) -> list[Record]:
+    return st.vendors(session.client("servicetitan"))
 
 
-def st_gl_accounts(link: Link) -> list[Record]:
-    return st.gl_accounts(link.client("servicetitan"))
+def st_gl_accounts(session: Session) -> list[Record]:
+    return st.gl_accounts(session.client("servicetitan"))
 
 
 PAIRINGS: dict[str, Pairing] = {

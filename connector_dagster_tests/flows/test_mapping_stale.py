@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 
 from connector_dagster.engine import flow, registry, replay
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib.store import FailedRecord
 from connector_dagster_tests.flows import support
@@ -35,26 +35,26 @@ def _refused(base: str) -> int:
 
 
 def _write(flow_name: str) -> flow.WriteResult:
-    with Link.open("sandbox") as link:
-        reads = support.read_all(flow_name, link, support.period(PERIOD))
-        return flow.write(registry.flow(flow_name), link, PERIOD, reads)
+    with Session.open("sandbox") as session:
+        reads = support.read_all(flow_name, session, support.period(PERIOD))
+        return flow.write(registry.flow(flow_name), session, PERIOD, reads)
 
 
 def _upserts(flow_name: str) -> dict[str, dict]:
     """The period's records the flow would write, with their payloads."""
     spec = registry.flow(flow_name)
-    with Link.open("sandbox") as link:
-        settings = flow.settings_of(spec, link)
-        items = spec.source(link, settings).items(
-            support.read_all(flow_name, link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        settings = flow.settings_of(spec, session)
+        items = spec.source(session, settings).items(
+            support.read_all(flow_name, session, support.period(PERIOD))
         )
-        records = flow.to_records(spec, items, link.mappings(), settings, PERIOD)
+        records = flow.to_records(spec, items, session.mappings(), settings, PERIOD)
     return {r.key: r.payload for r in records if r.op == "upsert" and r.payload is not None}
 
 
 def _replay(flow_name: str) -> None:
-    with Link.open("sandbox") as link:
-        [done] = replay.replay(link, flow_name, PERIOD, reason="mapping_stale")
+    with Session.open("sandbox") as session:
+        [done] = replay.replay(session, flow_name, PERIOD, reason="mapping_stale")
     assert done.failed_again == {} and done.resolved == done.replayed
 
 
@@ -69,8 +69,10 @@ def test_a_deactivated_vendor_parks_its_pos_as_mapping_stale_and_replay_writes_t
     payloads = _upserts("purchase_orders")
     by_vendor = Counter(p["vendorId"] for p in payloads.values())
     vendor_id = by_vendor.most_common()[-1][0]
-    with Link.open("sandbox") as link:
-        vendor_no = next(k for k, v in link.mappings().table("vendors").items() if v == vendor_id)
+    with Session.open("sandbox") as session:
+        vendor_no = next(
+            k for k, v in session.mappings().table("vendors").items() if v == vendor_id
+        )
     affected = {k for k, p in payloads.items() if p["vendorId"] == vendor_id}
     httpx.post(
         f"{st_base}/_sandbox/vendors/{vendor_id}/active", json={"active": False}, timeout=10
@@ -98,8 +100,8 @@ def test_a_deactivated_vendor_parks_its_pos_as_mapping_stale_and_replay_writes_t
     ).raise_for_status()
     _replay("purchase_orders")
     assert failed("purchase_orders") == {}
-    with Link.open("sandbox") as link:
-        pos = list(link.servicetitan.iter_pages("inventory", "purchase-orders", {}))
+    with Session.open("sandbox") as session:
+        pos = list(session.servicetitan.iter_pages("inventory", "purchase-orders", {}))
     orders = Counter(marked_order(po.get("summary"), "sandbox") for po in pos)
     assert all(orders[key] == 1 for key in affected)
 

@@ -15,7 +15,7 @@ from connector_dagster.cli import main
 from connector_dagster.defs.operations import coverage as coverage_defs
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster_tests.flows import support
 
@@ -25,10 +25,10 @@ PERIOD = "2026-10-01"
 def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     sandbox_connection: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Link.open("sandbox") as link:
-        link.mappings()
+    with Session.open("sandbox") as session:
+        session.mappings()
         for kind, code in (("vendors", "V1003"), ("business_units", "503")):
-            mapping.set_entry(link.store, "sandbox", kind, code, None, registry.tables())
+            mapping.set_entry(session.store, "sandbox", kind, code, None, registry.tables())
 
     assert main(["mappings", "coverage", "--connection", "sandbox", "--period", "2026-10",
                  "--format", "json"]) == 0  # fmt: skip
@@ -42,11 +42,11 @@ def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     assert Decimal(f1["groups"]["vendors 'V1003'"]["amount"]) > 0
     assert {"business_units '503'"} <= set(covered["invoices"]["groups"])
 
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         for name, expected in covered.items():
             spec = registry.flow(name)
-            reads = support.read_all(name, link, support.period(PERIOD))
-            report = flow.write(spec, link, PERIOD, reads).report
+            reads = support.read_all(name, session, support.period(PERIOD))
+            report = flow.write(spec, session, PERIOD, reads).report
             parked = {key for group in expected["groups"].values() for key in group["records"]}
             assert set(report.failed) == parked, name
             assert (
@@ -64,17 +64,17 @@ def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     assert f"  vendors 'V1003': {parked} PO(s), " in text
 
 
-def _least_used_vendor(link: Link) -> tuple[str, int]:
+def _least_used_vendor(session: Session) -> tuple[str, int]:
     """The F1 vendor (IFS code, ServiceTitan id) of the fewest POs of the period."""
     spec = registry.flow("purchase_orders")
-    settings = flow.settings_of(spec, link)
-    items = spec.source(link, settings).items(
-        support.read_all(spec.name, link, support.period(PERIOD))
+    settings = flow.settings_of(spec, session)
+    items = spec.source(session, settings).items(
+        support.read_all(spec.name, session, support.period(PERIOD))
     )
-    records = flow.to_records(spec, items, link.mappings(), settings, PERIOD)
+    records = flow.to_records(spec, items, session.mappings(), settings, PERIOD)
     used = Counter(r.payload["vendorId"] for r in records if r.op == "upsert" and r.payload)
     vendor_id = min(used, key=lambda v: (used[v], v))
-    vendors = link.mappings().table("vendors")
+    vendors = session.mappings().table("vendors")
     return next(code for code, v in vendors.items() if v == vendor_id), vendor_id
 
 
@@ -82,8 +82,8 @@ def test_the_coverage_asset_counts_stale_entries_as_a_real_run_then_parks_them(
     sandbox_connection: dict,
 ) -> None:
     st_base = sandbox_connection["servicetitan"]["api_url"]
-    with Link.open("sandbox") as link:
-        vendor_no, vendor_id = _least_used_vendor(link)
+    with Session.open("sandbox") as session:
+        vendor_no, vendor_id = _least_used_vendor(session)
     httpx.post(
         f"{st_base}/_sandbox/vendors/{vendor_id}/active", json={"active": False}, timeout=10
     ).raise_for_status()
@@ -111,11 +111,11 @@ def test_the_coverage_asset_counts_stale_entries_as_a_real_run_then_parks_them(
         covered["purchase_orders"]["groups"][stale_vendor]["records"]
     )
     assert stale_vendor in metadata["report"].value
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         for name, expected in covered.items():
             spec = registry.flow(name)
-            reads = support.read_all(name, link, support.period(PERIOD))
-            report = flow.write(spec, link, PERIOD, reads).report
+            reads = support.read_all(name, session, support.period(PERIOD))
+            report = flow.write(spec, session, PERIOD, reads).report
             parked = {key for group in expected["groups"].values() for key in group["records"]}
             assert set(report.failed) == parked, name
             assert {reason for reason, _ in report.failed.values()} <= {"mapping_stale"}, name

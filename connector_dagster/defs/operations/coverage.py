@@ -53,9 +53,9 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _coverage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        link = getattr(context.resources, link_key).link()
+        session = getattr(context.resources, link_key).session()
         period = context.partition_key
-        result = coverage(link, period)
+        result = coverage(session, period)
         per_flow = {
             f"{f.flow}_{what}": getattr(f, what)
             for f in result

@@ -4,27 +4,27 @@ ones refused), IFS accounts (blocked ones refused). Read by each system's `maste
 
 from __future__ import annotations
 
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.live import Master
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.master import Record
 from connector_dagster.systems.ifs import master as ifs
 from connector_dagster.systems.servicetitan import master as st
 
 
-def _st_vendors(link: Link) -> list[Record]:
-    return st.vendors(link.client("servicetitan"))
+def _st_vendors(session: Session) -> list[Record]:
+    return st.vendors(session.client("servicetitan"))
 
 
-def _st_skus(link: Link) -> list[Record]:
-    return st.skus(link.client("servicetitan"))
+def _st_skus(session: Session) -> list[Record]:
+    return st.skus(session.client("servicetitan"))
 
 
-def _st_gl_accounts(link: Link) -> list[Record]:
-    return st.gl_accounts(link.client("servicetitan"))
+def _st_gl_accounts(session: Session) -> list[Record]:
+    return st.gl_accounts(session.client("servicetitan"))
 
 
-def _ifs_accounts(link: Link) -> list[Record]:
-    return ifs.accounts(link.client("ifs"), link.connection.system("ifs").company)
+def _ifs_accounts(session: Session) -> list[Record]:
+    return ifs.accounts(session.client("ifs"), session.connection.system("ifs").company)
 
 
 ST_VENDORS = Master("ServiceTitan vendor", _st_vendors)
