@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from connector_dagster import systems
-from connector_dagster.engine import text
+from connector_dagster.engine import live, text
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
 from connector_dagster.engine.money import by_measure
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
@@ -175,6 +175,8 @@ def write(
     `plan`: map, validate, check and look up as a real run, then list the writes it
     would send and send none (the ledger is not changed; mapping entries a flow
     would create first are not created, so their records show as mapping_missing).
+    Either way the flow's `live` tables are first checked against the systems' master
+    data, read once here: a stale entry's records park as `mapping_stale`.
     `only`: write just these keys (a replay)."""
     settings = settings_of(spec, session)
     maps = session.mappings()
@@ -184,6 +186,8 @@ def write(
         items = [i for i in items if i.key in only]
     if spec.prepare is not None and not plan:
         maps = spec.prepare(session, settings, items, maps)
+    if items:
+        maps = live.checked(spec.live, session, maps)
     notes: dict[str, str] = {}
     records = to_records(spec, items, maps, settings, period_key, notes)
     if spec.cancel_vanished:

@@ -30,8 +30,19 @@ class Problems(list[tuple[str, str]]):
         where: str | None = None,
     ) -> Any:
         """The table's entry for `code`, or None with a `mapping_missing` problem naming
-        the field, the code (and `about` it) and the table to fill."""
+        the field, the code (and `about` it) and the table to fill; or None with a
+        `mapping_stale` problem when the entry points at a record the target no longer
+        takes (`Mappings.stale`, naming the entry and its fix)."""
         kind = table.kind if isinstance(table, Table) else table
+        stale = maps.stale_entry(kind, str(code))
+        if stale is not None:
+            self.add(
+                "mapping_stale",
+                f"{field} {str(code)!r}{f' ({about})' if about else ''}: {stale}, then replay "
+                "this record",
+                where=where,
+            )
+            return None
         value, bad = maps.entry(kind, str(code))
         if value is None:
             fix = f"correct it ({bad})" if bad else "add it"

@@ -90,11 +90,14 @@ class Mapped:
 
     @property
     def problem(self) -> tuple[str, str] | None:
-        """One (reason, message) for all problems: `mapping_missing` wins over the rest."""
+        """One (reason, message) for all problems: `mapping_missing` wins over the rest,
+        then `mapping_stale`."""
         if not self.problems:
             return None
         reasons = {r for r, _ in self.problems}
-        reason = "mapping_missing" if "mapping_missing" in reasons else self.problems[0][0]
+        reason = next(
+            (r for r in ("mapping_missing", "mapping_stale") if r in reasons), self.problems[0][0]
+        )
         return reason, "; ".join(m for _, m in self.problems)
 
 

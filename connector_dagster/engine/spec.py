@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from connector_dagster import systems
 from connector_dagster.engine.bounds import Amounts, Bounds
+from connector_dagster.engine.live import LiveCheck
 from connector_dagster.engine.protocols import Source, Target
 from connector_dagster.engine.records import Frames, Item, Mapped
 from connector_dagster.lib.mapping import Mappings, Table
@@ -131,6 +132,10 @@ class FlowSpec(Generic[S]):
     amounts: Amounts | None = None
     """Which payload fields are amounts and quantities: the engine parks a payload
     outside the connection's `bounds` for the flow."""
+    live: tuple[LiveCheck, ...] = ()
+    """Mapping tables whose entries are checked against the systems' master data before
+    each write (plans included): the records an entry pointing at a gone, inactive or
+    blocked record needs are parked as `mapping_stale`."""
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.reads]

@@ -17,6 +17,7 @@ FAILED_SHOWN = 50
 THEN = {
     "validation": "once corrected at the source: re-run the period, or replay",
     "mapping_missing": "once the mapping is added: replay (or re-execute from failure)",
+    "mapping_stale": "once the entry points at an active record again: replay",
     "conflict": "re-run the period (it is read again)",
     "target_locked": "once changed by hand in the target: resolve the record",
     "period_closed": "once posted by hand in an open period: resolve the record",

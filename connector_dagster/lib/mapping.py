@@ -9,6 +9,7 @@ version it used. Which tables exist is declared by the flows that read them
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -41,6 +42,10 @@ class Mappings:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: dict[str, dict[str, str]] = field(default_factory=dict)
     """Entries that are not of their table's type: kind -> code -> what is wrong."""
+    stale: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Entries that point at a record the target no longer takes (gone, inactive,
+    blocked), as a write found them in the systems' master data: kind -> code -> why,
+    with the fix."""
 
     def table(self, kind: str) -> dict[str, Any]:
         """The valid entries of a table."""
@@ -52,6 +57,14 @@ class Mappings:
         if code in self.invalid.get(kind, {}):
             return None, self.invalid[kind][code]
         return self.table(kind).get(code), None
+
+    def stale_entry(self, kind: str, code: str) -> str | None:
+        """Why the entry of `code` is stale, with its fix; None when it is not."""
+        return self.stale.get(kind, {}).get(code)
+
+    def with_stale(self, stale: dict[str, dict[str, str]]) -> Mappings:
+        """These mappings with `stale` entries marked."""
+        return dataclasses.replace(self, stale=stale)
 
     def problems(self) -> list[str]:
         """Every invalid entry, named as `kind[code]: problem`."""

@@ -35,3 +35,10 @@ def amount(value: Any) -> Decimal:
 def places(value: Decimal) -> int:
     """Decimal places of a value, trailing zeros aside (1.50 has 1, 1E+3 has 0)."""
     return max(0, -int(value.normalize().as_tuple().exponent))
+
+
+def rate(value: Any, per: int) -> Decimal | None:
+    """A rate as a fraction of 1, to four places (9.25 per 100 -> 0.0925); None when
+    `value` is not a number."""
+    found = decimal_or_none(value)
+    return None if found is None else (found / per).quantize(Decimal("0.0001"))

@@ -51,6 +51,7 @@ def text(value: str | None) -> str | None:
 REASONS = (
     "validation",
     "mapping_missing",
+    "mapping_stale",
     "conflict",
     "target_locked",
     "period_closed",

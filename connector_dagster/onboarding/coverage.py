@@ -1,6 +1,8 @@
 """`connector-dagster mappings coverage`: what a period would do with the mappings in
 force, per flow: records that would write, that are unchanged, and that would park,
-the parked grouped by the mapping entry they miss ("vendors 'V1042': 17 POs, 8,400.00").
+the parked grouped by the mapping entry they miss ("vendors 'V1042': 17 POs, 8,400.00")
+or whose entry is stale ("vendors 'V1005' -> 3105 (stale): 3 POs, 950.00": it points at
+a record the target no longer takes, as the write checks against master data).
 
 It is plan mode (`engine.flow.write(plan=True)`) on the period read without recording
 the reads: nothing is written to either system or to the ledger."""
@@ -22,11 +24,16 @@ _MISSING = re.compile(
     r"(?P<field>[^:;]+?) (?P<code>'[^']*'|\"[^\"]*\")(?: \([^)]*\))? has (?:no|an invalid) "
     r".*? mapping; .*? in the `(?P<kind>\w+)` table"
 )
+_STALE = re.compile(
+    r"the `(?P<kind>\w+)` entry (?P<code>'[^']*'|\"[^\"]*\") -> (?P<target>.+?) points at "
+)
+_MAPPING = ("mapping_missing", "mapping_stale")
 
 
 @dataclass
 class Group:
-    """Parked records that share one cause: a missing mapping entry, or another reason."""
+    """Parked records that share one cause: a missing or stale mapping entry, or another
+    reason."""
 
     records: list[str] = field(default_factory=list)
     amount: Decimal = Decimal(0)
@@ -42,7 +49,8 @@ class FlowCoverage:
     unchanged: int = 0
     would_park: int = 0
     groups: dict[str, Group] = field(default_factory=dict)
-    """`kind 'code'` (a missing entry) or the reason -> the records it parks."""
+    """`kind 'code'` (a missing entry), `kind 'code' -> target (stale)` (a stale one) or
+    the reason -> the records it parks."""
     parked: dict[str, str] = field(default_factory=dict)
     """Key -> reason of every record that would park."""
 
@@ -71,15 +79,20 @@ def flow_coverage(session: Session, flow_name: str, period: Period) -> FlowCover
     items = {i.key: i.data for i in spec.source(session, settings).items(reads)}
     for key, (reason, message) in sorted(report.failed.items()):
         out.parked[key] = reason
-        causes = [
-            f"{m['kind']} {m['code']}" for m in _MISSING.finditer(message)
-        ] if reason == "mapping_missing" else []  # fmt: skip
+        causes = causes_of(message) if reason in _MAPPING else []
         amount = amount_of(items[key]) if amount_of and key in items else None
         for cause in dict.fromkeys(causes) or [reason]:
             group = out.groups.setdefault(cause, Group())
             group.records.append(key)
             group.amount += amount or 0
     return out
+
+
+def causes_of(message: str) -> list[str]:
+    """The mapping entries a parked record's message names: missing, then stale."""
+    missing = [f"{m['kind']} {m['code']}" for m in _MISSING.finditer(message)]
+    stale = [f"{m['kind']} {m['code']} -> {m['target']} (stale)" for m in _STALE.finditer(message)]
+    return [*missing, *stale]
 
 
 def coverage(session: Session, period_key: str) -> list[FlowCoverage]:
@@ -107,21 +120,22 @@ def as_text(result: list[FlowCoverage]) -> str:
     return "\n".join(lines)
 
 
+def as_dicts(result: list[FlowCoverage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "flow": f.flow,
+            "records": f.records,
+            "would_write": f.would_write,
+            "unchanged": f.unchanged,
+            "would_park": f.would_park,
+            "groups": {
+                cause: {"records": g.records, "amount": str(g.amount)}
+                for cause, g in f.groups.items()
+            },
+        }
+        for f in result
+    ]
+
+
 def as_json(result: list[FlowCoverage]) -> str:
-    return json.dumps(
-        [
-            {
-                "flow": f.flow,
-                "records": f.records,
-                "would_write": f.would_write,
-                "unchanged": f.unchanged,
-                "would_park": f.would_park,
-                "groups": {
-                    cause: {"records": g.records, "amount": str(g.amount)}
-                    for cause, g in f.groups.items()
-                },
-            }
-            for f in result
-        ],
-        indent=2,
-    )
+    return json.dumps(as_dicts(result), indent=2)

@@ -63,7 +63,7 @@ def authenticate(probe: Probe) -> list[Finding]:
             f"client_secret (credentials set {probe.session.name} servicetitan client_secret)"
         )
         return [Finding(SYSTEM, "token", FAILED, api_text(exc), fix)]
-    found = [Finding(SYSTEM, "token", OK, f"granted for {st.engine.tokens.lifetime_s:.0f} s")]
+    found = [Finding(SYSTEM, "token", OK, f"granted for {st.transport.tokens.lifetime_s:.0f} s")]
     answer = probe.once((SYSTEM, "/".join(TENANT_PROBE)), lambda: _one_page(probe, *TENANT_PROBE))
     if not isinstance(answer, ApiError):
         return [*found, Finding(SYSTEM, f"tenant {tenant}", OK, "app key and tenant accepted")]

@@ -9,6 +9,7 @@ from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import BILLS, ServiceTitanBills
 from connector_dagster.defs.bills.target import IfsBillPostings
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.postings.live import LIVE
 from connector_dagster.kits.postings.mapping import TABLES
 
 SPEC = FlowSpec(
@@ -38,6 +39,7 @@ SPEC = FlowSpec(
     target=IfsBillPostings,
     map=map_item,
     tables=TABLES,
+    live=LIVE,
     reconcile=RECONCILIATION,
     amounts=schema.AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True),

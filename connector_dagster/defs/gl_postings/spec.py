@@ -9,7 +9,9 @@ from connector_dagster.defs.gl_postings.reconcile import RECONCILIATION
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.defs.gl_postings.source import READ, IfsPostingProposals
 from connector_dagster.defs.gl_postings.target import ServiceTitanJournalEntries
+from connector_dagster.engine.live import LiveCheck
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.master import ST_GL_ACCOUNTS, ST_VENDORS
 
 SPEC = FlowSpec(
     name="gl_postings",
@@ -37,6 +39,10 @@ SPEC = FlowSpec(
     target=ServiceTitanJournalEntries,
     map=map_item,
     tables=TABLES,
+    live=(
+        LiveCheck("gl_accounts", "IFS account", ST_GL_ACCOUNTS),
+        LiveCheck("vendors", "vendor", ST_VENDORS),
+    ),
     reconcile=RECONCILIATION,
     amounts=schema.AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True),

@@ -17,6 +17,7 @@ USES = (
     EntitySet("history_set", reads=("LogId", "LuName", "Keys")),
     Resource("accounting", "journal-entries", writes=("POST", "PATCH", "DELETE")),
     Resource("accounting", "gl-accounts", writes=("POST",)),
+    Resource("inventory", "vendors"),
 )
 
 

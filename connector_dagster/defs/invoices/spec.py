@@ -9,6 +9,7 @@ from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.source import INVOICES, JOBS, ServiceTitanInvoices
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.postings.live import LIVE
 from connector_dagster.kits.postings.mapping import TABLES
 from connector_dagster.kits.postings.schema import POSTING_AMOUNTS
 from connector_dagster.systems.servicetitan.settings import WEBHOOK_EVENT_TYPES
@@ -48,6 +49,7 @@ SPEC = FlowSpec(
     target=IfsInvoicePostings,
     map=map_item,
     tables=TABLES,
+    live=LIVE,
     reconcile=RECONCILIATION,
     amounts=POSTING_AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True, inbox_events=WEBHOOK_EVENT_TYPES),

@@ -8,7 +8,9 @@ from connector_dagster.defs.purchase_orders.reconcile import RECONCILIATION
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.defs.purchase_orders.source import READ, IfsPurchaseOrders
 from connector_dagster.defs.purchase_orders.target import ServiceTitanPurchaseOrders
+from connector_dagster.engine.live import LiveCheck
 from connector_dagster.engine.spec import FlowSpec, ReadSpec, Triggers, WriteSpec
+from connector_dagster.kits.master import ST_SKUS, ST_VENDORS
 from connector_dagster.kits.purchase_orders.tables import TABLES
 
 SPEC = FlowSpec(
@@ -35,6 +37,7 @@ SPEC = FlowSpec(
     target=ServiceTitanPurchaseOrders,
     map=map_item,
     tables=TABLES,
+    live=(LiveCheck("vendors", "vendor", ST_VENDORS), LiveCheck("parts", "part", ST_SKUS)),
     reconcile=RECONCILIATION,
     amounts=schema.AMOUNTS,
     triggers=Triggers(poll=True, close=True, change_sensor=True),

@@ -9,6 +9,7 @@ from connector_dagster.defs.purchase_orders.source import HEADER_FIELDS, LINE_FI
 from connector_dagster.kits.purchase_orders.uses import HISTORY, ST_PURCHASE_ORDERS
 from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.onboarding.ifs import EntitySet
+from connector_dagster.onboarding.servicetitan import Resource
 
 USES = (
     EntitySet(
@@ -19,6 +20,9 @@ USES = (
     EntitySet("lines_set", reads=tuple(LINE_FIELDS)),
     HISTORY,
     ST_PURCHASE_ORDERS,
+    Resource("inventory", "vendors"),
+    Resource("pricebook", "materials"),
+    Resource("pricebook", "equipment"),
 )
 
 

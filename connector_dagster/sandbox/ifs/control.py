@@ -6,7 +6,9 @@ DELETE /_sandbox/requests          reset those counts
 GET|PUT /_sandbox/faults           the FaultProfile (JSON)
 GET|PUT /_sandbox/behaviour        the IfsBehaviour switches (JSON, partial on PUT)
 POST /_sandbox/reset               back to the seeded data; tokens and counts cleared
-POST /_sandbox/edit                {"set", "key", "changes"}: an edit by an IFS user
+POST /_sandbox/edit                {"set", "key", "changes"}: an edit by an IFS user (of
+                                   master data too: `{"Objstate": "Blocked"}` blocks an
+                                   account or supplier)
 POST /_sandbox/create              {"set", "values"}: a record an IFS user enters
 POST /_sandbox/delete              {"set", "key"}: a record an IFS user removes (with its rows)
 GET  /_sandbox/entities/{set}      stored rows, optionally filtered by ?Field=value
@@ -33,11 +35,20 @@ from starlette.routing import Route
 from connector_dagster.sandbox.faults import FaultProfile, RateLimiter
 from connector_dagster.sandbox.ifs.odata import ODataError, from_json, json_converter
 from connector_dagster.sandbox.ifs.rules import Writer
-from connector_dagster.sandbox.ifs.schema import SETS, EntitySet, Row
+from connector_dagster.sandbox.ifs.schema import (
+    ACCOUNTS,
+    SETS,
+    SUPPLIERS,
+    TAX_CODES,
+    EntitySet,
+    Row,
+)
 from connector_dagster.sandbox.ifs.store import IfsStore
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _AS_USER = Writer(as_user=True)
+_USERS_EDIT = frozenset({ACCOUNTS.name, SUPPLIERS.name, TAX_CODES.name})
+"""Read-only sets whose rows an IFS user edits (blocks) all the same."""
 
 
 def raw_row(store: IfsStore, eset: EntitySet, row: Row) -> dict[str, Any]:
@@ -115,9 +126,11 @@ def _key(eset: EntitySet, raw: Any) -> tuple[Any, ...]:
     return tuple(from_json(eset.properties[eset.index[k]], raw[k]) for k in eset.keys)
 
 
-def _writable(name: Any) -> EntitySet:
+def _writable(name: Any, users_edit: bool = False) -> EntitySet:
+    """The set `name` if a user may write it (`users_edit`: master data a user may
+    change in IFS, such as blocking an account, though the API may not)."""
     eset = SETS[name]
-    if eset.read_only:
+    if eset.read_only and not (users_edit and eset.name in _USERS_EDIT):
         raise ValueError(f"{eset.name} is written by IFS itself")
     return eset
 
@@ -126,7 +139,7 @@ async def edit(request: Request) -> Response:
     store: IfsStore = request.app.state.store
     try:
         body = await _json(request, decimals=True)
-        eset = _writable(body["set"])
+        eset = _writable(body["set"], users_edit=True)
         key = _key(eset, body["key"])
         changes = body.get("changes") or {}
         if not isinstance(changes, dict):

@@ -37,6 +37,8 @@ IFS_USER = "IFSAPP"
 Values = dict[str, Any]
 ClosedCheck = Callable[[str | None, str], bool]
 """(company, YYYY-MM) -> whether that accounting period is closed."""
+BlockedCheck = Callable[[str | None, str], bool]
+"""(company, account) -> whether an IFS user blocked that account."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,15 @@ def derive(eset: EntitySet, values: Values, given: Iterable[str], creating: bool
                 values[company] = values.get(currency)
 
 
-def check(eset: EntitySet, values: Values, parent: Values | None, closed: ClosedCheck) -> None:
-    """Closed periods, the chart of accounts and code part B, for an API write."""
+def check(
+    eset: EntitySet,
+    values: Values,
+    parent: Values | None,
+    closed: ClosedCheck,
+    blocked: BlockedCheck = lambda company, account: False,
+) -> None:
+    """Closed periods, the chart of accounts (a blocked account takes no postings) and
+    code part B, for an API write."""
     dated = parent if parent is not None and "VoucherDate" in parent else values
     voucher_date = dated.get("VoucherDate")
     company = values.get("Company")
@@ -111,6 +120,11 @@ def check(eset: EntitySet, values: Values, parent: Values | None, closed: Closed
     if account is not None and account not in ACCOUNTS:
         raise database_error(
             f"ORA-20111: Account.NOTEXIST: Account {account} does not exist in company {company}."
+        )
+    if account is not None and blocked(company, account):
+        raise database_error(
+            f"ORA-20124: Account.BLOCKED: Account {account} is blocked for posting in company "
+            f"{company}."
         )
     code_b = values.get("CodeB")
     if code_b is not None and code_b not in COST_CENTRES:

@@ -203,10 +203,12 @@ ACCOUNTS = EntitySet(
     (
         _s("Company", 20), _s("Account", 20), _s("Description", 100),
         _s("AccntType", 20), _s("LogicalAccountType", 20),
+        _state("AccountState", ("Active", "Blocked")),
     ),
     read_only=True,
 )  # fmt: skip
-"""The company's chart of accounts, as IFS's Accounts projection lists it [U]."""
+"""The company's chart of accounts, as IFS's Accounts projection lists it [U]; a
+Blocked account takes no postings [U]."""
 SUPPLIERS = EntitySet(
     "SupplierSet", "Supplier", "SupplierInfo", ("VendorNo",),
     (

@@ -44,6 +44,7 @@ def rows() -> list[Row]:
                 "Description": name,
                 "AccntType": logical,
                 "LogicalAccountType": logical,
+                "Objstate": "Active",
                 "Objversion": OBJVERSION,
                 "Objkey": f"{seq:032X}",
             },

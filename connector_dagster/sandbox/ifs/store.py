@@ -20,6 +20,7 @@ from connector_dagster.sandbox.ifs.history import HistoryLog, objversion_time, s
 from connector_dagster.sandbox.ifs.odata import STRING, ODataError, from_json
 from connector_dagster.sandbox.ifs.rules import Values, Writer, database_error
 from connector_dagster.sandbox.ifs.schema import (
+    ACCOUNTS,
     HISTORY_LOG,
     META,
     READ_ONLY,
@@ -169,7 +170,9 @@ class IfsStore:
             )
         if not writer.as_user:
             rules.check_unlocked(eset, values, parent, writer)
-            rules.check(eset, values, parent, lambda c, p: self.is_closed(c, p, closed))
+            rules.check(
+                eset, values, parent, lambda c, p: self.is_closed(c, p, closed), self.blocked
+            )
         rules.derive(eset, values, body, creating=True)
         state = eset.index.get("Objstate")
         if state is not None and values.get("Objstate") is None:
@@ -203,9 +206,16 @@ class IfsStore:
         if not writer.as_user:
             parent = self._parent(eset, values)
             rules.check_unlocked(eset, self.values(eset, old), parent, writer)
-            rules.check(eset, values, parent, lambda c, p: self.is_closed(c, p, closed))
+            rules.check(
+                eset, values, parent, lambda c, p: self.is_closed(c, p, closed), self.blocked
+            )
         rules.derive(eset, values, body, creating=False)
         return self._bump(eset, values, old, writer.user)
+
+    def blocked(self, company: str | None, account: str) -> bool:
+        """Whether an IFS user blocked the company's account (no postings to it)."""
+        row = self.get(ACCOUNTS, (company, account))
+        return row is not None and self.values(ACCOUNTS, row).get("Objstate") == "Blocked"
 
     def touch(self, eset: EntitySet, key: tuple[Any, ...], user: str = rules.IFS_USER) -> Row:
         """What a concurrent edit by an IFS user leaves behind: a new Objversion."""

@@ -61,6 +61,7 @@ _APP_KEY_HEADER = APP_KEY_HEADER.encode()
 Handler = Callable[[Call], Any]
 ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     *inventory.ROUTES,
+    *pricebook.ROUTES,
     *references.ROUTES,
     *accounting.ROUTES,
     *gl_accounts.ROUTES,

@@ -1,8 +1,9 @@
 """The ServiceTitan simulator's `/_sandbox/` control endpoints, for tests and
 demos: state and request counts, fault profile, reseeding, raw rows, token
-revocation, webhooks, the moves of `actions` (receive a PO, post or change an
-invoice, edit a journal entry) and those of `control_accounting` (close a
-period, export a document elsewhere). Never faulted, limited or counted."""
+revocation, webhooks, a vendor, SKU or GL account deactivated (or active again),
+the moves of `actions` (receive a PO, post or change an invoice, edit a journal
+entry) and those of `control_accounting` (close a period, export a document
+elsewhere). Never faulted, limited or counted."""
 
 from __future__ import annotations
 
@@ -148,6 +149,30 @@ async def touch_journal_entry(request: Request) -> Response:
     return ok(render_je(je))
 
 
+_MASTER = {"vendors": "Vendor", "skus": "SKU", "gl-accounts": "GL account"}
+"""Master records an office user may deactivate (and reactivate) between two runs."""
+
+
+async def set_active(request: Request) -> Response:
+    """`{"active": false}`: the vendor, SKU or GL account is deactivated (true: again active)."""
+    store = sim_of(request).store
+    resource = request.path_params["resource"]
+    if resource not in _MASTER:
+        raise ApiError(404, f"Unknown master list '{resource}'.", {"resource": list(_MASTER)})
+    row = store.tables[resource].get(_key(request.path_params["id"]))
+    if row is None:
+        raise ApiError(404, f"{_MASTER[resource]} {request.path_params['id']} was not found.")
+    active = (await json_body(request)).get("active")
+    if not isinstance(active, bool):
+        raise ApiError(400, 'Expected {"active": true|false}.', {"active": ["A boolean."]})
+    row["active"] = active
+    if "modifiedOn" in row:
+        store.touch(resource, row)
+    else:
+        store.changes += 1
+    return ok(_renderers(store)[resource](row))
+
+
 async def revoke_tokens(request: Request) -> Response:
     return ok({"revoked": sim_of(request).tokens.revoke_all()})
 
@@ -193,6 +218,7 @@ def routes() -> list[Route]:
         ("/_sandbox/invoices", invoices, ["POST"]),
         ("/_sandbox/journal-entries/{id}/touch", touch_journal_entry, ["POST"]),
         ("/_sandbox/tokens", revoke_tokens, ["DELETE"]),
+        ("/_sandbox/{resource}/{id}/active", set_active, ["POST"]),
         ("/_sandbox/webhooks/emit", emit_webhook, ["POST"]),
         ("/_sandbox/webhooks/deliveries", deliveries, ["GET"]),
         *control_accounting.ROUTES,

@@ -161,8 +161,8 @@ def check_refs(store: Store, body: dict[str, Any]) -> None:
     if body.get("jobId") is not None and body["jobId"] not in store.tables["jobs"]:
         errors["jobId"] = [f"Job {body['jobId']} does not exist."]
     for i, item in enumerate(body.get("items") or []):
-        sku = SKUS.get(item["skuId"])
-        if sku is None or sku.type not in ("Material", "Equipment") or not sku.active:
+        sku = store.tables["skus"].get(item["skuId"])
+        if sku is None or sku["type"] not in ("Material", "Equipment") or not sku["active"]:
             errors[f"items[{i}].skuId"] = [
                 f"SKU {item['skuId']} is not an active material or equipment."
             ]

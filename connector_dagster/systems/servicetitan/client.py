@@ -278,7 +278,7 @@ class ServiceTitanClient(ApiClient):
 
     def _broken(self, module: str, path: str, problem: str) -> RejectedError:
         return RejectedError(
-            f"{self.engine.label}: reading {module}/{path} stopped: {problem}; "
+            f"{self.transport.label}: reading {module}/{path} stopped: {problem}; "
             "the server's paging is broken, so reading on could loop forever",
             method="GET",
             url=self.transport.url(self.path(module, path)),

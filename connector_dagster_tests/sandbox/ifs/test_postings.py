@@ -14,6 +14,7 @@ from connector_dagster.systems.ifs.client import ETAG
 from connector_dagster_tests.sandbox.ifs.support import (
     CHECK,
     EV,
+    INT,
     PP,
     Ifs,
     fresh,
@@ -240,3 +241,19 @@ def test_metadata_declares_the_navigation_and_the_actions(client: Ifs) -> None:
         'Type="Collection(IfsApp.ExternalVoucherHandling.ExternalVoucherRow)"/>'
     ) in text
     assert '<Action Name="ExternalVoucher_Check" IsBound="true">' in text
+
+
+def test_a_blocked_account_takes_no_postings_until_unblocked(
+    client: Ifs, http: httpx.Client
+) -> None:
+    key = {"set": "AccountSet", "key": {"Company": "ACME01", "Account": "4010"}}
+    load_id = voucher(client)["LoadId"]
+    http.post("/_sandbox/edit", json={**key, "changes": {"Objstate": "Blocked"}}).raise_for_status()
+
+    refused = add_row(client, load_id, "4010", CurrencyCreditAmount=50)
+    listed = client.rows(f"{INT}/AccountsHandling.svc/AccountSet?$filter=Account eq '4010'")
+
+    assert refused.status_code == 400 and "Account.BLOCKED" in refused.text, refused.text
+    assert listed[0]["Objstate"] == "Blocked"
+    http.post("/_sandbox/edit", json={**key, "changes": {"Objstate": "Active"}}).raise_for_status()
+    assert add_row(client, load_id, "4010", CurrencyCreditAmount=50).status_code == 201

@@ -28,6 +28,17 @@ SPEC_DIR = Path(
     os.environ.get("CONNECTOR_ST_OPENAPI_DIR") or Path(__file__).resolve().parent / "openapi"
 )
 MODULES = ("inventory", "accounting", "jpm", "settings")
+OPTIONAL_MODULES = ("pricebook",)
+"""Modules whose spec is not copied here (no pricebook spec is at hand): their routes
+have no conformance case (`test_pricebook.py` tests them); with the spec in SPEC_DIR
+(`pricebook-v2.json`), their routes are checked to be in it."""
+
+
+def present_modules() -> tuple[str, ...]:
+    """The modules whose spec is at hand: every one of MODULES, and the optional ones found."""
+    return (*MODULES, *(m for m in OPTIONAL_MODULES if (SPEC_DIR / f"{m}-v2.json").exists()))
+
+
 PREFIX = "/{module}/v2/tenant/{tenant}/"
 
 
@@ -92,7 +103,9 @@ class Checked:
     ) -> Any:
         response = self.st.call(method, module, rest, **kwargs)
         assert response.status_code == expect, response.text
-        spec = self.specs[module]
+        spec = self.specs.get(module)
+        if spec is None:
+            pytest.skip(f"no {module}-v2.json in {SPEC_DIR} to validate {method} {module}/{rest}")
         if response.status_code < 300:
             spec.validate_request(SpecRequest(response.request))
         spec.validate_response(SpecRequest(response.request), SpecResponse(response))

@@ -117,3 +117,29 @@ def test_posting_an_invoice_creates_its_job_and_altering_it_recomputes_totals(
     assert (altered["syncStatus"], altered["total"]) == ("Pending", "10.00")
     assert job["invoiceId"] == created["id"]
     assert Decimal(str(job["total"])) == Decimal("10.00")
+
+
+def test_a_deactivated_vendor_or_sku_is_listed_inactive_and_refused_on_a_po(st: StSandbox) -> None:
+    st.control("POST", "vendors/3101/active", {"active": False})
+    sku = st.control("POST", "skus/55501/active", {"active": False})
+
+    refused = st.call("POST", "inventory", "purchase-orders", json=new_po())
+    materials = st.get("pricebook", "materials", active="False").json()["data"]
+    vendor = st.get("inventory", "vendors/3101").json()
+
+    assert sku["active"] is False and vendor["active"] is False
+    # 55501 joins the seed's inactive pricebook materials (the onboarding master data's)
+    assert 55501 in {m["id"] for m in materials} and not any(m["active"] for m in materials)
+    assert refused.status_code == 400
+    assert set(refused.json()["errors"]) == {"vendorId", "items[0].skuId"}
+    st.control("POST", "vendors/3101/active", {"active": True})
+    st.control("POST", "skus/55501/active", {"active": True})
+    assert st.call("POST", "inventory", "purchase-orders", json=new_po()).status_code == 200
+
+
+def test_only_vendors_skus_and_gl_accounts_are_deactivated(st: StSandbox) -> None:
+    unknown = st.client.post("/_sandbox/invoices/77000005/active", json={"active": False})
+    missing = st.client.post("/_sandbox/vendors/1/active", json={"active": False})
+    not_a_flag = st.client.post("/_sandbox/gl-accounts/120/active", json={"active": "no"})
+
+    assert (unknown.status_code, missing.status_code, not_a_flag.status_code) == (404, 404, 400)
