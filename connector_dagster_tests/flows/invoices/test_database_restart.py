@@ -5,6 +5,7 @@ invoice (five trials)."""
 
 from __future__ import annotations
 
+from connector_dagster.lib import db
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows.invoices.test_flow import (
     FLOW,
@@ -16,6 +17,26 @@ from connector_dagster_tests.flows.invoices.test_reliability import CREATES
 from connector_dagster_tests.flows.postings import postings, requests
 from connector_dagster_tests.flows.restart import OUTAGES_S, restart_mid_write, stop_points
 from connector_dagster_tests.pg_restart import RestartablePostgres
+
+
+def trail(url: str, keys: set[str], trial: object, parked: list) -> str:
+    """What the ledger and the audit log say of `keys`, for a failure's message."""
+    with db.transaction(url) as cur:
+        cur.execute(
+            """SELECT source_key, status, target_id, partition_key, first_intent_at
+                 FROM connector.sync_ledger WHERE flow = %s AND source_key = ANY(%s)""",
+            (FLOW, sorted(keys)),
+        )
+        rows = cur.fetchall()
+        cur.execute(
+            """SELECT source_key, action, run_id, target_id, error, at
+                 FROM connector.audit_log WHERE flow = %s AND source_key = ANY(%s)
+                ORDER BY id""",
+            (FLOW, sorted(keys)),
+        )
+        audit = cur.fetchall()
+    return "\n".join(map(str, [trial, parked, *rows, *audit]))
+
 
 PERIODS = ["2026-06-01", "2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01"]
 
@@ -43,9 +64,9 @@ def test_a_database_restart_mid_write_then_a_second_run_at_once_posts_each_invoi
         parked = [(f.source_key, f.reason, f.message) for f in store.failed(partition_key=period)]
         store.close()
         sets = postings("ST-INV-")
-        assert {k: e.target_id for k, e in ledger.items() if e.target_id} == {
-            k: f"ACME01/{sets[f'ST-INV-{k}'][0]['LoadId']}" for k in keys
-        }
+        linked = {k: e.target_id for k, e in ledger.items() if e.target_id}
+        posted = {k: f"ACME01/{sets[f'ST-INV-{k}'][0]['LoadId']}" for k in keys}
+        assert linked == posted, trail(restartable_db.url, set(linked) ^ set(posted), trial, parked)
         assert parked == [] and trial.second["leased_elsewhere"] == 0, (trial, parked)
         assert "stopped writing" in trial.first_said and period[:7] in trial.first_said, trial
         assert "database" in trial.first_said, trial
