@@ -23,17 +23,16 @@ import re
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn, Protocol
 
 from connector_dagster.engine.records import Outbound, Period
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.postings.mapping import TEXT_LENGTH, clip
+from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.lib.store import Correction
 from connector_dagster.systems.ifs.client import Row, refusal
-
-if TYPE_CHECKING:
-    from connector_dagster.kits.postings.target import IfsPostingTarget
+from connector_dagster.systems.ifs.postings import PostingWriter
 
 AMOUNTS = ("CurrencyDebetAmount", "CurrencyCreditAmount", "DebetAmount", "CreditAmount")
 CORRECTION = re.compile(r"^(?P<reference>.+)-C(?P<seq>[1-9]\d*)$")
@@ -91,11 +90,32 @@ def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
+class PostingTarget(Protocol):
+    """What a correction needs of the IFS posting target (`target.IfsPostingTarget`)."""
+
+    label: str
+    settings: PostingSettings
+    writer: PostingWriter
+
+    @property
+    def what(self) -> str: ...
+
+    def reference(self, key: str) -> str: ...
+
+    def marked(self, header: dict[str, Any]) -> dict[str, Any]: ...
+
+    def mark(self, record: Outbound, target_id: str, correction: str | None = None) -> None: ...
+
+    def refused(
+        self, record: Outbound, exc: ApiError, doing: str, target_id: str | None
+    ) -> NoReturn: ...
+
+
 class Corrector:
     """Writes the corrections of one IFS posting target (its writer, references, marker
     and settings)."""
 
-    def __init__(self, target: IfsPostingTarget) -> None:
+    def __init__(self, target: PostingTarget) -> None:
         self.target = target
         self.writer = target.writer
 

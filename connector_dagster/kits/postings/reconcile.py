@@ -43,13 +43,13 @@ def posted(
     ]
     rows = writer.rows_of(heads, ["Account", "DebetAmount", "CreditAmount", *settings.code_parts])
     for head in heads:
-        key = _key(str(head.get(writer.sets.reference)), key_of)
+        key = posting_key(str(head.get(writer.sets.reference)), key_of)
         if key is not None:
             target_id = writer.sets.key_text(head)
             yield key, target_id, amounts(head.get("Company"), rows.get(target_id, []))
 
 
-def _key(reference: str, key_of: Callable[[str], str | None]) -> str | None:
+def posting_key(reference: str, key_of: Callable[[str], str | None]) -> str | None:
     """The source key of a posting set's reference: a document's, or its correction's."""
     key = key_of(reference)
     if key is not None:

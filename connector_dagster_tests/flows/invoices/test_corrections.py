@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connector_dagster.kits.postings.corrections import correction_reference, net_change
+from connector_dagster.kits.postings.reconcile import posting_key
 from connector_dagster.lib.store import RecordRef, Store
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.invoices.test_flow import (
@@ -244,3 +246,36 @@ def test_without_the_setting_a_change_after_close_is_still_period_closed(
     assert all(f.reason == "period_closed" for f in parked.values())
     assert "IFS accounting period 2026-10 is closed for ACME01" in parked[moved].message
     assert not postings(f"ST-INV-{moved}-C")
+
+
+def test_the_net_change_is_per_account_and_code_parts_and_leaves_out_what_did_not_move() -> None:
+    def row(account: str, debit: str | None, credit: str | None, text: str) -> dict[str, Any]:
+        amounts = {"CurrencyDebetAmount": debit, "CurrencyCreditAmount": credit,
+                   "DebetAmount": debit, "CreditAmount": credit}  # fmt: skip
+        return {"Account": account, "CodeB": "501", **amounts, "CurrencyCode": "USD",
+                "Text": text}  # fmt: skip
+
+    before = [row("4000", None, "100.00", "Service"), row("1200", "100.00", None, "Inv 1 Al")]
+    after = [row("4000", None, "150.00", "Service"), row("1200", "150.00", None, "Inv 1 Bo"),
+             row("4010", None, "0.00", "Parts")]  # fmt: skip
+
+    assert net_change(before, after) == [
+        {**row("4000", None, "50.00", "Correction: Service"), "CurrencyCreditAmount":
+         Decimal("50.00"), "CreditAmount": Decimal("50.00")},
+        {**row("1200", "50.00", None, "Correction: Inv 1 Bo"), "CurrencyDebetAmount":
+         Decimal("50.00"), "DebetAmount": Decimal("50.00")},
+    ]  # fmt: skip
+    assert net_change(after, before)[0]["CurrencyDebetAmount"] == Decimal("50.00")
+    assert net_change(before, [{**r, "Text": "renamed"} for r in before]) == []
+
+
+def test_a_corrections_reference_names_its_document_for_f3_and_f4() -> None:
+    from connector_dagster.defs.bills.reconcile import key_of as bill_key
+    from connector_dagster.defs.invoices.reconcile import invoice_key
+
+    assert correction_reference("ST-INV-77000123", 2) == "ST-INV-77000123-C2"
+    assert posting_key("ST-INV-77000123-C2", invoice_key) == "77000123 correction 2"
+    assert posting_key("ST-INV-77000123", invoice_key) == "77000123"
+    assert posting_key("ST-APB-5000123-C1", bill_key) == "ap-5000123 correction 1"
+    assert posting_key("ST-INV-77000123-C0", invoice_key) is None
+    assert posting_key("PO-2026-00001-C1", invoice_key) is None
