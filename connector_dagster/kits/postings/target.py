@@ -208,11 +208,17 @@ class IfsPostingTarget:
         who = f"{self.label} {record.key!r}"
         if found is not None and found.reason == "period_closed":
             company = (record.payload or {}).get("header", {}).get("Company", "the company")
+            instead = ""
+            if doing == "changed" and self.settings.corrections == "park":
+                instead = (
+                    " (or, to post such changes in the next open period, set corrections: "
+                    "next_open_period in the flow's settings, then replay)"
+                )
             raise RecordFailure(
                 "period_closed",
                 f"{who}: IFS accounting period {found.period or '(unnamed)'} is closed for "
                 f"{company}, so nothing was {doing}; reopen the period in IFS, then replay "
-                "this record",
+                f"this record{instead}",
                 http_status=exc.status,
             ) from None
         if found is not None and found.reason == "target_locked":

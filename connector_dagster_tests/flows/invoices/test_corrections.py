@@ -244,7 +244,11 @@ def test_without_the_setting_a_change_after_close_is_still_period_closed(
     parked = failed(FLOW)
     assert set(parked) == {moved, renamed}
     assert all(f.reason == "period_closed" for f in parked.values())
-    assert "IFS accounting period 2026-10 is closed for ACME01" in parked[moved].message
+    assert parked[moved].message.endswith(
+        "is closed for ACME01, so nothing was changed; reopen the period in IFS, then replay "
+        "this record (or, to post such changes in the next open period, set corrections: "
+        "next_open_period in the flow's settings, then replay)"
+    )
     assert not postings(f"ST-INV-{moved}-C")
 
 
