@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from connector_dagster.engine.adoption import Conflicts, judge
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.postings.corrections import Corrector
 from connector_dagster.kits.postings.settings import PostingSettings
@@ -42,12 +42,12 @@ class IfsPostingTarget:
     label = "document"
     lookup_before_create = True
 
-    def __init__(self, link: Link, settings: PostingSettings) -> None:
-        self.link = link
+    def __init__(self, session: Session, settings: PostingSettings) -> None:
+        self.session = session
         self.settings = settings
-        ifs = link.connection.ifs
+        ifs = session.connection.ifs
         self.writer = PostingWriter(
-            link.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
+            session.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
         )
         self.corrector = Corrector(self)
 
@@ -61,7 +61,7 @@ class IfsPostingTarget:
 
     @property
     def marker(self) -> str:
-        return f"[connector:{self.link.name}]"
+        return f"[connector:{self.session.name}]"
 
     @property
     def what(self) -> str:
@@ -256,5 +256,5 @@ class IfsPostingTarget:
         )
 
     def message(self, target_id: str, correction: str | None = None) -> str:
-        posted = f"Posted to IFS {self.what} {target_id} by connector {self.link.name}"
+        posted = f"Posted to IFS {self.what} {target_id} by connector {self.session.name}"
         return posted if correction is None else f"{posted}; {correction}"
