@@ -17,7 +17,7 @@ from typing import Any
 
 from connector_dagster.engine.protocols import Target
 from connector_dagster.engine.records import Ambiguous, Outbound
-from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef, Store
+from connector_dagster.lib.store import Audit, Correction, LedgerEntry, RecordRef, Store
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ class PlanTarget:
         self._plan(PlannedWrite(record.key, "create", None, record.payload))
         return f"(planned {record.key})"
 
-    def update(self, record: Outbound, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> Correction | None:
         self._plan(PlannedWrite(record.key, "update", target_id, record.payload, record.previous))
+        return None
 
     def cancel(self, record: Outbound, target_id: str) -> None:
         self._plan(PlannedWrite(record.key, "cancel", target_id, record.payload))
@@ -104,6 +105,11 @@ class ReadOnlyStore:
 
     def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
         return self._store.ledger(connection, flow, keys)
+
+    def corrections(
+        self, connection: str, flow: str, *, keys: Iterable[str]
+    ) -> dict[str, list[Correction]]:
+        return self._store.corrections(connection, flow, keys=keys)
 
     def leases(self, *args: object) -> _NoLeases:
         return _NoLeases()

@@ -18,7 +18,7 @@ from connector_dagster.engine.records import (
     Read,
 )
 from connector_dagster.lib.leases import LeaseTerms
-from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef
+from connector_dagster.lib.store import Audit, Correction, LedgerEntry, RecordRef
 
 
 class Source(Protocol):
@@ -76,7 +76,12 @@ class Target(Protocol):
 
     def create(self, record: Outbound) -> str: ...
 
-    def update(self, record: Outbound, target_id: str) -> None: ...
+    def update(self, record: Outbound, target_id: str) -> Correction | None:
+        """Bring the target record to the payload; or, when its period is closed in the
+        target and the flow writes changes after close as corrections, write the change
+        as a record of its own in a later, open period (looked up by its identity first,
+        `record.corrections` being those written before) and say so."""
+        ...
 
     def cancel(self, record: Outbound, target_id: str) -> None: ...
 
@@ -85,6 +90,10 @@ class LedgerStore(Protocol):
     """What the protocol needs of the store (a plan passes one that writes nothing)."""
 
     def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]: ...
+
+    def corrections(
+        self, connection: str, flow: str, *, keys: Iterable[str]
+    ) -> dict[str, list[Correction]]: ...
 
     def leases(
         self, connection: str, flow: str, terms: LeaseTerms | None, run_id: str | None

@@ -10,6 +10,13 @@ written twice shows in the totals and as a duplicate naming each target id). The
 period reconciles when every total agrees, no record is unmatched on either side or
 held twice in the target, and no failed record is open.
 
+A record changed after its period closed in the target, whose change was written as a
+correction in a later period (a flow's `corrections: next_open_period`), counts in its
+own period as it was written there (the payload before its first correction) on every
+side, while the source still maps to what the ledger last wrote, and is listed apart
+(`corrected`); each correction counts in the period it landed in, as a record of its
+own (`<key> correction <n>`), the ledger's payload on the source and ledger sides.
+
 A record whose failure a person set aside (resolved or ignored with a note) and that
 has not changed since is left out of every side and listed apart (`set_aside`, with
 who and why): its difference was accepted. Each reconciliation is kept in
@@ -25,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.records import Period
+from connector_dagster.engine.records import Period, correction_key
 from connector_dagster.engine.replay import read_period
 from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Dims, Figures, FlowSpec, TargetRecord
@@ -48,6 +55,9 @@ class FlowReconciliation:
     open_failed: list[str] = field(default_factory=list)
     set_aside: list[str] = field(default_factory=list)
     """Records left out: their failure was resolved or ignored (key, how, by whom, why)."""
+    corrected: list[str] = field(default_factory=list)
+    """Records of the period corrected in a later one, and corrections that landed in
+    this one (key: which, where)."""
 
     @property
     def differences(self) -> list[str]:
@@ -79,6 +89,7 @@ class FlowReconciliation:
             "totals": [{"dims": list(dims), **shown(t)} for dims, t in sorted(self.totals.items())],
             "differences": self.differences,
             "set_aside": self.set_aside,
+            "corrected": self.corrected,
         }
 
 
@@ -128,13 +139,16 @@ def reconcile_flow(spec: FlowSpec, session: Session, period: Period) -> FlowReco
         for k, e in ledger.items()
         if e.status == "synced" and e.last_payload is not None and _upsert(records, k)
     }
+    posted_here, landed = _corrections(session, spec, period, records, synced, source, result)
     for figures in source.values():
         _add(result.totals, "source", figures)
     for found in target.values():
         for _, figures in found:
             _add(result.totals, "target", figures)
-    for entry in synced.values():
-        _add(result.totals, "ledger", rec.figures(entry.last_payload))
+    for key, entry in synced.items():
+        _add(result.totals, "ledger", rec.figures(posted_here.get(key, entry.last_payload)))
+    for _, payload in landed.values():
+        _add(result.totals, "ledger", rec.figures(payload))
 
     expected = set(source) | unmappable
     result.only_in_source = sorted(expected - set(target))
@@ -153,6 +167,9 @@ def reconcile_flow(spec: FlowSpec, session: Session, period: Period) -> FlowReco
         elif key in ledger and ledger[key].target_id not in (None, target_id):
             result.different.append(f"{key} (ledger names {ledger[key].target_id}, "
                                     f"the target holds {target_id})")  # fmt: skip
+        elif key in landed and landed[key][0] != target_id:
+            result.different.append(f"{key} (ledger names {landed[key][0]}, "
+                                    f"the target holds {target_id})")  # fmt: skip
     failed = session.store.failed(connection=session.name, flow=spec.name, partition_key=period.key)
     result.open_failed = [f"{f.source_key} ({f.reason})" for f in failed]
     result.counts = {
@@ -161,8 +178,48 @@ def reconcile_flow(spec: FlowSpec, session: Session, period: Period) -> FlowReco
         "ledger_synced": len(synced),
         "open_failed": len(failed),
         **({"set_aside": len(aside)} if aside else {}),
+        **({"corrected_later": len(posted_here)} if posted_here else {}),
+        **({"corrections": len(landed)} if landed else {}),
     }
     return result
+
+
+def _corrections(
+    session: Session,
+    spec: FlowSpec,
+    period: Period,
+    records: list[Any],
+    synced: Mapping[str, Any],
+    source: dict[str, Figures],
+    result: FlowReconciliation,
+) -> tuple[dict[str, Any], dict[str, tuple[str, Any]]]:
+    """The period's records corrected in a later period: key -> the payload written in
+    this one (their source figures set to it while the source maps to what the ledger
+    last wrote); and the corrections that landed in this period: their key -> (target
+    id, payload), each added to `source`. Both listed in `result.corrected`."""
+    assert spec.reconcile is not None
+    figures = spec.reconcile.figures
+    store = session.store
+    hashes = {r.key: r.payload_hash for r in records}
+    posted_here: dict[str, Any] = {}
+    for key, corrections in sorted(
+        store.corrections(session.name, spec.name, of=period.key).items()
+    ):
+        if key not in synced:
+            continue
+        posted_here[key] = corrections[0].before
+        if hashes.get(key) == synced[key].payload_hash:
+            source[key] = figures(corrections[0].before)
+        result.corrected += [f"{key}: {c.note}" for c in corrections]
+    landed: dict[str, tuple[str, Any]] = {}
+    for key, corrections in sorted(store.corrections(session.name, spec.name,
+                                                     landed=period.key).items()):  # fmt: skip
+        for c in corrections:
+            name = correction_key(key, c.seq)
+            landed[name] = (c.target_id, c.payload)
+            source[name] = figures(c.payload)
+            result.corrected.append(f"{name}: {c.note}")
+    return posted_here, landed
 
 
 def _set_aside(records: list[Any], ledger: Mapping[str, Any]) -> set[str]:

@@ -35,6 +35,9 @@ def markdown(period: str, results: list[FlowReconciliation]) -> str:
         if r.set_aside:
             lines += ["", "Set aside by finance (left out of the totals):", ""]
             lines += [f"- {k}" for k in r.set_aside[:DIFFERENCES_SHOWN]]
+        if r.corrected:
+            lines += ["", "Corrections after close (counted in the period they landed in):", ""]
+            lines += [f"- {k}" for k in r.corrected[:DIFFERENCES_SHOWN]]
         lines.append("")
     return "\n".join(lines)
 
@@ -98,4 +101,5 @@ def text(period: str, results: list[FlowReconciliation]) -> str:
                 " / ".join(dims), **shown(t)))  # fmt: skip
         out += [f"  ! {d}" for d in r.differences]
         out += [f"  ~ set aside: {k}" for k in r.set_aside]
+        out += [f"  ~ corrected: {k}" for k in r.corrected]
     return "\n".join(out)

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from connector_dagster.lib.store import Correction
+
 Frames = dict[str, pd.DataFrame]
 """What one read asset holds for a period: named tables (e.g. headers and lines)."""
 
@@ -123,10 +125,19 @@ class Outbound:
     # target record created before then (less LOOKUP_SKEW) can be its. Set by the
     # protocol before a look-up; None for a record never intended.
     intended_at: datetime | None = None
+    # The corrections already written for the record, in order (from the store), for a
+    # target that writes changes after close as corrections in a later period.
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def payload_hash(self) -> str:
         return payload_hash({"op": self.op, "payload": self.payload})
+
+
+def correction_key(key: str, seq: int) -> str:
+    """How a record's correction `seq` is named where it is counted apart from the record
+    (the reconciliation of the period it landed in): `77000123 correction 1`."""
+    return f"{key} correction {seq}"
 
 
 class Ambiguous(NamedTuple):

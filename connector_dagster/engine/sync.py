@@ -21,7 +21,10 @@ For each source record of a partition:
 5. Create, update (only the fields whose mapped value changed) or cancel, and
    commit target id, hash, payload, status and the audit row in one transaction.
    A create whose answer was lost is looked up again; a record found then is
-   adopted and updated like any adopted record.
+   adopted and updated like any adopted record. A target may answer an update with
+   a `Correction` instead (its record lies in a period closed there, so the change
+   went into a later, open one as a record of its own, looked up before it was
+   created): it is committed with the ledger row, which keeps the original target id.
 
 A record the opposite flow created from the target (`op="link"`) is never written:
 its counterpart is looked up with the page's look-ups and recorded as its target
@@ -52,7 +55,7 @@ from connector_dagster.lib import fence
 from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.fence import LeaseLost, fenced
 from connector_dagster.lib.leases import LeaseTerms, database_lost
-from connector_dagster.lib.store import Audit, LedgerEntry, RecordRef
+from connector_dagster.lib.store import Audit, Correction, LedgerEntry, RecordRef
 
 T = TypeVar("T")
 
@@ -100,6 +103,8 @@ class RecordFailure(Exception):
 class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    """Changed after their target period closed: written as a correction in a later one."""
     adopted: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -114,6 +119,7 @@ class SyncReport:
         return {
             "created": len(self.created),
             "updated": len(self.updated),
+            "corrected": len(self.corrected),
             "adopted": len(self.adopted),
             "cancelled": len(self.cancelled),
             "skipped": len(self.skipped),
@@ -234,6 +240,11 @@ class Syncer:
         self.report.leased.extend(r.key for r in records if r.key not in held)
         records = [r for r in records if r.key in held]
         ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
+        written = [r.key for r in records if r.key in ledger and ledger[r.key].target_id]
+        if written:
+            corrections = self.store.corrections(self.connection, self.flow, keys=written)
+            for record in records:
+                record.corrections = tuple(corrections.get(record.key, ()))
         jobs = list(self._classify(records, ledger))
         self._earlier = [
             j.record
@@ -472,6 +483,7 @@ class Syncer:
                 raise
 
     def _write_one(self, record: Outbound, target_id: str | None) -> None:
+        corrected: Correction | None = None
         try:
             if target_id is None:
                 with self._sending_lock:
@@ -493,8 +505,8 @@ class Syncer:
             elif record.op == "link":
                 action = "link"  # created in the target by the opposite flow: no write
             else:
-                self.target.update(record, target_id)
-                action = "update"
+                corrected = self.target.update(record, target_id)
+                action = "update" if corrected is None else "correct"
         except RecordFailure as failure:
             self.fail(record, failure.reason, failure.message, http_status=failure.http_status)
             self._sent(record)
@@ -514,8 +526,13 @@ class Syncer:
             source_version=record.source_version,
             mapping_version=self.mapping_version,
             payload=record.payload,
+            correction=corrected,
             audit=self.audit(
-                record, action, target_id=str(target_id), hash_after=record.payload_hash
+                record,
+                action,
+                target_id=str(corrected.target_id or target_id) if corrected else str(target_id),
+                hash_after=record.payload_hash,
+                note=corrected.note if corrected else None,
             ),
         )
         self._sent(record)
@@ -527,6 +544,7 @@ class Syncer:
                 "link": "adopted",
                 "cancel": "cancelled",
                 "update": "updated",
+                "correct": "corrected",
             }[action],
         ).append(record.key)
 

@@ -104,6 +104,40 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A change to a record whose target record lies in a closed period, written instead
+    as a target record of its own dated in a later, open period (a flow's
+    `corrections: next_open_period`). The record keeps its original target id."""
+
+    seq: int
+    """1 for a record's first correction, then 2, ..."""
+    corrects_id: str
+    """The record's original target id, in its closed period."""
+    corrects_partition: str
+    """The record's own period (`2026-10-01`), closed in the target."""
+    target_id: str | None
+    """The correction's target id; None when the change moved no amount (nothing posted)."""
+    partition_key: str | None
+    """The period it landed in (`2026-11-01`)."""
+    payload: Any = None
+    """The correction as written."""
+    before: Any = None
+    """The record's payload in effect before it: its original's, then that plus the
+    corrections before this one."""
+
+    @property
+    def note(self) -> str:
+        """One line for the audit row and the reconciliation."""
+        closed = f"{self.corrects_id} (period {self.corrects_partition[:7]} closed)"
+        if self.target_id is None:
+            return f"{closed}: the change moves no amount, so no correction was posted"
+        return (
+            f"correction {self.seq} of {closed} posted as {self.target_id} in "
+            f"{str(self.partition_key)[:7]}"
+        )
+
+
+@dataclass(frozen=True)
 class Audit:
     """What one attempt did; stored next to the ledger change it explains."""
 
@@ -213,6 +247,37 @@ class Store:
             )
             return {row[0]: LedgerEntry(*row) for row in cur.fetchall()}
 
+    def corrections(
+        self,
+        connection: str,
+        flow: str,
+        *,
+        keys: Iterable[str] | None = None,
+        landed: str | None = None,
+        of: str | None = None,
+    ) -> dict[str, list[Correction]]:
+        """Corrections by source key, in order: of the records `keys`, or those that
+        `landed` in a period, or those `of` records of a period (each a partition key)."""
+        where, args = ["connection = %s", "flow = %s"], [connection, flow]
+        for column, value in (("source_key", keys), ("partition_key", landed),
+                              ("corrects_partition", of)):  # fmt: skip
+            if value is not None:
+                many = not isinstance(value, str)
+                where.append(f"{column} = ANY(%s)" if many else f"{column} = %s")
+                args.append(list(value) if many else value)
+        with self.cursor() as cur:
+            cur.execute(
+                f"""SELECT source_key, seq, corrects_id, corrects_partition, target_id,
+                           partition_key, payload, before
+                    FROM connector.corrections WHERE {" AND ".join(where)}
+                    ORDER BY source_key, seq""",  # noqa: S608 (columns are ours)
+                args,
+            )
+            found: dict[str, list[Correction]] = {}
+            for key, *row in cur.fetchall():
+                found.setdefault(key, []).append(Correction(*row))
+            return found
+
     def ledger_for_partition(
         self, connection: str, flow: str, partition_key: str
     ) -> dict[str, LedgerEntry]:
@@ -298,10 +363,14 @@ class Store:
         source_version: str | None = None,
         mapping_version: str | None = None,
         payload: Any = None,
+        correction: Correction | None = None,
     ) -> None:
         """Commit target id, hash, status, the payload written and the audit row
-        together; resolve any open failure."""
+        together (and the `correction` posted for it, if one was); resolve any open
+        failure."""
         with self.cursor() as cur:
+            if correction is not None and correction.target_id is not None:
+                _correction(cur, ref, correction, audit.run_id)
             cur.execute(
                 """INSERT INTO connector.sync_ledger AS l
                        (connection, flow, source_key, partition_key, status, payload_hash,
@@ -605,6 +674,19 @@ class Store:
                    SET value = EXCLUDED.value, updated_at = now()""",
                 (connection, name, value),
             )
+
+
+def _correction(
+    cur: psycopg2.extensions.cursor, ref: RecordRef, c: Correction, run_id: str | None
+) -> None:
+    cur.execute(
+        """INSERT INTO connector.corrections
+               (connection, flow, source_key, seq, target_id, partition_key, corrects_id,
+                corrects_partition, payload, before, run_id)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (ref.connection, ref.flow, ref.source_key, c.seq, c.target_id, c.partition_key,
+         c.corrects_id, c.corrects_partition, Json(c.payload), Json(c.before), run_id),
+    )  # fmt: skip
 
 
 def _audit(cur: psycopg2.extensions.cursor, ref: RecordRef, a: Audit) -> None:

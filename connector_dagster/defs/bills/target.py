@@ -22,7 +22,7 @@ class IfsBillPostings(IfsPostingTarget):
     def reference(self, key: str) -> str:
         return reference(key)
 
-    def mark(self, record: Outbound, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str, correction: str | None = None) -> None:
         assert record.payload is not None
         export = record.payload["export"]
         path, ids_field, id_field = MARK[export["kind"]]

@@ -17,13 +17,13 @@ class IfsInvoicePostings(IfsPostingTarget):
     def reference(self, key: str) -> str:
         return reference(key)
 
-    def mark(self, record: Outbound, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str, correction: str | None = None) -> None:
         invoice_id = int(record.key)
         body = [
             {
                 "invoiceId": invoice_id,
                 "externalId": external_id(target_id),
-                "externalMessage": self.message(target_id),
+                "externalMessage": self.message(target_id, correction),
             }
         ]
         answers = self.session.servicetitan.post(

@@ -35,6 +35,14 @@ class PostingSettings(FlowSettings):
     """The company currency; documents are posted in it (rate 1)."""
     decimals: int = Field(2, ge=0, le=6)
     """Decimals the currency allows; an amount with more is `validation`."""
+    corrections: Literal["park", "next_open_period"] = "park"
+    """A document changed in ServiceTitan after its IFS period closed: `park` it as
+    `period_closed` (finance posts the change by hand), or post the change, net per
+    account and code parts, as a correction set dated the first day of the next period
+    IFS takes (`next_open_period`; reference `<document's>-C<n>`, its Text naming the
+    original's IFS key)."""
+    correction_periods: int = Field(12, ge=1, le=60)
+    """How many periods after the closed one a correction tries before it is parked."""
 
     @property
     def code_parts(self) -> tuple[str, ...]:

@@ -12,7 +12,9 @@ request; updated field by field with If-Match (412: re-read, re-applied); delete
 the document is cancelled in ServiceTitan. IFS's refusals become `period_closed` (naming
 the period) and `target_locked`. Once it is in IFS, the document is marked exported in
 ServiceTitan with the IFS key; a refused mark is a failed record, marked again by the
-next run (which finds the posting set by its reference).
+next run (which finds the posting set by its reference). With `corrections:
+next_open_period`, a change after close is posted as a correction in the next open
+period instead of `period_closed` (`corrections.py`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from connector_dagster.engine.adoption import Conflicts, judge
 from connector_dagster.engine.records import Ambiguous, Outbound
 from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import RecordFailure
+from connector_dagster.kits.postings.corrections import Corrector
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
+from connector_dagster.lib.store import Correction
 from connector_dagster.systems.ifs.client import Row, refusal
 from connector_dagster.systems.ifs.postings import PostingWriter, unlike
 
@@ -45,11 +49,14 @@ class IfsPostingTarget:
         self.writer = PostingWriter(
             session.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
         )
+        self.corrector = Corrector(self)
 
     def reference(self, key: str) -> str:
         raise NotImplementedError
 
-    def mark(self, record: Outbound, target_id: str) -> None:
+    def mark(self, record: Outbound, target_id: str, correction: str | None = None) -> None:
+        """Mark the document exported in ServiceTitan with its IFS key (and, where the
+        mark carries a message, the `correction` that changed it)."""
         raise NotImplementedError
 
     @property
@@ -140,38 +147,59 @@ class IfsPostingTarget:
                 self.marked(record.payload["header"]), record.payload["rows"]
             )
         except ApiError as exc:
-            self._refused(record, exc, "posted", None)
+            self.refused(record, exc, "posted", None)
         self.mark(record, target_id)
         return target_id
 
-    def update(self, record: Outbound, target_id: str) -> None:
+    def update(self, record: Outbound, target_id: str) -> Correction | None:
         """Bring the posting set to the document as it is now (a field a person changed in
-        IFS stays, unless the document's value for it changed), check it, mark it."""
+        IFS stays, unless the document's value for it changed), check it, mark it. With
+        `corrections: next_open_period`, a change IFS refuses for a closed period (or a
+        change to a document corrected before) is posted as a correction instead."""
+        assert record.payload is not None
+        corrects = self.settings.corrections == "next_open_period"
+        if corrects:
+            found = self.corrector.find(record, target_id)
+            if found is not None or record.corrections:
+                return self.corrector.write(record, target_id, found)
+        try:
+            self._update(record, target_id)
+        except ApiError as exc:
+            closed = refusal(exc)
+            if corrects and closed is not None and closed.reason == "period_closed":
+                return self.corrector.write(record, target_id, None)
+            self.refused(record, exc, "changed", target_id)
+        self.mark(record, target_id)
+        return None
+
+    def _update(self, record: Outbound, target_id: str) -> None:
         assert record.payload is not None
         last = record.previous
         previous = None
         if last is not None and "header" in last:
             previous = {"header": self.marked(last["header"]), "rows": last.get("rows") or []}
-        try:
-            self.writer.update(
-                target_id,
-                self.marked(record.payload["header"]),
-                record.payload["rows"],
-                previous,
-            )
-        except ApiError as exc:
-            self._refused(record, exc, "changed", target_id)
-        self.mark(record, target_id)
+        self.writer.update(
+            target_id, self.marked(record.payload["header"]), record.payload["rows"], previous
+        )
 
     def cancel(self, record: Outbound, target_id: str) -> None:
         """Delete the posting set of a document cancelled in ServiceTitan (gone already is
-        done); one IFS no longer lets go is `target_locked`."""
+        done); one IFS no longer lets go is `target_locked`. One corrected in a later
+        period is not deleted: its corrections would stay posted without it."""
+        if record.corrections:
+            raise RecordFailure(
+                "period_closed",
+                f"{self.label} {record.key!r}: cancelled in ServiceTitan after its IFS "
+                f"{self.what} {target_id} was corrected ({record.corrections[-1].note}), so "
+                "nothing was deleted; reverse it and its corrections by hand in an open "
+                "period, then resolve this record",
+            )
         try:
             self.writer.delete(target_id)
         except ApiError as exc:
-            self._refused(record, exc, "deleted", target_id)
+            self.refused(record, exc, "deleted", target_id)
 
-    def _refused(
+    def refused(
         self, record: Outbound, exc: ApiError, doing: str, target_id: str | None
     ) -> NoReturn:
         """A closed period or a locked posting set as its own failure; anything else as
@@ -180,11 +208,17 @@ class IfsPostingTarget:
         who = f"{self.label} {record.key!r}"
         if found is not None and found.reason == "period_closed":
             company = (record.payload or {}).get("header", {}).get("Company", "the company")
+            instead = ""
+            if doing == "changed" and self.settings.corrections == "park":
+                instead = (
+                    " (or, to post such changes in the next open period, set corrections: "
+                    "next_open_period in the flow's settings, then replay)"
+                )
             raise RecordFailure(
                 "period_closed",
                 f"{who}: IFS accounting period {found.period or '(unnamed)'} is closed for "
                 f"{company}, so nothing was {doing}; reopen the period in IFS, then replay "
-                "this record",
+                f"this record{instead}",
                 http_status=exc.status,
             ) from None
         if found is not None and found.reason == "target_locked":
@@ -221,5 +255,6 @@ class IfsPostingTarget:
             f"ServiceTitan did not mark it exported ({why}); {fix}",
         )
 
-    def message(self, target_id: str) -> str:
-        return f"Posted to IFS {self.what} {target_id} by connector {self.session.name}"
+    def message(self, target_id: str, correction: str | None = None) -> str:
+        posted = f"Posted to IFS {self.what} {target_id} by connector {self.session.name}"
+        return posted if correction is None else f"{posted}; {correction}"
