@@ -76,6 +76,16 @@ def price(value: Decimal | None) -> str:
     return "" if value is None else quantity(value.quantize(Decimal("0.0001")))
 
 
+def plain(value: Decimal | int | None) -> str:
+    """An amount exactly as computed, with at least its cents: 708.00, 12.3456."""
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    exponent = value.as_tuple().exponent
+    return f"{value.quantize(CENT) if isinstance(exponent, int) and exponent > -2 else value:f}"
+
+
 def _line_cells(r: Any) -> list[str]:
     return [
         r.vendor, r.site, r.order_no, r.line or "(not on PO)", r.part, " ".join(r.bills),
@@ -163,7 +173,6 @@ def csv_text(report: VarianceReport) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, CSV_HEAD, lineterminator="\n")
     writer.writeheader()
-    plain = lambda v: "" if v is None else str(v)  # noqa: E731
     for r in report.lines:
         writer.writerow({
             "section": "line", "vendor": r.vendor, "site": r.site, "order_no": r.order_no,

@@ -22,7 +22,8 @@ ZERO = Decimal(0)
 POSTED = ("Posted", "PostedAndExported")
 """ServiceTitan sync statuses of a bill that is posted (what F4 posts to IFS)."""
 RECEIVED_IN_IFS = ("Arrived", "Received", "Closed")
-"""IFS states of a PO whose goods came in: the receipt when ServiceTitan has no PO for it."""
+"""IFS states of a PO whose goods came in: its receipt when ServiceTitan shows none in the
+period."""
 
 
 @dataclass
@@ -135,7 +136,7 @@ class VarianceReport:
             f"variance {self.connection} {self.period}: {t['bills']} bills {t['bill_total']:,.2f} "
             f"against {t['ifs_orders']} IFS POs {t['ifs_ordered']:,.2f}; quantity variance "
             f"{t['quantity_variance']:,.2f}, price variance {t['price_variance']:,.2f} on "
-            f"{len(self.variances())} lines; {t['without_po']} bills without a PO "
+            f"{_count(len(self.variances()), 'line')}; {t['without_po']} bills without a PO "
             f"{t['without_po_total']:,.2f}; {t['po_not_in_ifs']} on a PO not in IFS; "
             f"{t['received_not_billed']} POs received not billed "
             f"{t['received_not_billed_amount']:,.2f}; {tie}"
@@ -176,6 +177,10 @@ class VarianceReport:
             "groups": [plain(asdict(g)) for g in self.groups],
             "unreadable": self.unreadable,
         }
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 class _Names:
@@ -328,13 +333,12 @@ def build(data: PeriodData, maps: Mappings, connection: str) -> VarianceReport:
             continue
         st_id = by_order.get(order_no)
         st = data.st_orders.get(st_id) if st_id else None
-        if st is not None:
-            if st.id in billed_st or not (st.received_on and start <= st.received_on < end):
-                continue
-            amount = sum((i.received * i.cost for i in st.items), ZERO)
-            if amount:
-                unbilled.append(Unbilled(order.vendor_no or "", order.site or "", order_no,
-                                         st.received_on, amount))  # fmt: skip
+        if st is not None and st.id in billed_st:
+            continue
+        received = sum((i.received * i.cost for i in st.items), ZERO) if st else ZERO
+        if st and received and st.received_on and start <= st.received_on < end:
+            unbilled.append(Unbilled(order.vendor_no or "", order.site or "", order_no,
+                                     st.received_on, received))  # fmt: skip
         elif order.state in RECEIVED_IN_IFS and order.amount:
             unbilled.append(Unbilled(order.vendor_no or "", order.site or "", order_no,
                                      f"IFS {order.state}", order.amount))  # fmt: skip
