@@ -270,3 +270,47 @@ def test_the_asset_carries_the_figures_and_the_markdown(synced: dict) -> None:
     assert metadata["ties"].value is True
     assert metadata["summary"].value == expected.summary()
     assert expected.summary() in metadata["report"].value
+
+
+def test_a_po_f1_sent_is_matched_by_its_memo_and_a_partial_receipt_is_not_billed(
+    sandbox_connection: dict,
+) -> None:
+    """F1's POs of 2026-11 in ServiceTitan, received there now: one in full (its inventory
+    bill is dated today) is set against its IFS PO line by line in today's period; one in
+    part (no bill) is received but not billed there, for what ServiceTitan received,
+    though IFS ordered it in an earlier period."""
+    counts = write_in_process("purchase_orders", "2026-11-01")
+    assert counts.get("created", 0) >= 2, counts
+    api = sandbox_connection["servicetitan"]["api_url"]
+    pos = [
+        p
+        for p in httpx.get(f"{api}/_sandbox/entities/purchase-orders", timeout=10).json()
+        if "IFS PO " in (p["summary"] or "") and p["date"].startswith("2026-11")
+    ]
+    received, partial = sorted(pos, key=lambda p: p["id"])[:2]
+    for po, status in ((received, "Received"), (partial, "PartiallyReceived")):
+        moved = httpx.post(
+            f"{api}/_sandbox/purchase-orders/{po['id']}/status", json={"status": status},
+            timeout=10,
+        )  # fmt: skip
+        assert moved.status_code == 200, moved.text
+    [bill] = [
+        b
+        for b in httpx.get(f"{api}/_sandbox/entities/inventory-bills", timeout=10).json()
+        if b["purchaseOrderId"] == received["id"]
+    ]
+    period = Period.parse(bill["billDate"][:7])
+
+    with Link.open("sandbox") as link:
+        result = variance(link, period)
+
+    order_no = received["summary"].split("IFS PO ", 1)[1].split(" [", 1)[0]
+    rows = [r for r in result.lines if r.order_no == order_no]
+    assert len(rows) == len(received["items"]) and all(r.line for r in rows)
+    assert all(r.bills == [f"inventory-{bill['id']}"] for r in rows)
+    assert all(r.billed == r.ordered == r.received for r in rows)
+    assert not any(r.quantity_variance or r.price_variance for r in rows)
+    other = partial["summary"].split("IFS PO ", 1)[1].split(" [", 1)[0]
+    [unbilled] = [u for u in result.received_not_billed if u.order_no == other]
+    half = sum(Decimal(str(i["quantity"])) / 2 * Decimal(str(i["cost"])) for i in partial["items"])
+    assert unbilled.amount == half and unbilled.received.startswith(period.key[:7])

@@ -1,6 +1,7 @@
 """What the variance report reads for one period, through the connection's clients:
 ServiceTitan's AP and inventory bills of the period (by bill date), its purchase orders
-of the period (by PO date) and those the bills name; IFS's purchase orders of the period
+of the period (by PO date, and those last changed in it: a receipt changes its PO) and
+those the bills name; IFS's purchase orders of the period
 (by order date) with their lines, and those the bills lead to. Every list is paged; a
 period at a time, nothing more."""
 
@@ -146,7 +147,8 @@ class PeriodData:
     period: Period
     bills: list[Bill]
     st_orders: dict[int, StOrder]
-    """ServiceTitan POs of the period and those the period's bills name, by id."""
+    """ServiceTitan POs of the period, those changed in it and those the period's bills
+    name, by id."""
     ifs_orders: dict[str, IfsOrder]
     """IFS POs of the period and those the period's bills lead to, by OrderNo."""
     period_orders: list[str]
@@ -243,6 +245,7 @@ class Reader:
     def read(self, period: Period) -> PeriodData:
         bills = self.bills(period)
         st_orders = self.st_orders_of(period)
+        st_orders.update(self.st_orders_changed_in(period))
         wanted = {b.purchase_order_id for b in bills if b.purchase_order_id} - set(st_orders)
         st_orders.update(self.st_orders_by_id(wanted))
         ifs_orders = self.ifs_orders_of(period)
@@ -292,6 +295,16 @@ class Reader:
             "inventory",
             "purchase-orders",
             {"dateOnOrAfter": _midnight(period.start), "dateBefore": _midnight(period.end)},
+        )
+        return self._st_orders(rows)
+
+    def st_orders_changed_in(self, period: Period) -> dict[int, StOrder]:
+        """POs last changed in the period, wherever their date: a receipt of the period
+        on a PO ordered before it is among them (unless the PO changed again since)."""
+        rows = self.link.servicetitan.iter_pages(
+            "inventory",
+            "purchase-orders",
+            {"modifiedOnOrAfter": _midnight(period.start), "modifiedBefore": _midnight(period.end)},
         )
         return self._st_orders(rows)
 

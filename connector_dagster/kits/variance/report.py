@@ -82,7 +82,8 @@ class BillRow:
 
 @dataclass
 class Unbilled:
-    """An IFS PO of the period received but not billed in the period."""
+    """An IFS PO received in the period (ServiceTitan's receipt), or ordered in it and in a
+    received IFS state, and not billed in the period."""
 
     vendor: str
     site: str
@@ -327,7 +328,17 @@ def build(data: PeriodData, maps: Mappings, connection: str) -> VarianceReport:
     by_order = {o.order_no: st_id for st_id, o in links.items()}
     unbilled: list[Unbilled] = []
     start, end = period.start.isoformat(), period.end.isoformat()
-    for order_no in data.period_orders:
+
+    def received_in_period(st: StOrder | None) -> bool:
+        return st is not None and st.received_on is not None and start <= st.received_on < end
+
+    ordered_in_period = set(data.period_orders)
+    received_earlier_orders = {
+        links[st.id].order_no
+        for st in data.st_orders.values()
+        if st.id in links and received_in_period(st)
+    }
+    for order_no in [*data.period_orders, *sorted(received_earlier_orders - ordered_in_period)]:
         order = data.ifs_orders[order_no]
         if order.cancelled or order_no in billed_orders:
             continue
@@ -336,10 +347,10 @@ def build(data: PeriodData, maps: Mappings, connection: str) -> VarianceReport:
         if st is not None and st.id in billed_st:
             continue
         received = sum((i.received * i.cost for i in st.items), ZERO) if st else ZERO
-        if st and received and st.received_on and start <= st.received_on < end:
+        if st and received and received_in_period(st):
             unbilled.append(Unbilled(order.vendor_no or "", order.site or "", order_no,
-                                     st.received_on, received))  # fmt: skip
-        elif order.state in RECEIVED_IN_IFS and order.amount:
+                                     st.received_on or "", received))  # fmt: skip
+        elif order_no in ordered_in_period and order.state in RECEIVED_IN_IFS and order.amount:
             unbilled.append(Unbilled(order.vendor_no or "", order.site or "", order_no,
                                      f"IFS {order.state}", order.amount))  # fmt: skip
 
