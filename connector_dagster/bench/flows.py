@@ -162,26 +162,26 @@ def _ifs_postings(env: dict[str, Any]) -> dict[str, Any]:
     """Every document intended by a first run that a closed IFS period refuses, then the
     measured run: look-ups by reference, creates, marks in ServiceTitan."""
     from connector_dagster.engine import flow, registry
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
 
     spec = registry.flow("invoices")
     ifs_base = env["info"]["ifs"]["base_url"]
     st_base = env["info"]["servicetitan"]["api_url"]
     period_url = f"{ifs_base}/_sandbox/periods/ACME01/{PERIOD[:7]}"
-    with Link.open("sandbox") as link:
-        reads = _read_invoices(spec, link)
+    with Session.open("sandbox") as session:
+        reads = _read_invoices(spec, session)
         httpx.post(f"{period_url}/close", timeout=30).raise_for_status()
-        flow.write(spec, link, PERIOD, reads)
+        flow.write(spec, session, PERIOD, reads)
         httpx.post(f"{period_url}/reopen", timeout=30).raise_for_status()
         for base in (st_base, ifs_base):
             httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
         started = time.perf_counter()
-        report = flow.write(spec, link, PERIOD, reads).report
+        report = flow.write(spec, session, PERIOD, reads).report
         took = time.perf_counter() - started
-        batch = link.connection.ifs.batch
+        batch = session.connection.ifs.batch
         references = Counter(
             row["Reference"]
-            for row in link.ifs.query(
+            for row in session.ifs.query(
                 "ExternalVoucherHandling.svc/ExternalVoucherSet",
                 select=["Reference"],
                 keys=("Company", "LoadId"),
@@ -218,18 +218,18 @@ def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
     """F3's two reads of the period, timed one after the other."""
     from connector_dagster.defs.invoices.source import INVOICES, JOBS
     from connector_dagster.engine import flow, registry
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
 
     spec = registry.flow("invoices")
     st_base = env["info"]["servicetitan"]["api_url"]
     period = _period()
-    with Link.open("sandbox") as link:
-        link.servicetitan.get("settings", "business-units", {"pageSize": 1})  # token, pools
+    with Session.open("sandbox") as session:
+        session.servicetitan.get("settings", "business-units", {"pageSize": 1})  # token, pools
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=30).raise_for_status()
         started = time.perf_counter()
-        invoices = flow.read(spec, link, INVOICES, period, {})
+        invoices = flow.read(spec, session, INVOICES, period, {})
         middle = time.perf_counter()
-        jobs = flow.read(spec, link, JOBS, period, {INVOICES: invoices.frames})
+        jobs = flow.read(spec, session, JOBS, period, {INVOICES: invoices.frames})
         ended = time.perf_counter()
     calls = _requests(st_base)
     count = len(invoices.frames["invoices"])
@@ -258,12 +258,12 @@ def _period() -> Any:
     return Period(PERIOD, start, date(start.year + (start.month == 12), start.month % 12 + 1, 1))
 
 
-def _read_invoices(spec: Any, link: Any) -> dict[str, Any]:
+def _read_invoices(spec: Any, session: Any) -> dict[str, Any]:
     from connector_dagster.engine import flow
 
     reads: dict[str, Any] = {}
     for read in spec.reads:
-        reads[read.name] = flow.read(spec, link, read.name, _period(), reads).frames
+        reads[read.name] = flow.read(spec, session, read.name, _period(), reads).frames
     return reads
 
 
@@ -276,7 +276,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     from connector_dagster.defs.resources import build_resources
     from connector_dagster.engine import registry
     from connector_dagster.engine.build import build
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.kits.purchase_orders.provenance import marked_order
 
     st_base = env["info"]["servicetitan"]["api_url"]
@@ -302,10 +302,10 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
     read_floor = read_requests * 60 / IFS_CEILING_PER_MIN
     write_s = steps.get(STEP + "servicetitan_purchase_orders", 0.0)
     run_s = sum(steps.values())
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         markers = Counter(
             marked_order(po.get("summary"), "sandbox")
-            for po in link.servicetitan.iter_pages("inventory", "purchase-orders", {})
+            for po in session.servicetitan.iter_pages("inventory", "purchase-orders", {})
         )
     markers.pop(None, None)
     [write] = [

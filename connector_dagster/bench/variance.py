@@ -28,7 +28,7 @@ FLOWS = ("purchase_orders", "st_purchase_orders", "bills")
 
 def run(records: int | None = None, latency_ms: float | None = None) -> dict[str, Any]:
     from connector_dagster.engine import flow, registry
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.kits.variance import variance
 
     scale = max(10, math.ceil((records or 0) / BILLS_PER_SCALE))
@@ -38,18 +38,18 @@ def run(records: int | None = None, latency_ms: float | None = None) -> dict[str
         bases = (info["ifs"]["base_url"], info["servicetitan"]["api_url"])
         spec = registry.flow("st_purchase_orders")
         started = time.perf_counter()
-        with Link.open("sandbox") as link:
+        with Session.open("sandbox") as session:
             reads: dict[str, Any] = {}
             for read in spec.reads:
-                reads[read.name] = flow.read(spec, link, read.name, _period(), reads).frames
-            synced = flow.write(spec, link, PERIOD, reads).report.counts()
+                reads[read.name] = flow.read(spec, session, read.name, _period(), reads).frames
+            synced = flow.write(spec, session, PERIOD, reads).report.counts()
         setup_s = time.perf_counter() - started
         for base in bases:
             httpx.put(f"{base}/_sandbox/faults", json={"latency_ms": latency}, timeout=30)
             httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
         started = time.perf_counter()
-        with Link.open("sandbox") as link:
-            report = variance(link, _period())
+        with Session.open("sandbox") as session:
+            report = variance(session, _period())
         took = time.perf_counter() - started
         calls = [_requests(base) for base in bases]
     t = report.totals

@@ -186,7 +186,7 @@ def _run_processes(
             result["processes"] = spec.processes
             result["database"] = database_label(url)
             result["per_worker"] = sorted(reports, key=lambda r: r["worker"])
-            result["limiter_grants"] = _grants(url, bench.client.engine.limiter)
+            result["limiter_grants"] = _grants(url, bench.client.transport.limiter)
             return result
         finally:
             bench.close()
@@ -211,7 +211,7 @@ def _worker(
         started = time.monotonic()
         outcomes = map_concurrent(bench.write, indexes, workers, return_exceptions=True)
         wall = time.monotonic() - started
-        sent = bench.client.engine.requests_sent
+        sent = bench.client.transport.requests_sent
         out.put(
             {
                 "worker": indexes.start,

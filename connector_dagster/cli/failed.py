@@ -55,12 +55,12 @@ def _failed_summary(rows: list, args: argparse.Namespace) -> str:
 def cmd_failed_replay(args: argparse.Namespace) -> int:
     """Replay the selected failed records; one JSON line per flow and period; exit 1
     when some failed again (they stay, one attempt more)."""
-    from connector_dagster.engine.link import Link
     from connector_dagster.engine.replay import replay
+    from connector_dagster.engine.session import Session
 
-    with Link.open(args.connection) as link:
-        results = replay(link, args.flow, args.period, args.reason, args.key or None)
-        _report_clean_periods(link, results)
+    with Session.open(args.connection) as session:
+        results = replay(session, args.flow, args.period, args.reason, args.key or None)
+        _report_clean_periods(session, results)
     for result in results:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
     if not results:
@@ -105,7 +105,7 @@ def cmd_failed_set_aside(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_clean_periods(link: object, results: list) -> None:
+def _report_clean_periods(session: object, results: list) -> None:
     """Tell Dagster (when this shell has its instance, DAGSTER_HOME) about each replayed
     period left with no failed record, so its partition shows the period's totals."""
     if not os.environ.get("DAGSTER_HOME"):
@@ -115,7 +115,7 @@ def _report_clean_periods(link: object, results: list) -> None:
     from connector_dagster.defs.operations.replay import clean_periods
 
     with dg.DagsterInstance.get() as instance:
-        for event in clean_periods(link, results):  # type: ignore[arg-type]
+        for event in clean_periods(session, results):  # type: ignore[arg-type]
             instance.report_runless_asset_event(event)
 
 

@@ -14,15 +14,15 @@ from connector_dagster.lib.settings import ConfigError
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Print a period's reconciliation (text or JSON); exit 1 when it does not reconcile."""
-    from connector_dagster.engine.link import Link
     from connector_dagster.engine.reconcile import reconcile
     from connector_dagster.engine.reconcile_report import text
+    from connector_dagster.engine.session import Session
 
-    with Link.open(args.connection) as link:
-        in_range(link.connection, args.period)
-        if args.flow is not None and link.connection.flow(args.flow) is None:
+    with Session.open(args.connection) as session:
+        in_range(session.connection, args.period)
+        if args.flow is not None and session.connection.flow(args.flow) is None:
             raise ConfigError(f"connection {args.connection!r} does not run flow {args.flow!r}")
-        results = reconcile(link, args.period, args.flow)
+        results = reconcile(session, args.period, args.flow)
     if args.format == "json":
         report = {
             "connection": args.connection,

@@ -14,14 +14,14 @@ from connector_dagster.cli.common import command
 def cmd_variance(args: argparse.Namespace) -> int:
     """Print (or write to --output) the period's variance report; its summary line first."""
     from connector_dagster.cli.reconcile import in_range
-    from connector_dagster.engine.link import Link
     from connector_dagster.engine.records import Period
+    from connector_dagster.engine.session import Session
     from connector_dagster.kits.variance import variance
     from connector_dagster.kits.variance.render import RENDER
 
-    with Link.open(args.connection) as link:
-        in_range(link.connection, args.period, "report")
-        report = variance(link, Period.parse(args.period))
+    with Session.open(args.connection) as session:
+        in_range(session.connection, args.period, "report")
+        report = variance(session, Period.parse(args.period))
     body = RENDER[args.format](report)
     if args.output is not None:
         args.output.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")

@@ -174,11 +174,11 @@ def _read_op(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.OpDefinitio
     def _read(
         context: dg.OpExecutionContext, **upstream: Frames
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        link = getattr(context.resources, link_key).link()
+        session = getattr(context.resources, link_key).session()
         period = period_of(context)
-        result = flow.read(spec, link, read.name, period, upstream, context.run_id)
+        result = flow.read(spec, session, read.name, period, upstream, context.run_id)
         frames = {**upstream, read.name: result.frames}
-        metadata = {**result.metadata, **read_money(spec, link, frames, period.key)}
+        metadata = {**result.metadata, **read_money(spec, session, frames, period.key)}
         yield dg.Output(result.frames, output_name="frames", metadata=metadata)
         problems = read.check(result.frames)
         yield dg.AssetCheckResult(
@@ -236,12 +236,12 @@ def _write_op(spec: FlowSpec, conn: Connection) -> dg.OpDefinition:
     def _write(
         context: dg.OpExecutionContext, config: WriteConfig, **reads: Frames
     ) -> Iterator[dg.Output | dg.AssetObservation]:
-        link = getattr(context.resources, link_key).link()
+        session = getattr(context.resources, link_key).session()
         period = context.partition_key
         if config.plan:
             context.instance.add_run_tags(context.run_id, {PLAN_TAG: "true"})
         try:
-            result = flow.write(spec, link, period, reads, context.run_id, plan=config.plan)
+            result = flow.write(spec, session, period, reads, context.run_id, plan=config.plan)
         except WriteStopped as stopped:
             raise dg.Failure(description=str(stopped), allow_retries=False) from None
         report = result.report
@@ -264,10 +264,10 @@ def _write_op(spec: FlowSpec, conn: Connection) -> dg.OpDefinition:
             context.log.info(plan_line(conn.name, spec.name, period, result))
             return
         run = {**report.counts(), **run}
-        summary = period_summary(link.store, conn.name, spec.name, period)
+        summary = period_summary(session.store, conn.name, spec.name, period)
         totals = {
             **summary_metadata(summary),
-            **ledger_money(spec, link, period, result.upserts),
+            **ledger_money(spec, session, period, result.upserts),
             "what_counts": COUNTS_HELP,
         }
         if report.failed:
@@ -332,10 +332,10 @@ def record_counts(result: flow.WriteResult) -> dict[str, Any]:
     }
 
 
-def ledger_money(spec: FlowSpec, link: Any, period: str, keys: frozenset[str]) -> dict[str, Any]:
+def ledger_money(spec: FlowSpec, session: Any, period: str, keys: frozenset[str]) -> dict[str, Any]:
     """The figures of the period's records synced in the ledger (of `keys`, the records
     still to be in the target), as `reconcile` counts the ledger."""
-    ledger = link.store.ledger_for_partition(link.name, spec.name, period)
+    ledger = session.store.ledger_for_partition(session.name, spec.name, period)
     payloads = (
         e.last_payload for k, e in ledger.items()
         if k in keys and e.status == "synced" and e.last_payload is not None
@@ -343,14 +343,16 @@ def ledger_money(spec: FlowSpec, link: Any, period: str, keys: frozenset[str]) -
     return money_metadata("written", by_measure(spec, payloads))
 
 
-def read_money(spec: FlowSpec, link: Any, reads: dict[str, Frames], period: str) -> dict[str, Any]:
+def read_money(
+    spec: FlowSpec, session: Any, reads: dict[str, Frames], period: str
+) -> dict[str, Any]:
     """The period's records mapped now, their figures per measure, once every read of the
     flow is at hand (on the last read); records that cannot be mapped are counted."""
     if set(reads) != {r.name for r in spec.reads} or spec.reconcile is None:
         return {}
-    settings = flow.settings_of(spec, link)
-    items = spec.source(link, settings).items(reads)
-    records = flow.to_records(spec, items, link.mappings(), settings, period)
+    settings = flow.settings_of(spec, session)
+    items = spec.source(session, settings).items(reads)
+    records = flow.to_records(spec, items, session.mappings(), settings, period)
     upserts = [r for r in records if r.op == "upsert"]
     return {
         "source_records": len(upserts),

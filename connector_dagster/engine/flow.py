@@ -11,10 +11,10 @@ from decimal import Decimal
 from connector_dagster import systems
 from connector_dagster.engine import text
 from connector_dagster.engine.bounds import Bounds, out_of_bounds
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.money import by_measure
 from connector_dagster.engine.plan import PlannedWrite, PlanTarget, ReadOnlyStore
 from connector_dagster.engine.records import Frames, Item, Outbound, Period, Read
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSpec
 from connector_dagster.engine.sync import Syncer, SyncReport
 from connector_dagster.lib.mapping import Mappings
@@ -24,27 +24,27 @@ CLEANED_SHOWN = 50
 """Cells cleaned named in a read's metadata; the rest are counted."""
 
 
-def settings_of(spec: FlowSpec, link: Link) -> object:
+def settings_of(spec: FlowSpec, session: Session) -> object:
     """The flow's settings on this connection; ConfigError if it does not run it."""
-    settings = link.connection.flow(spec.name)
+    settings = session.connection.flow(spec.name)
     if settings is None:
         raise ConfigError(
-            f"connection {link.name!r} does not run flow {spec.name!r}: add it under "
+            f"connection {session.name!r} does not run flow {spec.name!r}: add it under "
             f"`flows:` of the connection (or set enabled: true)"
         )
     return settings
 
 
-def read(spec: FlowSpec, link: Link, name: str, period: Period, upstream: Mapping[str, Frames],
+def read(spec: FlowSpec, session: Session, name: str, period: Period, upstream: Mapping[str, Frames],
          run_id: str | None = None) -> Read:  # fmt: skip
     """Read asset `name` of the flow for `period`, each record read audited. Text no
     store or target can hold (a NUL) is cleaned, and each cell cleaned is named in the
     metadata (`cleaned_text`, `cleaned_text_where`)."""
-    source = spec.source(link, settings_of(spec, link))
+    source = spec.source(session, settings_of(spec, session))
     result = source.read(name, period, upstream)
     frames, cleaned = text.clean_frames(result.frames)
     versions = [(text.clean_value(k), v) for k, v in result.versions]
-    link.store.record_reads(link.name, spec.name, versions, run_id, period.key)
+    session.store.record_reads(session.name, spec.name, versions, run_id, period.key)
     if not cleaned:
         return result
     metadata = {
@@ -93,10 +93,12 @@ def to_records(
     return records
 
 
-def vanished(spec: FlowSpec, link: Link, period_key: str, present: set[str]) -> list[Outbound]:
+def vanished(
+    spec: FlowSpec, session: Session, period_key: str, present: set[str]
+) -> list[Outbound]:
     """Cancels for the records written to the target for this period whose source
     record is gone (deleted in the source system)."""
-    ledger = link.store.ledger_for_partition(link.name, spec.name, period_key)
+    ledger = session.store.ledger_for_partition(session.name, spec.name, period_key)
     return [
         Outbound(key, period_key, None, None, op="cancel", context={"vanished": True})
         for key, entry in sorted(ledger.items())
@@ -124,7 +126,7 @@ class WriteResult:
 
 def write(
     spec: FlowSpec,
-    link: Link,
+    session: Session,
     period_key: str,
     reads: Mapping[str, Frames],
     run_id: str | None = None,
@@ -138,31 +140,31 @@ def write(
     would send and send none (the ledger is not changed; mapping entries a flow
     would create first are not created, so their records show as mapping_missing).
     `only`: write just these keys (a replay)."""
-    settings = settings_of(spec, link)
-    maps = link.mappings()
-    source = spec.source(link, settings)
+    settings = settings_of(spec, session)
+    maps = session.mappings()
+    source = spec.source(session, settings)
     items = source.items({name: text.clean_frames(frames)[0] for name, frames in reads.items()})
     if only is not None:
         items = [i for i in items if i.key in only]
     if spec.prepare is not None and not plan:
-        maps = spec.prepare(link, settings, items, maps)
+        maps = spec.prepare(session, settings, items, maps)
     notes: dict[str, str] = {}
     records = to_records(spec, items, maps, settings, period_key, notes)
     if spec.cancel_vanished:
-        gone = vanished(spec, link, period_key, {i.key for i in items})
+        gone = vanished(spec, session, period_key, {i.key for i in items})
         records += [r for r in gone if only is None or r.key in only]
-    target = spec.target(link, settings)
+    target = spec.target(session, settings)
     planner = PlanTarget(target) if plan else None
     report = Syncer(
-        ReadOnlyStore(link.store) if plan else link.store,
+        ReadOnlyStore(session.store) if plan else session.store,
         planner or target,
-        link.name,
+        session.name,
         spec.name,
         run_id=run_id,
         mapping_version=maps.version,
         label=spec.record_label,
         source=source,
-        terms=link.lease_terms(),
+        terms=session.lease_terms(),
     ).run(records)
     planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
     upserts = [r for r in records if r.op == "upsert"]

@@ -18,8 +18,8 @@ from typing import Any
 import dagster as dg
 
 from connector_dagster.engine.connections import Connection
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_partitions
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSpec
 from connector_dagster.lib import inbox
 
@@ -43,11 +43,11 @@ def inbox_sensor(spec: FlowSpec, conn: Connection, job: Any) -> dg.SensorDefinit
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        with Link.open(conn.name) as link:
-            events = inbox.pending(link.store, conn.name, types, BATCH)
+        with Session.open(conn.name) as session:
+            events = inbox.pending(session.store, conn.name, types, BATCH)
             if not events:
                 return dg.SkipReason("the inbox has no event waiting")
-            source = spec.source(link, link.connection.flow(spec.name))
+            source = spec.source(session, session.connection.flow(spec.name))
             touched = source.event_periods(events)
             known = set(partitions.get_partition_keys())
             by_period: dict[str, list[int]] = defaultdict(list)
@@ -76,7 +76,7 @@ def inbox_sensor(spec: FlowSpec, conn: Connection, job: Any) -> dg.SensorDefinit
                     )
                 )
             if done:
-                inbox.mark_processed(link.store, set(done), "sensor")
+                inbox.mark_processed(session.store, set(done), "sensor")
         if not requests:
             return dg.SkipReason(f"{len(done)} event(s) marked processed; their runs exist")
         return dg.SensorResult(run_requests=requests)

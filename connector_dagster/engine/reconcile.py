@@ -25,9 +25,9 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
 from connector_dagster.engine.replay import read_period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Dims, Figures, FlowSpec, TargetRecord
 
 
@@ -102,27 +102,27 @@ def _add(into: dict[Dims, dict[str, Decimal]], side: str, figures: Mapping[Dims,
         row[side] += amount
 
 
-def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconciliation:
+def reconcile_flow(spec: FlowSpec, session: Session, period: Period) -> FlowReconciliation:
     """The flow's period, counted in the source, the target and the ledger."""
     assert spec.reconcile is not None
     rec = spec.reconcile
-    settings = flow.settings_of(spec, link)
+    settings = flow.settings_of(spec, session)
     result = FlowReconciliation(spec.name, spec.label, rec.dimensions)
 
-    reads = read_period(spec.name, link, period)
-    items = spec.source(link, settings).items(reads)
-    records = flow.to_records(spec, items, link.mappings(), settings, period.key)
+    reads = read_period(spec.name, session, period)
+    items = spec.source(session, settings).items(reads)
+    records = flow.to_records(spec, items, session.mappings(), settings, period.key)
     source = {r.key: rec.figures(r.payload) for r in records if r.op == "upsert" and r.payload}
     unmappable = {r.key for r in records if r.problem is not None}
-    target = _by_key(rec.target(link, settings, period))
-    ledger = link.store.ledger_for_partition(link.name, spec.name, period.key)
+    target = _by_key(rec.target(session, settings, period))
+    ledger = session.store.ledger_for_partition(session.name, spec.name, period.key)
     aside = _set_aside(records, ledger)
     if aside:
         source = {k: v for k, v in source.items() if k not in aside}
         unmappable -= aside
         target = {k: v for k, v in target.items() if k not in aside}
         ledger = {k: v for k, v in ledger.items() if k not in aside}
-        result.set_aside = _why_set_aside(link, spec.name, period.key, aside)
+        result.set_aside = _why_set_aside(session, spec.name, period.key, aside)
     synced = {
         k: e
         for k, e in ledger.items()
@@ -153,7 +153,7 @@ def reconcile_flow(spec: FlowSpec, link: Link, period: Period) -> FlowReconcilia
         elif key in ledger and ledger[key].target_id not in (None, target_id):
             result.different.append(f"{key} (ledger names {ledger[key].target_id}, "
                                     f"the target holds {target_id})")  # fmt: skip
-    failed = link.store.failed(connection=link.name, flow=spec.name, partition_key=period.key)
+    failed = session.store.failed(connection=session.name, flow=spec.name, partition_key=period.key)
     result.open_failed = [f"{f.source_key} ({f.reason})" for f in failed]
     result.counts = {
         "source_records": len(expected),
@@ -181,10 +181,10 @@ def _set_aside(records: list[Any], ledger: Mapping[str, Any]) -> set[str]:
     return keys
 
 
-def _why_set_aside(link: Link, flow_name: str, period_key: str, keys: set[str]) -> list[str]:
+def _why_set_aside(session: Session, flow_name: str, period_key: str, keys: set[str]) -> list[str]:
     """`KEY (ignored by NAME: note)`, from each record's last resolution by a person."""
     why: dict[str, str] = {}
-    for f in link.store.failed(link.name, flow_name, period_key, include_resolved=True):
+    for f in session.store.failed(session.name, flow_name, period_key, include_resolved=True):
         if f.source_key in keys and f.resolution is not None:
             why[f.source_key] = f"{f.source_key} ({f.resolution} by {f.resolved_by}: " \
                                 f"{f.resolution_note})"  # fmt: skip
@@ -206,20 +206,20 @@ def _upsert(records: list[Any], key: str) -> bool:
 
 
 def reconcile(
-    link: Link, period_key: str, flow_name: str | None = None
+    session: Session, period_key: str, flow_name: str | None = None
 ) -> list[FlowReconciliation]:
     """Every flow the connection runs that can be reconciled (or only `flow_name`), for
     one period."""
     period = Period.parse(period_key)
     results = [
-        reconcile_flow(spec, link, period)
+        reconcile_flow(spec, session, period)
         for name, spec in sorted(registry.flows().items())
         if spec.reconcile is not None
-        and link.connection.flow(name) is not None
+        and session.connection.flow(name) is not None
         and flow_name in (None, name)
     ]
-    link.store.save_reconciliations(
-        link.name,
+    session.store.save_reconciliations(
+        session.name,
         period.key,
         [(r.flow, r.reconciles, r.differences, r.counts) for r in results],
     )

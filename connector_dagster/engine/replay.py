@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Period
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import Audit, FailedRecord, RecordRef
 
 
@@ -49,22 +49,22 @@ class PeriodReplay:
 
 
 def selected(
-    link: Link,
+    session: Session,
     flow_name: str | None = None,
     period: str | None = None,
     reason: str | None = None,
     keys: Iterable[str] | None = None,
 ) -> list[FailedRecord]:
     """The connection's open failed records matching the filters."""
-    rows = link.store.failed(
-        connection=link.name, flow=flow_name, partition_key=period, reason=reason
+    rows = session.store.failed(
+        connection=session.name, flow=flow_name, partition_key=period, reason=reason
     )
     wanted = set(keys) if keys else None
     return [r for r in rows if wanted is None or r.source_key in wanted]
 
 
 def replay(
-    link: Link,
+    session: Session,
     flow_name: str | None = None,
     period: str | None = None,
     reason: str | None = None,
@@ -73,38 +73,44 @@ def replay(
 ) -> list[PeriodReplay]:
     """Replay the matching open failed records, a flow's period at a time."""
     groups: dict[tuple[str, str], list[FailedRecord]] = defaultdict(list)
-    for record in selected(link, flow_name, period, reason, keys):
+    for record in selected(session, flow_name, period, reason, keys):
         groups[(record.flow, record.partition_key or "")].append(record)
     return [
-        _replay_period(link, flow_key, period_key, records, run_id)
+        _replay_period(session, flow_key, period_key, records, run_id)
         for (flow_key, period_key), records in sorted(groups.items())
     ]
 
 
 def read_period(
-    flow_name: str, link: Link, period: Period, run_id: str | None = None
+    flow_name: str, session: Session, period: Period, run_id: str | None = None
 ) -> dict[str, Frames]:
     """Every read step of the flow for the period, in order (each sees those before)."""
     spec = registry.flow(flow_name)
     reads: dict[str, Frames] = {}
     for read in spec.reads:
-        reads[read.name] = flow.read(spec, link, read.name, period, reads, run_id).frames
+        reads[read.name] = flow.read(spec, session, read.name, period, reads, run_id).frames
     return reads
 
 
 def _replay_period(
-    link: Link, flow_name: str, period_key: str, records: list[FailedRecord], run_id: str | None
+    session: Session,
+    flow_name: str,
+    period_key: str,
+    records: list[FailedRecord],
+    run_id: str | None,
 ) -> PeriodReplay:
     spec = registry.flow(flow_name)
     result = PeriodReplay(flow_name, period_key, replayed=[r.source_key for r in records])
     keys = set(result.replayed)
-    reads = read_period(flow_name, link, Period.parse(period_key), run_id)
-    items = {i.key for i in spec.source(link, flow.settings_of(spec, link)).items(reads)}
-    written = flow.write(spec, link, period_key, reads, run_id, only=keys)
-    still_open = {r.source_key for r in link.store.failed(connection=link.name, flow=flow_name)}
+    reads = read_period(flow_name, session, Period.parse(period_key), run_id)
+    items = {i.key for i in spec.source(session, flow.settings_of(spec, session)).items(reads)}
+    written = flow.write(spec, session, period_key, reads, run_id, only=keys)
+    still_open = {
+        r.source_key for r in session.store.failed(connection=session.name, flow=flow_name)
+    }
     for record in records:
         key = record.source_key
-        ref = RecordRef(link.name, flow_name, key)
+        ref = RecordRef(session.name, flow_name, key)
         if key not in still_open:
             result.resolved.append(key)
         elif key in written.report.failed:
@@ -113,15 +119,15 @@ def _replay_period(
         elif key in written.report.leased:
             result.failed_again[key] = "left to another run that holds its lease; replay later"
         elif key in items:
-            link.store.resolve_failed(record.id)
-            link.store.record_skip(
+            session.store.resolve_failed(record.id)
+            session.store.record_skip(
                 ref,
                 Audit("resolve", run_id=run_id, partition_key=period_key,
                       error="replayed: the source record no longer syncs, nothing to write"),
             )  # fmt: skip
             result.not_synced.append(key)
         else:
-            link.store.record_failed(
+            session.store.record_failed(
                 ref,
                 reason=record.reason,
                 message=f"{spec.record_label} {key!r} is no longer in {period_key[:7]} of the "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 
 
 def resource_key(connection: str) -> str:
@@ -17,9 +17,9 @@ def resource_key(connection: str) -> str:
 
 
 class ConnectionResource(dg.ConfigurableResource):
-    """One connection's link (store, clients, mappings), opened on first use in a step
+    """One connection's session (store, clients, mappings), opened on first use in a step
     and closed after it. The database and the vault's key are set with `dg.EnvVar` (see
-    `defs/resources.py`); unset, they are read from the environment when the link opens."""
+    `defs/resources.py`); unset, they are read from the environment when the session opens."""
 
     connection: str
     database_url: str | None = Field(
@@ -29,11 +29,11 @@ class ConnectionResource(dg.ConfigurableResource):
         default=None, description="the vault's Fernet key(s) (CONNECTOR_MASTER_KEY)"
     )
 
-    _link: Link | None = PrivateAttr(default=None)
+    _link: Session | None = PrivateAttr(default=None)
 
-    def link(self) -> Link:
+    def session(self) -> Session:
         if self._link is None:
-            self._link = Link.open(self.connection, self.database_url, self.master_key)
+            self._link = Session.open(self.connection, self.database_url, self.master_key)
         return self._link
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import dagster as dg
 
 from connector_dagster.engine.connections import Connection
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.protocols import ChangePoll
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSpec
 
 
@@ -32,8 +32,8 @@ def change_sensor(spec: FlowSpec, conn: Connection, job: Any) -> dg.SensorDefini
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        with Link.open(conn.name) as link:
-            source: ChangePoll = spec.source(link, link.connection.flow(spec.name))
+        with Session.open(conn.name) as session:
+            source: ChangePoll = spec.source(session, session.connection.flow(spec.name))
             found = source.changes(context.cursor)
         known = set(partitions.get_partition_keys())
         periods = {p: n for p, n in found.periods.items() if p in known}

@@ -46,7 +46,7 @@ class Reconciliation:
     figures: Callable[[dict[str, Any]], Figures]
     """The figures of one mapped payload (pure)."""
     target: Callable[..., Iterable[TargetRecord]]
-    """`target(link, settings, period)` -> one (source key, target id, figures) for
+    """`target(session, settings, period)` -> one (source key, target id, figures) for
     every target record of the period that carries this connection's provenance, two
     records of one source key included: the engine counts each, a duplicate is a
     difference."""
@@ -98,7 +98,7 @@ class Triggers:
 class FlowSpec(Generic[S]):
     """One flow, declared once; the engine turns it into each connection's definitions.
 
-    `source` and `target` are built per run from the connection's link and the
+    `source` and `target` are built per run from the connection's session and the
     flow's settings; `map` is pure (no I/O): item + mappings + settings -> Mapped."""
 
     name: str
@@ -111,10 +111,10 @@ class FlowSpec(Generic[S]):
     reads: tuple[ReadSpec, ...]
     write: WriteSpec
     source: Callable[[Any, S], Source]
-    """Built per step as `source(link, settings)` (link: `engine.link.Link`, which
+    """Built per step as `source(session, settings)` (session: `engine.session.Session`, which
     imports the registry of specs, hence `Any` here)."""
     target: Callable[[Any, S], Target]
-    """Built per step as `target(link, settings)`."""
+    """Built per step as `target(session, settings)`."""
     map: Callable[[Item, Mappings, S], Mapped]
     tables: tuple[Table, ...] = ()
     """The mapping tables the flow reads."""
@@ -125,7 +125,7 @@ class FlowSpec(Generic[S]):
     reconcile: Reconciliation | None = None
     """How the flow's records are counted when a period is reconciled."""
     prepare: Callable[[Any, S, list[Item], Mappings], Mappings] | None = None
-    """Called as `prepare(link, settings, items, mappings)` before mapping, to add
+    """Called as `prepare(session, settings, items, mappings)` before mapping, to add
     mapping entries it can create in the target (I/O allowed); returns the mappings
     to map with."""
     amounts: Amounts | None = None

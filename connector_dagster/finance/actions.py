@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import reconcile_flow
 from connector_dagster.engine.records import Period
 from connector_dagster.engine.replay import replay
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.set_aside import decide, open_left, report_to_dagster
 from connector_dagster.lib.store import FailedRecord, Store
 
@@ -23,13 +23,13 @@ def retry(connection: str, records: list[FailedRecord]) -> str:
     for r in records:
         by_flow[r.flow].append(r.source_key)
     resolved = again = gone = 0
-    with Link.open(connection) as link:
+    with Session.open(connection) as session:
         results = [
             result
             for flow, keys in sorted(by_flow.items())
-            for result in replay(link, flow, None, None, keys)
+            for result in replay(session, flow, None, None, keys)
         ]
-        _report(list(clean_periods(link, results)))
+        _report(list(clean_periods(session, results)))
     for result in results:
         resolved += len(result.resolved) + len(result.not_synced)
         again += len(result.failed_again)
@@ -69,9 +69,9 @@ def set_aside(store: Store, connection: str, ids: list[int], resolution: str, no
 def reconcile(connection: str, flow: str, period: str) -> str:
     """Reconcile one flow's period against both systems and keep the result."""
     spec = registry.flow(flow)
-    with Link.open(connection) as link:
-        result = reconcile_flow(spec, link, Period.parse(period))
-        link.store.save_reconciliations(
+    with Session.open(connection) as session:
+        result = reconcile_flow(spec, session, Period.parse(period))
+        session.store.save_reconciliations(
             connection, period, [(flow, result.reconciles, result.differences, result.counts)]
         )
     if result.reconciles:

@@ -1,6 +1,6 @@
 """The request engine both API clients share: auth, rate limit, retries, classification.
 
-`HttpEngine.request` sends one logical request over a pooled `httpx.Client`.
+`HttpTransport.request` sends one logical request over a pooled `httpx.Client`.
 Every attempt waits for the connection's rate limiter (a limiter that cannot
 decide fails the attempt as transient, unsent) and carries a fresh bearer
 token (a token can expire during a long backoff). 429, 5xx, timeouts
@@ -198,7 +198,7 @@ class _Attempts:
     count: int = 0
 
 
-class HttpEngine:
+class HttpTransport:
     """Sends requests for one API connection; shared by all threads of a client."""
 
     def __init__(

@@ -7,18 +7,18 @@ import importlib
 import importlib.util
 
 from connector_dagster import systems
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.onboarding.findings import FAILED, Finding
 from connector_dagster.onboarding.probe import Probe
 from connector_dagster.onboarding.uses import declared
 
 
-def check(link: Link) -> list[Finding]:
+def check(session: Session) -> list[Finding]:
     """Every finding: the connection's systems first, then each enabled flow's uses."""
-    probe = Probe(link)
+    probe = Probe(session)
     findings: list[Finding] = []
     for name in systems.names():
-        if link.connection.systems.get(name) is None:
+        if session.connection.systems.get(name) is None:
             continue
         if importlib.util.find_spec(f"{__package__}.{name}") is None:
             continue  # a system onboarding knows nothing of: its flows' uses say the rest
@@ -28,11 +28,11 @@ def check(link: Link) -> list[Finding]:
         return findings + [
             Finding(", ".join(refused), "not checked", FAILED,
                     "the connection's access failed first", "see above", flow)
-            for flow, settings in sorted(link.connection.flows.items())
+            for flow, settings in sorted(session.connection.flows.items())
             if settings.enabled
         ]  # fmt: skip
     uses = declared()
-    for flow, settings in sorted(link.connection.flows.items()):
+    for flow, settings in sorted(session.connection.flows.items()):
         if not settings.enabled:
             continue
         for use in uses.get(flow, ()):

@@ -44,23 +44,23 @@ def add_mapping_commands(group: Any) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.onboarding import findings
     from connector_dagster.onboarding.check import check
 
-    with Link.open(args.connection) as link:
-        found = check(link)
+    with Session.open(args.connection) as session:
+        found = check(session)
     print(findings.as_json(found) if args.format == "json" else findings.as_text(found))
     return 1 if findings.blocked_flows(found) or any(not f.ok for f in found) else 0
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.onboarding.suggest import review_file, suggest
 
-    with Link.open(args.connection) as link:
-        suggestions = suggest(link)
-        text = review_file(link, suggestions)
+    with Session.open(args.connection) as session:
+        suggestions = suggest(session)
+        text = review_file(session, suggestions)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:
             out.write(text)
@@ -71,10 +71,10 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from connector_dagster.engine.link import Link
+    from connector_dagster.engine.session import Session
     from connector_dagster.onboarding.coverage import as_json, as_text, coverage
 
-    with Link.open(args.connection) as link:
-        result = coverage(link, args.period)
+    with Session.open(args.connection) as session:
+        result = coverage(session, args.period)
     print(as_json(result) if args.format == "json" else as_text(result))
     return 0

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.engine import flow, registry, text
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Period
+from connector_dagster.engine.session import Session
 from connector_dagster.onboarding import uses
 
 _MISSING = re.compile(
@@ -47,19 +47,19 @@ class FlowCoverage:
     """Key -> reason of every record that would park."""
 
 
-def _read(spec: Any, link: Link, period: Period) -> dict[str, Frames]:
+def _read(spec: Any, session: Session, period: Period) -> dict[str, Frames]:
     """Every read of the flow for the period, not recorded in the audit log."""
-    source = spec.source(link, flow.settings_of(spec, link))
+    source = spec.source(session, flow.settings_of(spec, session))
     reads: dict[str, Frames] = {}
     for read in spec.reads:
         reads[read.name] = text.clean_frames(source.read(read.name, period, reads).frames)[0]
     return reads
 
 
-def flow_coverage(link: Link, flow_name: str, period: Period) -> FlowCoverage:
+def flow_coverage(session: Session, flow_name: str, period: Period) -> FlowCoverage:
     spec = registry.flow(flow_name)
-    reads = _read(spec, link, period)
-    result = flow.write(spec, link, period.key, reads, plan=True)
+    reads = _read(spec, session, period)
+    result = flow.write(spec, session, period.key, reads, plan=True)
     report = result.report
     out = FlowCoverage(flow_name, spec.label.split(":", 1)[0], spec.record_label)
     out.records = result.records
@@ -67,8 +67,8 @@ def flow_coverage(link: Link, flow_name: str, period: Period) -> FlowCoverage:
     out.unchanged = len(report.skipped)
     out.would_park = len(report.failed)
     amount_of = uses.amount(flow_name)
-    settings = flow.settings_of(spec, link)
-    items = {i.key: i.data for i in spec.source(link, settings).items(reads)}
+    settings = flow.settings_of(spec, session)
+    items = {i.key: i.data for i in spec.source(session, settings).items(reads)}
     for key, (reason, message) in sorted(report.failed.items()):
         out.parked[key] = reason
         causes = [
@@ -82,12 +82,12 @@ def flow_coverage(link: Link, flow_name: str, period: Period) -> FlowCoverage:
     return out
 
 
-def coverage(link: Link, period_key: str) -> list[FlowCoverage]:
+def coverage(session: Session, period_key: str) -> list[FlowCoverage]:
     """Every enabled flow's coverage of the period."""
     period = Period.parse(period_key)
     return [
-        flow_coverage(link, name, period)
-        for name, settings in sorted(link.connection.flows.items())
+        flow_coverage(session, name, period)
+        for name, settings in sorted(session.connection.flows.items())
         if settings.enabled
     ]
 

@@ -71,7 +71,7 @@ class EntitySet:
         def finding(status: str, detail: str = "", fix: str = "", cands: tuple = ()) -> Finding:
             return Finding(SYSTEM, set_path, status, detail, fix, flow, cands)
 
-        ifs = probe.link.client(SYSTEM)
+        ifs = probe.session.client(SYSTEM)
         root = ifs.path(service)
         served = probe.once(("ifs service", root), lambda: _served(ifs, root))
         if isinstance(served, ApiError):
@@ -100,7 +100,7 @@ class EntitySet:
                     close,
                 )
             ]
-        page = probe.once(("ifs page", root, name), lambda: ifs.engine.request(
+        page = probe.once(("ifs page", root, name), lambda: ifs.transport.request(
             "GET", f"{root}/{name}?$top=1&$select={','.join(fields[:1])}"))  # fmt: skip
         if isinstance(page, ApiError):
             return [_refused(page, service, setting, finding)]
@@ -111,11 +111,11 @@ class EntitySet:
 
 def _served(ifs: Any, root: str) -> set[str]:
     """The entity sets the projection's service document lists."""
-    return {str(v.get("name")) for v in ifs.engine.request("GET", f"{root}/").data["value"]}
+    return {str(v.get("name")) for v in ifs.transport.request("GET", f"{root}/").data["value"]}
 
 
 def _metadata(ifs: Any, root: str) -> Metadata:
-    return Metadata.parse(ifs.engine.request("GET", f"{root}/$metadata", raw=True).content)
+    return Metadata.parse(ifs.transport.request("GET", f"{root}/$metadata", raw=True).content)
 
 
 def _refused(exc: ApiError, service: str, setting: str, finding: Any) -> Finding:
@@ -151,18 +151,18 @@ def _candidates(meta: Metadata, name: str, fields: tuple[str, ...]) -> tuple[str
 
 def authenticate(probe: Probe) -> list[Finding]:
     """A token for the connection's IFS user, and how long IFS grants it for."""
-    ifs = probe.link.client(SYSTEM)
+    ifs = probe.session.client(SYSTEM)
     try:
-        ifs.engine.tokens.token()
+        ifs.transport.tokens.token()
     except ApiError as exc:
         return [
             Finding(
                 SYSTEM, "token", FAILED, api_text(exc),
                 f"check the IFS realm ({ifs.settings.realm}) and the vault's ifs client_id "
-                f"and client_secret (credentials set {probe.link.name} ifs client_secret)",
+                f"and client_secret (credentials set {probe.session.name} ifs client_secret)",
             )
         ]  # fmt: skip
-    lifetime = ifs.engine.tokens.lifetime_s
+    lifetime = ifs.transport.tokens.lifetime_s
     return [
         Finding(SYSTEM, "token", OK, f"granted for {lifetime:.0f} s, realm {ifs.settings.realm}")
     ]

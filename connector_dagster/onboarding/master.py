@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.numbers import decimal_or_none
 from connector_dagster.systems.ifs import odata
 
@@ -46,24 +46,24 @@ class Pairing:
     """A mapping table, its source side and its target side."""
 
     table: str
-    source: Callable[[Link], list[Record]]
-    target: Callable[[Link], list[Record]]
+    source: Callable[[Session], list[Record]]
+    target: Callable[[Session], list[Record]]
     source_title: str
     target_title: str
 
 
-def ifs_suppliers(link: Link) -> list[Record]:
-    rows = link.client("ifs").query(
+def ifs_suppliers(session: Session) -> list[Record]:
+    rows = session.client("ifs").query(
         SUPPLIERS_SET, select=["VendorNo", "Name", "Objstate"], keys=("VendorNo",)
     )
     return [Record(r["VendorNo"], r["Name"] or "", r.get("Objstate") != "Blocked") for r in rows]
 
 
-def ifs_accounts(link: Link) -> list[Record]:
-    ifs = link.client("ifs")
+def ifs_accounts(session: Session) -> list[Record]:
+    ifs = session.client("ifs")
     rows = ifs.query(
         ACCOUNTS_SET,
-        filter=odata.eq("Company", link.connection.system("ifs").company),
+        filter=odata.eq("Company", session.connection.system("ifs").company),
         select=["Company", "Account", "Description"],
         keys=("Company", "Account"),
     )
@@ -73,10 +73,10 @@ def ifs_accounts(link: Link) -> list[Record]:
     ]
 
 
-def ifs_tax_codes(link: Link) -> list[Record]:
-    rows = link.client("ifs").query(
+def ifs_tax_codes(session: Session) -> list[Record]:
+    rows = session.client("ifs").query(
         TAX_CODES_SET,
-        filter=odata.eq("Company", link.connection.system("ifs").company),
+        filter=odata.eq("Company", session.connection.system("ifs").company),
         select=["Company", "FeeCode", "Description", "FeeRate", "Objstate"],
         keys=("Company", "FeeCode"),
     )
@@ -87,10 +87,10 @@ def ifs_tax_codes(link: Link) -> list[Record]:
     ]  # fmt: skip
 
 
-def st_tax_zones(link: Link) -> list[Record]:
+def st_tax_zones(session: Session) -> list[Record]:
     """Tax zones with one rate (a zone of several rates is matched by name only)."""
     found = []
-    for zone in link.client("servicetitan").iter_pages("accounting", "tax-zones", {}):
+    for zone in session.client("servicetitan").iter_pages("accounting", "tax-zones", {}):
         rates = {decimal_or_none(r.get("taxRate")) for r in zone.get("rates") or []}
         rate = _fraction(rates.pop(), 1) if len(rates) == 1 else None
         value = {"tax_zone_id": zone["id"], "rate": str(rate) if rate is not None else None}
@@ -106,13 +106,13 @@ def _fraction(value: Decimal | None, per: int) -> Decimal | None:
     return None if value is None else (value / per).quantize(Decimal("0.0001"))
 
 
-def st_vendors(link: Link) -> list[Record]:
-    rows = link.client("servicetitan").iter_pages("inventory", "vendors", {"active": "Any"})
+def st_vendors(session: Session) -> list[Record]:
+    rows = session.client("servicetitan").iter_pages("inventory", "vendors", {"active": "Any"})
     return [Record(str(r["id"]), r["name"] or "", bool(r["active"]), value=r["id"]) for r in rows]
 
 
-def st_gl_accounts(link: Link) -> list[Record]:
-    st = link.client("servicetitan")
+def st_gl_accounts(session: Session) -> list[Record]:
+    st = session.client("servicetitan")
     rows = st.iter_pages("accounting", "gl-accounts", {"active": "Any"})
     return [
         Record(str(r["id"]), r["name"] or "", bool(r["active"]), r.get("number") or "", r["id"])

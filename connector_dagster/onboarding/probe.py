@@ -1,4 +1,4 @@
-"""What `check` asks with: the connection's link and the answers already had (a
+"""What `check` asks with: the connection's session and the answers already had (a
 projection's `$metadata` is fetched once for every flow that uses it)."""
 
 from __future__ import annotations
@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.errors import ApiError
 
 T = TypeVar("T")
 
 
 class Probe:
-    def __init__(self, link: Link) -> None:
-        self.link = link
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self._answers: dict[Hashable, Any] = {}
 
     def once(self, key: Hashable, ask: Callable[[], T]) -> T | ApiError:

@@ -46,21 +46,21 @@ class Resource:
 
 
 def _one_page(probe: Probe, module: str, path: str) -> Any:
-    st = probe.link.client(SYSTEM)
+    st = probe.session.client(SYSTEM)
     params = {} if path.startswith("export/") else {"pageSize": 1}
     return st.get(module, path, params)
 
 
 def authenticate(probe: Probe) -> list[Finding]:
     """A token for the app, how long it is granted for, then the tenant and app key."""
-    st = probe.link.client(SYSTEM)
+    st = probe.session.client(SYSTEM)
     tenant = st.settings.tenant_id
     try:
-        st.engine.tokens.token()
+        st.transport.tokens.token()
     except ApiError as exc:
         fix = (
             "check the servicetitan auth_url and the vault's servicetitan client_id and "
-            f"client_secret (credentials set {probe.link.name} servicetitan client_secret)"
+            f"client_secret (credentials set {probe.session.name} servicetitan client_secret)"
         )
         return [Finding(SYSTEM, "token", FAILED, api_text(exc), fix)]
     found = [Finding(SYSTEM, "token", OK, f"granted for {st.engine.tokens.lifetime_s:.0f} s")]
@@ -69,7 +69,7 @@ def authenticate(probe: Probe) -> list[Finding]:
         return [*found, Finding(SYSTEM, f"tenant {tenant}", OK, "app key and tenant accepted")]
     said = api_text(answer)
     if "key" in said.lower():
-        fix = f"set the app's key: credentials set {probe.link.name} servicetitan app_key"
+        fix = f"set the app's key: credentials set {probe.session.name} servicetitan app_key"
         return [*found, Finding(SYSTEM, "app key", FORBIDDEN, said, fix)]
     if answer.status in (403, 404):
         fix = (

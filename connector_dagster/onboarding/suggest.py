@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.onboarding.master import PAIRINGS, Pairing, Record
 
@@ -127,10 +127,12 @@ def _match(source: Record, targets: list[Record]) -> Suggestion:
     return found
 
 
-def _suggest_table(link: Link, pairing: Pairing, existing: dict[str, Any]) -> TableSuggestions:
-    targets = pairing.target(link)
+def _suggest_table(
+    session: Session, pairing: Pairing, existing: dict[str, Any]
+) -> TableSuggestions:
+    targets = pairing.target(session)
     suggestions = []
-    for source in sorted(pairing.source(link), key=lambda r: r.code):
+    for source in sorted(pairing.source(session), key=lambda r: r.code):
         if source.code in existing:
             continue
         if not source.active:
@@ -161,15 +163,15 @@ def _suggest_table(link: Link, pairing: Pairing, existing: dict[str, Any]) -> Ta
     return TableSuggestions(pairing, suggestions)
 
 
-def suggest(link: Link) -> Suggestions:
+def suggest(session: Session) -> Suggestions:
     """Suggestions for every table the connection's enabled flows read."""
-    maps = link.mappings()
+    maps = session.mappings()
     needed = sorted(
-        {t.kind for name, s in link.connection.flows.items() if s.enabled
+        {t.kind for name, s in session.connection.flows.items() if s.enabled
          for t in registry.flow(name).tables}
     )  # fmt: skip
     tables = {
-        kind: _suggest_table(link, PAIRINGS[kind], maps.table(kind))
+        kind: _suggest_table(session, PAIRINGS[kind], maps.table(kind))
         for kind in needed
         if kind in PAIRINGS
     }
@@ -189,11 +191,11 @@ def _comment(pairing: Pairing, s: Suggestion) -> str:
     return f"  # no match: {who}{': ' + s.evidence if s.evidence else ''}"
 
 
-def review_file(link: Link, found: Suggestions) -> str:
+def review_file(session: Session, found: Suggestions) -> str:
     """The connection's mappings with the suggestions added, in the mapping file's format,
     each suggestion and each record left unmapped with a comment."""
     lines = [
-        f"# Mapping suggestions for connection {link.name}, from both systems' master data.",
+        f"# Mapping suggestions for connection {session.name}, from both systems' master data.",
         "# Entries mapped already are as they were. Each suggested entry has a comment with",
         "# its evidence and confidence; ambiguous records list their candidates and are not",
         "# chosen. Review, delete what is wrong, then load it as a new version: point the",

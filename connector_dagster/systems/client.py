@@ -1,6 +1,6 @@
 """What every system's client shares: OAuth2 client-credentials tokens, a rate limit
 shared by every process calling the same host or tenant, retries with backoff and
-the request timeouts, on one `HttpEngine`; closed by `close()` or a `with` block."""
+the request timeouts, on one `HttpTransport`; closed by `close()` or a `with` block."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
-from connector_dagster.lib.http import Classifier, HttpEngine, RetryPolicy, Timeouts
+from connector_dagster.lib.http import Classifier, HttpTransport, RetryPolicy, Timeouts
 from connector_dagster.lib.oauth import ClientCredentials, TokenPolicy, token_provider_for
 from connector_dagster.lib.ratelimit import Rate
 from connector_dagster.lib.shared_ratelimit import client_limiter
@@ -60,7 +60,7 @@ class Endpoint(Protocol):
 
 
 class ApiClient:
-    """Base of a system's client: `self.engine` sends its requests."""
+    """Base of a system's client: `self.transport` sends its requests."""
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class ApiClient:
                 verify_tls=s.verify_tls,
             ),
         )
-        self.engine = HttpEngine(
+        self.transport = HttpTransport(
             base_url=s.api_base,
             label=s.label,
             limiter=client_limiter(system, s.shared_by, s.rate, s.database_url),
@@ -99,7 +99,7 @@ class ApiClient:
         )
 
     def close(self) -> None:
-        self.engine.close()
+        self.transport.close()
 
     def __enter__(self) -> Self:
         return self

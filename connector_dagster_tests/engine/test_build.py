@@ -15,8 +15,8 @@ import pytest
 
 from connector_dagster.engine import connections
 from connector_dagster.engine.build import build
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.resources import ConnectionResource
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.snapshots import SnapshotIOManager
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import RecordRef, Store
@@ -57,9 +57,9 @@ def test_a_spec_becomes_read_assets_with_checks_a_write_asset_a_job_and_schedule
 class ExampleConnection(ConnectionResource):
     """The sandbox connection with the example flow switched on."""
 
-    def link(self) -> Link:
+    def session(self) -> Session:
         if self._link is None:
-            self._link = Link(
+            self._link = Session(
                 sandbox_connection(),
                 Store(os.environ["CONNECTOR_DATABASE_URL"]),
                 owns_store=True,

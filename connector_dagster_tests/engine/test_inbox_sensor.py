@@ -9,16 +9,16 @@ import os
 import dagster as dg
 
 from connector_dagster.engine.build import build
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import inbox
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.engine.example_flow import spec as example
 from connector_dagster_tests.engine.test_build import sandbox_connection
 
 
-class ExampleLink(Link):
+class ExampleLink(Session):
     @classmethod
-    def open(cls, name: str) -> Link:
+    def open(cls, name: str) -> Session:
         return cls(sandbox_connection(), Store(os.environ["CONNECTOR_DATABASE_URL"]),
                    owns_store=True)  # fmt: skip
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from connector_dagster.cli import main
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import reconcile_flow
 from connector_dagster.engine.registry import flow as flow_spec
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import db
 from connector_dagster.lib.store import Audit, RecordRef, Store
 from connector_dagster_tests.flows import support
@@ -96,8 +96,8 @@ def test_a_failure_set_aside_with_a_note_leaves_its_period_clean_until_the_recor
     assert again["failed"] == 0 and again["created"] == again["updated"] == 0
     assert s.failed(connection="sandbox") == []
 
-    with Link.open("sandbox") as link:
-        result = reconcile_flow(flow_spec(FLOW), link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        result = reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
     assert result.reconciles, result.differences
     assert result.counts["set_aside"] == 2
     assert result.set_aside == [

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import FailedRecord, Store
 from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
@@ -45,8 +45,8 @@ def postings(prefix: str) -> dict[str, list[dict[str, Any]]]:
     """IFS posting sets whose reference starts with `prefix`, by reference, each with its
     rows, read through IFS's API."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with Link.open("sandbox") as link:
-        ifs = link.ifs
+    with Session.open("sandbox") as session:
+        ifs = session.ifs
         heads = list(
             ifs.query(
                 HEADERS,
@@ -65,8 +65,8 @@ def postings(prefix: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def mappings() -> dict[str, dict[str, Any]]:
-    with Link.open("sandbox") as link:
-        maps = link.mappings()
+    with Session.open("sandbox") as session:
+        maps = session.mappings()
     return {k: maps.table(k) for k in ("ifs_accounts", "business_units", "ifs_tax_codes")}
 
 

@@ -15,8 +15,8 @@ import dagster as dg
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib.settings import PROJECT_ROOT
 
@@ -31,7 +31,7 @@ from connector_dagster.engine.build import build
 from connector_dagster.engine.link import Link
 
 spec = registry.flow(sys.argv[1])
-with Link.open("sandbox") as link:
+with Session.open("sandbox") as link:
     reads = read_all(spec.name, link, period(sys.argv[2]))
     print("read", flush=True)
     while os.environ.get("GO_FILE") and not os.path.exists(os.environ["GO_FILE"]):
@@ -72,54 +72,54 @@ def read_then_write(flow_name: str, key: str, between: Callable[[], object]) -> 
     an earlier read, does. The flow's assets are one graph, so Dagster never runs its
     write without its read in one run."""
     spec = registry.flow(flow_name)
-    with Link.open("sandbox") as link:
-        reads = read_all(flow_name, link, period(key))
+    with Session.open("sandbox") as session:
+        reads = read_all(flow_name, session, period(key))
         between()
-        return flow.write(spec, link, key, reads)
+        return flow.write(spec, session, key, reads)
 
 
 def period(key: str) -> Period:
     return Period.parse(key)
 
 
-def read_all(flow_name: str, link: Link, when: Period) -> dict[str, Frames]:
+def read_all(flow_name: str, session: Session, when: Period) -> dict[str, Frames]:
     """Every read asset of the flow for the period, in order (each sees the ones before)."""
     spec = registry.flow(flow_name)
     reads: dict[str, Frames] = {}
     for read in spec.reads:
-        reads[read.name] = flow.read(spec, link, read.name, when, reads).frames
+        reads[read.name] = flow.read(spec, session, read.name, when, reads).frames
     return reads
 
 
 def write_in_process(flow_name: str, key: str) -> dict[str, int]:
     """Read and write the period through the flow; the write's counts."""
     spec = registry.flow(flow_name)
-    with Link.open("sandbox") as link:
-        reads = read_all(flow_name, link, period(key))
-        return flow.write(spec, link, key, reads).report.counts()
+    with Session.open("sandbox") as session:
+        reads = read_all(flow_name, session, period(key))
+        return flow.write(spec, session, key, reads).report.counts()
 
 
 def sync_first(
     flow_name: str,
     key: str,
-    target: Callable[[Link, Any], Any],
+    target: Callable[[Session, Any], Any],
     pick: Callable[[Any], bool] = lambda record: True,
 ) -> None:
     """The period's first record to create (that `pick` accepts), synced by one worker
-    through `target(link, settings)`: what a crash script runs, with a target that ends
+    through `target(session, settings)`: what a crash script runs, with a target that ends
     its process on purpose."""
     spec = registry.flow(flow_name)
-    link = Link.open("sandbox")
-    settings = flow.settings_of(spec, link)
-    items = spec.source(link, settings).items(read_all(flow_name, link, period(key)))
+    session = Session.open("sandbox")
+    settings = flow.settings_of(spec, session)
+    items = spec.source(session, settings).items(read_all(flow_name, session, period(key)))
     records = [
         r
-        for r in flow.to_records(spec, items, link.mappings(), settings, key)
+        for r in flow.to_records(spec, items, session.mappings(), settings, key)
         if r.problem is None and r.op == "upsert" and pick(r)
     ][:1]
     Syncer(
-        link.store, target(link, settings), "sandbox", spec.name, workers=1,
-        terms=link.lease_terms(),
+        session.store, target(session, settings), "sandbox", spec.name, workers=1,
+        terms=session.lease_terms(),
     ).run(records)  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from connector_dagster.lib.errors import (
     RejectedError,
     TransientError,
 )
-from connector_dagster.lib.http import HttpEngine, RetryPolicy, map_concurrent, parse_retry_after
+from connector_dagster.lib.http import HttpTransport, RetryPolicy, map_concurrent, parse_retry_after
 from connector_dagster.lib.oauth import ClientCredentials, TokenProvider
 from connector_dagster.lib.ratelimit import Rate, RateLimiter
 from connector_dagster.sandbox.server import running
@@ -86,8 +86,8 @@ def st(url: str, **overrides: Any) -> ServiceTitanClient:
     return ServiceTitanClient(settings)
 
 
-def engine(url: str, sleeps: list[float], **policy: Any) -> HttpEngine:
-    return HttpEngine(
+def engine(url: str, sleeps: list[float], **policy: Any) -> HttpTransport:
+    return HttpTransport(
         base_url=url,
         label="peer",
         limiter=RateLimiter(Rate.per_second(1000)),
@@ -158,8 +158,8 @@ def test_ifs_next_link_that_loops_is_refused() -> None:
 
     def looping(request: Request) -> Response:
         n = next(counter)
-        link = f"{request.url.scheme}://{request.url.netloc}{request.url.path}?$skiptoken=1"
-        return JSONResponse({"value": [{"OrderNo": str(n)}], "@odata.nextLink": link})
+        session = f"{request.url.scheme}://{request.url.netloc}{request.url.path}?$skiptoken=1"
+        return JSONResponse({"value": [{"OrderNo": str(n)}], "@odata.nextLink": session})
 
     path = "/main/ifsapplications/projection/v1/P.svc/PurchaseOrderSet"
     with (
@@ -175,8 +175,8 @@ def test_ifs_never_ending_paging_stops_at_max_pages() -> None:
 
     def endless(request: Request) -> Response:
         n = next(counter)
-        link = f"{request.url.scheme}://{request.url.netloc}{request.url.path}?$skiptoken={n}"
-        return JSONResponse({"value": [{"OrderNo": str(n)}], "@odata.nextLink": link})
+        session = f"{request.url.scheme}://{request.url.netloc}{request.url.path}?$skiptoken={n}"
+        return JSONResponse({"value": [{"OrderNo": str(n)}], "@odata.nextLink": session})
 
     path = "/main/ifsapplications/projection/v1/P.svc/PurchaseOrderSet"
     with (

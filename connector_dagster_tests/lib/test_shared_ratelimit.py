@@ -57,7 +57,7 @@ def _st_worker(settings: dict[str, Any], count: int, start: Any, out: Any) -> No
         start.wait()
         for _ in range(count):
             client.get("inventory", "vendors", {"pageSize": 1})
-        out.put(client.engine.requests_sent)
+        out.put(client.transport.requests_sent)
 
 
 def _run(target: Any, args_per_process: list[tuple[Any, ...]]) -> list[Any]:

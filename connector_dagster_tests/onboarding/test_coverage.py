@@ -10,7 +10,7 @@ import pytest
 
 from connector_dagster.cli import main
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster_tests.flows import support
 
@@ -20,10 +20,10 @@ PERIOD = "2026-10-01"
 def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     sandbox_connection: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with Link.open("sandbox") as link:
-        link.mappings()
+    with Session.open("sandbox") as session:
+        session.mappings()
         for kind, code in (("vendors", "V1003"), ("business_units", "503")):
-            mapping.set_entry(link.store, "sandbox", kind, code, None, registry.tables())
+            mapping.set_entry(session.store, "sandbox", kind, code, None, registry.tables())
 
     assert main(["mappings", "coverage", "--connection", "sandbox", "--period", "2026-10",
                  "--format", "json"]) == 0  # fmt: skip
@@ -37,11 +37,11 @@ def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     assert Decimal(f1["groups"]["vendors 'V1003'"]["amount"]) > 0
     assert {"business_units '503'"} <= set(covered["invoices"]["groups"])
 
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         for name, expected in covered.items():
             spec = registry.flow(name)
-            reads = support.read_all(name, link, support.period(PERIOD))
-            report = flow.write(spec, link, PERIOD, reads).report
+            reads = support.read_all(name, session, support.period(PERIOD))
+            report = flow.write(spec, session, PERIOD, reads).report
             parked = {key for group in expected["groups"].values() for key in group["records"]}
             assert set(report.failed) == parked, name
             assert (

@@ -13,7 +13,7 @@ import yaml
 from connector_dagster.cli import main
 from connector_dagster.engine import connections as conn_file
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.onboarding.suggest import normalised, suggest
 from connector_dagster_tests.flows import support
@@ -42,9 +42,9 @@ def test_normalised_names() -> None:
 
 
 def test_suggestions_against_what_is_right(sandbox_connection: dict) -> None:
-    with Link.open("sandbox") as link:
-        found = suggest(link)
-        mapped = link.mappings()
+    with Session.open("sandbox") as session:
+        found = suggest(session)
+        mapped = session.mappings()
     assert set(found.tables) == set(RIGHT)
     assert {"sites", "parts", "po_types"} <= set(found.unread)
     figures = {}
@@ -86,9 +86,9 @@ def test_the_review_file_keeps_every_entry_and_loads_as_a_new_version(
         if kind != "version":
             for code in entries or {}:
                 assert review.table(kind)[str(code)] == original.table(kind)[str(code)]
-    with Link.open("sandbox") as link:
-        version = mapping.ensure_loaded(link.store, "sandbox", out, registry.tables())
-        loaded = mapping.load(link.store, "sandbox", registry.tables())
+    with Session.open("sandbox") as session:
+        version = mapping.ensure_loaded(session.store, "sandbox", out, registry.tables())
+        loaded = mapping.load(session.store, "sandbox", registry.tables())
     assert version.endswith("+suggested")
     assert loaded.table("vendors")["V2001"] == 3201 and loaded.table("vendors")["V1001"] == 3101
     assert loaded.table("ifs_accounts")["620"] == "6200"
@@ -139,9 +139,9 @@ def test_accepting_the_review_file_leaves_nothing_of_the_period_parked_for_mappi
 
     file.write_text(file.read_text().replace(str(blank), str(review)))
     assert waiting() == {name: [] for name in before}
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         spec = registry.flow("purchase_orders")
-        reads = support.read_all("purchase_orders", link, support.period("2026-10-01"))
-        report = flow.write(spec, link, "2026-10-01", reads).report
+        reads = support.read_all("purchase_orders", session, support.period("2026-10-01"))
+        report = flow.write(spec, session, "2026-10-01", reads).report
     assert [r for r, _ in report.failed.values() if r == "mapping_missing"] == []
     assert report.created

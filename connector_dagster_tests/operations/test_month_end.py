@@ -18,7 +18,7 @@ from connector_dagster.cli import main
 from connector_dagster.defs.operations.replay import replay_failed_records
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows.gl_postings import test_flow as f2
@@ -228,8 +228,8 @@ def test_a_month_end_from_open_period_to_a_reconciled_close(
         planted = sorted(syncable)[0]
         [po_row] = f1.st_pos_by_order()[planted]
         item = next(i for i in po_row["items"] if i.get("status") != "Inactive")
-        with Link.open("sandbox") as link:
-            link.servicetitan.patch(
+        with Session.open("sandbox") as session:
+            session.servicetitan.patch(
                 "inventory", f"purchase-orders/{po_row['id']}",
                 {"items": [{**{k: item[k] for k in ("id", "skuId", "description",
                                                     "vendorPartNumber", "cost")},

@@ -16,8 +16,8 @@ import pytest
 from connector_dagster.cli import main
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine.build import PLAN_TAG
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import reconcile
+from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows.postings import only
 from connector_dagster_tests.flows.purchase_orders import test_flow as f1
 
@@ -62,8 +62,8 @@ def plant_difference(order_no: str) -> None:
     [po] = f1.st_pos_by_order()[order_no]
     item = next(i for i in po["items"] if i.get("status") != "Inactive")
     keep = ("id", "skuId", "description", "vendorPartNumber", "cost")
-    with Link.open("sandbox") as link:
-        link.servicetitan.patch(
+    with Session.open("sandbox") as session:
+        session.servicetitan.patch(
             "inventory",
             f"purchase-orders/{po['id']}",
             {"items": [{**{k: item[k] for k in keep},
@@ -212,8 +212,8 @@ def test_the_assets_carry_money_and_counts_that_agree_with_reconcile(
             m.asset_key: m.materialization.metadata
             for m in result.get_asset_materialization_events()
         }
-    with Link.open("sandbox") as link:
-        [rec] = reconcile(link, RED)
+    with Session.open("sandbox") as session:
+        [rec] = reconcile(session, RED)
     total = sum((t["source"] for t in rec.totals.values()), Decimal(0))
     written = sum((t["ledger"] for t in rec.totals.values()), Decimal(0))
     assert total == written > 0

@@ -20,8 +20,8 @@ from connector_dagster.cli import main
 from connector_dagster.defs.operations.variance import build
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.variance import variance
 from connector_dagster.kits.variance.report import VarianceReport
 from connector_dagster.lib.settings import PROJECT_ROOT
@@ -114,8 +114,8 @@ def amount(order: dict[str, Any]) -> Decimal:
 
 
 def report() -> VarianceReport:
-    with Link.open("sandbox") as link:
-        return variance(link, Period.parse(PERIOD))
+    with Session.open("sandbox") as session:
+        return variance(session, Period.parse(PERIOD))
 
 
 @pytest.fixture
@@ -301,8 +301,8 @@ def test_a_po_f1_sent_is_matched_by_its_memo_and_a_partial_receipt_is_not_billed
     ]
     period = Period.parse(bill["billDate"][:7])
 
-    with Link.open("sandbox") as link:
-        result = variance(link, period)
+    with Session.open("sandbox") as session:
+        result = variance(session, period)
 
     order_no = received["summary"].split("IFS PO ", 1)[1].split(" [", 1)[0]
     rows = [r for r in result.lines if r.order_no == order_no]

@@ -10,8 +10,8 @@ from connector_dagster.defs.bills.mapping import PREFIX
 from connector_dagster.defs.bills.settings import BillSettings
 from connector_dagster.defs.bills.source import bill_key
 from connector_dagster.defs.bills.target import IfsBillPostings
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Reconciliation, TargetRecord
 from connector_dagster.kits.postings.reconcile import DIMENSIONS, figures, posted
 
@@ -26,10 +26,10 @@ def key_of(reference: str) -> str | None:
     return bill_key(KIND[match.group(1)], match.group(2)) if match else None
 
 
-def target(link: Link, settings: BillSettings, period: Period) -> Iterator[TargetRecord]:
+def target(session: Session, settings: BillSettings, period: Period) -> Iterator[TargetRecord]:
     """F4's posting sets of the period in IFS: (bill key, IFS key, figures) each."""
     prefixes = [f"ST-{p}-" for p in PREFIX.values()]
-    return posted(IfsBillPostings(link, settings), settings, period, prefixes, key_of)
+    return posted(IfsBillPostings(session, settings), settings, period, prefixes, key_of)
 
 
 RECONCILIATION = Reconciliation(dimensions=DIMENSIONS, figures=figures, target=target)

@@ -78,7 +78,7 @@ class ServiceTitanBills(ServiceTitanDocuments[BillSettings]):
         for row in records(frames["lines"]):
             lines[row["billKey"]].append(row)
         heads = records(frames["bills"])
-        ledger = self.link.store.ledger(self.link.name, FLOW, [h["key"] for h in heads])
+        ledger = self.session.store.ledger(self.session.name, FLOW, [h["key"] for h in heads])
         items = []
         for head in heads:
             entry = ledger.get(head["key"])

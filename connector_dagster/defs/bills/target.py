@@ -26,7 +26,7 @@ class IfsBillPostings(IfsPostingTarget):
         assert record.payload is not None
         export = record.payload["export"]
         path, ids_field, id_field = MARK[export["kind"]]
-        answers = self.link.servicetitan.post(
+        answers = self.session.servicetitan.post(
             "accounting", path, {ids_field: [export["id"]]}, idempotent=True
         )
         self.marked_exported(record, target_id, answers, id_field, export["id"])

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Item
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.lib.errors import ApiError
 from connector_dagster.lib.mapping import Mappings
@@ -16,7 +16,7 @@ from connector_dagster.systems.ifs import odata
 
 
 def create_missing_accounts(
-    link: Link, settings: GlPostingSettings, items: Sequence[Item], maps: Mappings
+    session: Session, settings: GlPostingSettings, items: Sequence[Item], maps: Mappings
 ) -> Mappings:
     """For each account the period's syncable proposals use that `gl_accounts` does not
     map: create it in ServiceTitan (number, name, type from IFS; an account with that
@@ -37,10 +37,11 @@ def create_missing_accounts(
         return maps
     chart = {
         str(row["Account"]): row
-        for row in link.ifs.query(
+        for row in session.ifs.query(
             settings.accounts_set,
             filter=odata.and_(
-                odata.eq("Company", link.connection.ifs.company), odata.any_of("Account", missing)
+                odata.eq("Company", session.connection.ifs.company),
+                odata.any_of("Account", missing),
             ),
             select=["Company", "Account", "Description", "AccntType"],
             keys=("Company", "Account"),
@@ -48,7 +49,7 @@ def create_missing_accounts(
     }
     existing = {
         str(a.get("number")): a["id"]
-        for a in link.servicetitan.iter_pages("accounting", "gl-accounts", {"active": "Any"})
+        for a in session.servicetitan.iter_pages("accounting", "gl-accounts", {"active": "Any"})
     }
     for number in missing:
         account = chart.get(number)
@@ -58,7 +59,7 @@ def create_missing_accounts(
         account_id = existing.get(number)
         if account_id is None:
             try:
-                created = link.servicetitan.create(
+                created = session.servicetitan.create(
                     "accounting",
                     "gl-accounts",
                     {"number": number, "name": account["Description"] or number, "type": st_type},
@@ -69,6 +70,6 @@ def create_missing_accounts(
                     raise
                 continue  # taken meanwhile: the next run maps it
         mapping.set_entry(
-            link.store, link.name, "gl_accounts", number, account_id, registry.tables()
+            session.store, session.name, "gl_accounts", number, account_id, registry.tables()
         )
-    return link.mappings()
+    return session.mappings()

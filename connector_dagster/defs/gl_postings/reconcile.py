@@ -11,8 +11,8 @@ from typing import Any
 
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.defs.gl_postings.target import marked_key
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Figures, Reconciliation, TargetRecord
 
 
@@ -34,17 +34,17 @@ def figures(payload: dict[str, Any]) -> Figures:
     )  # fmt: skip
 
 
-def target(link: Link, settings: GlPostingSettings, period: Period) -> Iterator[TargetRecord]:
+def target(session: Session, settings: GlPostingSettings, period: Period) -> Iterator[TargetRecord]:
     """Journal entries posted in the period that carry this connection's marker, every
     one (two entries of one proposal are both counted): (proposal key, entry id, its
     debits and credits from its details)."""
-    st = link.servicetitan
+    st = session.servicetitan
     params = {
         "postedFrom": datetime.combine(period.start, time(), UTC),
         "postedTo": datetime.combine(period.end, time(), UTC),
     }
     for entry in st.iter_pages("accounting", "journal-entries", params):
-        key = marked_key(entry.get("name"), link.name)
+        key = marked_key(entry.get("name"), session.name)
         posted = str(entry.get("postDate") or "")[:10]
         if key is None or not period.start.isoformat() <= posted < period.end.isoformat():
             continue

@@ -13,9 +13,9 @@ import pandas as pd
 
 from connector_dagster.defs.gl_postings.mapping import proposal_key
 from connector_dagster.defs.gl_postings.settings import CODE_PARTS, GlPostingSettings
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.systems.ifs import history as ifs_history
 from connector_dagster.systems.ifs import odata
 
@@ -43,11 +43,11 @@ class IfsPostingProposals(FlowPart[GlPostingSettings]):
 
     @property
     def company(self) -> str:
-        return self.link.connection.ifs.company
+        return self.session.connection.ifs.company
 
     def _rows(self, ids: Sequence[Any], select: list[str]) -> list[Any]:
         return list(
-            self.link.ifs.query_any_of(
+            self.session.ifs.query_any_of(
                 self.settings.rows_set, "ProposalId", ids,
                 filter=odata.eq("Company", self.company), select=select, keys=ROW_KEYS,
             )
@@ -58,7 +58,7 @@ class IfsPostingProposals(FlowPart[GlPostingSettings]):
         all their rows, with ETags."""
         heads = [
             {**{f: row.get(f) for f in HEAD_FIELDS}, "etag": row.etag}
-            for row in self.link.ifs.query(
+            for row in self.session.ifs.query(
                 self.settings.headers_set,
                 filter=odata.and_(
                     odata.eq("Company", self.company),
@@ -111,7 +111,7 @@ class IfsPostingProposals(FlowPart[GlPostingSettings]):
         ids = {k: k.rsplit("-", 1)[-1] for k in versions}
         etags: dict[str, str | None] = {}
         row_etags: dict[str, list[str | None]] = defaultdict(list)
-        for head in self.link.ifs.query_any_of(
+        for head in self.session.ifs.query_any_of(
             self.settings.headers_set, "ProposalId", [int(i) for i in sorted(set(ids.values()))],
             filter=odata.eq("Company", self.company), select=["Company", "ProposalId"],
             keys=HEAD_KEYS,
@@ -127,7 +127,7 @@ class IfsPostingProposals(FlowPart[GlPostingSettings]):
     def changes(self, cursor: str | None) -> Changes:
         """Proposals whose head or rows changed after History Log id `cursor`, by the
         period of their voucher date. Nothing changed: one request."""
-        ifs, settings = self.link.ifs, self.settings
+        ifs, settings = self.session.ifs, self.settings
         logged = ifs_history.logged_keys(
             ifs, settings.history_set, settings.history_lu_names, "PROPOSAL_ID", cursor,
             settings.history_page, convert=int,

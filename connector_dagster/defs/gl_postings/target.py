@@ -23,8 +23,8 @@ from typing import Any
 from connector_dagster.defs.gl_postings.mapping import NAME_PREFIX
 from connector_dagster.defs.gl_postings.settings import GlPostingSettings
 from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.lib.errors import ApiError, NotFoundError, OutcomeUnknownError
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient
@@ -103,7 +103,7 @@ class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
 
     @property
     def st(self) -> ServiceTitanClient:
-        return self.link.servicetitan
+        return self.session.servicetitan
 
     def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The entry this connector made for each record, among those created since
@@ -118,7 +118,7 @@ class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
             "accounting", "journal-entries", {"createdOnOrAfter": since}
         ):
             name = str(entry.get("name") or "")
-            key = marked_key(name, self.link.name)
+            key = marked_key(name, self.session.name)
             if key in wanted:
                 marked[key].append(entry)
             else:
@@ -137,7 +137,9 @@ class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
         """How an entry whose name carries the record's marker differs from what this
         connector sent for it (empty: it is that entry)."""
         payload = record.payload or {}
-        expected = marked_name(payload.get("name") or f"{NAME_PREFIX}{record.key}", self.link.name)
+        expected = marked_name(
+            payload.get("name") or f"{NAME_PREFIX}{record.key}", self.session.name
+        )
         why = []
         if entry.get("name") != expected:
             why.append(f"its name is {entry.get('name')!r}, not exactly {expected!r}")
@@ -190,7 +192,7 @@ class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
         assert record.payload is not None
         return {
             **record.payload,
-            "name": marked_name(record.payload["name"], self.link.name),
+            "name": marked_name(record.payload["name"], self.session.name),
             "versionId": version_id,
         }
 
@@ -221,7 +223,7 @@ class ServiceTitanJournalEntries(FlowPart[GlPostingSettings]):
                 f"proposal {record.key!r}: the journal entry was created but cannot be found "
                 "by its name yet",
                 method="POST",
-                url=self.st.engine.url(self.st.path("accounting", "journal-entries")),
+                url=self.st.transport.url(self.st.path("accounting", "journal-entries")),
             )
         self._mark_synced(found)
         return found

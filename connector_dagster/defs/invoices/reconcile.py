@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
 from connector_dagster.defs.invoices.target import IfsInvoicePostings
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Reconciliation, TargetRecord
 from connector_dagster.kits.postings.reconcile import DIMENSIONS, figures, posted
 
@@ -22,9 +22,9 @@ def invoice_key(reference: str) -> str | None:
     return match.group(1) if match else None
 
 
-def target(link: Link, settings: InvoiceSettings, period: Period) -> Iterator[TargetRecord]:
+def target(session: Session, settings: InvoiceSettings, period: Period) -> Iterator[TargetRecord]:
     """F3's posting sets of the period in IFS: (invoice id, IFS key, figures) each."""
-    return posted(IfsInvoicePostings(link, settings), settings, period, ["ST-INV-"], invoice_key)
+    return posted(IfsInvoicePostings(session, settings), settings, period, ["ST-INV-"], invoice_key)
 
 
 RECONCILIATION = Reconciliation(dimensions=DIMENSIONS, figures=figures, target=target)

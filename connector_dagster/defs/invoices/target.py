@@ -26,7 +26,7 @@ class IfsInvoicePostings(IfsPostingTarget):
                 "externalMessage": self.message(target_id),
             }
         ]
-        answers = self.link.servicetitan.post(
+        answers = self.session.servicetitan.post(
             "accounting", "invoices/markasexported", body, idempotent=True
         )
         self.marked_exported(record, target_id, answers, "invoiceId", invoice_id)

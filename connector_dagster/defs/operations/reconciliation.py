@@ -60,9 +60,9 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _reconciliation(context: dg.AssetExecutionContext):
-        link = getattr(context.resources, link_key).link()
+        session = getattr(context.resources, link_key).session()
         period = context.partition_key
-        results = reconcile(link, period)
+        results = reconcile(session, period)
         checks = [
             dg.AssetCheckResult(
                 check_name=f"{r.flow}_reconciles",

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import dagster as dg
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
 from connector_dagster.engine.replay import replay
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.summary import period_summary, summary_metadata
 from connector_dagster.lib.settings import ConfigError
 from connector_dagster.lib.store import REASONS
@@ -52,15 +52,15 @@ def check(config: ReplayConfig) -> None:
         raise ConfigError(f"unknown reason {config.reason!r}; the reasons are {list(REASONS)}")
 
 
-def clean_periods(link: Link, results: list) -> Iterator[dg.AssetMaterialization]:
+def clean_periods(session: Session, results: list) -> Iterator[dg.AssetMaterialization]:
     """A materialization of each replayed period that has no failed record left, with
     the period's totals: the partition turns green, showing all it holds."""
     for result in results:
-        summary = period_summary(link.store, link.name, result.flow, result.period)
+        summary = period_summary(session.store, session.name, result.flow, result.period)
         if summary.failed:
             continue
         yield dg.AssetMaterialization(
-            asset_key=[link.name, registry.flow(result.flow).write.name],
+            asset_key=[session.name, registry.flow(result.flow).write.name],
             partition=result.period,
             description=f"Replayed {len(result.replayed)} failed record(s): the period has "
             "none left.",
@@ -83,15 +83,15 @@ def replay_failed_records_op(
     except ConfigError as exc:
         raise dg.Failure(str(exc)) from None
     remaining: list[str] = []
-    with Link.open(config.connection) as link:
-        results = replay(link, config.flow, period, config.reason, config.keys, context.run_id)
+    with Session.open(config.connection) as session:
+        results = replay(session, config.flow, period, config.reason, config.keys, context.run_id)
         for result in results:
             context.log.info(f"replayed {result.as_dict()}")
             remaining += [f"{result.flow} {result.period}: {k}: {why}"
                           for k, why in result.failed_again.items()]  # fmt: skip
             remaining += [f"{result.flow} {result.period}: {k}: no longer in the source"
                           for k in result.gone]  # fmt: skip
-        yield from clean_periods(link, results)
+        yield from clean_periods(session, results)
     if remaining:
         raise dg.Failure(
             description=f"{len(remaining)} replayed record(s) failed again; they stay in "

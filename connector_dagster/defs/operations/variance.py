@@ -43,8 +43,8 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _variance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        link = getattr(context.resources, link_key).link()
-        report = variance(link, period_of(context))
+        session = getattr(context.resources, link_key).session()
+        report = variance(session, period_of(context))
         context.log.info(report.summary())
         figures = {
             name: float(value) if not isinstance(value, int) else value

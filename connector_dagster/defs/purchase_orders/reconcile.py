@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Figures, Reconciliation, TargetRecord
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 
@@ -31,7 +31,9 @@ def figures(payload: dict[str, Any]) -> Figures:
     return {_dims(payload["vendorId"], payload["businessUnitId"]): total.quantize(CENT)}
 
 
-def target(link: Link, settings: PurchaseOrderSettings, period: Period) -> Iterator[TargetRecord]:
+def target(
+    session: Session, settings: PurchaseOrderSettings, period: Period
+) -> Iterator[TargetRecord]:
     """ServiceTitan POs dated in the period that carry this connection's marker and are
     not cancelled, every one (two POs of one IFS order are both counted): (IFS order
     number, PO id, its total)."""
@@ -39,8 +41,8 @@ def target(link: Link, settings: PurchaseOrderSettings, period: Period) -> Itera
         "dateOnOrAfter": datetime.combine(period.start, time(), UTC),
         "dateBefore": datetime.combine(period.end, time(), UTC),
     }
-    for po in link.servicetitan.iter_pages("inventory", "purchase-orders", params):
-        key = marked_order(po.get("summary"), link.name)
+    for po in session.servicetitan.iter_pages("inventory", "purchase-orders", params):
+        key = marked_order(po.get("summary"), session.name)
         if key is None or po.get("status") == "Canceled":
             continue
         total = Decimal(str(po["total"])).quantize(CENT)

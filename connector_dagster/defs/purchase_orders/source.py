@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.systems.ifs import history as ifs_history
 from connector_dagster.systems.ifs import odata
 
@@ -39,7 +39,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The connection's company's headers whose OrderDate lies in the period, and
         all their lines, with ETags."""
-        ifs, sets = self.link.ifs, self.settings
+        ifs, sets = self.session.ifs, self.settings
         marker = sets.servicetitan_reference_field
         headers = [
             {**{f: row.get(f) for f in HEADER_FIELDS}, "st_reference": row.get(marker),
@@ -47,7 +47,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             for row in ifs.query(
                 sets.headers_set,
                 filter=odata.and_(
-                    odata.eq("Company", self.link.connection.ifs.company),
+                    odata.eq("Company", self.session.connection.ifs.company),
                     odata.ge("OrderDate", period.start),
                     odata.lt("OrderDate", period.end),
                 ),
@@ -75,7 +75,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         keeps its URL within IFS's limit, the groups fetched concurrently (the
         client's `concurrency`), so that a large period reads at IFS's rate limit
         rather than one round trip at a time."""
-        ifs, lines_set = self.link.ifs, self.settings.lines_set
+        ifs, lines_set = self.session.ifs, self.settings.lines_set
         select = list(dict.fromkeys([*LINE_FIELDS, *LINE_KEYS]))
         groups = ifs.chunks(
             lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
@@ -113,7 +113,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         """Orders whose header ETag is no longer the one read (changed, or deleted)."""
         current: dict[str, str | None] = {}
         keys = sorted(versions)
-        for row in self.link.ifs.query_any_of(
+        for row in self.session.ifs.query_any_of(
             self.settings.headers_set, "OrderNo", keys, select=["OrderNo"], keys=HEADER_KEYS
         ):
             current[row["OrderNo"]] = row.etag
@@ -122,13 +122,13 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     def changes(self, cursor: str | None) -> Changes:
         """Orders whose header or lines changed after History Log id `cursor`, by the
         period of their order date. Nothing changed: one request."""
-        ifs, settings = self.link.ifs, self.settings
+        ifs, settings = self.session.ifs, self.settings
         logged = ifs_history.logged_keys(
             ifs, settings.history_set, settings.history_lu_names, "ORDER_NO", cursor,
             settings.history_page,
         )  # fmt: skip
         dates, requests = ifs_history.dates_of(
-            ifs, settings.headers_set, self.link.connection.ifs.company, "OrderNo",
+            ifs, settings.headers_set, self.session.connection.ifs.company, "OrderNo",
             logged.keys, "OrderDate", HEADER_KEYS,
         )  # fmt: skip
         periods = Counter(period_key(d) for d in dates)

@@ -17,8 +17,8 @@ from typing import Any
 from connector_dagster.defs.purchase_orders.mapping import update_payload
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge, made_before_intent
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import (
     marked_order,
@@ -129,7 +129,7 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
 
     @property
     def st(self) -> ServiceTitanClient:
-        return self.link.servicetitan
+        return self.session.servicetitan
 
     def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """The PO this connector made for each record, among those created since `since`:
@@ -144,7 +144,7 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         marked: dict[str, list[dict[str, Any]]] = defaultdict(list)
         weak: dict[str, list[str]] = defaultdict(list)
         for po in self.st.iter_pages("inventory", "purchase-orders", {"createdOnOrAfter": since}):
-            key = marked_order(po.get("summary"), self.link.name)
+            key = marked_order(po.get("summary"), self.session.name)
             if key in wanted:
                 marked[key].append(po)
             elif po.get("vendorDocumentNumber") in wanted:
@@ -160,8 +160,8 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     ) -> str | Ambiguous | None:
         """The one PO proven the record's, else why none can be adopted (None: no PO
         resembles it, so it is created)."""
-        exact = memo_marker(provenance_marker(record.key), self.link.name)
-        why = {str(po["id"]): unlike(po, record, self.link.name) for po in marked}
+        exact = memo_marker(provenance_marker(record.key), self.session.name)
+        why = {str(po["id"]): unlike(po, record, self.session.name) for po in marked}
         return judge(
             why,
             weak,
@@ -190,13 +190,13 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         for record in records:
             assert record.payload is not None
             number = record.payload["servicetitan_po"]
-            if record.payload["connection"] != self.link.name:
+            if record.payload["connection"] != self.session.name:
                 continue  # raised in another connection's ServiceTitan: nothing to link here
             ids = [
                 str(po["id"])
                 for po in self.st.iter_pages("inventory", "purchase-orders", {"number": number})
                 if po.get("number") == number
-                and marked_order(po.get("summary"), self.link.name) is None
+                and marked_order(po.get("summary"), self.session.name) is None
             ]
             if len(ids) == 1:
                 found[record.key] = ids[0]
@@ -209,7 +209,7 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
 
     def create(self, record: Outbound) -> str:
         assert record.payload is not None
-        body = {**record.payload, "memo": memo_marker(record.payload["memo"], self.link.name)}
+        body = {**record.payload, "memo": memo_marker(record.payload["memo"], self.session.name)}
         return str(self.st.create("inventory", "purchase-orders", body)["id"])
 
     def _current(self, record: Outbound, target_id: str, doing: str) -> dict[str, Any]:
@@ -237,7 +237,7 @@ class ServiceTitanPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             if k not in PERSON_EDITABLE or (k in previous and previous[k] != v)
         }
         if "memo" in changed:
-            changed["memo"] = memo_marker(changed["memo"], self.link.name)
+            changed["memo"] = memo_marker(changed["memo"], self.session.name)
         body = update_payload(changed, po.get("items") or [])
         if already_holds(po, body, record.previous):
             return  # nothing to change: an adopted PO, or one changed by hand to match

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs
 
 READ = "servicetitan_purchase_orders_raised"
@@ -47,7 +47,7 @@ class ServiceTitanRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
         pos: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
         from_erp = 0
-        for po in self.link.servicetitan.iter_pages(
+        for po in self.session.servicetitan.iter_pages(
             "inventory",
             "purchase-orders",
             {"dateOnOrAfter": _midnight(period.start), "dateBefore": _midnight(period.end)},
@@ -104,7 +104,7 @@ class ServiceTitanRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
         """POs whose modifiedOn is no longer the one read (changed, or gone)."""
         current = {
             str(po["id"]): po.get("modifiedOn")
-            for po in self.link.servicetitan.get_by_ids(
+            for po in self.session.servicetitan.get_by_ids(
                 "inventory", "purchase-orders", [int(k) for k in versions]
             )
         }
@@ -113,7 +113,7 @@ class ServiceTitanRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
     def changes(self, cursor: str | None) -> Changes:
         """POs changed after export cursor `cursor`, by the period of their date (F1's
         left out). Nothing changed: one request."""
-        st = self.link.servicetitan
+        st = self.session.servicetitan
         if cursor is None:
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             first = next(st.export("inventory", "purchase-orders", now))

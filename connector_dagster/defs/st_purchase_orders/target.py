@@ -23,8 +23,8 @@ from typing import Any
 
 from connector_dagster.defs.st_purchase_orders.settings import RaisedPurchaseOrderSettings
 from connector_dagster.engine.adoption import Conflicts, judge
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.engine.sync import LOOKUP_SKEW, RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib.errors import (
@@ -91,10 +91,10 @@ class IfsRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
 
     @property
     def ifs(self) -> IfsClient:
-        return self.link.ifs
+        return self.session.ifs
 
     def marker(self, number: str) -> str:
-        return reference_marker(number, self.link.name)
+        return reference_marker(number, self.session.name)
 
     # -- look-up ------------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class IfsRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
         return {**record.payload["header"], self.settings.reference_field: marker}
 
     def create(self, record: Outbound) -> str:
-        body = {**self._header(record), "Company": self.link.connection.ifs.company}
+        body = {**self._header(record), "Company": self.session.connection.ifs.company}
         order_no, fresh = self._create_header(record, body)
         self._write_lines(record, order_no, [] if fresh else None)
         return order_no
@@ -311,7 +311,7 @@ class IfsRaisedPurchaseOrders(FlowPart[RaisedPurchaseOrderSettings]):
             f"{_label(record)}: the answer to its create was lost {CREATE_ATTEMPTS} times and "
             "no IFS PO carries its marker; the next run looks it up again",
             method="POST",
-            url=self.ifs.engine.url(self.ifs.path(self.settings.headers_set, "int")),
+            url=self.ifs.transport.url(self.ifs.path(self.settings.headers_set, "int")),
             retryable=False,
         )
 

@@ -1,5 +1,5 @@
 """What F3's and F4's sources share: read rows as frames (and back), the period a read
-was made for, a ServiceTitan source's link and settings, and the change feed of
+was made for, a ServiceTitan source's session and settings, and the change feed of
 `accounting` documents (`modified_since`)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from connector_dagster.engine.link import FlowPart
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Period
+from connector_dagster.engine.session import FlowPart
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.systems.servicetitan.client import ServiceTitanClient
 
@@ -23,13 +23,13 @@ S = TypeVar("S", bound=PostingSettings)
 
 
 class ServiceTitanDocuments(FlowPart[S]):
-    """A flow's ServiceTitan documents as its source: the link and the flow's settings."""
+    """A flow's ServiceTitan documents as its source: the session and the flow's settings."""
 
     system = "ServiceTitan"
 
     @property
     def st(self) -> ServiceTitanClient:
-        return self.link.servicetitan
+        return self.session.servicetitan
 
 
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -63,7 +63,7 @@ def modified_since(
     a cursor of now by ServiceTitan's clock (its `Date` header), so that no clock of
     ours decides what is new. Nothing changed: one request."""
     if cursor is None:
-        reply = st.engine.request("GET", st.path("accounting", path, {**params, "pageSize": 1}))
+        reply = st.transport.request("GET", st.path("accounting", path, {**params, "pageSize": 1}))
         sent = reply.headers.get("date")
         now = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
         return Changes({}, (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))

@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from connector_dagster.engine.adoption import Conflicts, judge
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Ambiguous, Outbound
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
@@ -38,12 +38,12 @@ class IfsPostingTarget:
     label = "document"
     lookup_before_create = True
 
-    def __init__(self, link: Link, settings: PostingSettings) -> None:
-        self.link = link
+    def __init__(self, session: Session, settings: PostingSettings) -> None:
+        self.session = session
         self.settings = settings
-        ifs = link.connection.ifs
+        ifs = session.connection.ifs
         self.writer = PostingWriter(
-            link.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
+            session.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
         )
 
     def reference(self, key: str) -> str:
@@ -54,7 +54,7 @@ class IfsPostingTarget:
 
     @property
     def marker(self) -> str:
-        return f"[connector:{self.link.name}]"
+        return f"[connector:{self.session.name}]"
 
     @property
     def what(self) -> str:
@@ -222,4 +222,4 @@ class IfsPostingTarget:
         )
 
     def message(self, target_id: str) -> str:
-        return f"Posted to IFS {self.what} {target_id} by connector {self.link.name}"
+        return f"Posted to IFS {self.what} {target_id} by connector {self.session.name}"

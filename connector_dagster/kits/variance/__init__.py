@@ -4,12 +4,12 @@ AP and inventory bills and its receipts, per vendor and site (`read` reads both 
 
 from __future__ import annotations
 
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.variance.read import read_period
 from connector_dagster.kits.variance.report import VarianceReport, build
 
 
-def variance(link: Link, period: Period) -> VarianceReport:
+def variance(session: Session, period: Period) -> VarianceReport:
     """The connection's variance report of `period`, read from both systems now."""
-    return build(read_period(link, period), link.mappings(), link.name)
+    return build(read_period(session, period), session.mappings(), session.name)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Period
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import (
     marked_order,
     raised_in_servicetitan,
@@ -232,11 +232,11 @@ def _st_order(row: dict[str, Any]) -> StOrder:
 
 
 class Reader:
-    """Reads a period for the variance report over one connection's link."""
+    """Reads a period for the variance report over one connection's session."""
 
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        settings = link.connection.flow("purchase_orders")
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        settings = session.connection.flow("purchase_orders")
         self.headers_set = getattr(settings, "headers_set", HEADERS_SET)
         self.lines_set = getattr(settings, "lines_set", LINES_SET)
         self.reference_field = getattr(settings, "servicetitan_reference_field", REFERENCE_FIELD)
@@ -254,13 +254,14 @@ class Reader:
         linked = {
             raised[0]
             for o in ifs_orders.values()
-            if (raised := raised_in_servicetitan(o.reference)) and raised[1] == self.link.name
+            if (raised := raised_in_servicetitan(o.reference)) and raised[1] == self.session.name
         }
         order_nos = {
-            no for o in st_orders.values() if (no := marked_order(o.summary, self.link.name))
+            no for o in st_orders.values() if (no := marked_order(o.summary, self.session.name))
         } - set(ifs_orders)
         references = [
-            reference_marker(number, self.link.name) for number in sorted(set(by_number) - linked)
+            reference_marker(number, self.session.name)
+            for number in sorted(set(by_number) - linked)
         ]
         ifs_orders.update(self.ifs_orders_where("OrderNo", sorted(order_nos)))
         ifs_orders.update(self.ifs_orders_where(self.reference_field, references))
@@ -275,7 +276,7 @@ class Reader:
 
     def bills(self, period: Period) -> list[Bill]:
         """Every AP and inventory bill whose bill date lies in the period."""
-        st = self.link.servicetitan
+        st = self.session.servicetitan
         last_day = period.end - timedelta(days=1)
         bills = []
         for bill_type, kind in BILL_TYPES.items():
@@ -291,7 +292,7 @@ class Reader:
         return bills
 
     def st_orders_of(self, period: Period) -> dict[int, StOrder]:
-        rows = self.link.servicetitan.iter_pages(
+        rows = self.session.servicetitan.iter_pages(
             "inventory",
             "purchase-orders",
             {"dateOnOrAfter": _midnight(period.start), "dateBefore": _midnight(period.end)},
@@ -301,7 +302,7 @@ class Reader:
     def st_orders_changed_in(self, period: Period) -> dict[int, StOrder]:
         """POs last changed in the period, wherever their date: a receipt of the period
         on a PO ordered before it is among them (unless the PO changed again since)."""
-        rows = self.link.servicetitan.iter_pages(
+        rows = self.session.servicetitan.iter_pages(
             "inventory",
             "purchase-orders",
             {"modifiedOnOrAfter": _midnight(period.start), "modifiedBefore": _midnight(period.end)},
@@ -313,7 +314,7 @@ class Reader:
         if not ids:
             return {}
         return self._st_orders(
-            self.link.servicetitan.get_by_ids("inventory", "purchase-orders", ids)
+            self.session.servicetitan.get_by_ids("inventory", "purchase-orders", ids)
         )
 
     def _st_orders(self, rows: Iterable[dict[str, Any]]) -> dict[int, StOrder]:
@@ -325,11 +326,11 @@ class Reader:
         return orders
 
     def ifs_orders_of(self, period: Period) -> dict[str, IfsOrder]:
-        ifs = self.link.ifs
+        ifs = self.session.ifs
         rows = ifs.query(
             self.headers_set,
             filter=odata.and_(
-                odata.eq("Company", self.link.connection.ifs.company),
+                odata.eq("Company", self.session.connection.ifs.company),
                 odata.ge("OrderDate", period.start),
                 odata.lt("OrderDate", period.end),
             ),
@@ -343,11 +344,11 @@ class Reader:
         """The connection's company's POs whose `name` is one of `values`."""
         if not values:
             return {}
-        rows = self.link.ifs.query_any_of(
+        rows = self.session.ifs.query_any_of(
             self.headers_set,
             name,
             values,
-            filter=odata.eq("Company", self.link.connection.ifs.company),
+            filter=odata.eq("Company", self.session.connection.ifs.company),
             select=[*HEADER_FIELDS, self.reference_field],
             keys=("OrderNo",),
         )
@@ -379,7 +380,7 @@ class Reader:
         IFS's limit, the groups fetched concurrently (as F1 reads them)."""
         if not order_nos:
             return []
-        ifs = self.link.ifs
+        ifs = self.session.ifs
         groups = ifs.chunks(
             self.lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
             select=LINE_FIELDS, orderby=list(LINE_KEYS),
@@ -409,6 +410,6 @@ def _po_line(order_no: str, row: dict[str, Any]) -> PoLine:
     )
 
 
-def read_period(link: Link, period: Period) -> PeriodData:
+def read_period(session: Session, period: Period) -> PeriodData:
     """Both systems' records of `period` for the variance report."""
-    return Reader(link).read(period)
+    return Reader(session).read(period)

@@ -261,7 +261,7 @@ class IfsClient(ApiClient):
         url = self.path(odata.entity_path(set_path, keys), tier)
         if select:
             url += "?" + odata.query_string(select=select)
-        reply = self.engine.request("GET", url)
+        reply = self.transport.request("GET", url)
         return self._row(reply)
 
     def create(self, set_path: str, body: Mapping[str, Any]) -> Row:
@@ -269,7 +269,7 @@ class IfsClient(ApiClient):
 
         Raises OutcomeUnknownError if the answer was lost after sending: look
         the record up by its natural key before creating it again."""
-        reply = self.engine.request(
+        reply = self.transport.request(
             "POST", self.path(set_path, self.settings.write_tier), json_body=dict(body)
         )
         return self._row(reply)
@@ -298,10 +298,10 @@ class IfsClient(ApiClient):
                     f"IFS {self.settings.name}: the row has no ETag, so it cannot be updated "
                     "safely with If-Match",
                     method="PATCH",
-                    url=self.engine.url(url),
+                    url=self.transport.url(url),
                 )
             try:
-                reply = self.engine.request(
+                reply = self.transport.request(
                     "PATCH",
                     url,
                     json_body=changes,
@@ -338,7 +338,7 @@ class IfsClient(ApiClient):
             try:
                 if etag is None:
                     etag = self.get(set_path, keys, tier=self.settings.write_tier).etag or "*"
-                self.engine.request("DELETE", url, headers={"If-Match": etag})
+                self.transport.request("DELETE", url, headers={"If-Match": etag})
                 return True
             except NotFoundError:
                 return False
@@ -349,7 +349,7 @@ class IfsClient(ApiClient):
         raise ConflictError(
             f"IFS {self.settings.name}: the record kept changing while being deleted",
             method="DELETE",
-            url=self.engine.url(url),
+            url=self.transport.url(url),
             status=412,
         )
 
@@ -373,7 +373,7 @@ class IfsClient(ApiClient):
             if etag is None:
                 etag = self.get(set_path, keys, tier=write_tier).etag or "*"
             try:
-                reply = self.engine.request(
+                reply = self.transport.request(
                     "POST", url, json_body={}, headers={"If-Match": etag}, idempotent=idempotent
                 )
             except ConflictError as exc:
@@ -386,7 +386,7 @@ class IfsClient(ApiClient):
             f"IFS {self.settings.name}: the record kept changing while {name} was invoked "
             f"({self.settings.etag_retries + 1} attempts answered 412); re-run to try again",
             method="POST",
-            url=self.engine.url(url),
+            url=self.transport.url(url),
             status=412,
         )
 
@@ -398,7 +398,7 @@ class IfsClient(ApiClient):
         in the change set. A lost answer raises OutcomeUnknownError, as a create does."""
         path = self.path(f"{service.strip('/')}/$batch", self.settings.write_tier)
         content_type, body = ifs_batch.encode([requests])
-        reply = self.engine.request(
+        reply = self.transport.request(
             "POST",
             path,
             content=body,
@@ -526,7 +526,7 @@ class IfsClient(ApiClient):
         """`values` (each once, in order) in groups whose `or`-ed `clause`s, with
         `filter`, `select` and `orderby`, keep a query's URL within `max_url_length`
         (quotes, slashes and non-ASCII counted as encoded)."""
-        base = self.engine.url(self.path(set_path))
+        base = self.transport.url(self.path(set_path))
         fixed = len(base) + len(
             "?"
             + odata.query_string(
@@ -575,15 +575,15 @@ class _Pager:
         self._links: set[str] = set()
         self._fingerprints: set[str] = set()
         self._seen: set[tuple[Any, ...]] = set()
-        origin = urlsplit(client.engine.url("/"))
+        origin = urlsplit(client.transport.url("/"))
         self._origin = (origin.scheme, origin.netloc)
 
     def fetch(self, url: str) -> tuple[list[Row], str | None]:
         self.pages += 1
-        engine = self.client.engine
+        transport = self.client.transport
         if self.pages > self.client.settings.max_pages:
             raise self._broken(url, f"paging did not end within {self.pages - 1} pages")
-        reply = engine.request("GET", url)
+        reply = transport.request("GET", url)
         data = reply.data
         if not isinstance(data, dict) or not isinstance(data.get("value"), list):
             raise self._broken(
@@ -594,10 +594,10 @@ class _Pager:
         if rows and fingerprint in self._fingerprints:
             raise self._broken(reply.url, f"page {self.pages} repeats an earlier page")
         self._fingerprints.add(fingerprint)
-        link = data.get(NEXT_LINK)
-        if not link:
+        session = data.get(NEXT_LINK)
+        if not session:
             return rows, None
-        absolute = str(httpx.URL(reply.url).join(str(link)))
+        absolute = str(httpx.URL(reply.url).join(str(session)))
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc) != self._origin:
             raise self._broken(reply.url, f"@odata.nextLink leaves the host: {parts.netloc}")
@@ -627,7 +627,7 @@ class _Pager:
             f"IFS {self.client.settings.name}: paging {self.set_path} stopped: {problem}; "
             "the server's paging is broken, so reading on could loop forever",
             method="GET",
-            url=url if "://" in url else self.client.engine.url(url),
+            url=url if "://" in url else self.client.transport.url(url),
         )
 
 

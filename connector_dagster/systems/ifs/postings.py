@@ -215,7 +215,7 @@ class PostingWriter:
                 f"IFS {self.client.settings.name}: the $batch created a {sets.set_name} but "
                 "its answer names no keys; look it up by reference",
                 method="POST",
-                url=self.client.engine.url(self.client.path(f"{sets.service}/$batch")),
+                url=self.client.transport.url(self.client.path(f"{sets.service}/$batch")),
                 status=answers[0].status,
                 body=created,
             )

@@ -139,7 +139,7 @@ class ServiceTitanClient(ApiClient):
 
     def get(self, module: str, path: str, params: Params | None = None) -> Any:
         """GET one resource (or a raw list) and return the parsed JSON."""
-        return self.engine.request("GET", self.path(module, path, params)).data
+        return self.transport.request("GET", self.path(module, path, params)).data
 
     def iter_pages(
         self,
@@ -162,7 +162,7 @@ class ServiceTitanClient(ApiClient):
             if number > self.settings.max_pages:
                 raise self._broken(module, path, f"paging did not end within {number - 1} pages")
             url = self.path(module, path, {**(params or {}), "page": number, "pageSize": size})
-            data = self.engine.request("GET", url).data
+            data = self.transport.request("GET", url).data
             if isinstance(data, list):
                 yield from data
                 return
@@ -246,25 +246,25 @@ class ServiceTitanClient(ApiClient):
         """POST a new record. Not idempotent: if the answer is lost the call raises
         OutcomeUnknownError and is not resent; look the record up by the
         provenance written into it before creating again."""
-        return self.engine.request("POST", self.path(module, path), json_body=body).data
+        return self.transport.request("POST", self.path(module, path), json_body=body).data
 
     def patch(self, module: str, path: str, body: Mapping[str, Any]) -> Any:
         """PATCH fields of a record (retried: the same fields set twice is harmless)."""
-        return self.engine.request("PATCH", self.path(module, path), json_body=body).data
+        return self.transport.request("PATCH", self.path(module, path), json_body=body).data
 
     def put(self, module: str, path: str, body: Mapping[str, Any]) -> Any:
         """PUT a whole record (retried: the same record saved twice is harmless; a
         `versionId` in the body makes a stale save fail rather than overwrite)."""
-        return self.engine.request("PUT", self.path(module, path), json_body=body).data
+        return self.transport.request("PUT", self.path(module, path), json_body=body).data
 
     def delete(self, module: str, path: str) -> Any:
         """DELETE a record (retried: deleting twice leaves it deleted)."""
-        return self.engine.request("DELETE", self.path(module, path)).data
+        return self.transport.request("DELETE", self.path(module, path)).data
 
     def post(self, module: str, path: str, body: Any, *, idempotent: bool) -> Any:
         """POST an action. Say whether sending it twice is harmless (e.g.
         `markasexported`): only then is it retried after a lost answer."""
-        return self.engine.request(
+        return self.transport.request(
             "POST", self.path(module, path), json_body=body, idempotent=idempotent
         ).data
 
@@ -281,7 +281,7 @@ class ServiceTitanClient(ApiClient):
             f"{self.engine.label}: reading {module}/{path} stopped: {problem}; "
             "the server's paging is broken, so reading on could loop forever",
             method="GET",
-            url=self.engine.url(self.path(module, path)),
+            url=self.transport.url(self.path(module, path)),
         )
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.engine.frames import shape_problems
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Item, Mapped, Outbound, Period, Read
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSettings, FlowSpec, ReadSpec, Triggers, WriteSpec
 from connector_dagster.lib.mapping import Mappings, Table
 
@@ -32,7 +32,7 @@ class ExampleSettings(FlowSettings):
 class NotesSource:
     system = "the notes source"
 
-    def __init__(self, link: Link, settings: ExampleSettings) -> None:
+    def __init__(self, session: Session, settings: ExampleSettings) -> None:
         self.settings = settings
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
@@ -57,7 +57,7 @@ class NotesSource:
 
 
 class NotesTarget:
-    def __init__(self, link: Link, settings: ExampleSettings) -> None:
+    def __init__(self, session: Session, settings: ExampleSettings) -> None:
         self.settings = settings
 
     def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str]:

@@ -18,7 +18,7 @@ import dagster as dg
 import httpx
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
@@ -53,14 +53,14 @@ def st_bills(period: str = PERIOD) -> dict[str, dict[str, Any]]:
     start = date.fromisoformat(period)
     end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
     found = {}
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         for kind, bill_type in TYPES.items():
             params = {
                 "billType": bill_type,
                 "dateFrom": f"{start}T00:00:00Z",
                 "dateTo": f"{end - timedelta(days=1)}T00:00:00Z",
             }
-            for bill in link.servicetitan.iter_pages("accounting", "ap-bills", params):
+            for bill in session.servicetitan.iter_pages("accounting", "ap-bills", params):
                 found[f"{kind}-{bill['id']}"] = bill
     return found
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.gl_postings.test_flow import PERIOD, failed, st_entries
 
@@ -45,8 +45,8 @@ def crash(after_create: bool) -> dict[str, Any]:
 
 def entry(entry_id: str) -> dict[str, Any]:
     """A journal entry and its lines as ServiceTitan's API returns them."""
-    with Link.open("sandbox") as link:
-        st = link.servicetitan
+    with Session.open("sandbox") as session:
+        st = session.servicetitan
         found = st.get("accounting", f"journal-entries/{entry_id}")
         details = list(st.iter_pages("accounting", f"journal-entries/{entry_id}/details", {}))
     return {**found, "details": details}
@@ -69,8 +69,8 @@ def test_a_persons_entry_with_a_copy_of_the_name_is_untouched_and_a_conflict(
         {**ln, "debit": debit, "credit": credit}
         for ln, (debit, credit) in zip(sent["lines"], swapped, strict=True)
     ]
-    with Link.open("sandbox") as link:
-        link.servicetitan.create("accounting", "journal-entries", sent)
+    with Session.open("sandbox") as session:
+        session.servicetitan.create("accounting", "journal-entries", sent)
     [hand] = st_entries()[key]
     before = entry(str(hand["id"]))
     counts = support.write_in_process("gl_postings", PERIOD)

@@ -13,7 +13,7 @@ import httpx
 
 from connector_dagster.defs.gl_postings.spec import SPEC
 from connector_dagster.defs.gl_postings.target import marked_key
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import Store
 from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
@@ -46,10 +46,10 @@ def ifs_proposals(period: str = PERIOD) -> dict[str, dict]:
     """Proposals of the period read through the IFS API, with their rows."""
     start = date.fromisoformat(period)
     end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         heads = {
             f"{h['Company']}-{int(h['ProposalId'])}": dict(h)
-            for h in link.ifs.query(
+            for h in session.ifs.query(
                 "PostingProposalHandling.svc/PostingProposalSet",
                 filter=odata.and_(odata.ge("VoucherDate", start), odata.lt("VoucherDate", end)),
                 keys=("Company", "ProposalId"),
@@ -58,7 +58,7 @@ def ifs_proposals(period: str = PERIOD) -> dict[str, dict]:
         for head in heads.values():
             head["rows"] = [
                 dict(r)
-                for r in link.ifs.query(
+                for r in session.ifs.query(
                     "PostingProposalHandling.svc/PostingProposalLineSet",
                     filter=odata.and_(
                         odata.eq("Company", head["Company"]),
@@ -74,8 +74,8 @@ def st_entries() -> dict[str, list[dict]]:
     """Journal entries carrying the sandbox connection's marker, by proposal key, each
     with its details read through the ServiceTitan API."""
     found: dict[str, list[dict]] = defaultdict(list)
-    with Link.open("sandbox") as link:
-        st = link.servicetitan
+    with Session.open("sandbox") as session:
+        st = session.servicetitan
         for entry in st.iter_pages("accounting", "journal-entries", {}):
             key = marked_key(entry.get("name"), "sandbox")
             if key is not None:
@@ -121,8 +121,8 @@ def clear_counts(base: str) -> None:
 
 
 def mappings() -> dict:
-    with Link.open("sandbox") as link:
-        maps = link.mappings()
+    with Session.open("sandbox") as session:
+        maps = session.mappings()
     return {kind: maps.table(kind) for kind in ("gl_accounts", "cost_centres", "vendors")}
 
 
@@ -253,8 +253,8 @@ def test_a_missing_account_is_created_in_servicetitan_when_the_connection_allows
     edit_row(sandbox_connection, heads[key], heads[key]["rows"][0], Account="8100")
     assert materialize().success, failed()
     account_id = mappings()["gl_accounts"]["8100"]
-    with Link.open("sandbox") as link:
-        account = link.servicetitan.get("accounting", f"gl-accounts/{account_id}")
+    with Session.open("sandbox") as session:
+        account = session.servicetitan.get("accounting", f"gl-accounts/{account_id}")
     assert (account["number"], account["name"]) == ("8100", "Bank Charges")
     heads = ifs_proposals()
     assert_entries_match(heads, syncable(heads))
@@ -315,8 +315,8 @@ def test_cancelled_and_removed_proposals_delete_their_entry_or_are_target_locked
     ).raise_for_status()
     edit(info, "PostingProposalSet", head(locked), Objstate="Cancelled")
     [locked_entry] = st_entries()[locked]
-    with Link.open("sandbox") as link:
-        link.servicetitan.patch(
+    with Session.open("sandbox") as session:
+        session.servicetitan.patch(
             "accounting", f"journal-entries/{locked_entry['id']}", {"status": "Closed"}
         )
     assert not materialize().success

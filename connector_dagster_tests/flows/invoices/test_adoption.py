@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import FailedRecord
 from connector_dagster.systems.ifs.postings import PostingWriter
 from connector_dagster_tests.flows import support
@@ -49,8 +49,8 @@ def crash(after_create: bool) -> dict[str, Any]:
 
 def key_by_hand(header: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """A voucher a person keys in IFS (header, rows, checked): its id, `ACME01/<LoadId>`."""
-    with Link.open("sandbox") as link:
-        return PostingWriter(link.ifs, InvoiceSettings().sets()).create(header, rows)
+    with Session.open("sandbox") as session:
+        return PostingWriter(session.ifs, InvoiceSettings().sets()).create(header, rows)
 
 
 def doubled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

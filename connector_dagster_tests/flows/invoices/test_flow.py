@@ -16,7 +16,7 @@ import dagster as dg
 import httpx
 
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
 from connector_dagster.lib.store import Store
@@ -53,9 +53,10 @@ def st_invoices(period: str = PERIOD) -> dict[str, dict[str, Any]]:
         "invoicedOnOrAfter": f"{start}T00:00:00Z",
         "invoicedOnBefore": f"{end}T00:00:00Z",
     }
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         return {
-            str(i["id"]): i for i in link.servicetitan.iter_pages("accounting", "invoices", params)
+            str(i["id"]): i
+            for i in session.servicetitan.iter_pages("accounting", "invoices", params)
         }
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.invoices.test_flow import (
@@ -163,8 +163,8 @@ def test_invoices_without_items_or_whose_items_do_not_add_up_are_parked(
     spec = registry.flow(FLOW)
     keys = sorted(postable(st_invoices()))
     empty, wrong = keys[0], keys[1]
-    with Link.open("sandbox") as link:
-        reads = support.read_all(FLOW, link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        reads = support.read_all(FLOW, session, support.period(PERIOD))
         broken = {name: dict(frames) for name, frames in reads.items()}
         frames = broken["servicetitan_invoices"]
         items = frames["items"]
@@ -176,7 +176,7 @@ def test_invoices_without_items_or_whose_items_do_not_add_up_are_parked(
         checked = spec.reads[0].record_check(frames)
         assert f"invoice {empty}: has_items" in checked
         assert f"invoice {wrong}: items_add_up_to_subtotal" in checked
-        report = flow.write(spec, link, PERIOD, broken).report
+        report = flow.write(spec, session, PERIOD, broken).report
         assert set(report.failed) == {empty, wrong}
         assert report.failed[empty] == (
             "validation",
@@ -186,7 +186,7 @@ def test_invoices_without_items_or_whose_items_do_not_add_up_are_parked(
         assert f"invoice {wrong}: its items add up to" in report.failed[wrong][1]
         assert "but its subTotal is" in report.failed[wrong][1]
         assert_posted(set(keys) - {empty, wrong})
-        again = flow.write(spec, link, PERIOD, reads).report
+        again = flow.write(spec, session, PERIOD, reads).report
     assert sorted(again.created) == [empty, wrong] and not again.failed
     assert_posted(set(keys))
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import FailedRecord, Store
 from connector_dagster_tests.flows.purchase_orders.test_reliability import (
     count,
@@ -62,13 +62,13 @@ def test_a_buyers_po_carrying_a_copy_of_the_marker_is_left_alone_and_a_conflict(
     re-run changes nothing in ServiceTitan, creates nothing beside it, and parks the
     record as a conflict naming the IFS order and the buyer's PO."""
     [key] = crash(after_create=False)
-    with Link.open("sandbox") as link:
-        st = link.servicetitan
+    with Session.open("sandbox") as session:
+        st = session.servicetitan
         hand = str(st.create("inventory", "purchase-orders", buyers_po(memo.format(key=key)))["id"])
         before = st.get("inventory", f"purchase-orders/{hand}")
     counts = write_in_process(PERIOD)
-    with Link.open("sandbox") as link:
-        after = link.servicetitan.get("inventory", f"purchase-orders/{hand}")
+    with Session.open("sandbox") as session:
+        after = session.servicetitan.get("inventory", f"purchase-orders/{hand}")
     assert after == before
     assert counts["adopted"] == 0 and counts["failed"] == 1, counts
     parked = failure(db_env, key)

@@ -16,7 +16,7 @@ import pytest
 
 from connector_dagster.defs.purchase_orders.spec import SPEC
 from connector_dagster.engine import registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib import mapping
 from connector_dagster.lib.settings import PROJECT_ROOT
@@ -37,8 +37,8 @@ def materialize(selection: str = "*", period: str = PERIOD) -> dg.ExecuteInProce
 
 
 def clients():
-    link = Link.open("sandbox")
-    return link.ifs, link.servicetitan
+    session = Session.open("sandbox")
+    return session.ifs, session.servicetitan
 
 
 def state_store() -> Store:
@@ -319,7 +319,7 @@ def test_no_secret_reaches_the_event_log_audit_log_or_failed_records(
     secrets = [ifs["client_secret"], st["client_secret"], st["app_key"], st["webhook_key"]]
     ifs_client, st_client = clients()
     result = materialize(period="2026-02-01")  # writes, and fails some records
-    tokens = [ifs_client.engine.tokens.token(), st_client.engine.tokens.token()]
+    tokens = [ifs_client.transport.tokens.token(), st_client.transport.tokens.token()]
     events = "\n".join(repr(e) for e in result.all_events)
     with Store(db_env).cursor() as cur:
         cur.execute("SELECT row_to_json(a)::text FROM connector.audit_log a")

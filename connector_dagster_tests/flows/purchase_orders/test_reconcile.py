@@ -13,9 +13,9 @@ import pytest
 from connector_dagster.cli import main
 from connector_dagster.definitions import build_defs
 from connector_dagster.defs.resources import build_resources
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import FlowReconciliation, reconcile_flow
 from connector_dagster.engine.registry import flow as flow_spec
+from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
 
 FLOW = "purchase_orders"
@@ -23,17 +23,17 @@ PERIOD = "2026-10-01"
 
 
 def reconciled() -> FlowReconciliation:
-    with Link.open("sandbox") as link:
-        return reconcile_flow(flow_spec(FLOW), link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        return reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
 
 
 def plant_duplicate(order_no: str) -> tuple[str, str]:
     """A second ServiceTitan PO for IFS PO `order_no`, made over ServiceTitan's API
     from the payload the connector wrote, with the same memo (marker included), as a
     second writer would: (the synced PO's id, the duplicate's id)."""
-    with Link.open("sandbox") as link:
-        entry = link.store.ledger_for_partition("sandbox", FLOW, PERIOD)[order_no]
-        original = link.servicetitan.get("inventory", f"purchase-orders/{entry.target_id}")
+    with Session.open("sandbox") as session:
+        entry = session.store.ledger_for_partition("sandbox", FLOW, PERIOD)[order_no]
+        original = session.servicetitan.get("inventory", f"purchase-orders/{entry.target_id}")
         sent = entry.last_payload  # as the ledger keeps it: amounts as text
         body = {
             **sent,
@@ -45,7 +45,7 @@ def plant_duplicate(order_no: str) -> tuple[str, str]:
                 for i in sent["items"]
             ],
         }
-        copy = link.servicetitan.create("inventory", "purchase-orders", body)
+        copy = session.servicetitan.create("inventory", "purchase-orders", body)
     return str(entry.target_id), str(copy["id"])
 
 
@@ -101,6 +101,6 @@ def test_a_duplicated_po_is_a_difference_naming_each_servicetitan_id(
 
 def clean_keys(flow: str) -> list[str]:
     """Source keys of the period the ledger holds as synced."""
-    with Link.open("sandbox") as link:
-        ledger = link.store.ledger_for_partition("sandbox", flow, PERIOD)
+    with Session.open("sandbox") as session:
+        ledger = session.store.ledger_for_partition("sandbox", flow, PERIOD)
     return [k for k, e in ledger.items() if e.status == "synced"]

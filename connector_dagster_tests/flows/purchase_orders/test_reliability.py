@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows import support
@@ -52,9 +52,9 @@ def write_in_process(period: str) -> dict[str, int]:
 
 def st_pos(info: dict) -> dict[str, list[dict]]:
     """ServiceTitan POs carrying the sandbox connection's marker, by IFS order number."""
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         found: dict[str, list[dict]] = {}
-        for po in link.servicetitan.iter_pages("inventory", "purchase-orders", {}):
+        for po in session.servicetitan.iter_pages("inventory", "purchase-orders", {}):
             key = marked_order(po.get("summary"), "sandbox")
             if key is not None:
                 found.setdefault(key, []).append(po)
@@ -169,8 +169,8 @@ def test_a_po_entered_by_hand_is_never_adopted_or_overwritten(
     in ServiceTitan with that IFS order number as its vendor invoice number. The
     re-run adopts nothing and changes nothing: the record is a conflict naming it."""
     [key] = crash(after_create=False)
-    with Link.open("sandbox") as link:
-        st = link.servicetitan
+    with Session.open("sandbox") as session:
+        st = session.servicetitan
         hand = st.create(
             "inventory",
             "purchase-orders",
@@ -188,8 +188,8 @@ def test_a_po_entered_by_hand_is_never_adopted_or_overwritten(
         )  # fmt: skip
         before = st.get("inventory", f"purchase-orders/{hand['id']}")
     write_in_process("2026-10-01")
-    with Link.open("sandbox") as link:
-        after = link.servicetitan.get("inventory", f"purchase-orders/{hand['id']}")
+    with Session.open("sandbox") as session:
+        after = session.servicetitan.get("inventory", f"purchase-orders/{hand['id']}")
     assert after == before
     store = Store(db_env)
     [failed] = [f for f in store.failed(connection="sandbox") if f.source_key == key]
@@ -208,16 +208,16 @@ def test_the_marker_with_text_added_around_it_is_not_adopted_and_the_po_is_kept(
     naming it."""
     key, target_id = crash(after_create=True)
     st_base = sandbox_connection["servicetitan"]["api_url"]
-    with Link.open("sandbox") as link:
-        memo = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")["summary"]
+    with Session.open("sandbox") as session:
+        memo = session.servicetitan.get("inventory", f"purchase-orders/{target_id}")["summary"]
         edited = f"URGENT (Bob): {memo} - call before noon"
-        link.servicetitan.patch("inventory", f"purchase-orders/{target_id}", {"memo": edited})
-        before = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")
+        session.servicetitan.patch("inventory", f"purchase-orders/{target_id}", {"memo": edited})
+        before = session.servicetitan.get("inventory", f"purchase-orders/{target_id}")
     httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
     counts = write_in_process("2026-10-01")
     assert counts["adopted"] == 0 and counts["failed"] == 1, counts
-    with Link.open("sandbox") as link:
-        after = link.servicetitan.get("inventory", f"purchase-orders/{target_id}")
+    with Session.open("sandbox") as session:
+        after = session.servicetitan.get("inventory", f"purchase-orders/{target_id}")
     assert after == before
     [po] = st_pos(sandbox_connection)[key]
     assert (str(po["id"]), po["summary"]) == (target_id, edited)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.systems.ifs import odata
 from connector_dagster_tests.flows import support
@@ -29,9 +29,11 @@ FLOW = "st_purchase_orders"
 
 def ifs_po(order_no: str) -> dict[str, Any]:
     """An IFS PO's header and lines as IFS's API returns them."""
-    with Link.open("sandbox") as link:
-        [header] = link.ifs.query(HEADERS, filter=odata.eq("OrderNo", order_no), keys=("OrderNo",))
-        lines = link.ifs.query(
+    with Session.open("sandbox") as session:
+        [header] = session.ifs.query(
+            HEADERS, filter=odata.eq("OrderNo", order_no), keys=("OrderNo",)
+        )
+        lines = session.ifs.query(
             LINES, filter=odata.eq("OrderNo", order_no), keys=("OrderNo", "LineNo", "ReleaseNo")
         )
         return {"header": dict(header), "lines": sorted(map(dict, lines), key=str)}
@@ -45,10 +47,10 @@ def test_a_buyers_po_given_a_copy_of_the_marker_is_untouched_and_a_conflict(
     F5 looks the PO up before its create and finds that IFS PO: it changes nothing in it,
     creates nothing beside it, and parks the record as a conflict naming it."""
     number = sorted(n for n, po in st_raised().items() if po["status"] in SYNCABLE)[0]
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         buyers = next(
             str(row["OrderNo"])
-            for row in link.ifs.query(HEADERS, keys=("OrderNo",))
+            for row in session.ifs.query(HEADERS, keys=("OrderNo",))
             if row.get("Objstate") == "Planned" and not row.get("Reference")
         )
     marker = reference_marker(number, "sandbox")

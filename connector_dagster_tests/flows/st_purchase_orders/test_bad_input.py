@@ -12,7 +12,7 @@ import httpx
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib import mapping
 from connector_dagster.lib.store import Store
@@ -35,16 +35,16 @@ from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
 
 def set_mapping(db_url: str, kind: str, code: str, target: object) -> None:
     store = Store(db_url)
-    with Link.open("sandbox") as link:
-        link.mappings()  # the file's version, loaded
+    with Session.open("sandbox") as session:
+        session.mappings()  # the file's version, loaded
     mapping.set_entry(store, "sandbox", kind, code, target, registry.tables())
     store.close()
 
 
 def st_po(items: list[dict], day: str = "2026-10-12", status: str = "Sent") -> dict:
     """A PO a technician raises in ServiceTitan, then sends."""
-    with Link.open("sandbox") as link:
-        st = link.servicetitan
+    with Session.open("sandbox") as session:
+        st = session.servicetitan
         created = st.create("inventory", "purchase-orders", {
             "vendorId": 3103, "typeId": 12, "businessUnitId": 501, "inventoryLocationId": 77,
             "shipTo": {"description": "North", "address": {
@@ -57,11 +57,11 @@ def st_po(items: list[dict], day: str = "2026-10-12", status: str = "Sent") -> d
         })  # fmt: skip
         if not items:
             st.patch("inventory", f"purchase-orders/{created['id']}", {"items": []})
-        base = link.connection.servicetitan.api_url
+        base = session.connection.servicetitan.api_url
     httpx.post(f"{base}/_sandbox/purchase-orders/{created['id']}/status",
                json={"status": status}, timeout=10).raise_for_status()  # fmt: skip
-    with Link.open("sandbox") as link:
-        return link.servicetitan.get("inventory", f"purchase-orders/{created['id']}")
+    with Session.open("sandbox") as session:
+        return session.servicetitan.get("inventory", f"purchase-orders/{created['id']}")
 
 
 def test_no_reverse_mapping_for_vendor_sku_or_location_parks_those_and_writes_the_rest(
@@ -70,8 +70,8 @@ def test_no_reverse_mapping_for_vendor_sku_or_location_parks_those_and_writes_th
     st = st_raised()
     syncable = {n: po for n, po in st.items() if po["status"] in SYNCABLE}
     first = next(iter(syncable.values()))
-    with Link.open("sandbox") as link:
-        maps = link.mappings()
+    with Session.open("sandbox") as session:
+        maps = session.mappings()
     vendor_no = next(v for v, i in maps.table("vendors").items() if i == first["vendorId"])
     sku = next(i["skuId"] for po in syncable.values() for i in po["items"]
                if po["vendorId"] != first["vendorId"])  # fmt: skip
@@ -139,15 +139,15 @@ def test_po_numbers_with_quotes_slashes_and_unicode_round_trip_through_odata(
     changed through their odd keys; found again by their marker when the ledger no
     longer knows them (adopted, never created twice)."""
     ifs_base = sandbox_connection["ifs"]["base_url"]
-    with Link.open("sandbox") as link:
-        reads = support.read_all(SPEC.name, link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        reads = support.read_all(SPEC.name, session, support.period(PERIOD))
         pos = reads["servicetitan_purchase_orders_raised"]["purchase_orders"]
         chosen = [i for i in pos.index if pos.at[i, "status"] in SYNCABLE][:3]
         for i, number in zip(chosen, ODD, strict=True):
             pos.at[i, "number"] = number
-        assert flow.write(SPEC, link, PERIOD, reads).report.failed == {}
+        assert flow.write(SPEC, session, PERIOD, reads).report.failed == {}
         for number in reversed(ODD):
-            row = link.ifs.get(HEADERS, {"OrderNo": number})
+            row = session.ifs.get(HEADERS, {"OrderNo": number})
             assert row["Reference"] == reference_marker(number, "sandbox")
 
         items = reads["servicetitan_purchase_orders_raised"]["items"]
@@ -155,11 +155,11 @@ def test_po_numbers_with_quotes_slashes_and_unicode_round_trip_through_odata(
         first_item = items.index[items["purchaseOrderId"] == odd_id][0]
         items.at[first_item, "quantity"] = Decimal(items.at[first_item, "quantity"]) + 3
         own = items[items["purchaseOrderId"] == odd_id]
-        rate = Decimal(link.mappings().table("tax_codes")[row["TaxCode"]]["rate"])
+        rate = Decimal(session.mappings().table("tax_codes")[row["TaxCode"]]["rate"])
         worth = sum(Decimal(str(q)) * Decimal(str(c)) for q, c in own[["quantity", "cost"]].values)
         pos.at[chosen[0], "tax"] = str((worth * rate).quantize(Decimal("0.01")))  # as ST keeps it
-        assert flow.write(SPEC, link, PERIOD, reads).report.updated == [str(odd_id)]
-        lines = link.ifs.query(LINES, filter=odata.eq("OrderNo", ODD[0]),
+        assert flow.write(SPEC, session, PERIOD, reads).report.updated == [str(odd_id)]
+        lines = session.ifs.query(LINES, filter=odata.eq("OrderNo", ODD[0]),
                                keys=("OrderNo", "LineNo", "ReleaseNo"))  # fmt: skip
         line = min(lines, key=lambda r: int(r["LineNo"]))
         assert Decimal(str(line["BuyQtyDue"])) == Decimal(items.at[first_item, "quantity"])
@@ -174,7 +174,7 @@ def test_po_numbers_with_quotes_slashes_and_unicode_round_trip_through_odata(
             cur.execute("DELETE FROM connector.sync_ledger WHERE flow = 'st_purchase_orders'")
         store.close()
         clear_counts(ifs_base)
-        report = flow.write(SPEC, link, PERIOD, reads).report
+        report = flow.write(SPEC, session, PERIOD, reads).report
     assert {str(pos.at[i, "id"]) for i in chosen} <= set(report.adopted)
     assert report.created == [] and report.failed == {}
     assert writes(ifs_base) == Counter()
@@ -186,10 +186,10 @@ def test_po_numbers_with_quotes_slashes_and_unicode_round_trip_through_odata(
 def st_change(po: dict, more: int = 2) -> dict:
     """A ServiceTitan user adds `more` to the PO's first item (its tax follows)."""
     items = sorted(po["items"], key=lambda i: i["id"])
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         rate = next(
             Decimal(e["rate"])
-            for code, e in link.mappings().table("tax_codes").items()
+            for code, e in session.mappings().table("tax_codes").items()
             if code
             == {501: "TX-N", 502: "TX-S", 503: "TX-E", 504: "TX-W", 505: "TX-C"}[
                 po["businessUnitId"]
@@ -202,9 +202,9 @@ def st_change(po: dict, more: int = 2) -> dict:
         ]
         worth = sum(Decimal(str(i["quantity"])) * Decimal(str(i["cost"])) for i in body)
         tax = (worth * rate).quantize(Decimal("0.01"))
-        link.servicetitan.patch("inventory", f"purchase-orders/{po['id']}",
+        session.servicetitan.patch("inventory", f"purchase-orders/{po['id']}",
                                 {"items": body, "tax": tax})  # fmt: skip
-        return link.servicetitan.get("inventory", f"purchase-orders/{po['id']}")
+        return session.servicetitan.get("inventory", f"purchase-orders/{po['id']}")
 
 
 def ifs_edit(info: dict, set_name: str, key: dict, **changes: object) -> None:
@@ -234,11 +234,11 @@ def test_a_person_edits_the_ifs_po_between_read_and_write_and_keeps_their_edit(
     assert materialize().success
     po = st_change(sent_po())
     header, _ = ifs_po_of(po["number"])
-    with Link.open("sandbox") as link:
-        reads = support.read_all(SPEC.name, link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        reads = support.read_all(SPEC.name, session, support.period(PERIOD))
         ifs_edit(sandbox_connection, "PurchaseOrderSet", {"OrderNo": header["OrderNo"]},
                  NoteText="Call Ann before delivery", WantedReceiptDate="2026-12-01")  # fmt: skip
-        report = flow.write(SPEC, link, PERIOD, reads).report
+        report = flow.write(SPEC, session, PERIOD, reads).report
     assert report.updated == [str(po["id"])] and report.failed == {}
     header, lines = ifs_po_of(po["number"])
     assert (header["NoteText"], header["WantedReceiptDate"]) == (
@@ -341,6 +341,6 @@ def test_an_ifs_po_entered_by_hand_with_the_number_is_never_adopted_or_changed(
         record = parked[str(po["id"])]
         assert record.reason == "conflict" and order_no in record.message
         assert "not this connector's marker" in record.message
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         for _, order_no, reference in typed:
-            assert link.ifs.get(HEADERS, {"OrderNo": order_no})["Reference"] == reference
+            assert session.ifs.get(HEADERS, {"OrderNo": order_no})["Reference"] == reference

@@ -8,7 +8,7 @@ import dagster as dg
 import httpx
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_bad_input import st_change
 from connector_dagster_tests.flows.st_purchase_orders.test_flow import (
@@ -23,8 +23,8 @@ def test_nothing_changed_is_one_request_and_a_changed_po_requests_its_period(
     sandbox_connection: dict,
 ) -> None:
     st_base = sandbox_connection["servicetitan"]["api_url"]
-    with Link.open("sandbox") as link:
-        source = SPEC.source(link, link.connection.flow(SPEC.name))
+    with Session.open("sandbox") as session:
+        source = SPEC.source(session, session.connection.flow(SPEC.name))
         first = source.changes(None)
         assert first.periods == {}
         clear_counts(st_base)

@@ -15,7 +15,7 @@ import dagster as dg
 import httpx
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import made_from_ifs as from_ifs
 from connector_dagster.kits.purchase_orders.provenance import raised_in_servicetitan
 from connector_dagster.lib.store import Store
@@ -56,10 +56,10 @@ def bounds(period: str) -> tuple[date, date]:
 def st_raised(period: str = PERIOD) -> dict[str, dict]:
     """The period's ServiceTitan POs not created by F1, by number."""
     start, end = bounds(period)
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         return {
             po["number"]: po
-            for po in link.servicetitan.iter_pages("inventory", "purchase-orders", {})
+            for po in session.servicetitan.iter_pages("inventory", "purchase-orders", {})
             if start.isoformat() <= po["date"][:10] < end.isoformat()
             and not from_ifs(po.get("summary"))
         }
@@ -68,9 +68,9 @@ def st_raised(period: str = PERIOD) -> dict[str, dict]:
 def ifs_raised() -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
     """IFS POs carrying the sandbox connection's F5 marker, by ServiceTitan number, and
     the active lines of each (by OrderNo), in line order."""
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         headers: dict[str, list[dict]] = {}
-        for row in link.ifs.query(HEADERS, filter=odata.startswith("Reference", "ST PO "),
+        for row in session.ifs.query(HEADERS, filter=odata.startswith("Reference", "ST PO "),
                                   keys=("OrderNo",)):  # fmt: skip
             marked = raised_in_servicetitan(row.get("Reference"))
             if marked and marked[1] == "sandbox":
@@ -78,7 +78,7 @@ def ifs_raised() -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
         lines: dict[str, list[dict]] = {}
         for copies in headers.values():
             for header in copies:
-                rows = link.ifs.query(LINES, filter=odata.eq("OrderNo", header["OrderNo"]),
+                rows = session.ifs.query(LINES, filter=odata.eq("OrderNo", header["OrderNo"]),
                                       keys=("OrderNo", "LineNo", "ReleaseNo"))  # fmt: skip
                 lines[header["OrderNo"]] = sorted(
                     (dict(r) for r in rows if r.get("Objstate") != "Cancelled"),
@@ -113,8 +113,8 @@ def assert_same_pos(st: dict[str, dict], syncable: set[str]) -> None:
     """Of the ServiceTitan POs `st` (one period's), IFS holds exactly one PO per syncable
     one and none for the others, with equal lines (part mapped from the SKU),
     quantities and costs, supplier and date."""
-    with Link.open("sandbox") as link:
-        maps = link.mappings()
+    with Session.open("sandbox") as session:
+        maps = session.mappings()
     parts = {sku: part for part, sku in maps.table("parts").items()}
     suppliers = {vid: vno for vno, vid in maps.table("vendors").items()}
     headers, lines = ifs_raised()

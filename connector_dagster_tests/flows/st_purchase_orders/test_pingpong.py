@@ -8,7 +8,7 @@ from collections import Counter
 
 import httpx
 
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows import support
@@ -54,10 +54,10 @@ def test_f1_and_f5_alternately_settle_after_the_first_pass(
             "set": "PurchaseOrderSet", "key": {"OrderNo": header["OrderNo"]},
             "changes": {"Objstate": "Released"}}, timeout=10).raise_for_status()  # fmt: skip
     from_ifs = {p: support.write_in_process("purchase_orders", p) for p in PERIODS}
-    with Link.open("sandbox") as link:
+    with Session.open("sandbox") as session:
         f1_pos = [
             po
-            for po in link.servicetitan.iter_pages("inventory", "purchase-orders", {})
+            for po in session.servicetitan.iter_pages("inventory", "purchase-orders", {})
             if marked_order(po.get("summary"), "sandbox") is not None
         ]
     for po in f1_pos:

@@ -16,9 +16,9 @@ import pytest
 from connector_dagster.cli import main
 from connector_dagster.definitions import build_defs
 from connector_dagster.defs.resources import build_resources
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import FlowReconciliation, reconcile_flow
 from connector_dagster.engine.registry import flow as flow_spec
+from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.postings import only
@@ -36,8 +36,8 @@ FLOW = "st_purchase_orders"
 
 
 def reconciled() -> FlowReconciliation:
-    with Link.open("sandbox") as link:
-        return reconcile_flow(flow_spec(FLOW), link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        return reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
 
 
 def ifs_figures() -> dict[tuple[str, ...], Decimal]:
@@ -193,8 +193,8 @@ def test_a_cancellation_counts_once_ifs_has_followed_it(sandbox_connection: dict
     synced = sorted(n for n, po in st.items() if po["status"] in SYNCABLE)
     number = synced[-1]
     [header] = ifs_raised()[0][number]
-    with Link.open("sandbox") as link:
-        link.servicetitan.patch(
+    with Session.open("sandbox") as session:
+        session.servicetitan.patch(
             "inventory", f"purchase-orders/{st[number]['id']}/cancellation",
             {"canceledReason": "Other"},
         )  # fmt: skip

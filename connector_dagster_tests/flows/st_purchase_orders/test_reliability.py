@@ -16,7 +16,7 @@ import pytest
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow
-from connector_dagster.engine.link import Link
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib.store import RecordRef, Store
@@ -153,18 +153,18 @@ def test_a_taken_order_number_on_create_is_ours_and_completed_or_a_conflict(
     `ORA-20112 … .EXIST`): by this connector's own earlier create, whose header then gets
     its lines; or by a person, which is a conflict that changes nothing."""
     ifs_base = sandbox_connection["ifs"]["base_url"]
-    with Link.open("sandbox") as link:
-        settings = flow.settings_of(SPEC, link)
-        reads = support.read_all(SPEC.name, link, support.period("2026-10-01"))
-        items = SPEC.source(link, settings).items(reads)
+    with Session.open("sandbox") as session:
+        settings = flow.settings_of(SPEC, session)
+        reads = support.read_all(SPEC.name, session, support.period("2026-10-01"))
+        items = SPEC.source(session, settings).items(reads)
         ours, theirs = [
-            r for r in flow.to_records(SPEC, items, link.mappings(), settings, "2026-10-01")
+            r for r in flow.to_records(SPEC, items, session.mappings(), settings, "2026-10-01")
             if r.problem is None and r.op == "upsert"
         ][:2]  # fmt: skip
-        target = SPEC.target(link, settings)
+        target = SPEC.target(session, settings)
         marker = reference_marker(ours.payload["number"], "sandbox")
         header = {**ours.payload["header"], "Reference": marker, "Company": "ACME01"}
-        link.ifs.create(settings.headers_set, header)  # an earlier create, its lines never sent
+        session.ifs.create(settings.headers_set, header)  # an earlier create, its lines never sent
         httpx.post(f"{ifs_base}/_sandbox/create", json={"set": "PurchaseOrderSet", "values": {
             "OrderNo": theirs.payload["number"], "VendorNo": "V1001", "OrderDate": "2026-10-02",
             "Contract": "NORTH", "Company": "ACME01", "CurrencyCode": "USD"}},

@@ -12,8 +12,8 @@ import pytest
 
 from connector_dagster.cli import main
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.reconcile import reconcile_flow
+from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_bad_input import (
     ifs_edit,
@@ -54,8 +54,8 @@ def test_a_change_to_a_closed_po_ignored_with_a_note_leaves_the_period_green_and
     assert writes(ifs_base) == Counter()
     assert failed() == {}
     assert ifs_po_of(po["number"])[1] == lines
-    with Link.open("sandbox") as link:
-        result = reconcile_flow(SPEC, link, support.period(PERIOD))
+    with Session.open("sandbox") as session:
+        result = reconcile_flow(SPEC, session, support.period(PERIOD))
     assert result.reconciles, result.differences
     assert result.set_aside == [f"{key} (ignored by Ana Ruiz: {NOTE})"]
 

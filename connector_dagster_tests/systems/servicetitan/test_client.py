@@ -124,7 +124,7 @@ def test_thousands_of_requests_across_token_lifetimes_never_fail_on_expiry(
     client: ServiceTitanClient, control: httpx.Client
 ) -> None:
     ids = [po["id"] for po in control.get("/_sandbox/entities/purchase-orders").json()]
-    tokens = client.engine.tokens
+    tokens = client.transport.tokens
     assert tokens is not None
     fetches_before = tokens.fetches
     started = datetime.now(UTC)

@@ -1,5 +1,5 @@
 """A flow on the toy system: a period's notes copied into the same system's copies,
-through the registry's client (`link.toy`), the write protocol and its fence."""
+through the registry's client (`session.toy`), the write protocol and its fence."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from connector_dagster.engine.frames import shape_problems
-from connector_dagster.engine.link import Link
 from connector_dagster.engine.records import Frames, Item, Mapped, Outbound, Period, Read
+from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSettings, FlowSpec, ReadSpec, Triggers, WriteSpec
 from connector_dagster.lib.mapping import Mappings
 
@@ -23,8 +23,8 @@ class ToySettings(FlowSettings):
 class ToySource:
     system = "toy"
 
-    def __init__(self, link: Link, settings: ToySettings) -> None:
-        self.toy = link.client("toy")
+    def __init__(self, session: Session, settings: ToySettings) -> None:
+        self.toy = session.client("toy")
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         rows = self.toy.get(f"/notes?start={period.start}&end={period.end}")
@@ -44,8 +44,8 @@ class ToySource:
 
 
 class ToyTarget:
-    def __init__(self, link: Link, settings: ToySettings) -> None:
-        self.toy = link.client("toy")
+    def __init__(self, session: Session, settings: ToySettings) -> None:
+        self.toy = session.client("toy")
 
     def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str]:
         wanted = {r.key for r in records}

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from connector_dagster.lib.http import HttpEngine
+from connector_dagster.lib.http import HttpTransport
 from connector_dagster.lib.ratelimit import Rate
 from connector_dagster.lib.shared_ratelimit import client_limiter
 from connector_dagster.systems import ClientContext, System
@@ -32,7 +32,7 @@ class ToyConnection(SystemSettings):
 
 class ToyClient:
     def __init__(self, block: ToyConnection, token: str, context: ClientContext) -> None:
-        self.engine = HttpEngine(
+        self.transport = HttpTransport(
             base_url=block.base_url,
             label=f"Toy {context.connection}",
             limiter=client_limiter(
@@ -46,13 +46,13 @@ class ToyClient:
         )
 
     def get(self, path: str) -> Any:
-        return self.engine.request("GET", path).data
+        return self.transport.request("GET", path).data
 
     def send(self, method: str, path: str, body: Any = None) -> Any:
-        return self.engine.request(method, path, json_body=body).data
+        return self.transport.request(method, path, json_body=body).data
 
     def close(self) -> None:
-        self.engine.close()
+        self.transport.close()
 
 
 def _client(block: ToyConnection, secrets: Mapping[str, str], context: ClientContext) -> ToyClient:

@@ -22,7 +22,7 @@ STORE_CONNECTIONS = 20
 """Enough for a write step's writer threads, its checks and its leases at once."""
 
 
-class Link:
+class Session:
     """Everything a flow's source and target need of one connection."""
 
     def __init__(
@@ -42,7 +42,7 @@ class Link:
     @classmethod
     def open(
         cls, name: str, database_url: str | None = None, master_key: str | None = None
-    ) -> Link:
+    ) -> Session:
         """The connection `name` of the connections file, on the connector's database
         (`database_url`, else CONNECTOR_DATABASE_URL); the vault's key is `master_key`,
         else CONNECTOR_MASTER_KEY."""
@@ -68,7 +68,7 @@ class Link:
         return self._clients[system]
 
     def __getattr__(self, name: str) -> Any:
-        """`link.ifs`, `link.servicetitan`: the client of each registered system."""
+        """`session.ifs`, `session.servicetitan`: the client of each registered system."""
         if name.startswith("_") or name not in systems.registered():
             raise AttributeError(name)
         return self.client(name)
@@ -92,7 +92,7 @@ class Link:
         if self._owns_store:
             self.store.close()
 
-    def __enter__(self) -> Link:
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,9 +100,9 @@ class Link:
 
 
 class FlowPart(Generic[S]):
-    """Base of a flow's source or target: built per step from the connection's link and
-    the flow's settings (`self.link`, `self.settings`)."""
+    """Base of a flow's source or target: built per step from the connection's session and
+    the flow's settings (`self.session`, `self.settings`)."""
 
-    def __init__(self, link: Link, settings: S) -> None:
-        self.link = link
+    def __init__(self, session: Session, settings: S) -> None:
+        self.session = session
         self.settings = settings
