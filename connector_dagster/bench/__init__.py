@@ -1,14 +1,15 @@
 """`connector-dagster bench`: benchmark scenarios, one module per kind: the write
 protocol against each simulator at its ceiling (`writes`), a flow's period through its
 Dagster assets (`flows`), the shared rate limiter (`limiter`), the simulators' reads
-(`sandbox`) and the webhook receiver under load (`webhooks`). Each prints one JSON
-object. Speed and memory targets are checked here, never by timed tests."""
+(`sandbox`), the webhook receiver under load (`webhooks`) and a period's AP and inventory
+variance report (`variance`). Each prints one JSON object. Speed and memory targets are
+checked here, never by timed tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load")
+SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load", "variance")
 """Scenarios with a module of their own."""
 
 
@@ -31,6 +32,10 @@ def run(
         from connector_dagster.bench import webhooks
 
         return webhooks.run(events=records or 10_000)
+    if scenario == "variance":
+        from connector_dagster.bench import variance
+
+        return variance.run(records, latency_ms)
     if scenario == "limiter-grants":
         from connector_dagster.bench import limiter
 

@@ -1,7 +1,7 @@
 """`connector-dagster`: operate the connector from a shell.
 
 Each command group is a module of this package (`database`, `credentials`, `failed`,
-`reconcile`, `mappings`, `pools`, `sandbox`, `bench`, `dev`; `webhooks` and `finance`
+`reconcile`, `variance`, `mappings`, `pools`, `sandbox`, `bench`, `dev`; `webhooks` and `finance`
 live with what they operate) with an `add(sub)` that adds its commands to the parser;
 a command is a `cmd_*` function taking the parsed arguments and returning the exit
 code.
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         pools,
         reconcile,
         sandbox,
+        variance,
     )
     from connector_dagster.finance import cli as finance_cli
     from connector_dagster.onboarding import cli as onboarding_cli
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         credentials.add,
         failed.add,
         reconcile.add,
+        variance.add,
         pools.add,
         mappings.add,
         sandbox.add,

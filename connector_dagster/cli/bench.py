@@ -31,9 +31,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         "ifs-writes-3workers, limiter-grants, sandbox-gets, f1-period (a period of "
         "--records POs, default 300, through the Dagster assets), ifs-postings and "
         "ifs-postings-batch (--records invoices posted to IFS by F3, $batch off and on), "
-        "st-invoice-read (F3's reads of a period of --records invoices) or webhooks-load "
+        "st-invoice-read (F3's reads of a period of --records invoices), webhooks-load "
         "(--records signed events, default 10000, 10%% duplicates, from 50 clients into "
-        "the webhook receiver)",
+        "the webhook receiver) or variance (a period's AP and inventory variance report at "
+        "--scale 10, or --records bills a month)",
     )
     p.add_argument(
         "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"

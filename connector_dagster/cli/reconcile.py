@@ -36,7 +36,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if all(r.reconciles for r in results) else 1
 
 
-def in_range(conn: object, period_key: str) -> None:
+def in_range(conn: object, period_key: str, what: str = "reconcile") -> None:
     """ConfigError unless the period is one of the connection's (from its start_period to
     the open month): a period outside has nothing to reconcile, which is not "reconciles"."""
     from connector_dagster.engine.periods import period_partitions
@@ -46,7 +46,7 @@ def in_range(conn: object, period_key: str) -> None:
         raise ConfigError(
             f"period {period_key[:7]} is outside connection {conn.name!r}'s periods "  # type: ignore[attr-defined]
             f"({keys[0][:7]} .. {keys[-1][:7]}; start_period in the connections file); "
-            "nothing to reconcile there"
+            f"nothing to {what} there"
         )
 
 

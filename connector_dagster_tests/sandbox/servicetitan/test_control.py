@@ -143,3 +143,28 @@ def test_only_vendors_skus_and_gl_accounts_are_deactivated(st: StSandbox) -> Non
     not_a_flag = st.client.post("/_sandbox/gl-accounts/120/active", json={"active": "no"})
 
     assert (unknown.status_code, missing.status_code, not_a_flag.status_code) == (404, 404, 400)
+
+
+def test_a_bill_item_keyed_in_again_changes_the_bill_amount_and_is_refused_when_wrong(
+    st: StSandbox,
+) -> None:
+    st.token = fetch_token(st.client, st.config)
+    [bill] = st.ok("GET", "accounting", "ap-bills", params={"pageSize": 1})["data"]
+    item = bill["items"][0]
+    others = sum(Decimal(i["quantity"]) * Decimal(i["cost"]) for i in bill["items"][1:])
+
+    changed = st.control(
+        "POST",
+        f"inventory-bills/{bill['id']}/items/{item['order']}",
+        {"quantity": 7, "cost": "2.5"},
+    )
+    again = st.ok("GET", "accounting", f"ap-bills/{bill['id']}")
+
+    assert changed["billAmount"] == again["billAmount"] == f"{others + Decimal('17.5'):.2f}"
+    assert (again["items"][0]["quantity"], again["items"][0]["cost"]) == ("7", "2.50")
+    assert again["modifiedOn"] > bill["modifiedOn"]
+    path = f"/_sandbox/inventory-bills/{bill['id']}/items"
+    wrong = st.client.post(f"{path}/{item['order']}", json={"cost": "abc"})
+    missing = st.client.post(f"{path}/99", json={"quantity": 1})
+    assert (wrong.status_code, list(wrong.json()["errors"])) == (400, ["cost"])
+    assert (missing.status_code, list(missing.json()["errors"])) == (400, ["order"])
