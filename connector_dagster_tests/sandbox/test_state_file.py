@@ -314,7 +314,7 @@ def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None
         httpx.post(f"{st}/_sandbox/accounting-periods/2026-04/close").raise_for_status()
     finally:
         first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=60)
+        _, err = first.communicate(timeout=300)
     assert "no saved data in" in err and "Traceback" not in err, err
 
     second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -324,7 +324,7 @@ def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None
         assert httpx.get(f"{st}/_sandbox/accounting-periods").json() == {"closed": ["2026-04"]}
     finally:
         second.terminate()
-        _, err = second.communicate(timeout=60)
+        _, err = second.communicate(timeout=300)
     assert f"resumed the data saved in {path}" in err, err
 
 

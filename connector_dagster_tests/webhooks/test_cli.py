@@ -47,7 +47,9 @@ def test_serve_prints_the_url_to_register_and_serves_it(sandbox_connection: dict
     assert "register these callback URLs in ServiceTitan" in lines[1]
     assert "signature header X-ST-Signature; webhook key set" in lines[2]
     assert response.status_code == 200
-    assert proc.returncode == -signal.SIGTERM  # uvicorn re-raises it after a clean shutdown
+    # a clean stop: uvicorn re-raises SIGTERM after its shutdown (-15), or, when the signal
+    # lands before its handler is in place or after the server ended, the CLI exits 0
+    assert proc.returncode in (0, -signal.SIGTERM), (proc.returncode, err[-2000:])
     assert "Traceback" not in err
     assert "connection sandbox: stored tn.acc.invoice-posted occurrence 'occ-cli'" in err
     assert key not in err
