@@ -62,6 +62,17 @@ def read(
     return Read(frames, versions, metadata)
 
 
+def read_period(
+    spec: FlowSpec, session: Session, period: Period, run_id: str | None = None
+) -> dict[str, Frames]:
+    """Every read step of the flow for the period, in order (each sees those before):
+    what the flow's read assets hand its write step."""
+    reads: dict[str, Frames] = {}
+    for step in spec.reads:
+        reads[step.name] = read(spec, session, step.name, period, reads, run_id).frames
+    return reads
+
+
 def to_records(
     spec: FlowSpec,
     items: list[Item],

@@ -33,7 +33,6 @@ from typing import Any
 
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.records import Period, correction_key
-from connector_dagster.engine.replay import read_period
 from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import Dims, Figures, FlowSpec, TargetRecord
 
@@ -120,7 +119,7 @@ def reconcile_flow(spec: FlowSpec, session: Session, period: Period) -> FlowReco
     settings = flow.settings_of(spec, session)
     result = FlowReconciliation(spec.name, spec.label, rec.dimensions)
 
-    reads = read_period(spec.name, session, period)
+    reads = flow.read_period(spec, session, period)
     items = spec.source(session, settings).items(reads)
     records = flow.to_records(spec, items, session.mappings(), settings, period.key)
     source = {r.key: rec.figures(r.payload) for r in records if r.op == "upsert" and r.payload}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.records import Frames, Period
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import Audit, FailedRecord, RecordRef
 
@@ -81,17 +81,6 @@ def replay(
     ]
 
 
-def read_period(
-    flow_name: str, session: Session, period: Period, run_id: str | None = None
-) -> dict[str, Frames]:
-    """Every read step of the flow for the period, in order (each sees those before)."""
-    spec = registry.flow(flow_name)
-    reads: dict[str, Frames] = {}
-    for read in spec.reads:
-        reads[read.name] = flow.read(spec, session, read.name, period, reads, run_id).frames
-    return reads
-
-
 def _replay_period(
     session: Session,
     flow_name: str,
@@ -102,7 +91,7 @@ def _replay_period(
     spec = registry.flow(flow_name)
     result = PeriodReplay(flow_name, period_key, replayed=[r.source_key for r in records])
     keys = set(result.replayed)
-    reads = read_period(flow_name, session, Period.parse(period_key), run_id)
+    reads = flow.read_period(spec, session, Period.parse(period_key), run_id)
     items = {i.key for i in spec.source(session, flow.settings_of(spec, session)).items(reads)}
     written = flow.write(spec, session, period_key, reads, run_id, only=keys)
     still_open = {

@@ -11,6 +11,7 @@ import pytest
 
 from connector_dagster.cli import main
 from connector_dagster.engine.reconcile import reconcile_flow
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.registry import flow as flow_spec
 from connector_dagster.engine.session import Session
 from connector_dagster.lib import db
@@ -97,7 +98,7 @@ def test_a_failure_set_aside_with_a_note_leaves_its_period_clean_until_the_recor
     assert s.failed(connection="sandbox") == []
 
     with Session.open("sandbox") as session:
-        result = reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
+        result = reconcile_flow(flow_spec(FLOW), session, Period.parse(PERIOD))
     assert result.reconciles, result.differences
     assert result.counts["set_aside"] == 2
     assert result.set_aside == [

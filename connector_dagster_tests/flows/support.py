@@ -17,22 +17,22 @@ from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
 from connector_dagster.engine.records import Frames, Period
 from connector_dagster.engine.session import Session
-from connector_dagster.engine.sync import Syncer
 from connector_dagster.lib.settings import PROJECT_ROOT
 
 WRITE_SCRIPT = """
 import json, os, sys, time
-from connector_dagster_tests.flows.support import period, read_all
+from connector_dagster_tests.flows.support import read_all
 import dagster as dg
 
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
 from connector_dagster.engine.build import build
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 
 spec = registry.flow(sys.argv[1])
 with Session.open("sandbox") as session:
-    reads = read_all(spec.name, session, period(sys.argv[2]))
+    reads = read_all(spec.name, session, Period.parse(sys.argv[2]))
     print("read", flush=True)
     while os.environ.get("GO_FILE") and not os.path.exists(os.environ["GO_FILE"]):
         time.sleep(0.01)
@@ -73,29 +73,21 @@ def read_then_write(flow_name: str, key: str, between: Callable[[], object]) -> 
     write without its read in one run."""
     spec = registry.flow(flow_name)
     with Session.open("sandbox") as session:
-        reads = read_all(flow_name, session, period(key))
+        reads = read_all(flow_name, session, Period.parse(key))
         between()
         return flow.write(spec, session, key, reads)
 
 
-def period(key: str) -> Period:
-    return Period.parse(key)
-
-
 def read_all(flow_name: str, session: Session, when: Period) -> dict[str, Frames]:
-    """Every read asset of the flow for the period, in order (each sees the ones before)."""
-    spec = registry.flow(flow_name)
-    reads: dict[str, Frames] = {}
-    for read in spec.reads:
-        reads[read.name] = flow.read(spec, session, read.name, when, reads).frames
-    return reads
+    """Every read step of the flow for the period, in order: the engine's own."""
+    return flow.read_period(registry.flow(flow_name), session, when)
 
 
 def write_in_process(flow_name: str, key: str) -> dict[str, int]:
     """Read and write the period through the flow; the write's counts."""
     spec = registry.flow(flow_name)
     with Session.open("sandbox") as session:
-        reads = read_all(flow_name, session, period(key))
+        reads = read_all(flow_name, session, Period.parse(key))
         return flow.write(spec, session, key, reads).report.counts()
 
 
@@ -111,16 +103,13 @@ def sync_first(
     spec = registry.flow(flow_name)
     session = Session.open("sandbox")
     settings = flow.settings_of(spec, session)
-    items = spec.source(session, settings).items(read_all(flow_name, session, period(key)))
+    items = spec.source(session, settings).items(read_all(flow_name, session, Period.parse(key)))
     records = [
         r
         for r in flow.to_records(spec, items, session.mappings(), settings, key)
         if r.problem is None and r.op == "upsert" and pick(r)
     ][:1]
-    Syncer(
-        session.store, target(session, settings), "sandbox", spec.name, workers=1,
-        terms=session.lease_terms(),
-    ).run(records)  # fmt: skip
+    flow.syncer(spec, session, target(session, settings), workers=1).run(records)
 
 
 def crash(script: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

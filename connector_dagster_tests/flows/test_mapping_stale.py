@@ -11,6 +11,7 @@ from collections import Counter
 import httpx
 
 from connector_dagster.engine import flow, registry, replay
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import marked_order
 from connector_dagster.lib.store import FailedRecord
@@ -36,7 +37,7 @@ def _refused(base: str) -> int:
 
 def _write(flow_name: str) -> flow.WriteResult:
     with Session.open("sandbox") as session:
-        reads = support.read_all(flow_name, session, support.period(PERIOD))
+        reads = support.read_all(flow_name, session, Period.parse(PERIOD))
         return flow.write(registry.flow(flow_name), session, PERIOD, reads)
 
 
@@ -46,7 +47,7 @@ def _upserts(flow_name: str) -> dict[str, dict]:
     with Session.open("sandbox") as session:
         settings = flow.settings_of(spec, session)
         items = spec.source(session, settings).items(
-            support.read_all(flow_name, session, support.period(PERIOD))
+            support.read_all(flow_name, session, Period.parse(PERIOD))
         )
         records = flow.to_records(spec, items, session.mappings(), settings, PERIOD)
     return {r.key: r.payload for r in records if r.op == "upsert" and r.payload is not None}

@@ -15,6 +15,7 @@ from connector_dagster.cli import main
 from connector_dagster.defs.operations import coverage as coverage_defs
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster_tests.flows import support
@@ -45,7 +46,7 @@ def test_coverage_of_a_period_is_what_a_real_run_of_it_parks(
     with Session.open("sandbox") as session:
         for name, expected in covered.items():
             spec = registry.flow(name)
-            reads = support.read_all(name, session, support.period(PERIOD))
+            reads = support.read_all(name, session, Period.parse(PERIOD))
             report = flow.write(spec, session, PERIOD, reads).report
             parked = {key for group in expected["groups"].values() for key in group["records"]}
             assert set(report.failed) == parked, name
@@ -69,7 +70,7 @@ def _least_used_vendor(session: Session) -> tuple[str, int]:
     spec = registry.flow("purchase_orders")
     settings = flow.settings_of(spec, session)
     items = spec.source(session, settings).items(
-        support.read_all(spec.name, session, support.period(PERIOD))
+        support.read_all(spec.name, session, Period.parse(PERIOD))
     )
     records = flow.to_records(spec, items, session.mappings(), settings, PERIOD)
     used = Counter(r.payload["vendorId"] for r in records if r.op == "upsert" and r.payload)
@@ -114,7 +115,7 @@ def test_the_coverage_asset_counts_stale_entries_as_a_real_run_then_parks_them(
     with Session.open("sandbox") as session:
         for name, expected in covered.items():
             spec = registry.flow(name)
-            reads = support.read_all(name, session, support.period(PERIOD))
+            reads = support.read_all(name, session, Period.parse(PERIOD))
             report = flow.write(spec, session, PERIOD, reads).report
             parked = {key for group in expected["groups"].values() for key in group["records"]}
             assert set(report.failed) == parked, name

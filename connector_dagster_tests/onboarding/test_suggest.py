@@ -15,6 +15,7 @@ import yaml
 from connector_dagster.cli import main
 from connector_dagster.engine import connections as conn_file
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.lib import mapping
 from connector_dagster.onboarding.master import LISTS, FileMaster, LiveMaster
@@ -183,7 +184,7 @@ def test_accepting_the_review_file_leaves_nothing_of_the_period_parked_for_mappi
     assert waiting() == {name: [] for name in before}
     with Session.open("sandbox") as session:
         spec = registry.flow("purchase_orders")
-        reads = support.read_all("purchase_orders", session, support.period("2026-10-01"))
+        reads = support.read_all("purchase_orders", session, Period.parse("2026-10-01"))
         report = flow.write(spec, session, "2026-10-01", reads).report
     assert [r for r, _ in report.failed.values() if r == "mapping_missing"] == []
     assert report.created

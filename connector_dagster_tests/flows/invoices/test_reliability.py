@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.lib.store import Store
 from connector_dagster_tests.flows import support
@@ -164,7 +165,7 @@ def test_invoices_without_items_or_whose_items_do_not_add_up_are_parked(
     keys = sorted(postable(st_invoices()))
     empty, wrong = keys[0], keys[1]
     with Session.open("sandbox") as session:
-        reads = support.read_all(FLOW, session, support.period(PERIOD))
+        reads = support.read_all(FLOW, session, Period.parse(PERIOD))
         broken = {name: dict(frames) for name, frames in reads.items()}
         frames = broken["servicetitan_invoices"]
         items = frames["items"]

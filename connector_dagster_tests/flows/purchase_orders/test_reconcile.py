@@ -14,6 +14,7 @@ from connector_dagster.cli import main
 from connector_dagster.definitions import build_defs
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine.reconcile import FlowReconciliation, reconcile_flow
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.registry import flow as flow_spec
 from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
@@ -24,7 +25,7 @@ PERIOD = "2026-10-01"
 
 def reconciled() -> FlowReconciliation:
     with Session.open("sandbox") as session:
-        return reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
+        return reconcile_flow(flow_spec(FLOW), session, Period.parse(PERIOD))
 
 
 def plant_duplicate(order_no: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ import httpx
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
 from connector_dagster.lib import mapping
@@ -140,7 +141,7 @@ def test_po_numbers_with_quotes_slashes_and_unicode_round_trip_through_odata(
     longer knows them (adopted, never created twice)."""
     ifs_base = sandbox_connection["ifs"]["base_url"]
     with Session.open("sandbox") as session:
-        reads = support.read_all(SPEC.name, session, support.period(PERIOD))
+        reads = support.read_all(SPEC.name, session, Period.parse(PERIOD))
         pos = reads["servicetitan_purchase_orders_raised"]["purchase_orders"]
         chosen = [i for i in pos.index if pos.at[i, "status"] in SYNCABLE][:3]
         for i, number in zip(chosen, ODD, strict=True):
@@ -235,7 +236,7 @@ def test_a_person_edits_the_ifs_po_between_read_and_write_and_keeps_their_edit(
     po = st_change(sent_po())
     header, _ = ifs_po_of(po["number"])
     with Session.open("sandbox") as session:
-        reads = support.read_all(SPEC.name, session, support.period(PERIOD))
+        reads = support.read_all(SPEC.name, session, Period.parse(PERIOD))
         ifs_edit(sandbox_connection, "PurchaseOrderSet", {"OrderNo": header["OrderNo"]},
                  NoteText="Call Ann before delivery", WantedReceiptDate="2026-12-01")  # fmt: skip
         report = flow.write(SPEC, session, PERIOD, reads).report

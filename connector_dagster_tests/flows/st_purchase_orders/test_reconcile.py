@@ -17,6 +17,7 @@ from connector_dagster.cli import main
 from connector_dagster.definitions import build_defs
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine.reconcile import FlowReconciliation, reconcile_flow
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.registry import flow as flow_spec
 from connector_dagster.engine.session import Session
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
@@ -37,7 +38,7 @@ FLOW = "st_purchase_orders"
 
 def reconciled() -> FlowReconciliation:
     with Session.open("sandbox") as session:
-        return reconcile_flow(flow_spec(FLOW), session, support.period(PERIOD))
+        return reconcile_flow(flow_spec(FLOW), session, Period.parse(PERIOD))
 
 
 def ifs_figures() -> dict[tuple[str, ...], Decimal]:

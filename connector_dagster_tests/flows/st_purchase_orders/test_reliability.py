@@ -16,6 +16,7 @@ import pytest
 
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine import flow
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.purchase_orders.provenance import reference_marker
@@ -155,7 +156,7 @@ def test_a_taken_order_number_on_create_is_ours_and_completed_or_a_conflict(
     ifs_base = sandbox_connection["ifs"]["base_url"]
     with Session.open("sandbox") as session:
         settings = flow.settings_of(SPEC, session)
-        reads = support.read_all(SPEC.name, session, support.period("2026-10-01"))
+        reads = support.read_all(SPEC.name, session, Period.parse("2026-10-01"))
         items = SPEC.source(session, settings).items(reads)
         ours, theirs = [
             r for r in flow.to_records(SPEC, items, session.mappings(), settings, "2026-10-01")

@@ -13,8 +13,8 @@ import pytest
 from connector_dagster.cli import main
 from connector_dagster.defs.st_purchase_orders.spec import SPEC
 from connector_dagster.engine.reconcile import reconcile_flow
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
-from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.st_purchase_orders.test_bad_input import (
     ifs_edit,
     ifs_po_of,
@@ -55,7 +55,7 @@ def test_a_change_to_a_closed_po_ignored_with_a_note_leaves_the_period_green_and
     assert failed() == {}
     assert ifs_po_of(po["number"])[1] == lines
     with Session.open("sandbox") as session:
-        result = reconcile_flow(SPEC, session, support.period(PERIOD))
+        result = reconcile_flow(SPEC, session, Period.parse(PERIOD))
     assert result.reconciles, result.differences
     assert result.set_aside == [f"{key} (ignored by Ana Ruiz: {NOTE})"]
 
