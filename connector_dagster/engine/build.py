@@ -159,7 +159,7 @@ def _check_specs(conn: Connection, read: ReadSpec) -> list[dg.AssetCheckSpec]:
 
 def _read_op(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.OpDefinition:
     key = dg.AssetKey([conn.name, read.name])
-    link_key = resource_key(conn.name)
+    session_key = resource_key(conn.name)
     outs = {"frames": dg.Out()} | {
         c.name: dg.Out(is_required=False) for c in _check_specs(conn, read)
     }
@@ -169,13 +169,13 @@ def _read_op(spec: FlowSpec, conn: Connection, read: ReadSpec) -> dg.OpDefinitio
         ins={dep: dg.In() for dep in read.deps},
         out=outs,
         pool=conn.pool(read.system),
-        required_resource_keys={link_key},
+        required_resource_keys={session_key},
         description=read.description,
     )
     def _read(
         context: dg.OpExecutionContext, **upstream: Frames
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        session = getattr(context.resources, link_key).session()
+        session = getattr(context.resources, session_key).session()
         period = period_of(context)
         result = flow.read(spec, session, read.name, period, upstream, context.run_id)
         frames = {**upstream, read.name: result.frames}
@@ -222,7 +222,7 @@ class WriteConfig(dg.Config):
 
 
 def _write_op(spec: FlowSpec, conn: Connection) -> dg.OpDefinition:
-    link_key = resource_key(conn.name)
+    session_key = resource_key(conn.name)
     records = spec.record_label
     key = dg.AssetKey([conn.name, spec.write.name])
 
@@ -231,13 +231,13 @@ def _write_op(spec: FlowSpec, conn: Connection) -> dg.OpDefinition:
         ins={read.name: dg.In() for read in spec.reads},
         out={"written": dg.Out(is_required=False)},
         pool=conn.pool(spec.write.system),
-        required_resource_keys={link_key},
+        required_resource_keys={session_key},
         description=spec.write.description,
     )
     def _write(
         context: dg.OpExecutionContext, config: WriteConfig, **reads: Frames
     ) -> Iterator[dg.Output | dg.AssetObservation]:
-        session = getattr(context.resources, link_key).session()
+        session = getattr(context.resources, session_key).session()
         period = context.partition_key
         if config.plan:
             context.instance.add_run_tags(context.run_id, {PLAN_TAG: "true"})

@@ -4,7 +4,16 @@ writes) and the owners the connections file names for the connection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import dagster as dg
+
+from connector_dagster import systems
+from connector_dagster.engine import registry
 from connector_dagster.engine.connections import Connection
+from connector_dagster.engine.periods import period_partitions
+from connector_dagster.engine.resources import resource_key
 from connector_dagster.engine.spec import FlowSpec
 
 TAG_PREFIX = "connector/"
@@ -28,3 +37,23 @@ def tags(spec: FlowSpec, conn: Connection) -> dict[str, str]:
 
 def owners(conn: Connection) -> list[str]:
     return list(conn.owners)
+
+
+def period_report(
+    conn: Connection, name: str, group_name: str, after: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The arguments every per-period report asset of a connection shares (the
+    reconciliation, the variance report, the mappings' coverage): its key
+    `<connection>/<name>`, its group, tag and owners, the connection's periods, its
+    session resource, the systems it reads, and as dependencies the write assets of the
+    flows it comes `after`."""
+    return {
+        "key": dg.AssetKey([conn.name, name]),
+        "group_name": group(conn, group_name),
+        "tags": {f"{TAG_PREFIX}connection": conn.name},
+        "owners": owners(conn),
+        "partitions_def": period_partitions(conn),
+        "deps": [dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in after],
+        "required_resource_keys": {resource_key(conn.name)},
+        "kinds": set(systems.names()),
+    }

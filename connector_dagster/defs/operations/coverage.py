@@ -8,7 +8,6 @@ import dagster as dg
 
 from connector_dagster.engine import catalog, registry
 from connector_dagster.engine.connections import Connection
-from connector_dagster.engine.periods import period_partitions
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.onboarding.coverage import FlowCoverage, as_dicts, as_text, coverage
 
@@ -36,16 +35,10 @@ def markdown(period: str, result: list[FlowCoverage]) -> str:
 def build(conn: Connection) -> dg.Definitions:
     if not any(settings.enabled for settings in conn.flows.values()):
         return dg.Definitions()
-    link_key = resource_key(conn.name)
+    session_key = resource_key(conn.name)
 
     @dg.asset(
-        key=dg.AssetKey([conn.name, ASSET]),
-        group_name=catalog.group(conn, "onboarding"),
-        tags={f"{catalog.TAG_PREFIX}connection": conn.name},
-        owners=catalog.owners(conn),
-        partitions_def=period_partitions(conn),
-        required_resource_keys={link_key},
-        kinds={"ifs", "servicetitan"},
+        **catalog.period_report(conn, ASSET, "onboarding"),
         description=(
             f"What each period of {conn.name} would write and park with the mappings in "
             "force, per flow, the parked grouped by the missing or stale mapping entry "
@@ -53,7 +46,7 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _coverage(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        session = getattr(context.resources, link_key).session()
+        session = getattr(context.resources, session_key).session()
         period = context.partition_key
         result = coverage(session, period)
         per_flow = {

@@ -31,18 +31,12 @@ def build(conn: Connection) -> dg.Definitions:
     flows = _flows(conn)
     if not flows:
         return dg.Definitions()
-    key = dg.AssetKey([conn.name, ASSET])
-    link_key = resource_key(conn.name)
+    shared = catalog.period_report(conn, ASSET, "reconciliation", after=flows)
+    key = shared["key"]
+    session_key = resource_key(conn.name)
 
     @dg.asset(
-        key=key,
-        group_name=catalog.group(conn, "reconciliation"),
-        tags={f"{catalog.TAG_PREFIX}connection": conn.name},
-        owners=catalog.owners(conn),
-        partitions_def=period_partitions(conn),
-        deps=[dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in flows],
-        required_resource_keys={link_key},
-        kinds={"ifs", "servicetitan"},
+        **shared,
         output_required=False,
         check_specs=[
             dg.AssetCheckSpec(
@@ -60,7 +54,7 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _reconciliation(context: dg.AssetExecutionContext):
-        session = getattr(context.resources, link_key).session()
+        session = getattr(context.resources, session_key).session()
         period = context.partition_key
         results = reconcile(session, period)
         checks = [

@@ -7,7 +7,7 @@ import dagster as dg
 
 from connector_dagster.engine import catalog, registry
 from connector_dagster.engine.connections import Connection
-from connector_dagster.engine.periods import period_of, period_partitions
+from connector_dagster.engine.periods import period_of
 from connector_dagster.engine.resources import resource_key
 from connector_dagster.kits.variance import variance
 from connector_dagster.kits.variance.render import markdown
@@ -23,18 +23,10 @@ def build(conn: Connection) -> dg.Definitions:
     flows = [f for f in FLOWS if f in registry.flows() and conn.flow(f) is not None]
     if not flows:
         return dg.Definitions()
-    key = dg.AssetKey([conn.name, ASSET])
-    link_key = resource_key(conn.name)
+    session_key = resource_key(conn.name)
 
     @dg.asset(
-        key=key,
-        group_name=catalog.group(conn, "reconciliation"),
-        tags={f"{catalog.TAG_PREFIX}connection": conn.name},
-        owners=catalog.owners(conn),
-        partitions_def=period_partitions(conn),
-        deps=[dg.AssetKey([conn.name, registry.flow(f).write.name]) for f in flows],
-        required_resource_keys={link_key},
-        kinds={"ifs", "servicetitan"},
+        **catalog.period_report(conn, ASSET, "reconciliation", after=flows),
         description=(
             f"AP and inventory variance of a period of {conn.name}: IFS purchase order lines "
             "against ServiceTitan's bills and receipts (quantity and price variance per line), "
@@ -43,7 +35,7 @@ def build(conn: Connection) -> dg.Definitions:
         ),
     )
     def _variance(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        session = getattr(context.resources, link_key).session()
+        session = getattr(context.resources, session_key).session()
         report = variance(session, period_of(context))
         context.log.info(report.summary())
         figures = {
