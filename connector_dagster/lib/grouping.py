@@ -74,7 +74,8 @@ class Grouper(Generic[I, R]):
             group.items.append(item)
             group.counts.append(counts)
             group.weight += weight
-            if len(group.items) >= self.size or self._too_heavy(group, 0):
+            full = self.max_weight is not None and group.weight >= self.max_weight
+            if full or len(group.items) >= self.size:
                 self._close(where, group)
             if leads:
                 deadline = time.monotonic() + self.linger_s
