@@ -37,8 +37,9 @@ from connector_dagster.systems.ifs.postings import PostingWriter, unlike
 
 WRITERS = 16
 """Writer threads of a write step that sends one document per request."""
-WRITERS_PER_GROUPED = 4
-"""Writer threads per document of a `$batch`: one batch filling, one on its way, marks."""
+WRITERS_PER_GROUPED = 6
+"""Writer threads per document of a `$batch`: one batch filling, others on their way,
+marks and ledger commits."""
 
 
 def entry_id(entry: Any, id_field: str) -> Any:
