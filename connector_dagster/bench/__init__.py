@@ -21,9 +21,15 @@ def scenarios() -> list[str]:
 
 
 def run(
-    scenario: str, records: int | None = None, latency_ms: float | None = None
+    scenario: str,
+    records: int | None = None,
+    latency_ms: float | None = None,
+    documents: int | None = None,
 ) -> dict[str, Any]:
-    """Run `scenario`; its result as one JSON-ready object."""
+    """Run `scenario`; its result as one JSON-ready object. `documents`: documents per
+    IFS `$batch` of `ifs-postings-batch` (default: the connection's)."""
+    if documents is not None and scenario != "ifs-postings-batch":
+        raise ValueError("--documents-per-request is an option of ifs-postings-batch only")
     if scenario == "sandbox-gets":
         from connector_dagster.bench import sandbox
 
@@ -43,7 +49,7 @@ def run(
     from connector_dagster.bench import flows, writes
 
     if scenario in flows.SCENARIOS:
-        return flows.run(scenario, records, latency_ms)
+        return flows.run(scenario, records, latency_ms, documents)
     opts: dict[str, float] = {}
     if records:
         opts["records"] = records

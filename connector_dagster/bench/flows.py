@@ -10,10 +10,12 @@ ServiceTitan's 60 requests/s for the write step; the read step is set against it
 request floor (its IFS requests at IFS's 1000 a minute). Peak RSS of this process (the
 connector) and of the sandbox's.
 
-`ifs-postings` (`ifs-postings-batch` with `$batch` on): a period of at least N
-ServiceTitan invoices written by F3 as IFS posting sets, each looked up first (a run
-refused by a closed IFS period intends every one of them beforehand), then marked
-exported; requests per document by method, and the ratio to IFS's 1000 requests/min.
+`ifs-postings` (`ifs-postings-batch` with `$batch` on, `documents` to a request, by
+default the connection's 10): a period of at least N ServiceTitan invoices written by F3
+as IFS posting sets, each looked up first (a run refused by a closed IFS period intends
+every one of them beforehand), then marked exported; requests per document by method,
+and the ratio to IFS's 1000 requests/min; the simulator's operations limit (60,000 a
+minute) is the connection's too.
 `st-invoice-read`: F3's reads of a period of at least N invoices (with items) and
 their jobs; records per second and requests.
 """
@@ -51,6 +53,8 @@ POS_PER_SCALE = 32
 INVOICES_PER_SCALE = 55
 """Invoices a month at scale 1 that F3 posts (60 seeded, a few pending, inactive or free)."""
 IFS_CEILING_PER_MIN = 1000.0
+IFS_OPERATIONS_PER_MIN = 60000.0
+"""The simulator's operations limit (its default), which the connection paces to too."""
 IFS_PAGE_SIZE = 500
 """Rows per IFS page the connection's client asks for (`IfsSettings.page_size`)."""
 HISTORY_SCALE_MAX = 10
@@ -147,7 +151,12 @@ def sandbox_environment(
                     os.environ[key] = value
 
 
-def run(scenario: str, records: int | None = None, latency_ms: float | None = None) -> dict:
+def run(
+    scenario: str,
+    records: int | None = None,
+    latency_ms: float | None = None,
+    documents: int | None = None,
+) -> dict:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
     wanted = records or 300
@@ -162,7 +171,13 @@ def run(scenario: str, records: int | None = None, latency_ms: float | None = No
             return {**_f1_period(env, wanted, scale, latency), "period_orders_seeded": dense}
     scale = max(1, math.ceil(wanted / INVOICES_PER_SCALE))
     batch = scenario == "ifs-postings-batch"
-    with sandbox_environment(scale, latency, ("invoices",), batch) as env:
+    limits = {"ifs_operations_per_min": IFS_OPERATIONS_PER_MIN}
+    ifs = {"operations_per_min": IFS_OPERATIONS_PER_MIN}
+    if documents is not None:
+        ifs["batch_documents"] = documents
+    with sandbox_environment(
+        scale, latency, ("invoices",), batch, rates=limits, blocks={"ifs": ifs}
+    ) as env:
         figures = (_st_invoice_read if scenario == "st-invoice-read" else _ifs_postings)(env)
     return {
         "scenario": scenario,
@@ -196,6 +211,8 @@ def _ifs_postings(env: dict[str, Any]) -> dict[str, Any]:
         report = flow.write(spec, session, PERIOD, reads).report
         took = time.perf_counter() - started
         batch = session.connection.ifs.batch
+        documents = session.connection.ifs.batch_documents if batch else 1
+        writers = getattr(spec.target(session, flow.settings_of(spec, session)), "writers", None)
         references = Counter(
             row["Reference"]
             for row in session.ifs.query(
@@ -212,8 +229,15 @@ def _ifs_postings(env: dict[str, Any]) -> dict[str, Any]:
         for (method, route, _), n in ifs_calls.items()
         if method == "GET" and route.endswith("svc/ExternalVoucherSet")
     )
+    batches = sum(
+        n for (method, route, _), n in ifs_calls.items() if method == "POST" and "$batch" in route
+    )
     return {
         "batch": batch,
+        "batch_documents": documents,
+        "documents_per_batch": round(created / batches, 2) if batches else 0.0,
+        "writer_threads": writers,
+        "ifs_operations_per_min_limit": IFS_OPERATIONS_PER_MIN,
         "documents": created,
         "failed": len(report.failed),
         "write_s": round(took, 2),

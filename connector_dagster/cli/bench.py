@@ -16,7 +16,8 @@ from connector_dagster.cli.common import command
 def cmd_bench(args: argparse.Namespace) -> int:
     from connector_dagster import bench
 
-    print(json.dumps(bench.run(args.scenario, args.records, args.latency_ms)), flush=True)
+    result = bench.run(args.scenario, args.records, args.latency_ms, args.documents_per_request)
+    print(json.dumps(result), flush=True)
     return 0
 
 
@@ -38,6 +39,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"
+    )
+    p.add_argument(
+        "--documents-per-request",
+        type=int_between(1, 100),
+        help="ifs-postings-batch: documents per IFS $batch, 1..100 (default: the "
+        "connection's ifs.batch_documents, 10)",
     )
     p.add_argument(
         "--latency-ms",

@@ -214,6 +214,7 @@ def write(
         source=source,
         run_id=run_id,
         mapping_version=maps.version,
+        workers=getattr(target, "writers", None),
     ).run(records)
     planned = sorted(planner.writes, key=lambda w: w.key) if planner else []
     upserts = [r for r in records if r.op == "upsert"]

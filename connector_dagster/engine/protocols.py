@@ -67,7 +67,9 @@ class Target(Protocol):
     the record already. `lookup` is then called with records never intended, and a
     `since` that is only a lower bound of when this connector could have written.
     `lookup` is also asked for the records of `op="link"`: their counterpart in the
-    target, which the opposite flow read them from."""
+    target, which the opposite flow read them from. A target may also set `writers`
+    (an int): the writer threads its write step runs, for a target that sends the
+    creates of several threads in one request and so needs more of them in flight."""
 
     def lookup(self, records: Sequence[Outbound], since: datetime) -> dict[str, str | Ambiguous]:
         """For records already created (since `since`): the target id carrying this

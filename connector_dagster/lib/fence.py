@@ -9,7 +9,7 @@ renewal failed or came too late) gets `LeaseLost` instead of a request on the wi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
@@ -60,6 +60,38 @@ def fenced(fence: Fence | None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def current() -> tuple[Fence | None, Sends | None]:
+    """This thread's fence and send count, for a request another thread sends on its
+    behalf (`on_behalf`)."""
+    return _current.get(), _sends.get()
+
+
+class _Counts(Sends):
+    """Every one of several blocks' counts at once."""
+
+    def __init__(self, counts: list[Sends]) -> None:
+        super().__init__()
+        self._counts = counts
+
+    def add(self) -> None:
+        super().add()
+        for sends in self._counts:
+            sends.add()
+
+
+@contextmanager
+def on_behalf(counts: Iterable[Sends | None]) -> Iterator[None]:
+    """Count the block's requests in each of `counts` too: a request sent for several
+    threads' writes at once (a group of them) may have put each of them in the
+    target. The block stays under this thread's own fence."""
+    sends = _Counts([c for c in counts if c is not None])
+    token = _sends.set(sends)
+    try:
+        yield
+    finally:
+        _sends.reset(token)
 
 
 def sending(method: str) -> None:

@@ -43,6 +43,11 @@ class SandboxConfig:
     ifs_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ifs_token_lifetime_s: int = 180
     ifs_rate_per_min: float = 1000.0
+    # Operations a minute per client, a second limit beside the requests one: a request
+    # is one operation, a `$batch` one per request it holds (its change sets' included),
+    # all of them counted when it arrives. IFS publishes neither limit; the default lets a
+    # `$batch` of 10 documents of about 6 requests each go at the request limit.
+    ifs_operations_per_min: float = 60000.0
     ifs_page_size: int = 500
     ifs_missing_if_match: str = "upsert"  # or "428"
     ifs_csrf_on_main: bool = True

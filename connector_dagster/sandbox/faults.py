@@ -90,16 +90,18 @@ class TokenBucket:
         self._at = time.monotonic()
         self._lock = threading.Lock()
 
-    def take(self) -> float:
-        """Take one token. Returns 0 when granted, else seconds until one is free."""
+    def take(self, count: float = 1) -> float:
+        """Take `count` tokens. Returns 0 when granted, else seconds until they are free.
+        More than `burst` at once are granted when the bucket is full, and owed."""
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
             self._at = now
-            if self._tokens >= 1:
-                self._tokens -= 1
+            needed = min(count, self.burst)
+            if self._tokens >= needed:
+                self._tokens -= count
                 return 0.0
-            return (1 - self._tokens) / self.rate
+            return (needed - self._tokens) / self.rate
 
 
 class RateLimiter:
@@ -111,14 +113,15 @@ class RateLimiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str) -> float:
+    def check(self, key: str, count: float = 1) -> float:
+        """Take `count` from the key's bucket: 0 when granted, else seconds to wait."""
         if self.per_second <= 0:
             return 0.0
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = TokenBucket(self.per_second, self.burst)
-        return bucket.take()
+        return bucket.take(count)
 
 
 @dataclass

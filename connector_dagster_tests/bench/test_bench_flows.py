@@ -32,14 +32,23 @@ def test_f1_period_beyond_the_history_scale_seeds_that_period_alone(db_env: str)
 
 
 def test_ifs_postings_reports_requests_per_document_look_ups_and_duplicates(db_env: str) -> None:
-    result = bench_flows.run("ifs-postings-batch", records=30, latency_ms=0)
+    result = bench_flows.run("ifs-postings-batch", records=30, latency_ms=0, documents=1)
     assert result["batch"] and result["failed"] == 0 and result["documents"] > 30
-    assert result["duplicates"] == 0
+    assert result["duplicates"] == 0 and result["batch_documents"] == 1
     assert result["ifs_requests_per_document"]["POST"] == 1.0
     assert result["servicetitan_requests_per_document"]["POST"] == 1.0
     assert 0 < result["lookups_per_created"] <= 0.1
     for key in ("documents_per_min", "ratio_to_ceiling", "http_429", "write_s"):
         assert key in result
+
+
+def test_ifs_postings_with_10_documents_per_request_sends_fewer_requests(db_env: str) -> None:
+    result = bench_flows.run("ifs-postings-batch", records=30, latency_ms=0, documents=10)
+    assert result["failed"] == 0 and result["duplicates"] == 0 and result["documents"] > 30
+    assert result["batch_documents"] == 10 and result["writer_threads"] == 60
+    assert 1 < result["documents_per_batch"] <= 10
+    assert result["ifs_requests_per_document"]["POST"] < 1.0
+    assert result["servicetitan_requests_per_document"]["POST"] < 1.0
 
 
 def test_st_invoice_read_reports_records_per_second_and_requests(db_env: str) -> None:

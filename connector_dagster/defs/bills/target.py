@@ -1,6 +1,7 @@
 """F4's target: the posting kit's IFS posting target, bills marked with `ap-bills/markasexported`
 or `inventory-bills/markasexported`. Bills carry no external id in ServiceTitan (a mark
-only sets their sync status), so the IFS key is kept in the ledger alone."""
+only sets their sync status), so the IFS key is kept in the ledger alone. Bills of a
+kind written together are marked in one request (its body holds an array of ids)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,4 @@ class IfsBillPostings(IfsPostingTarget):
         assert record.payload is not None
         export = record.payload["export"]
         path, ids_field, id_field = MARK[export["kind"]]
-        answers = self.session.servicetitan.post(
-            "accounting", path, {ids_field: [export["id"]]}, idempotent=True
-        )
-        self.marked_exported(record, target_id, answers, id_field, export["id"])
+        self.exported(record, target_id, path, export["id"], ids_field, id_field)

@@ -1,5 +1,6 @@
 """F3's target: the posting kit's IFS posting target, invoices referenced `ST-INV-<id>`
-and marked with `invoices/markasexported` (their `externalId` the IFS key)."""
+and marked with `invoices/markasexported` (their `externalId` the IFS key), the marks of
+invoices written together in one request (its body is an array)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,9 @@ class IfsInvoicePostings(IfsPostingTarget):
         return reference(key)
 
     def mark(self, record: Outbound, target_id: str, correction: str | None = None) -> None:
-        invoice_id = int(record.key)
-        body = [
-            {
-                "invoiceId": invoice_id,
-                "externalId": external_id(target_id),
-                "externalMessage": self.message(target_id, correction),
-            }
-        ]
-        answers = self.session.servicetitan.post(
-            "accounting", "invoices/markasexported", body, idempotent=True
-        )
-        self.marked_exported(record, target_id, answers, "invoiceId", invoice_id)
+        entry = {
+            "invoiceId": int(record.key),
+            "externalId": external_id(target_id),
+            "externalMessage": self.message(target_id, correction),
+        }
+        self.exported(record, target_id, "invoices/markasexported", entry, None, "invoiceId")

@@ -19,7 +19,7 @@ period instead of `period_closed` (`corrections.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -30,9 +30,21 @@ from connector_dagster.engine.sync import RecordFailure
 from connector_dagster.kits.postings.corrections import Corrector
 from connector_dagster.kits.postings.settings import PostingSettings
 from connector_dagster.lib.errors import ApiError
+from connector_dagster.lib.grouping import Grouper
 from connector_dagster.lib.store import Correction
 from connector_dagster.systems.ifs.client import Row, refusal
 from connector_dagster.systems.ifs.postings import PostingWriter, unlike
+
+WRITERS = 16
+"""Writer threads of a write step that sends one document per request."""
+WRITERS_PER_GROUPED = 6
+"""Writer threads per document of a `$batch`: one batch filling, others on their way,
+marks and ledger commits."""
+
+
+def entry_id(entry: Any, id_field: str) -> Any:
+    """The document id a mark entry carries: itself, or its `id_field`."""
+    return entry.get(id_field) if isinstance(entry, Mapping) else entry
 
 
 class IfsPostingTarget:
@@ -46,9 +58,22 @@ class IfsPostingTarget:
         self.session = session
         self.settings = settings
         ifs = session.connection.ifs
+        grouped = ifs.batch_documents if ifs.batch else 1
         self.writer = PostingWriter(
-            session.ifs, settings.sets(), batch=ifs.batch, batch_max_requests=ifs.batch_max_requests
+            session.ifs,
+            settings.sets(),
+            batch=ifs.batch,
+            batch_max_requests=ifs.batch_max_requests,
+            batch_documents=grouped,
+            batch_linger_s=ifs.batch_linger_ms / 1000,
         )
+        self.marks: Grouper[Any, Any] = Grouper(
+            self._send_marks, size=grouped, linger_s=ifs.batch_linger_ms / 1000
+        )
+        """Marks of documents written meanwhile, as many to a request as go to a `$batch`."""
+        self.writers = max(WRITERS, WRITERS_PER_GROUPED * grouped)
+        """Writer threads the write step runs: enough creates in flight to fill each
+        `$batch` while others wait for theirs and for their marks."""
         self.corrector = Corrector(self)
 
     def reference(self, key: str) -> str:
@@ -230,6 +255,28 @@ class IfsPostingTarget:
                 http_status=exc.status,
             ) from None
         raise exc
+
+    def exported(
+        self,
+        record: Outbound,
+        target_id: str,
+        path: str,
+        entry: Any,
+        ids_field: str | None,
+        id_field: str,
+    ) -> None:
+        """Mark the document exported with ServiceTitan's `path` (`invoices/markasexported`)
+        in one request with the marks of other documents written meanwhile: its `entry`
+        in the body's array (under `ids_field`, when the body is an object), its answer
+        row found by `id_field`."""
+        answers = self.marks.submit(entry, (path, ids_field))
+        self.marked_exported(record, target_id, answers, id_field, entry_id(entry, id_field))
+
+    def _send_marks(self, key: Hashable, entries: Sequence[Any]) -> list[Any]:
+        path, ids_field = key  # type: ignore[misc]
+        body = list(entries) if ids_field is None else {ids_field: list(entries)}
+        answers = self.session.servicetitan.post("accounting", path, body, idempotent=True)
+        return [answers] * len(entries)
 
     def marked_exported(
         self, record: Outbound, target_id: str, answers: Any, id_field: str, doc_id: int

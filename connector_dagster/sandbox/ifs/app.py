@@ -130,6 +130,7 @@ def create_app(
     app.state.store = store
     app.state.tokens = tokens
     app.state.sandbox = sandbox
+    app.state.operations = RateLimiter(config.ifs_operations_per_min / 60)
     app.state.stale_etag_dice = (None, random.Random())  # (profile seeded for, dice)
     return app
 

@@ -7,7 +7,9 @@ change set, `$n` at the start of a URL stands for the entity that the request
 with `Content-ID: n` created or changed, and `If-Match: $n` for its ETag. The
 batch stops at the first failure unless sent with `Prefer: odata.continue-on-error`.
 A malformed body, a GET inside a change set or more than `batch_max_requests`
-requests refuse the whole batch with a 400 before anything runs.
+requests refuse the whole batch with a 400 before anything runs. The batch is one
+request against the request limit and as many operations as it holds requests against
+the operations limit (a 429 before anything runs when they do not fit).
 """
 
 from __future__ import annotations
@@ -35,6 +37,23 @@ _FROM_BATCH = ("authorization", "x-xsrf-token", "host", "accept")
 _SERVICE_SEGMENTS = ("$metadata", "$batch")
 
 
+IN_BATCH = "sandbox.in_batch"
+"""Set in the scope of a request that a `$batch` holds (its operations were counted)."""
+
+
+def take_operations(request: Request, client: str, count: int) -> None:
+    """Count `count` operations against the client's operations limit; a 429 with
+    Retry-After when they do not fit (nothing of the request has run)."""
+    wait = request.app.state.operations.check(client, count)
+    if wait > 0:
+        raise ODataError(
+            429,
+            "TOO_MANY_REQUESTS",
+            f"Operation limit exceeded: {count} operation(s) do not fit the limit now.",
+            headers={"Retry-After": str(max(1, round(wait + 0.499)))},
+        )
+
+
 class _ChangeSetFailed(Exception):
     def __init__(self, answer: Answer) -> None:
         super().__init__(answer.status)
@@ -50,8 +69,9 @@ def _refused(code: str, message: str) -> ODataError:
     )
 
 
-async def run(request: Request, target: Target, dispatch: Dispatch) -> Response:
-    """Parse the batch, run its requests and change sets, answer multipart/mixed."""
+async def run(request: Request, target: Target, dispatch: Dispatch, client: str) -> Response:
+    """Parse the batch, count its requests against the `client`'s operations limit, run
+    its requests and change sets, answer multipart/mixed."""
     try:
         items = multipart.parse_batch(request.headers.get("content-type", ""), await request.body())
     except BatchSyntaxError as exc:
@@ -63,6 +83,7 @@ async def run(request: Request, target: Target, dispatch: Dispatch) -> Response:
             f"The $batch holds {multipart.count_requests(items)} requests; at most {limit} "
             "are allowed in one batch. Split it.",
         )
+    take_operations(request, client, multipart.count_requests(items))
     go_on = "continue-on-error" in request.headers.get("prefer", "").lower()
     parts: list[bytes] = []
     for item in items:
@@ -197,6 +218,7 @@ def _sub_request(
         "query_string": query.encode("ascii"),
         "headers": headers,
         "app": request.scope["app"],
+        IN_BATCH: True,
     }
     body = sub.body
 

@@ -108,6 +108,8 @@ async def odata(request: Request) -> Response:
     if len(raw_path(request.scope)) + 1 + len(request.scope["query_string"]) > limit:
         raise ODataError(414, "URI_TOO_LONG", f"The request URL is longer than {limit} characters.")
     target = _resolve(request)
+    if not request.scope.get(batch.IN_BATCH) and target.segment != "$batch":
+        batch.take_operations(request, user, 1)
     method = request.method
     state = request.app.state
     csrf = method != "GET" and target.tier != "int" and state.behaviour.csrf_on_main
@@ -116,7 +118,7 @@ async def odata(request: Request) -> Response:
             403, "CSRF_ERROR", "A security error occurred while processing the request."
         )
     if target.eset is None:
-        return await _service_level(request, target)
+        return await _service_level(request, target, user)
     options = parse_query(request.scope["query_string"].decode("latin-1"))
     if target.key_text is None:
         if target.suffix not in ("", "$count"):
@@ -160,11 +162,11 @@ async def _bound(request: Request, target: Target, options: dict[str, str], user
     raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.")
 
 
-async def _service_level(request: Request, target: Target) -> Response:
+async def _service_level(request: Request, target: Target, user: str) -> Response:
     if target.segment == "$batch":
         if request.method != "POST":
             raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", "$batch is sent with POST.")
-        return await batch.run(request, target, odata)
+        return await batch.run(request, target, odata, user)
     if request.method != "GET":
         raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.")
     found = request.app.state.behaviour.names.service(target.service.kind, target.service.name)

@@ -25,13 +25,19 @@ class ODataError(Exception):
     """An error answered as `{"error": {"code", "message", "details"}}`."""
 
     def __init__(
-        self, status: int, code: str | None, message: str, details: Iterable[dict] = ()
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        details: Iterable[dict] = (),
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = list(details)
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         if self.code is None:  # IFS's 401 has neither code nor details

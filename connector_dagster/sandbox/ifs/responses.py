@@ -44,7 +44,7 @@ class Target:
 
 
 def error_response(exc: ODataError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}), **exc.headers}
     return Response(dumps(exc.body()), exc.status, headers, media_type="application/json")
 
 

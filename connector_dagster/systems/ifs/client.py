@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,7 +39,7 @@ from connector_dagster.lib.http import (
     kind_for_status,
     map_concurrent,
 )
-from connector_dagster.lib.ratelimit import Rate
+from connector_dagster.lib.ratelimit import Rate, limiter_for
 from connector_dagster.systems.client import ApiClient, ClientSettings
 from connector_dagster.systems.ifs import batch as ifs_batch
 from connector_dagster.systems.ifs import odata
@@ -70,6 +71,8 @@ class IfsSettings(ClientSettings):
     etag_retries: int = 2
     """Re-reads after a 412 before an update is reported as a conflict."""
     max_url_length: int = 2000
+    operations_per_min: float | None = None
+    """A limit on operations (each request inside a `$batch` one), if the tenant has one."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"https?://[^/\s?#]+/?", self.base_url):
@@ -396,40 +399,77 @@ class IfsClient(ApiClient):
         none. Returns their answers in order; a failed request raises the error it
         would have raised alone (classified, IFS's error body kept), naming its place
         in the change set. A lost answer raises OutcomeUnknownError, as a create does."""
+        [answer] = self.batch_sets(service, [requests])
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
+
+    def batch_sets(
+        self, service: str, change_sets: Sequence[Sequence[BatchRequest]]
+    ) -> list[list[BatchAnswer] | ApiError]:
+        """Send several change sets in one `$batch` (each all or nothing, each on its
+        own: `Prefer: odata.continue-on-error`, so one refused set does not stop the
+        others). Per change set, in order: its answers, or the error it alone raises
+        (a refused request, as `batch` raises it; OutcomeUnknownError when the answer
+        has no part for it). A whole request that fails raises, as any request does:
+        a lost answer as OutcomeUnknownError, for every change set of it."""
         path = self.path(f"{service.strip('/')}/$batch", self.settings.write_tier)
-        content_type, body = ifs_batch.encode([requests])
+        content_type, body = ifs_batch.encode(change_sets)
+        self._operations(sum(len(requests) for requests in change_sets))
         reply = self.transport.request(
             "POST",
             path,
             content=body,
-            headers={"Content-Type": content_type, "Accept": "multipart/mixed"},
+            headers={
+                "Content-Type": content_type,
+                "Accept": "multipart/mixed",
+                "Prefer": "odata.continue-on-error",
+            },
             raw=True,
         )
         try:
-            [answers] = ifs_batch.decode(reply.headers.get("content-type", ""), reply.content)
+            items = ifs_batch.decode(reply.headers.get("content-type", ""), reply.content)
         except (BatchFormatError, ValueError) as exc:
             raise OutcomeUnknownError(
-                f"IFS {self.settings.name}: the $batch answer cannot be read ({exc}); the "
-                "change set may have taken effect: look it up before sending it again",
+                f"IFS {self.settings.name}: the $batch answer cannot be read ({exc}); its "
+                "change sets may have taken effect: look each up before sending it again",
                 method="POST",
                 url=reply.url,
                 status=reply.status,
                 retryable=False,
             ) from None
-        failed = next((a for a in answers if not a.ok), None)
-        if failed is not None:
-            raise self._part_error(failed, requests, reply.url)
-        if len(answers) != len(requests):
-            raise OutcomeUnknownError(
-                f"IFS {self.settings.name}: the $batch answered {len(answers)} of "
-                f"{len(requests)} requests of the change set; look it up before sending it "
-                "again",
-                method="POST",
-                url=reply.url,
-                status=reply.status,
-                retryable=False,
-            )
-        return answers
+        found: list[list[BatchAnswer] | ApiError] = []
+        for n, requests in enumerate(change_sets):
+            answers = items[n] if n < len(items) else []
+            failed = next((a for a in answers if not a.ok), None)
+            if failed is not None:
+                found.append(self._part_error(failed, requests, reply.url))
+            elif len(answers) != len(requests):
+                found.append(
+                    OutcomeUnknownError(
+                        f"IFS {self.settings.name}: the $batch answered {len(answers)} of "
+                        f"the {len(requests)} requests of change set {n + 1} of "
+                        f"{len(change_sets)}; look it up before sending it again",
+                        method="POST",
+                        url=reply.url,
+                        status=reply.status,
+                        retryable=False,
+                    )
+                )
+            else:
+                found.append(answers)
+        return found
+
+    def _operations(self, count: int) -> None:
+        """Wait until `count` more operations fit the tenant's operations limit, if any
+        (one limiter per host, as for requests)."""
+        per_min = self.settings.operations_per_min
+        if per_min is None or count < 1:
+            return
+        limiter = limiter_for("ifs-operations", self.settings.host, Rate.per_minute(per_min))
+        wait = max(limiter.reserve() for _ in range(count))
+        if wait > 0:
+            time.sleep(wait)
 
     def _part_error(
         self, answer: BatchAnswer, requests: Sequence[BatchRequest], url: str

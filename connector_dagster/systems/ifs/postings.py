@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
@@ -17,8 +17,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector_dagster.lib.errors import ApiError, ErrorKind, OutcomeUnknownError
+from connector_dagster.lib.grouping import Grouper
 from connector_dagster.systems.ifs import odata
-from connector_dagster.systems.ifs.batch import BatchRequest
+from connector_dagster.systems.ifs.batch import BatchAnswer, BatchRequest
 from connector_dagster.systems.ifs.client import IfsClient, Row
 
 Values = Mapping[str, Any]
@@ -161,11 +162,20 @@ class PostingWriter:
         *,
         batch: bool = False,
         batch_max_requests: int = 100,
+        batch_documents: int = 1,
+        batch_linger_s: float = 0.05,
     ) -> None:
         self.client = client
         self.sets = sets
         self.batch = batch
         self.batch_max_requests = batch_max_requests
+        self.batches: Grouper[list[BatchRequest], list[BatchAnswer]] = Grouper(
+            self._send_batch,
+            size=batch_documents,
+            linger_s=batch_linger_s,
+            max_weight=batch_max_requests,
+        )
+        """The creates of concurrent threads, `batch_documents` change sets to a `$batch`."""
 
     def find(self, references: Iterable[str], select: Sequence[str] = ()) -> dict[str, list[Row]]:
         """Headers by reference, for many references at once: one `$filter` of `or`-ed
@@ -187,9 +197,11 @@ class PostingWriter:
 
     def create(self, header: Values, rows: Sequence[Values]) -> str:
         """Create the header, its rows and run the check; returns the header's key text.
-        With `$batch` on (and few enough rows), all of it is one atomic change set;
-        otherwise request by request, and a set that fails half-way (refused, or the
-        target not answering in time) is deleted again."""
+        With `$batch` on (and few enough rows), all of it is one atomic change set, sent
+        in one `$batch` with those of the documents other threads create meanwhile
+        (`batch_documents` at most, or those that joined within the linger); otherwise
+        request by request, and a set that fails half-way (refused, or the target not
+        answering in time) is deleted again."""
         requests = len(rows) + 1 + (1 if self.sets.check_action else 0)
         if self.batch and requests <= self.batch_max_requests:
             return self._create_batch(header, rows)
@@ -208,7 +220,7 @@ class PostingWriter:
                     "POST", f"$1/{sets.check_action}", {}, str(len(rows) + 2), {"If-Match": "$1"}
                 )
             )
-        answers = self.client.batch(sets.service, requests)
+        answers = self.batches.submit(requests, sets.service, weight=len(requests))
         created = answers[0].data
         if not isinstance(created, dict) or any(k not in created for k in sets.header_keys):
             raise OutcomeUnknownError(
@@ -220,6 +232,29 @@ class PostingWriter:
                 body=created,
             )
         return sets.key_text(created)
+
+    def _send_batch(
+        self, service: Hashable, change_sets: Sequence[list[BatchRequest]]
+    ) -> list[list[BatchAnswer] | ApiError]:
+        """One `$batch` of the change sets of several documents, each answered on its own;
+        a lost answer is every document's, each its own OutcomeUnknownError."""
+        try:
+            return self.client.batch_sets(str(service), change_sets)
+        except OutcomeUnknownError as exc:
+            if len(change_sets) == 1:
+                raise
+            return [
+                OutcomeUnknownError(
+                    f"{exc.detail} (one of {len(change_sets)} documents of the $batch)",
+                    method=exc.method,
+                    url=exc.url,
+                    status=exc.status,
+                    body=exc.body,
+                    retryable=False,
+                    attempts=exc.attempts,
+                )
+                for _ in change_sets
+            ]
 
     def _create_each(self, header: Values, rows: Sequence[Values]) -> str:
         sets = self.sets

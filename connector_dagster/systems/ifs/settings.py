@@ -22,7 +22,20 @@ class IfsConnection(SystemSettings):
     """Write a document's header and rows as one `$batch` change set (all or nothing,
     one request); off by default, since a tenant's limits on `$batch` are unverified."""
     batch_max_requests: int = Field(100, ge=2, le=1000)
-    """Requests one change set may hold; a larger document is written request by request."""
+    """Requests one `$batch` may hold, its change sets together; a document of more is
+    written request by request."""
+    batch_documents: int = Field(10, ge=1, le=100)
+    """Documents (each its own atomic change set) sent in one `$batch`: the creates that
+    writer threads hand in together, up to this many. 10 lets a tenant's request limit
+    carry ten times the documents (1000 requests/min: up to 10,000 documents/min) while
+    a lost answer puts only ten documents in doubt, each looked up before it is sent
+    again; a refused document fails alone either way."""
+    batch_linger_ms: float = Field(50, ge=0, le=5000)
+    """How long the first document of a `$batch` waits for others to join it before it
+    is sent with fewer than `batch_documents`."""
+    operations_per_min: float | None = Field(None, gt=0)
+    """The tenant's limit on operations (each request inside a `$batch` counts one), if
+    it has one; IFS publishes none. Set, a `$batch` waits until its operations fit."""
 
     @field_validator("base_url")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import pytest
 
 from connector_dagster.engine import registry
 from connector_dagster.engine.session import Session
@@ -43,6 +44,7 @@ COMMAND = [
     "--partition", PERIOD,
 ]  # fmt: skip
 LOOKUP = ("GET", "GET ExternalVoucherHandling.svc/ExternalVoucherSet")
+BATCH = ("POST", "POST ExternalVoucherHandling.svc/$batch")
 
 
 def st_invoices(period: str = PERIOD) -> dict[str, dict[str, Any]]:
@@ -145,10 +147,17 @@ def test_the_readme_command_posts_each_invoice_once_and_a_rerun_writes_nothing(
     assert writes(ifs) == Counter() and writes(st) == Counter()
 
 
-def test_with_batch_on_each_invoice_is_one_change_set(sandbox_connection: dict) -> None:
-    set_connection(batch=True)
-    ifs = sandbox_connection["ifs"]["base_url"]
+@pytest.mark.parametrize("documents", [1, 10])
+def test_with_batch_on_each_invoice_is_one_change_set(
+    sandbox_connection: dict, documents: int
+) -> None:
+    """Each invoice is one change set, posted once; with 10 documents to a `$batch`, the
+    invoices written together share requests (at most 10 to one), and so do their marks
+    in ServiceTitan."""
+    set_connection(batch=True, batch_documents=documents)
+    ifs, st = sandbox_connection["ifs"]["base_url"], sandbox_connection["servicetitan"]["api_url"]
     clear(ifs)
+    clear(st)
     result = materialize(FLOW, PERIOD)
     assert result.success, failed(FLOW)
     checks = {(e.asset_key.path[-1], e.check_name): e.passed
@@ -159,7 +168,13 @@ def test_with_batch_on_each_invoice_is_one_change_set(sandbox_connection: dict) 
         ("servicetitan_jobs", "pandera_schema"): True,
     }
     keys = postable(st_invoices())
-    assert writes(ifs) == Counter({("POST", "POST ExternalVoucherHandling.svc/$batch"): len(keys)})
+    assert set(writes(ifs)) == {BATCH}
+    marks = sum(n for (_, route), n in writes(st).items() if route.endswith("/markasexported"))
+    if documents == 1:
+        assert writes(ifs)[BATCH] == marks == len(keys)
+    else:
+        assert len(keys) / documents <= writes(ifs)[BATCH] < len(keys)
+        assert len(keys) / documents <= marks < len(keys)
     assert_posted(keys)
 
 

@@ -42,6 +42,10 @@ CREATES = {
 }
 
 
+KILL_AFTER = {False: (3, 11), True: (1, 3)}
+"""Creates (requests) seen by IFS before the write is killed, per period."""
+
+
 def edit_ifs(info: dict, set_name: str, key: dict, **changes: object) -> None:
     """Change a record in IFS as a user would."""
     httpx.post(
@@ -59,7 +63,8 @@ def test_kill9_mid_write_then_a_rerun_leaves_one_posting_set_per_invoice(
     set_connection(batch=batch)
     httpx.put(f"{ifs}/_sandbox/faults", json={"latency_ms": 30}, timeout=10).raise_for_status()
     try:
-        for period, kill_after in (("2026-08-01", 3), ("2026-09-01", 11)):
+        # with `$batch`, 10 invoices to a request: a period is about 6 of them
+        for period, kill_after in zip(("2026-08-01", "2026-09-01"), KILL_AFTER[batch], strict=True):
             clear(ifs)
             proc = support.start_write(FLOW, period, tenant_pace=True)
             assert proc.stdout is not None and proc.stdout.readline().strip() == "read"

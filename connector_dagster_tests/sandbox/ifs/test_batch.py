@@ -21,6 +21,7 @@ from connector_dagster_tests.sandbox.ifs.support import (
     fresh,
     request_part,
     send_batch,
+    simulator,
 )
 
 HEADER = {
@@ -285,3 +286,24 @@ def test_a_batch_counts_as_one_request(client: Ifs) -> None:
     assert [(c["route"], c["count"]) for c in counted] == [
         ("POST ExternalVoucherHandling.svc/$batch", 1)
     ]
+
+
+def test_a_batch_counts_its_requests_against_the_operations_limit() -> None:
+    """At 60 operations a minute, a `$batch` of 5 requests is let through on a full
+    bucket and owed: the next one (and a lone GET) is a 429 with Retry-After, before
+    anything of it runs, counted as one request."""
+    with simulator(ifs_operations_per_min=60) as http:
+        client = fresh(http)
+        rows = [row("1200", debit="1"), row("4020", credit="1")]
+        first = send_batch(client, EV, batch_body(document(rows)))
+        assert first.status_code == 200
+        assert [a.status for a in answers(first)[0]] == [201, 201, 201, 204]
+        http.delete("/_sandbox/requests")
+        again = send_batch(client, EV, batch_body(document(rows, {**HEADER, "Reference": "X"})))
+        assert again.status_code == 429
+        assert again.json()["error"]["code"] == "TOO_MANY_REQUESTS"
+        assert int(again.headers["retry-after"]) >= 2
+        assert client.get(f"{EV}/ExternalVoucherSet").status_code == 429
+        assert [v["Reference"] for v in vouchers(client)] == ["ST-INV-77000123"]
+        counted = {c["route"]: c["count"] for c in http.get("/_sandbox/requests").json()}
+        assert counted["POST ExternalVoucherHandling.svc/$batch"] == 1
