@@ -17,7 +17,8 @@ from connector_dagster.engine.protocols import ChangeCheck, LedgerStore, Target
 from connector_dagster.engine.records import Frames, Item, Outbound, Period, Read
 from connector_dagster.engine.session import Session
 from connector_dagster.engine.spec import FlowSpec
-from connector_dagster.engine.sync import Syncer, SyncReport
+from connector_dagster.engine.sync import Syncer, SyncReport, WriteStopped, refused
+from connector_dagster.lib.errors import ApiError, ErrorKind
 from connector_dagster.lib.mapping import Mappings
 from connector_dagster.lib.settings import ConfigError
 
@@ -195,10 +196,19 @@ def write(
     items = source.items({name: text.clean_frames(frames)[0] for name, frames in reads.items()})
     if only is not None:
         items = [i for i in items if i.key in only]
-    if spec.prepare is not None and not plan:
-        maps = spec.prepare(session, settings, items, maps)
-    if items:
-        maps = live.checked(spec.live, session, maps)
+    try:
+        if spec.prepare is not None and not plan:
+            maps = spec.prepare(session, settings, items, maps)
+        if items:
+            maps = live.checked(spec.live, session, maps)
+    except ApiError as exc:
+        if exc.kind is not ErrorKind.AUTH:
+            raise
+        raise WriteStopped(
+            f"{spec.name} {period_key[:7]} on {session.name}: stopped before writing: "
+            f"{refused(session.name, exc)}; nothing was sent; re-run the period once the "
+            "cause is fixed"
+        ) from None
     notes: dict[str, str] = {}
     records = to_records(spec, items, maps, settings, period_key, notes)
     if spec.cancel_vanished:

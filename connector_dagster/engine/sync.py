@@ -89,6 +89,15 @@ class WriteStopped(Exception):
     naming the cause, the flow and the period, and what becomes of the records."""
 
 
+def refused(connection: str, exc: ApiError) -> str:
+    """Credentials a system refused, and how to set them again, in one line."""
+    return (
+        f"{exc} (the credentials were refused: check them with `connector-dagster "
+        f"credentials list`, set them again with `connector-dagster credentials set "
+        f"{connection} <system> <field>`)"
+    )
+
+
 class RecordFailure(Exception):
     """A record the target cannot take, with the failure reason class."""
 
@@ -204,11 +213,7 @@ class Syncer:
         raise WriteStopped(self._stopped(records, cause, self._withdraw(cause)))
 
     def _refused(self, exc: ApiError) -> str:
-        return (
-            f"{exc} (the credentials were refused: check them with `connector-dagster "
-            f"credentials list`, set them again with `connector-dagster credentials set "
-            f"{self.connection} <system> <field>`)"
-        )
+        return refused(self.connection, exc)
 
     def _withdraw(self, cause: str) -> int:
         """Take back the intents of records this step intended for the first time and

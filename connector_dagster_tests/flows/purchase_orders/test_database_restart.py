@@ -50,13 +50,13 @@ def test_a_database_restart_mid_write_then_a_second_run_at_once_writes_each_po_o
     print("\n".join(map(str, trials)))
 
 
-def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_intents(
+def test_refused_credentials_stop_the_write_in_one_line_before_anything_is_sent(
     sandbox_connection: dict, db_env: str
 ) -> None:
-    """ServiceTitan refuses the connection's secret mid-period: the step stops with one
-    line naming the cause, the period and the fix; the records it intended and never
-    sent are not left in doubt (no `pending` row); with the secret back, one run writes
-    each PO once."""
+    """ServiceTitan refuses the connection's secret when the write step first asks it
+    (for the master data its mapping entries are checked against): the step stops with
+    one line naming the cause, the period and the fix, and intends nothing; with the
+    secret back, one run writes each PO once."""
     from connector_dagster.engine.sync import WriteStopped
     from connector_dagster.systems.vault import Vault
     from connector_dagster_tests.flows import support
@@ -70,16 +70,15 @@ def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_int
         raise AssertionError("the write went on with refused credentials")
     except WriteStopped as stopped:
         said = str(stopped)
-    assert "\n" not in said and "purchase_orders 2026-10 on sandbox: stopped writing" in said
-    assert "credentials set sandbox" in said and "never sent were taken back" in said, said
-    ledger = store.ledger_for_partition("sandbox", "purchase_orders", period)
-    assert [k for k, e in ledger.items() if e.status == "pending"] == []
+    assert "\n" not in said and "purchase_orders 2026-10 on sandbox: stopped before writing" in said
+    assert "credentials set sandbox" in said and "nothing was sent" in said, said
+    assert store.ledger_for_partition("sandbox", "purchase_orders", period) == {}
     # In Dagster the step fails with that line, not a stack trace.
     result = support.materialize("purchase_orders", period)
     [failure] = [e for e in result.all_events if e.is_step_failure]
     data = failure.step_failure_data
     assert data.user_failure_data is not None, data
-    assert "stopped writing" in data.user_failure_data.description
+    assert "stopped before writing" in data.user_failure_data.description
     assert "credentials set sandbox" in data.user_failure_data.description
     vault.set(
         "sandbox",
@@ -91,3 +90,31 @@ def test_refused_credentials_stop_the_write_in_one_line_and_take_back_unsent_int
     counts = support.write_in_process("purchase_orders", period)
     assert counts["created"] > 0 and counts["adopted"] == 0, counts
     assert_exactly_once(period, db_env, sandbox_connection)
+
+
+def test_credentials_refused_mid_write_stop_it_in_one_line_and_take_back_unsent_intents(
+    sandbox_connection: dict, db_env: str
+) -> None:
+    """IFS refuses the connection's secret at F5's first look-up, after the step
+    intended its first page: the step stops with one line naming the cause, the period
+    and the fix, and takes back the intents it never sent (no `pending` row left)."""
+    from connector_dagster.engine.sync import WriteStopped
+    from connector_dagster.systems.vault import Vault
+    from connector_dagster_tests.flows import support
+
+    period = "2026-10-01"
+    store = Store(db_env)
+    vault = Vault(store)
+    vault.set("sandbox", "ifs", "client_secret", "not-the-secret")
+    try:
+        support.write_in_process("st_purchase_orders", period)
+        raise AssertionError("the write went on with refused credentials")
+    except WriteStopped as stopped:
+        said = str(stopped)
+    finally:
+        vault.set("sandbox", "ifs", "client_secret", sandbox_connection["ifs"]["client_secret"])
+    assert "\n" not in said and "st_purchase_orders 2026-10 on sandbox: stopped writing" in said
+    assert "credentials set sandbox" in said and "never sent were taken back" in said, said
+    ledger = store.ledger_for_partition("sandbox", "st_purchase_orders", period)
+    store.close()
+    assert [k for k, e in ledger.items() if e.status == "pending"] == []
