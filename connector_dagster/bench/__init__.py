@@ -1,15 +1,16 @@
 """`connector-dagster bench`: benchmark scenarios, one module per kind: the write
 protocol against each simulator at its ceiling (`writes`), a flow's period through its
 Dagster assets (`flows`), the shared rate limiter (`limiter`), the simulators' reads
-(`sandbox`), the webhook receiver under load (`webhooks`) and a period's AP and inventory
-variance report (`variance`). Each prints one JSON object. Speed and memory targets are
+(`sandbox`), the webhook receiver under load (`webhooks`), a period's AP and inventory
+variance report (`variance`) and F1's period for several tenants at once (`tenants`).
+Each prints one JSON object. Speed and memory targets are
 checked here, never by timed tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load", "variance")
+SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load", "variance", "tenants")
 """Scenarios with a module of their own."""
 
 
@@ -21,9 +22,17 @@ def scenarios() -> list[str]:
 
 
 def run(
-    scenario: str, records: int | None = None, latency_ms: float | None = None
+    scenario: str,
+    records: int | None = None,
+    latency_ms: float | None = None,
+    connections: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """Run `scenario`; its result as one JSON-ready object."""
+    """Run `scenario`; its result as one JSON-ready object. `connections`: the counts of
+    connections of `tenants`' rounds (default 1, 2 and 4)."""
+    if scenario == "tenants":
+        from connector_dagster.bench import tenants
+
+        return tenants.run(connections or tenants.DEFAULT_CONNECTIONS, records, latency_ms)
     if scenario == "sandbox-gets":
         from connector_dagster.bench import sandbox
 
