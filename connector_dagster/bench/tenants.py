@@ -90,6 +90,7 @@ def run(
 
 def _round(n: int, scale: int, dense: dict[str, int], latency_ms: float) -> dict[str, Any]:
     with _tenants_environment(n, scale, dense, latency_ms) as env:
+        load_before = os.getloadavg()[0]
         names = list(env["tenants"])
         go = Path(env["folder"]) / "go"
         children = [_start_child(name, go) for name in names]
@@ -111,6 +112,8 @@ def _round(n: int, scale: int, dense: dict[str, int], latency_ms: float) -> dict
             for name, outcome in zip(names, outcomes, strict=True)
         ]
         sandbox_mb = env["sandbox_peak_mb"]()
+        sandbox_cpu = env["sandbox_cpu_s"]()
+        load = os.getloadavg()[0]
     starts = [t.pop("write_started") for t in tenants]
     ends = [t.pop("write_ended") for t in tenants]
     span = max(ends) - min(starts) if tenants else 0.0
@@ -129,7 +132,10 @@ def _round(n: int, scale: int, dense: dict[str, int], latency_ms: float) -> dict
         if span
         else 0.0,
         "connector_rss_mb_per_tenant": round(statistics.mean(rss), 1),
+        "connector_cpu_s": round(sum(t["connector_cpu_s"] for t in tenants), 1),
         "sandbox_peak_rss_mb": sandbox_mb,
+        "sandbox_cpu_s": sandbox_cpu,
+        "load_average_1min": [round(load_before, 2), round(load, 2)],
         "http_429": sum(t["http_429"] for t in tenants),
         "database": env["database"],
     }
@@ -162,7 +168,9 @@ def _tenants_environment(
     ):
         label = database_label(url)
         described = sandbox.info.get("tenants") or [sandbox.info]
-        tenants = {f"t{i}": info for i, info in enumerate(described, start=1)}
+        # Named per round: a database kept between rounds (CONNECTOR_DATABASE_URL) holds
+        # no ledger of an earlier round's connection of the same name.
+        tenants = {f"n{n}_t{i}": info for i, info in enumerate(described, start=1)}
         connections = {
             name: {
                 "timezone": "America/Los_Angeles",
@@ -207,6 +215,7 @@ def _tenants_environment(
                 "folder": folder,
                 "database": label,
                 "sandbox_peak_mb": lambda: _peak_mb(sandbox),
+                "sandbox_cpu_s": lambda: _cpu_s(sandbox),
             }
         finally:
             for key, value in saved.items():
@@ -214,6 +223,17 @@ def _tenants_environment(
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def _cpu_s(sandbox: SandboxProcess) -> float | None:
+    """CPU time the sandbox's process has used so far, in seconds (None off Linux)."""
+    if sandbox.proc is None:
+        return None
+    try:
+        fields = Path(f"/proc/{sandbox.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
 
 
 def _start_child(connection: str, go: Path) -> subprocess.Popen[str]:
@@ -262,6 +282,7 @@ def _tenant_figures(
         else 0.0,
         "http_429": sum(n for (_, status), n in calls.items() if status == 429),
         "connector_peak_rss_mb": outcome["peak_rss_mb"],
+        "connector_cpu_s": outcome["cpu_s"],
         "write_started": outcome["write_started"],
         "write_ended": outcome["write_ended"],
     }
@@ -313,6 +334,7 @@ def _child(connection: str, go: Path) -> None:
         value = metadata.get(key)
         return int(value.value) if value is not None else 0
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
@@ -322,7 +344,8 @@ def _child(connection: str, go: Path) -> None:
                 "read_s": read[1] - read[0],
                 "write_started": write[0],
                 "write_ended": write[1],
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             }
         ),
         flush=True,
