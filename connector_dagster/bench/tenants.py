@@ -50,6 +50,9 @@ ST_CEILING_PER_S = 60.0
 IFS_CEILING_PER_MIN = 1000.0
 FIRST_TENANT_ID = 1_234_567
 DEFAULT_CONNECTIONS = (1, 2, 4)
+DEFAULT_RECORDS = 1000
+"""POs of each tenant's period: a write step of some 18 s at the ceiling (at 300 POs it
+is 6 s, and the tenants' steps, started after reads of different lengths, hardly overlap)."""
 MAX_CONNECTIONS = 16
 READY = "ready"
 
@@ -63,7 +66,7 @@ def run(
     for n in connections:
         if not 1 <= n <= MAX_CONNECTIONS:
             raise ValueError(f"--connections {n}: give 1 to {MAX_CONNECTIONS} connections")
-    wanted = records or 300
+    wanted = records or DEFAULT_RECORDS
     latency = 100.0 if latency_ms is None else latency_ms
     scale = max(1, math.ceil(wanted / POS_PER_SCALE))
     dense: dict[str, int] = {}

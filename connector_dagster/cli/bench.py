@@ -36,8 +36,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         "st-invoice-read (F3's reads of a period of --records invoices), webhooks-load "
         "(--records signed events, default 10000, 10%% duplicates, from 50 clients into "
         "the webhook receiver), variance (a period's AP and inventory variance report at "
-        "--scale 10, or --records bills a month) or tenants (F1's period of --records POs "
-        "for each of --connections connections at once, each on a tenant of its own)",
+        "--scale 10, or --records bills a month) or tenants (F1's period of --records POs, "
+        "default 1000, for each of --connections connections at once, each on a tenant of "
+        "its own)",
     )
     p.add_argument(
         "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"
