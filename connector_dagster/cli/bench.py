@@ -17,7 +17,7 @@ from connector_dagster.cli.common import command
 def cmd_bench(args: argparse.Namespace) -> int:
     from connector_dagster import bench
 
-    result = bench.run(args.scenario, args.records, args.latency_ms, args.connections)
+    result = bench.run(args.scenario, args.records, args.latency_ms, connections=args.connections)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from connector_dagster.engine import flow, registry
+from connector_dagster.engine.records import Period
 from connector_dagster.engine.session import Session
 from connector_dagster.lib import db
 from connector_dagster.lib.settings import PROJECT_ROOT
@@ -90,7 +91,7 @@ def sync(name: str) -> dict[str, Any]:
     """F1's period read and written for connection `name`: its report."""
     spec = registry.flow("purchase_orders")
     with Session.open(name) as session:
-        reads = support.read_all(spec.name, session, support.period(PERIOD))
+        reads = support.read_all(spec.name, session, Period.parse(PERIOD))
         return {"report": flow.write(spec, session, PERIOD, reads).report}
 
 
