@@ -42,6 +42,8 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["sandbox", "--scale", "0"], "argument --scale"),
         (["sandbox", "--latency-ms", "-1"], "argument --latency-ms"),
         (["bench", "st-writes", "--records", "0"], "argument --records"),
+        (["bench", "tenants", "--connections", "1,0"], "argument --connections: '0' is not"),
+        (["sandbox", "--tenants", "17"], "argument --tenants: 17 is not in 1..16"),
         (["dev", "--port", "0"], "argument --port: 0 is not in 1..65535"),
     ],
 )

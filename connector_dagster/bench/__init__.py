@@ -1,15 +1,16 @@
 """`connector-dagster bench`: benchmark scenarios, one module per kind: the write
 protocol against each simulator at its ceiling (`writes`), a flow's period through its
 Dagster assets (`flows`), the shared rate limiter (`limiter`), the simulators' reads
-(`sandbox`), the webhook receiver under load (`webhooks`) and a period's AP and inventory
-variance report (`variance`). Each prints one JSON object. Speed and memory targets are
+(`sandbox`), the webhook receiver under load (`webhooks`), a period's AP and inventory
+variance report (`variance`) and F1's period for several tenants at once (`tenants`).
+Each prints one JSON object. Speed and memory targets are
 checked here, never by timed tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load", "variance")
+SPECIAL = ("limiter-grants", "sandbox-gets", "webhooks-load", "variance", "tenants")
 """Scenarios with a module of their own."""
 
 
@@ -25,11 +26,19 @@ def run(
     records: int | None = None,
     latency_ms: float | None = None,
     documents: int | None = None,
+    connections: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Run `scenario`; its result as one JSON-ready object. `documents`: documents per
-    IFS `$batch` of `ifs-postings-batch` (default: the connection's)."""
+    IFS `$batch` of `ifs-postings-batch` (default: the connection's). `connections`: the
+    counts of connections of `tenants`' rounds (default 1, 2 and 4)."""
     if documents is not None and scenario != "ifs-postings-batch":
         raise ValueError("--documents-per-request is an option of ifs-postings-batch only")
+    if connections is not None and scenario != "tenants":
+        raise ValueError("--connections is an option of tenants only")
+    if scenario == "tenants":
+        from connector_dagster.bench import tenants
+
+        return tenants.run(connections or tenants.DEFAULT_CONNECTIONS, records, latency_ms)
     if scenario == "sandbox-gets":
         from connector_dagster.bench import sandbox
 

@@ -115,6 +115,18 @@ def state_file(text: str) -> str:
     return str(path)
 
 
+def connection_counts(text: str) -> tuple[int, ...]:
+    """`1,2,4`: counts of connections, each 1..16."""
+    counts = []
+    for part in text.split(","):
+        if not part.strip().isdigit() or not 1 <= int(part) <= 16:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r} is not a number of connections from 1 to 16 (give 1,2,4)"
+            )
+        counts.append(int(part))
+    return tuple(counts)
+
+
 def bench_scenario(text: str) -> str:
     from connector_dagster import bench
 

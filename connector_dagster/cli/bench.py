@@ -7,6 +7,7 @@ import json
 
 from connector_dagster.cli.args import (
     bench_scenario,
+    connection_counts,
     float_between,
     int_between,
 )
@@ -16,7 +17,13 @@ from connector_dagster.cli.common import command
 def cmd_bench(args: argparse.Namespace) -> int:
     from connector_dagster import bench
 
-    result = bench.run(args.scenario, args.records, args.latency_ms, args.documents_per_request)
+    result = bench.run(
+        args.scenario,
+        args.records,
+        args.latency_ms,
+        args.documents_per_request,
+        connections=args.connections,
+    )
     print(json.dumps(result), flush=True)
     return 0
 
@@ -34,8 +41,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         "ifs-postings-batch (--records invoices posted to IFS by F3, $batch off and on), "
         "st-invoice-read (F3's reads of a period of --records invoices), webhooks-load "
         "(--records signed events, default 10000, 10%% duplicates, from 50 clients into "
-        "the webhook receiver) or variance (a period's AP and inventory variance report at "
-        "--scale 10, or --records bills a month)",
+        "the webhook receiver), variance (a period's AP and inventory variance report at "
+        "--scale 10, or --records bills a month) or tenants (F1's period of --records POs, "
+        "default 1000, for each of --connections connections at once, each on a tenant of "
+        "its own)",
     )
     p.add_argument(
         "--records", type=int_between(1, 100000), help="how many records to write, 1..100000"
@@ -50,4 +59,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--latency-ms",
         type=float_between(0, 60000),
         help="sandbox latency in milliseconds (default 100)",
+    )
+    p.add_argument(
+        "--connections",
+        type=connection_counts,
+        metavar="N,N,...",
+        help="tenants: the rounds' counts of connections syncing at once (default 1,2,4)",
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from connector_dagster.cli.args import (
     SANDBOX_PORT,
     SCALE,
     faults_file,
     float_between,
+    int_between,
     period_orders,
     sandbox_clock,
     state_file,
@@ -20,18 +22,9 @@ from connector_dagster.lib.settings import (
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from connector_dagster.sandbox.server import SandboxConfig, serve
+    from connector_dagster.sandbox.server import serve
 
-    config = SandboxConfig(
-        ifs_port=args.ifs_port,
-        st_port=args.st_port,
-        seed=args.seed,
-        scale=args.scale,
-        period_orders=dict(args.period_orders or ()),
-        latency_ms=args.latency_ms,
-        now=args.now,
-        state_file=args.state_file,
-    )
+    config = _config(args)
     try:
         serve(config, args.faults)
     except OSError as exc:
@@ -40,6 +33,27 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             f"{config.st_port}: {exc.strerror}; choose others with --ifs-port and --st-port"
         ) from None
     return 0
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The sandbox's configuration; ConfigError (one line) when it cannot be served."""
+    from connector_dagster.sandbox.server import SandboxConfig
+
+    first = int(SandboxConfig.st_tenant_id)
+    try:
+        return SandboxConfig(
+            ifs_port=args.ifs_port,
+            st_port=args.st_port,
+            seed=args.seed,
+            scale=args.scale,
+            period_orders=dict(args.period_orders or ()),
+            latency_ms=args.latency_ms,
+            now=args.now,
+            state_file=args.state_file,
+            tenants=[{"st_tenant_id": str(first + i)} for i in range(1, args.tenants)],
+        )
+    except ValueError as exc:
+        raise ConfigError(f"sandbox: {exc}") from None
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +86,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=sandbox_clock,
         help="the sandbox's clock, an ISO 8601 instant such as 2026-06-15T12:00:00Z: no "
         "record is seeded dated after it (default: the real time at start)",
+    )
+    p.add_argument(
+        "--tenants",
+        type=int_between(1, 16),
+        default=1,
+        help="serve N tenants at once, each with its own data, credentials and ceilings: "
+        "ServiceTitan tenants 1234567, 1234568, ... on --st-port, each IFS on a free port "
+        "of its own (the JSON line lists them under `tenants`); default 1",
     )
     p.add_argument(
         "--state-file",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,8 +65,14 @@ class SandboxConfig:
     webhook_signature_encoding: str = "hex"  # or "base64"
     webhook_retry_delays_s: tuple[float, ...] = (10, 30, 60, 300)
     webhook_time_scale: float = 1.0
+    # More tenants beside this one, served at once: each the fields in which it differs
+    # (TENANT_FIELDS), `st_tenant_id` at least. Its ServiceTitan API is this one's (the
+    # tenant in the path), its IFS a host of its own (`ifs_port`, 0: a free port); its
+    # seed is this one's plus its place in the list, its credentials are its own.
+    tenants: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._check_tenants()
         for month, count in self.period_orders.items():
             check_period_orders(month, count)
         if self.now is not None:
@@ -75,6 +81,36 @@ class SandboxConfig:
             raise ValueError(
                 f"state_save_s {self.state_save_s!r} is not a number of seconds above 0"
             )
+
+    def _check_tenants(self) -> None:
+        """One line naming the tenant and the field for a tenant that cannot be served;
+        each tenant's missing credentials drawn now, so that they travel with the config."""
+        if self.tenants and self.state_file:
+            raise ValueError("a state file keeps one tenant's data; serve more tenants without one")
+        seen = {self.st_tenant_id}
+        for i, tenant in enumerate(self.tenants, start=1):
+            unknown = sorted(set(tenant) - set(TENANT_FIELDS))
+            if unknown:
+                raise ValueError(
+                    f"sandbox tenant {i}: {', '.join(unknown)} cannot differ per tenant; "
+                    f"give any of {', '.join(TENANT_FIELDS)}"
+                )
+            tenant_id = str(tenant.get("st_tenant_id", ""))
+            if not tenant_id.isdigit() or tenant_id in seen:
+                raise ValueError(
+                    f"sandbox tenant {i}: st_tenant_id {tenant_id!r} is not a number of "
+                    "digits that no other tenant has"
+                )
+            seen.add(tenant_id)
+            tenant["st_tenant_id"] = tenant_id
+            tenant.setdefault("seed", self.seed + i)
+            tenant.setdefault("ifs_port", 0)
+            for name, draw in _CREDENTIALS.items():
+                tenant.setdefault(name, draw())
+
+    def tenant_configs(self) -> list[SandboxConfig]:
+        """Every tenant's own configuration, this one's first."""
+        return [self, *(replace(self, tenants=[], **tenant) for tenant in self.tenants)]
 
     def months_of_orders(self) -> dict[tuple[int, int], int]:
         """`period_orders` by (year, month)."""
@@ -102,7 +138,19 @@ class SandboxConfig:
             )
         return instant
 
-    def describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
+    def describe(
+        self, ifs_port: int, st_port: int, more_ifs_ports: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        """Where the first tenant is served and with which credentials; with more
+        tenants, `tenants` lists every one alike (the first again), `more_ifs_ports` the
+        IFS ports of the others."""
+        first = self._describe(ifs_port, st_port)
+        if not self.tenants:
+            return first
+        others = zip(self.tenant_configs()[1:], more_ifs_ports, strict=True)
+        return {**first, "tenants": [first, *(c._describe(p, st_port) for c, p in others)]}
+
+    def _describe(self, ifs_port: int, st_port: int) -> dict[str, Any]:
         ifs_base = f"http://{self.host}:{ifs_port}"
         realm_path = f"/auth/realms/{self.ifs_realm}/protocol/openid-connect/token"
         st_base = f"http://{self.host}:{st_port}"
@@ -125,6 +173,30 @@ class SandboxConfig:
             },
         }
 
+
+_CREDENTIALS = {
+    "ifs_client_secret": lambda: secrets.token_urlsafe(24),
+    "st_app_key": lambda: "ak1." + secrets.token_hex(12),
+    "st_client_id": lambda: "cid." + secrets.token_hex(8),
+    "st_client_secret": lambda: "cs1." + secrets.token_urlsafe(24),
+    "webhook_key": lambda: secrets.token_hex(24),
+}
+"""A tenant's own credentials, drawn like the first tenant's."""
+
+TENANT_FIELDS = (
+    "st_tenant_id",
+    "seed",
+    "scale",
+    "period_orders",
+    "ifs_port",
+    "ifs_realm",
+    "ifs_client_id",
+    "ifs_rate_per_min",
+    "st_rate_per_s",
+    "webhook_url",
+    *_CREDENTIALS,
+)
+"""What may differ between the tenants of one sandbox."""
 
 MAX_PERIOD_ORDERS = 1_000_000
 

@@ -36,6 +36,7 @@ from connector_dagster.sandbox.config import SandboxConfig
 from connector_dagster.sandbox.faults import ConnectionDropped, FaultProfile
 from connector_dagster.sandbox.ifs import app as ifs
 from connector_dagster.sandbox.servicetitan import app as servicetitan
+from connector_dagster.sandbox.servicetitan.tenants import TenantRouter
 from connector_dagster.sandbox.statefile import StateFile, plain
 
 __all__ = ["Sandbox", "SandboxConfig", "SandboxProcess", "load_profiles", "running", "serve"]
@@ -127,7 +128,9 @@ class _Changes:
 
 
 class Sandbox:
-    """Both simulators running in this process, each on its own thread."""
+    """Both simulators running in this process, each on its own thread; with more
+    tenants (`config.tenants`), each tenant's IFS on a port of its own and every
+    tenant's ServiceTitan behind one port (`servicetitan.tenants.TenantRouter`)."""
 
     def __init__(
         self,
@@ -136,30 +139,44 @@ class Sandbox:
         st_profile: FaultProfile | None = None,
     ) -> None:
         """`profile` faults the IFS simulator, and ServiceTitan too unless
-        `st_profile` is given."""
+        `st_profile` is given; every tenant starts with its own copy of them."""
         self.config = config
         base = profile or FaultProfile(latency_ms=config.latency_ms)
         profiles = (base, st_profile or base)
         self.state = StateFile(config) if config.state_file else None
         apps = self.state.load(partial(_create_apps, config, profiles)) if self.state else None
         self.ifs_app, self.st_app = apps or _create_apps(config, profiles, None)
+        more = [_create_apps(c, profiles, None) for c in config.tenant_configs()[1:]]
+        self.tenant_apps = [(self.ifs_app, self.st_app), *more]
         # Requests that may have changed data, per simulator, when the file was last in step.
         self._saved_changes = None if apps is None else [0, 0]
         self._watched: list[_Changes] = []
         self._ifs_sock = _bind(config.host, config.ifs_port)
         self._st_sock = _bind(config.host, config.st_port)
+        self._more_ifs_socks = [_bind(c.host, c.ifs_port) for c in config.tenant_configs()[1:]]
         self._servers: list[_Server] = []
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
 
     @property
     def info(self) -> dict[str, Any]:
-        return self.config.describe(self._ifs_sock.getsockname()[1], self._st_sock.getsockname()[1])
+        return self.config.describe(
+            self._ifs_sock.getsockname()[1],
+            self._st_sock.getsockname()[1],
+            tuple(sock.getsockname()[1] for sock in self._more_ifs_socks),
+        )
 
     def start(self) -> Sandbox:
-        self._watched = [_Changes(self.ifs_app), _Changes(self.st_app)]
+        st_app = self.st_app
+        if len(self.tenant_apps) > 1:
+            st_app = TenantRouter([st for _, st in self.tenant_apps])
+        self._watched = [_Changes(self.ifs_app), _Changes(st_app)]
         socks = (self._ifs_sock, self._st_sock)
         self._servers = [_Server(app, sock) for app, sock in zip(self._watched, socks, strict=True)]
+        self._servers += [
+            _Server(ifs_app, sock)
+            for (ifs_app, _), sock in zip(self.tenant_apps[1:], self._more_ifs_socks, strict=True)
+        ]
         for server in self._servers:
             server.start()
         deadline = time.monotonic() + 10
@@ -197,7 +214,7 @@ class Sandbox:
             parts = {
                 system: server.call(partial(_encoded_snapshot, module, app.app))
                 for (system, module), server, app in zip(
-                    modules.items(), self._servers, self._watched, strict=True
+                    modules.items(), self._servers[:2], self._watched, strict=True
                 )
             }
         finally:
