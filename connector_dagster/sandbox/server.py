@@ -12,6 +12,7 @@ line that clients and `make dev` read.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import json
 import logging
@@ -282,6 +283,8 @@ def serve(config: SandboxConfig, faults: Path | None = None) -> None:
     comes as soon as that line is read still stops it in order (saving its data)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck sandbox is.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sandbox = Sandbox(config, *load_profiles(faults, config.latency_ms)).start()
     print(json.dumps(sandbox.info), flush=True)
     try:

@@ -303,6 +303,21 @@ def test_the_file_keeps_exact_values(tmp_path: Path) -> None:
     assert str(restored["ifs"]["ids"][77000001]["$weird"][0][1]) == "-0.00"
 
 
+def stopped(proc: subprocess.Popen[str]) -> str:
+    """The stderr of a sandbox asked to stop, once it has; one that has not within 120 s
+    is asked for its threads' stacks (SIGUSR1), killed, and they are the failure."""
+    try:
+        return proc.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the sandbox did not stop within 120 s; its threads:\n{err}") from None
+
+
 def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     cmd = [sys.executable, "-m", "connector_dagster.cli", "sandbox", "--ifs-port", "0",
@@ -314,7 +329,7 @@ def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None
         httpx.post(f"{st}/_sandbox/accounting-periods/2026-04/close").raise_for_status()
     finally:
         first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=300)
+        err = stopped(first)
     assert "no saved data in" in err and "Traceback" not in err, err
 
     second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -324,7 +339,7 @@ def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None
         assert httpx.get(f"{st}/_sandbox/accounting-periods").json() == {"closed": ["2026-04"]}
     finally:
         second.terminate()
-        _, err = second.communicate(timeout=300)
+        err = stopped(second)
     assert f"resumed the data saved in {path}" in err, err
 
 
