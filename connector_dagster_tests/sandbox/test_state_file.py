@@ -311,11 +311,11 @@ def stopped(proc: subprocess.Popen[str]) -> str:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGUSR1)
         try:
-            proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"the sandbox did not stop within 120 s; its threads:\n{err}") from None
+            _, err = proc.communicate()
+        raise AssertionError(f"the sandbox did not stop in 120 s; its threads:\n{err}") from None
 
 
 def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
