@@ -279,10 +279,14 @@ def load_profiles(
 
 
 def serve(config: SandboxConfig, faults: Path | None = None) -> None:
-    """Run until interrupted, printing the JSON description line first. A SIGTERM that
-    comes as soon as that line is read still stops it in order (saving its data)."""
+    """Run until interrupted, printing the JSON description line first. A SIGINT (Ctrl-C)
+    or SIGTERM that comes as soon as that line is read still stops it in order (saving
+    its data). Both are handled here rather than left to Python's KeyboardInterrupt,
+    which a process started with SIGINT ignored (a parent's `&`, a test runner's worker)
+    never gets: that sandbox went on serving after a Ctrl-C."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     # `kill -USR1 <pid>` prints every thread's stack to stderr: where a stuck sandbox is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     sandbox = Sandbox(config, *load_profiles(faults, config.latency_ms)).start()

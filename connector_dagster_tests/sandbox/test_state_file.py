@@ -318,11 +318,21 @@ def stopped(proc: subprocess.Popen[str]) -> str:
         raise AssertionError(f"the sandbox did not stop in 120 s; its threads:\n{err}") from None
 
 
+def ignoring_sigint() -> None:
+    """In the child before it runs: SIGINT ignored, as a parent's `&` leaves it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_the_sandbox_command_saves_on_ctrl_c_and_resumes(tmp_path: Path) -> None:
+    """Even started with SIGINT ignored (as by a shell's `&` or a test runner's worker,
+    where it once went on serving after the Ctrl-C), the sandbox stops on SIGINT, saves,
+    and the next start resumes the data."""
     path = tmp_path / "state.json"
     cmd = [sys.executable, "-m", "connector_dagster.cli", "sandbox", "--ifs-port", "0",
            "--st-port", "0", "--now", CLOCK, "--state-file", str(path)]  # fmt: skip
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignoring_sigint
+    )
     try:
         info = json.loads(first.stdout.readline())
         st = info["servicetitan"]["api_url"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 
 from connector_dagster.engine import flow, registry
-from connector_dagster.engine.records import Outbound
+from connector_dagster.engine.records import Outbound, Period
 from connector_dagster.engine.session import Session
 from connector_dagster_tests.flows import support
 from connector_dagster_tests.flows.invoices.test_flow import (
@@ -32,7 +32,7 @@ def records(session: Session) -> list[Outbound]:
     """The period's invoices to post, mapped as the flow's write step maps them."""
     spec = registry.flow(FLOW)
     settings = flow.settings_of(spec, session)
-    reads = support.read_all(FLOW, session, support.period(PERIOD))
+    reads = support.read_all(FLOW, session, Period.parse(PERIOD))
     items = spec.source(session, settings).items(reads)
     mapped = flow.to_records(spec, items, session.mappings(), settings, PERIOD)
     return [r for r in mapped if r.problem is None and r.op == "upsert"]
@@ -79,7 +79,7 @@ def test_a_lost_batch_answer_is_recovered_by_look_up_without_a_duplicate(
     keys = postable(st_invoices())
     with Session.open("sandbox") as session:
         list(session.ifs.query(HEADERS, top=1, keys=("Company", "LoadId")))  # its token
-        reads = support.read_all(FLOW, session, support.period(PERIOD))
+        reads = support.read_all(FLOW, session, Period.parse(PERIOD))
         lost = {"rate_reset": 1.0, "methods": ["POST"]}
         httpx.put(f"{ifs}/_sandbox/faults", json=lost, timeout=10).raise_for_status()
         clear(ifs)
