@@ -1,7 +1,9 @@
 """An IO manager that keeps what read assets produce (tables of records) in PostgreSQL.
 
 Values are dicts of pandas DataFrames (or one DataFrame); they are stored as
-JSON, with Decimals and dates as strings, so no step depends on a local disk.
+JSON, with Decimals and dates as strings, so no step depends on a local disk. A
+frame is written as the JSON text pandas makes of it and read back one frame at a
+time: a large period's snapshot is never held as one parsed value.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ from connector_dagster.lib import db
 from connector_dagster.lib.store import Store
 
 
-def _frame_to_rows(frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "columns": list(frame.columns),
-        "rows": json.loads(frame.to_json(orient="values", date_format="iso", default_handler=str)),
-    }
+def _frame_json(frame: pd.DataFrame) -> str:
+    """`{"columns": [...], "rows": [[...], ...]}` of a frame, as JSON text."""
+    rows = frame.to_json(orient="values", date_format="iso", default_handler=str, force_ascii=False)
+    return f'{{"columns": {json.dumps(list(frame.columns), ensure_ascii=False)}, "rows": {rows}}}'
 
 
 def _rows_to_frame(data: dict[str, Any]) -> pd.DataFrame:
@@ -50,12 +51,13 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         if isinstance(obj, pd.DataFrame):
-            data = {"frame": _frame_to_rows(obj)}
+            text = f'{{"frame": {_frame_json(obj)}}}'
         else:
-            data = {"frames": {name: _frame_to_rows(f) for name, f in obj.items()}}
+            parts = (f"{json.dumps(name)}: {_frame_json(f)}" for name, f in obj.items())
+            text = f'{{"frames": {{{", ".join(parts)}}}}}'
         store = self._store()
         try:
-            store.save_snapshot(*self._where(context), data)
+            store.save_snapshot_json(*self._where(context), text)
         finally:
             store.close()
 
@@ -63,14 +65,16 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
         key, partition = self._where(context)
         store = self._store()
         try:
-            data = store.load_snapshot(key, partition)
+            names = store.snapshot_frames(key, partition)
+            if names is None:
+                raise dg.Failure(
+                    f"{key} has not been materialized for partition {partition or '(none)'}: "
+                    "materialize it first"
+                )
+            if not names:
+                return _rows_to_frame(store.snapshot_frame(key, partition, None))
+            return {
+                name: _rows_to_frame(store.snapshot_frame(key, partition, name)) for name in names
+            }
         finally:
             store.close()
-        if data is None:
-            raise dg.Failure(
-                f"{key} has not been materialized for partition {partition or '(none)'}: "
-                "materialize it first"
-            )
-        if "frame" in data:
-            return _rows_to_frame(data["frame"])
-        return {name: _rows_to_frame(f) for name, f in data["frames"].items()}

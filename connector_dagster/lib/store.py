@@ -643,6 +643,47 @@ class Store:
                 (asset_key, partition_key, Json(data)),
             )
 
+    def save_snapshot_json(self, asset_key: str, partition_key: str, text: str) -> None:
+        """`save_snapshot` of data already encoded as JSON text (not parsed again here:
+        a large period's snapshot is held once, as text)."""
+        clean = _SURROGATE.sub("\ufffd", _NUL.sub(r"\1\\ufffd", text))
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.asset_snapshots (asset_key, partition_key, data)
+                   VALUES (%s, %s, %s::jsonb)
+                   ON CONFLICT (asset_key, partition_key) DO UPDATE
+                   SET data = EXCLUDED.data, stored_at = now()""",
+                (asset_key, partition_key, clean),
+            )
+
+    def snapshot_frames(self, asset_key: str, partition_key: str) -> list[str] | None:
+        """The names of the frames a snapshot holds (`[]`: one unnamed frame), or None
+        if the partition was never materialized."""
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT CASE WHEN data ? 'frames'
+                               THEN ARRAY(SELECT jsonb_object_keys(data->'frames'))
+                               ELSE ARRAY[]::text[] END
+                   FROM connector.asset_snapshots
+                   WHERE asset_key = %s AND partition_key = %s""",
+                (asset_key, partition_key),
+            )
+            row = cur.fetchone()
+        return list(row[0]) if row else None
+
+    def snapshot_frame(self, asset_key: str, partition_key: str, name: str | None) -> Any:
+        """One frame of a snapshot (`name` None: its unnamed frame), read on its own so
+        that a period's snapshot is never parsed whole at once."""
+        with self.cursor() as cur:
+            cur.execute(
+                "SELECT CASE WHEN %s::text IS NULL THEN data->'frame' "
+                "ELSE data->'frames'->%s::text END "
+                "FROM connector.asset_snapshots WHERE asset_key = %s AND partition_key = %s",
+                (name, name, asset_key, partition_key),
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
     def load_snapshot(self, asset_key: str, partition_key: str) -> Any | None:
         """What `save_snapshot` kept, or None if the partition was never materialized."""
         with self.cursor() as cur:

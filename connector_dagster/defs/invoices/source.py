@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from connector_dagster.defs.invoices.settings import InvoiceSettings
@@ -34,14 +35,20 @@ JOB_FIELDS = ["id", "jobNumber", "jobTypeId", "businessUnitId", "invoiceId", "mo
 ALL = {"activeState": "All"}
 """Inactive invoices too: the API's default leaves them out silently."""
 _SHARED = frozenset(("invoiceDate", "syncStatus", "businessUnitId", "taxZoneId",
-                     "customerName", "summary", "skuName", "description", "type", "quantity",
-                     "price", "glAccountId", "glAccountNumber", "glAccountName"))  # fmt: skip
-"""Fields whose values repeat across many rows: one object each, shared."""
+                     "customerName", "summary", "skuName", "description", "type",
+                     "quantity", "price", "total", "glAccountId", "glAccountNumber",
+                     "glAccountName"))  # fmt: skip
+"""Fields whose values repeat across many rows: one object per distinct text or integer
+(only those: 1, 1.0 and True are equal keys, and the value read must be kept as read)."""
+PAGE_WORKERS = 4
+"""Pages of invoices read at once: each is a page of invoices with their items, whose
+JSON is held until it is turned into columns, and the simulator, like a busy API,
+answers no faster for more."""
 BY_ID_MAX = 100
 """Named jobs read by id at most (2 calls); more are read by the period's list."""
 JOB_PAGE = 5000
 """Jobs per page of the list (ServiceTitan's largest page)."""
-JOB_PAGE_WORKERS = 4
+JOB_PAGE_WORKERS = 2
 """Pages of jobs read at once: each answer is up to 5,000 jobs of JSON."""
 
 
@@ -66,23 +73,20 @@ class ServiceTitanInvoices(ServiceTitanDocuments[InvoiceSettings]):
         }
         shared: dict[str, dict[Any, Any]] = {f: {} for f in _SHARED}
         pages = self.st.map_pages(
-            "accounting", "invoices", params, lambda rows: _invoice_columns(rows, shared)
-        )
-        heads = _joined([h for h, _ in pages], INVOICE_FIELDS)
-        items = _joined([i for _, i in pages], ITEM_FIELDS)
+            "accounting", "invoices", params, lambda rows: _invoice_columns(rows, shared),
+            workers=PAGE_WORKERS,
+        )  # fmt: skip
+        heads = _frame([h for h, _ in pages], INVOICE_FIELDS)
+        items = _frame([i for _, i in pages], ITEM_FIELDS)
         del pages
         shared.clear()
-        frames = {
-            "invoices": pd.DataFrame(heads, columns=INVOICE_FIELDS, dtype=object),
-            "items": pd.DataFrame(items, columns=ITEM_FIELDS, dtype=object),
-            "period": period_frame(period),
-        }
+        frames = {"invoices": heads, "items": items, "period": period_frame(period)}
         return Read(
             frames,
             versions=list(zip(map(str, heads["id"]), heads["modifiedOn"], strict=True)),
             metadata={
-                "invoices": len(heads["id"]),
-                "items": len(items["id"]),
+                "invoices": len(heads),
+                "items": len(items),
                 "inactive": sum(1 for a in heads["active"] if not a),
                 "by_sync_status": dict(Counter(heads["syncStatus"])),
             },
@@ -101,8 +105,8 @@ class ServiceTitanInvoices(ServiceTitanDocuments[InvoiceSettings]):
         2,180. ServiceTitan's export feed of jobs has no end date: from the period's
         start it reads every job changed since, later months' too, in batches no
         larger than the list's pages, so it never takes fewer requests than the
-        list. The list's pages are read concurrently (`map_pages`), a few at a
-        time (each is up to 5,000 jobs)."""
+        list. The list's pages are read concurrently (`map_pages`), two at a time
+        (each is up to 5,000 jobs)."""
         ids = sorted({int(i) for i in invoices["invoices"]["jobId"] if pd.notna(i)})
         named = len(ids)
         [period] = records(invoices["period"])
@@ -127,13 +131,13 @@ class ServiceTitanInvoices(ServiceTitanDocuments[InvoiceSettings]):
         found += self.st.map_concurrent(
             lambda c: _job_columns(self.st.get_by_ids("jpm", "jobs", c), None), chunks
         )
-        jobs = _joined(found, JOB_FIELDS)
+        jobs = _frame(found, JOB_FIELDS)
         return Read(
-            {"jobs": pd.DataFrame(jobs, columns=JOB_FIELDS, dtype=object)},
+            {"jobs": jobs},
             metadata={
-                "jobs": len(jobs["id"]),
+                "jobs": len(jobs),
                 "named": named,
-                "missing": named - len(jobs["id"]),
+                "missing": named - len(jobs),
                 "path": path,
                 "from_list": listed,
                 "by_id": len(ids),
@@ -216,13 +220,93 @@ def _invoice_columns(
         head = _head(invoice)
         for f in INVOICE_FIELDS:
             value = head[f]
-            heads[f].append(shared[f].setdefault(value, value) if f in shared else value)
+            heads[f].append(_one(shared, f, value))
         for item in invoice.get("items") or []:
             line = _item(head["id"], item)
             for f in ITEM_FIELDS:
                 value = line[f]
-                items[f].append(shared[f].setdefault(value, value) if f in shared else value)
+                items[f].append(_one(shared, f, value))
     return heads, items
+
+
+def _one(shared: dict[str, dict[Any, Any]], field: str, value: Any) -> Any:
+    """`value`, or the equal text or integer already kept for `field` (of the very same
+    type: never True for 1, nor 1 for 1.0)."""
+    if type(value) not in (str, int) or field not in shared:
+        return value
+    return shared[field].setdefault(value, value)
+
+
+def _job_columns(rows: list[dict[str, Any]], wanted: set[int] | None) -> dict[str, list[Any]]:
+    """Jobs as columns of JOB_FIELDS (a job's number defaults to its id), only those in
+    `wanted` (None: all)."""
+    jobs: dict[str, list[Any]] = {f: [] for f in JOB_FIELDS}
+    for job in rows:
+        if wanted is not None and job.get("id") not in wanted:
+            continue
+        for f in JOB_FIELDS:
+            jobs[f].append(job.get(f))
+        if not jobs["jobNumber"][-1]:
+            jobs["jobNumber"][-1] = str(job["id"])
+    return jobs
+
+
+def _frame(parts: list[dict[str, list[Any]]], fields: list[str]) -> pd.DataFrame:
+    """One frame of the columns of pages, one after the other, a row repeated across
+    pages (a list that changed while it was read) kept once, the first time. The
+    values go straight into the frame's one block of objects, each page's columns let
+    go once copied: no column is held twice but for one page's."""
+    seen: set[Any] = set()
+    keep: list[list[int] | None] = []  # per page: the rows to keep (None: all)
+    for part in parts:
+        ids = part["id"]
+        fresh = [n for n, key in enumerate(ids) if key is None or key not in seen]
+        seen.update(ids)
+        keep.append(None if len(fresh) == len(ids) else fresh)
+    size = sum(len(p["id"]) if k is None else len(k) for p, k in zip(parts, keep, strict=True))
+    block = np.empty((size, len(fields)), dtype=object)
+    start = 0
+    for part, rows in zip(parts, keep, strict=True):
+        end = start + (len(part["id"]) if rows is None else len(rows))
+        for column, field in enumerate(fields):
+            values = part[field]
+            block[start:end, column] = values if rows is None else [values[n] for n in rows]
+        part.clear()
+        start = end
+    return pd.DataFrame(block, columns=fields, copy=False)
+
+
+def _day(text: Any) -> date:
+    return date.fromisoformat(str(text)[:10])
+
+
+def _invoice_columns(
+    rows: list[dict[str, Any]], shared: dict[str, dict[Any, Any]]
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """A page of invoices as columns of header and item values (see `_head`, `_item`),
+    the values of the fields in `shared` that repeat across rows (statuses, names,
+    accounts) one object each."""
+    heads: dict[str, list[Any]] = {f: [] for f in INVOICE_FIELDS}
+    items: dict[str, list[Any]] = {f: [] for f in ITEM_FIELDS}
+    for invoice in rows:
+        head = _head(invoice)
+        for f in INVOICE_FIELDS:
+            value = head[f]
+            heads[f].append(_one(shared, f, value))
+        for item in invoice.get("items") or []:
+            line = _item(head["id"], item)
+            for f in ITEM_FIELDS:
+                value = line[f]
+                items[f].append(_one(shared, f, value))
+    return heads, items
+
+
+def _one(shared: dict[str, dict[Any, Any]], field: str, value: Any) -> Any:
+    """`value`, or the equal text or integer already kept for `field` (of the very same
+    type: never True for 1, nor 1 for 1.0)."""
+    if type(value) not in (str, int) or field not in shared:
+        return value
+    return shared[field].setdefault(value, value)
 
 
 def _job_columns(rows: list[dict[str, Any]], wanted: set[int] | None) -> dict[str, list[Any]]:

@@ -29,6 +29,40 @@ LINE_FIELDS = [
 ]  # fmt: skip
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
+SHARED = frozenset(("VendorNo", "OrderDate", "Objstate", "Contract", "CurrencyCode",
+                    "WantedReceiptDate", "TaxCode", "Company", "PartNo", "Description",
+                    "BuyUnitMeas", "LineNo", "ReleaseNo"))  # fmt: skip
+"""Fields whose text repeats across many rows: one object per distinct text (only text:
+1 and 1.0 are equal keys, and the number read must be kept as read)."""
+
+
+class _Columns:
+    """Rows as one list of values per field; the text of the fields in `shared` is one
+    object per distinct value across every row (and every `_Columns` given the same
+    `shared`)."""
+
+    def __init__(self, fields: list[str], shared: dict[str, dict[Any, Any]]) -> None:
+        self.fields = fields
+        self.columns: dict[str, list[Any]] = {f: [] for f in fields}
+        self._lists = [
+            (self.columns[f], shared.get(f)) for f in fields
+        ]  # (values, their shared objects or None)
+
+    def add(self, values: list[Any]) -> None:
+        for (column, seen), value in zip(self._lists, values, strict=True):
+            shared = seen is not None and type(value) is str
+            column.append(seen.setdefault(value, value) if shared else value)
+
+    def extend(self, other: _Columns) -> None:
+        for f in self.fields:
+            self.columns[f].extend(other.columns[f])
+            other.columns[f].clear()
+
+    def __len__(self) -> int:
+        return len(self.columns[self.fields[0]])
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, columns=self.fields, dtype=object)
 
 
 class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
@@ -38,39 +72,39 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The connection's company's headers whose OrderDate lies in the period, and
-        all their lines, with ETags."""
+        all their lines, with ETags. Rows are kept as columns of values (the values
+        that repeat across rows one object each), not a dict per row: a period of
+        tens of thousands of orders is held once, in its frames."""
         ifs, sets = self.session.ifs, self.settings
         marker = sets.servicetitan_reference_field
-        headers = [
-            {**{f: row.get(f) for f in HEADER_FIELDS}, "st_reference": row.get(marker),
-             "etag": row.etag}
-            for row in ifs.query(
-                sets.headers_set,
-                filter=odata.and_(
-                    odata.eq("Company", self.session.connection.ifs.company),
-                    odata.ge("OrderDate", period.start),
-                    odata.lt("OrderDate", period.end),
-                ),
-                select=[*HEADER_FIELDS, marker],
-                orderby=["OrderNo"],
-                keys=HEADER_KEYS,
-            )
-        ]  # fmt: skip
-        lines = self._lines([h["OrderNo"] for h in headers])
-        frames = {
-            "headers": pd.DataFrame(
-                headers, columns=[*HEADER_FIELDS, "st_reference", "etag"], dtype=object
+        shared: dict[str, dict[Any, Any]] = {f: {} for f in SHARED}
+        heads = _Columns([*HEADER_FIELDS, "st_reference", "etag"], shared)
+        for row in ifs.query(
+            sets.headers_set,
+            filter=odata.and_(
+                odata.eq("Company", self.session.connection.ifs.company),
+                odata.ge("OrderDate", period.start),
+                odata.lt("OrderDate", period.end),
             ),
-            "lines": pd.DataFrame(lines, columns=[*LINE_FIELDS, "etag"], dtype=object),
-        }
-        by_state = pd.Series([h["Objstate"] for h in headers]).value_counts().to_dict()
+            select=[*HEADER_FIELDS, marker],
+            orderby=["OrderNo"],
+            keys=HEADER_KEYS,
+        ):
+            heads.add([*(row.get(f) for f in HEADER_FIELDS), row.get(marker), row.etag])
+        lines = self._lines(heads.columns["OrderNo"], shared)
+        frames = {"headers": heads.frame(), "lines": lines.frame()}
+        by_state = pd.Series(heads.columns["Objstate"], dtype=object).value_counts().to_dict()
         return Read(
             frames,
-            versions=[(h["OrderNo"], h["etag"]) for h in headers],
-            metadata={"purchase_orders": len(headers), "lines": len(lines), "by_state": by_state},
+            versions=list(zip(heads.columns["OrderNo"], heads.columns["etag"], strict=True)),
+            metadata={
+                "purchase_orders": len(heads),
+                "lines": len(lines),
+                "by_state": by_state,
+            },
         )
 
-    def _lines(self, order_nos: list[str]) -> list[dict[str, Any]]:
+    def _lines(self, order_nos: list[str], shared: dict[str, dict[Any, Any]]) -> _Columns:
         """The lines of the orders, with ETags: one request per group of orders that
         keeps its URL within IFS's limit, the groups fetched concurrently (the
         client's `concurrency`), so that a large period reads at IFS's rate limit
@@ -81,17 +115,21 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
             select=select, orderby=list(LINE_KEYS),
         )  # fmt: skip
+        fields = [*LINE_FIELDS, "etag"]
 
-        def fetch(group: list[str]) -> list[dict[str, Any]]:
-            return [
-                {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
-                for row in ifs.query(
-                    lines_set, filter=odata.any_of("OrderNo", group), select=select,
-                    orderby=list(LINE_KEYS), keys=LINE_KEYS,
-                )
-            ]  # fmt: skip
+        def fetch(group: list[str]) -> _Columns:
+            part = _Columns(fields, shared)
+            for row in ifs.query(
+                lines_set, filter=odata.any_of("OrderNo", group), select=select,
+                orderby=list(LINE_KEYS), keys=LINE_KEYS,
+            ):  # fmt: skip
+                part.add([*(row.get(f) for f in LINE_FIELDS), row.etag])
+            return part
 
-        return [line for part in ifs.map_concurrent(fetch, list(groups)) for line in part]
+        lines = _Columns(fields, shared)
+        for part in ifs.map_concurrent(fetch, list(groups)):
+            lines.extend(part)
+        return lines
 
     def items(self, reads: Mapping[str, Frames]) -> list[Item]:
         frames = reads[READ]
