@@ -336,11 +336,8 @@ def record_counts(result: flow.WriteResult) -> dict[str, Any]:
 def ledger_money(spec: FlowSpec, session: Any, period: str, keys: frozenset[str]) -> dict[str, Any]:
     """The figures of the period's records synced in the ledger (of `keys`, the records
     still to be in the target), as `reconcile` counts the ledger."""
-    ledger = session.store.ledger_for_partition(session.name, spec.name, period)
-    payloads = (
-        e.last_payload for k, e in ledger.items()
-        if k in keys and e.status == "synced" and e.last_payload is not None
-    )  # fmt: skip
+    rows = session.store.synced_payloads(session.name, spec.name, period)
+    payloads = (payload for key, payload in rows if key in keys)
     return money_metadata("written", by_measure(spec, payloads))
 
 

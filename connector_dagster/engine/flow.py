@@ -105,7 +105,7 @@ def vanished(
 ) -> list[Outbound]:
     """Cancels for the records written to the target for this period whose source
     record is gone (deleted in the source system)."""
-    ledger = session.store.ledger_for_partition(session.name, spec.name, period_key)
+    ledger = session.store.ledger_for_partition(session.name, spec.name, period_key, payloads=False)
     return [
         Outbound(key, period_key, None, None, op="cancel", context={"vanished": True})
         for key, entry in sorted(ledger.items())

@@ -273,7 +273,7 @@ def _frame(parts: list[dict[str, list[Any]]], fields: list[str]) -> pd.DataFrame
             block[start:end, column] = values if rows is None else [values[n] for n in rows]
         part.clear()
         start = end
-    return pd.DataFrame(block, columns=fields, copy=False)
+    return pd.DataFrame(block, columns=fields, dtype=object, copy=False)
 
 
 def _day(text: Any) -> date:
