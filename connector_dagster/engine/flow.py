@@ -94,7 +94,7 @@ def to_records(
                 item.version,
                 mapped.problem,
                 op=mapped.op,
-                context=dict(item.data),
+                context=item.data if not isinstance(item.data, dict) else dict(item.data),
             )
         )
     return records

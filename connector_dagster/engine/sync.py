@@ -614,7 +614,8 @@ class Syncer:
         http_status: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        payload = {"payload": record.payload, "source": record.context, "error": detail}
+        source = dict(record.context)  # a source's data may be made when read
+        payload = {"payload": record.payload, "source": source, "error": detail}
         self.store.record_failed(
             self.ref(record),
             reason=reason,

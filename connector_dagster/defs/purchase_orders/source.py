@@ -6,7 +6,7 @@ History Log cursor."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -34,6 +34,48 @@ SHARED = frozenset(("VendorNo", "OrderDate", "Objstate", "Contract", "CurrencyCo
                     "BuyUnitMeas", "LineNo", "ReleaseNo"))  # fmt: skip
 """Fields whose text repeats across many rows: one object per distinct text (only text:
 1 and 1.0 are equal keys, and the number read must be kept as read)."""
+
+
+class _Table:
+    """A frame's rows as dicts on demand, a missing value as None."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.fields = [str(c) for c in frame.columns]
+        self._columns = [
+            [None if _missing(v) else v for v in frame[c].array] for c in frame.columns
+        ]
+
+    def column(self, name: str) -> list[Any]:
+        return self._columns[self.fields.index(name)]
+
+    def row(self, n: int) -> dict[str, Any]:
+        return {f: column[n] for f, column in zip(self.fields, self._columns, strict=True)}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+class _Order(Mapping[str, Any]):
+    """An order's `header` and `lines` (dicts, made when read) from the read's tables."""
+
+    __slots__ = ("_head", "_headers", "_lines", "_rows")
+
+    def __init__(self, headers: _Table, head: int, lines: _Table, rows: list[int]) -> None:
+        self._headers, self._head, self._lines, self._rows = headers, head, lines, rows
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "header":
+            return self._headers.row(self._head)
+        if key == "lines":
+            return [self._lines.row(n) for n in self._rows]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("header", "lines"))
+
+    def __len__(self) -> int:
+        return 2
 
 
 class _Columns:
@@ -132,19 +174,18 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         return lines
 
     def items(self, reads: Mapping[str, Frames]) -> list[Item]:
+        """One item per header; its data, the header and its lines as dicts, made from
+        the frames each time they are asked for (`_Order`), so that a large period's
+        items hold no dict per row while they wait to be written."""
         frames = reads[READ]
-        headers = frames["headers"].astype(object).where(frames["headers"].notna(), None)
-        lines_frame = frames["lines"].astype(object).where(frames["lines"].notna(), None)
-        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for line in lines_frame.to_dict("records"):
-            lines[line["OrderNo"]].append(line)
+        headers, lines = _Table(frames["headers"]), _Table(frames["lines"])
+        by_order: dict[str, list[int]] = defaultdict(list)
+        for n, order_no in enumerate(lines.column("OrderNo")):
+            by_order[order_no].append(n)
+        keys, etags = headers.column("OrderNo"), headers.column("etag")
         return [
-            Item(
-                header["OrderNo"],
-                header["etag"],
-                {"header": header, "lines": lines.get(header["OrderNo"], [])},
-            )
-            for header in headers.to_dict("records")
+            Item(key, etag, _Order(headers, n, lines, by_order.get(key, [])))
+            for n, (key, etag) in enumerate(zip(keys, etags, strict=True))
         ]
 
     def changed(self, versions: Mapping[str, str | None]) -> set[str]:
