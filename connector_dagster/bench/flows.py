@@ -61,6 +61,9 @@ HISTORY_SCALE_MAX = 10
 """f1-period: the scale of the months around a period of more than 320 POs."""
 SEEDED_PER_SYNCED = 40 / 32
 """Orders seeded per order F1 creates (some are in states it does not sync)."""
+SEEDED_PER_INVOICE = 60 / 55
+"""st-invoice-read: invoices seeded per invoice wanted, as at scale 1 (beyond 550
+invoices the history keeps scale 10 and the period alone is seeded with them)."""
 SCENARIOS = ("f1-period", "ifs-postings", "ifs-postings-batch", "st-invoice-read")
 
 
@@ -72,6 +75,7 @@ def sandbox_environment(
     batch: bool = False,
     period_orders: dict[str, int] | None = None,
     *,
+    period_invoices: dict[str, int] | None = None,
     faults_file: Path | None = None,
     rates: dict[str, float] | None = None,
     blocks: dict[str, dict[str, Any]] | None = None,
@@ -91,6 +95,7 @@ def sandbox_environment(
         scale=scale,
         latency_ms=latency_ms,
         period_orders=period_orders or {},
+        period_invoices=period_invoices or {},
         **(rates or {}),
     )
     blocks = blocks or {}
@@ -175,9 +180,14 @@ def run(
     ifs = {"operations_per_min": IFS_OPERATIONS_PER_MIN}
     if documents is not None:
         ifs["batch_documents"] = documents
+    dense: dict[str, int] = {}
+    if scenario == "st-invoice-read" and scale > HISTORY_SCALE_MAX:
+        scale = HISTORY_SCALE_MAX
+        dense = {PERIOD[:7]: math.ceil(wanted * SEEDED_PER_INVOICE)}
     with sandbox_environment(
-        scale, latency, ("invoices",), batch, rates=limits, blocks={"ifs": ifs}
-    ) as env:
+        scale, latency, ("invoices",), batch, period_invoices=dense, rates=limits,
+        blocks={"ifs": ifs},
+    ) as env:  # fmt: skip
         figures = (_st_invoice_read if scenario == "st-invoice-read" else _ifs_postings)(env)
     return {
         "scenario": scenario,
@@ -186,6 +196,7 @@ def run(
         "records_wanted": wanted,
         "latency_ms": latency,
         **figures,
+        **({"period_invoices_seeded": dense} if dense else {}),
         "database": env["database"],
     }
 
@@ -273,6 +284,7 @@ def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
         jobs = flow.read(spec, session, jobs_read, period, {invoices_read: invoices.frames})
         ended = time.perf_counter()
     calls = _requests(st_base)
+    jobs_calls = sum(n for (_, route, _), n in calls.items() if route == "GET jpm/jobs")
     count = len(invoices.frames["invoices"])
     items = len(invoices.frames["items"])
     read_s, jobs_s = middle - started, ended - middle
@@ -286,7 +298,12 @@ def _st_invoice_read(env: dict[str, Any]) -> dict[str, Any]:
         "items_per_s": round(items / read_s, 1) if read_s else 0.0,
         "records_per_s": round((count + items + len(jobs.frames["jobs"])) / (ended - started), 1),
         "requests": {route: n for (_, route, _), n in sorted(calls.items())},
+        "jobs_path": jobs.metadata.get("path"),
+        "jobs_requests": jobs_calls,
+        "jobs_requests_by_id": -(-int(jobs.metadata.get("named", 0)) // 50),
         "http_429": sum(n for (_, _, status), n in calls.items() if status == 429),
+        "connector_peak_rss_mb": _own_peak_mb(),
+        "sandbox_peak_rss_mb": env["sandbox_peak_mb"](),
     }
 
 

@@ -72,6 +72,15 @@ def sandbox_clock(text: str) -> str:
 
 def period_orders(text: str) -> tuple[str, int]:
     """`YYYY-MM=N`: N purchase orders seeded in that month."""
+    return _period_count(text, "--period-orders", "orders")
+
+
+def period_invoices(text: str) -> tuple[str, int]:
+    """`YYYY-MM=N`: N ServiceTitan invoices (with items and jobs) seeded in that month."""
+    return _period_count(text, "--period-invoices", "invoices")
+
+
+def _period_count(text: str, option: str, what: str) -> tuple[str, int]:
     from connector_dagster.sandbox.config import check_period_orders
 
     month, equals, count = text.partition("=")
@@ -80,7 +89,7 @@ def period_orders(text: str) -> tuple[str, int]:
             f"give a month and a count like 2026-10=100000, not {text!r}"
         )
     try:
-        check_period_orders(month.strip(), int(count))
+        check_period_orders(month.strip(), int(count), option, what)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return month.strip(), int(count)

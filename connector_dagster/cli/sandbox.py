@@ -11,6 +11,7 @@ from connector_dagster.cli.args import (
     faults_file,
     float_between,
     int_between,
+    period_invoices,
     period_orders,
     sandbox_clock,
     state_file,
@@ -47,6 +48,7 @@ def _config(args: argparse.Namespace) -> Any:
             seed=args.seed,
             scale=args.scale,
             period_orders=dict(args.period_orders or ()),
+            period_invoices=dict(args.period_invoices or ()),
             latency_ms=args.latency_ms,
             now=args.now,
             state_file=args.state_file,
@@ -69,6 +71,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="YYYY-MM=N",
         help="seed N IFS purchase orders in that month instead of about 40 x --scale (up to "
         "1,000,000; repeat for more months): one large period beside a small history",
+    )
+    p.add_argument(
+        "--period-invoices",
+        type=period_invoices,
+        action="append",
+        metavar="YYYY-MM=N",
+        help="seed N ServiceTitan invoices, each with its items and job, in that month "
+        "instead of 60 x --scale (up to 1,000,000; repeat for more months)",
     )
     p.add_argument(
         "--latency-ms",

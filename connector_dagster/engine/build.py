@@ -336,11 +336,8 @@ def record_counts(result: flow.WriteResult) -> dict[str, Any]:
 def ledger_money(spec: FlowSpec, session: Any, period: str, keys: frozenset[str]) -> dict[str, Any]:
     """The figures of the period's records synced in the ledger (of `keys`, the records
     still to be in the target), as `reconcile` counts the ledger."""
-    ledger = session.store.ledger_for_partition(session.name, spec.name, period)
-    payloads = (
-        e.last_payload for k, e in ledger.items()
-        if k in keys and e.status == "synced" and e.last_payload is not None
-    )  # fmt: skip
+    rows = session.store.synced_payloads(session.name, spec.name, period)
+    payloads = (payload for key, payload in rows if key in keys)
     return money_metadata("written", by_measure(spec, payloads))
 
 
@@ -353,13 +350,24 @@ def read_money(
         return {}
     settings = flow.settings_of(spec, session)
     items = spec.source(session, settings).items(reads)
-    records = flow.to_records(spec, items, session.mappings(), settings, period)
-    upserts = [r for r in records if r.op == "upsert"]
-    return {
-        "source_records": len(upserts),
-        "unmapped_records": sum(1 for r in upserts if r.payload is None),
-        **money_metadata("source", by_measure(spec, (r.payload for r in upserts if r.payload))),
-    }
+    maps = session.mappings()
+    counts = {"source_records": 0, "unmapped_records": 0}
+
+    def payloads() -> Iterator[dict[str, Any]]:
+        """Each item mapped on its own and let go: a large period is never held
+        mapped all at once (its payloads are summed as they come)."""
+        while items:
+            item = items.pop()
+            for record in flow.to_records(spec, [item], maps, settings, period):
+                if record.op == "upsert":
+                    counts["source_records"] += 1
+                    if record.payload is None:
+                        counts["unmapped_records"] += 1
+                    elif record.payload:
+                        yield record.payload
+
+    money = money_metadata("source", by_measure(spec, payloads()))
+    return {**counts, **money}
 
 
 def failed_records_shown(summary: PeriodSummary) -> dict[str, Any]:

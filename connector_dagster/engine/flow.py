@@ -106,7 +106,7 @@ def to_records(
                 item.version,
                 mapped.problem,
                 op=mapped.op,
-                context=dict(item.data),
+                context=item.data if not isinstance(item.data, dict) else dict(item.data),
             )
         )
     return records
@@ -117,7 +117,7 @@ def vanished(
 ) -> list[Outbound]:
     """Cancels for the records written to the target for this period whose source
     record is gone (deleted in the source system)."""
-    ledger = session.store.ledger_for_partition(session.name, spec.name, period_key)
+    ledger = session.store.ledger_for_partition(session.name, spec.name, period_key, payloads=False)
     return [
         Outbound(key, period_key, None, None, op="cancel", context={"vanished": True})
         for key, entry in sorted(ledger.items())

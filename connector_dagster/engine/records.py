@@ -117,7 +117,7 @@ class Outbound:
     # "upsert" creates or updates; "cancel" cancels the target record; "link" records
     # the target record it came from (created there, sent here by the opposite flow).
     op: str = "upsert"
-    context: dict[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
     # The payload last written to the target (from the ledger), so an update
     # sends only what changed; None when unknown (send everything).
     previous: dict[str, Any] | None = None

@@ -1,31 +1,65 @@
 """An IO manager that keeps what read assets produce (tables of records) in PostgreSQL.
 
 Values are dicts of pandas DataFrames (or one DataFrame); they are stored as
-JSON, with Decimals and dates as strings, so no step depends on a local disk.
+JSON, with Decimals and dates as strings, so no step depends on a local disk. A
+frame is written as the JSON text pandas makes of it and read back one frame at a
+time, CHUNK rows at a time each way: a large period's snapshot is never held whole,
+as text or parsed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from connector_dagster.lib import db
 from connector_dagster.lib.store import Store
 
+Frames = dict[str, pd.DataFrame]
 
-def _frame_to_rows(frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "columns": list(frame.columns),
-        "rows": json.loads(frame.to_json(orient="values", date_format="iso", default_handler=str)),
-    }
+CHUNK = 5000
+"""Rows of a frame sent or read at a time."""
 
 
-def _rows_to_frame(data: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(data["rows"], columns=data["columns"], dtype=object)
+def _rows_json(frame: pd.DataFrame) -> str:
+    return frame.to_json(orient="values", date_format="iso", default_handler=str, force_ascii=False)
+
+
+def _parts(path: list[str], frame: pd.DataFrame) -> tuple[str, Iterator[tuple[list[str], str]]]:
+    """A frame as the JSON text of its columns and its first rows, and the JSON text of
+    the rows after them, CHUNK at a time (to be added to the array at `path`)."""
+    head = {"columns": list(frame.columns)}
+    first = (
+        f'{json.dumps(head, ensure_ascii=False)[:-1]}, "rows": {_rows_json(frame.iloc[:CHUNK])}}}'
+    )
+    rest = (
+        ([*path, "rows"], _rows_json(frame.iloc[start : start + CHUNK]))
+        for start in range(CHUNK, len(frame), CHUNK)
+    )
+    return first, rest
+
+
+def _frame(columns: list[str], size: int, batches: Iterator[list[Any]]) -> pd.DataFrame:
+    """A frame of `size` rows read in batches into its one block of objects, the text
+    that repeats in a column one object (JSON gives each cell its own)."""
+    block = np.empty((size, len(columns)), dtype=object)
+    shared: list[dict[str, str]] = [{} for _ in columns]
+    start = 0
+    for batch in batches:
+        for n, row in enumerate(batch, start):
+            for c, value in enumerate(row):
+                if type(value) is str:
+                    value = shared[c].setdefault(value, value)
+                block[n, c] = value
+        start += len(batch)
+    return pd.DataFrame(block[:start], columns=columns, dtype=object, copy=False)
 
 
 class SnapshotIOManager(dg.ConfigurableIOManager):
@@ -49,13 +83,9 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        if isinstance(obj, pd.DataFrame):
-            data = {"frame": _frame_to_rows(obj)}
-        else:
-            data = {"frames": {name: _frame_to_rows(f) for name, f in obj.items()}}
         store = self._store()
         try:
-            store.save_snapshot(*self._where(context), data)
+            save(store, *self._where(context), obj)
         finally:
             store.close()
 
@@ -63,14 +93,37 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
         key, partition = self._where(context)
         store = self._store()
         try:
-            data = store.load_snapshot(key, partition)
+            found = load(store, key, partition)
         finally:
             store.close()
-        if data is None:
+        if found is None:
             raise dg.Failure(
                 f"{key} has not been materialized for partition {partition or '(none)'}: "
                 "materialize it first"
             )
-        if "frame" in data:
-            return _rows_to_frame(data["frame"])
-        return {name: _rows_to_frame(f) for name, f in data["frames"].items()}
+        return found
+
+
+def save(
+    store: Store, key: str, partition: str, obj: pd.DataFrame | dict[str, pd.DataFrame]
+) -> None:
+    """Keep a read's frames (or one frame) as the snapshot of `key` and `partition`."""
+    if isinstance(obj, pd.DataFrame):
+        first, appends = _parts(["frame"], obj)
+        text = f'{{"frame": {first}}}'
+    else:
+        parts = {name: _parts(["frames", name], f) for name, f in obj.items()}
+        heads = (f"{json.dumps(name)}: {first}" for name, (first, _) in parts.items())
+        text = f'{{"frames": {{{", ".join(heads)}}}}}'
+        appends = itertools.chain.from_iterable(rest for _, rest in parts.values())
+    store.save_snapshot_json(key, partition, text, appends)
+
+
+def load(store: Store, key: str, partition: str) -> Any:
+    """What `save` kept, or None if nothing was."""
+    names = store.snapshot_frames(key, partition)
+    if names is None:
+        return None
+    if not names:
+        return _frame(*store.snapshot_frame(key, partition, None, CHUNK))
+    return {name: _frame(*store.snapshot_frame(key, partition, name, CHUNK)) for name in names}

@@ -3,7 +3,6 @@ the figures a partition's materialization or failure shows, whatever run wrote t
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +40,7 @@ class PeriodSummary:
 
 
 def period_summary(store: Store, connection: str, flow: str, period: str) -> PeriodSummary:
-    ledger = store.ledger_for_partition(connection, flow, period)
-    statuses = Counter(entry.status for entry in ledger.values())
+    statuses = store.partition_statuses(connection, flow, period)
     failed = store.failed(connection=connection, flow=flow, partition_key=period)
     return PeriodSummary(period, dict(statuses), failed)
 

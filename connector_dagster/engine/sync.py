@@ -34,13 +34,16 @@ A bad record is parked in `failed_records` with a classified reason; the others 
 on. A failure a person set aside (resolved or ignored with a note) is not tried again
 while the record maps to the same payload from the same source version. Pages of
 records flow through steps 3-4 while earlier pages are being written, so the target's
-rate limit, not the checks, sets the pace.
+rate limit, not the checks, sets the pace; a few pages at most are checked ahead of
+the writers, so a large period is not prepared all at once.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -164,6 +167,8 @@ class Syncer:
     # Records per page through the checks (one change check and one batch of
     # intents per page), while earlier pages are being written.
     page: int = 25
+    # Pages checked ahead of the writers, at most.
+    ahead: int = 4
     # Look-up-then-create rounds after a create whose outcome is unknown.
     create_rounds: int = 2
     # How a record is named in messages, e.g. "PO".
@@ -257,18 +262,33 @@ class Syncer:
             if j.kind == "find" or (j.kind == "create" and _intended(ledger, j.record.key))
         ]
         self._recovered = None
-        pages = [jobs[i : i + self.page] for i in range(0, len(jobs), self.page)]
+        pages = iter([jobs[i : i + self.page] for i in range(0, len(jobs), self.page)])
+        del jobs
         checks = ThreadPoolExecutor(max_workers=1)
         writers = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        workers = max(1, self.workers)
+        # Pages are checked at most `ahead` ahead of the one being handed to the
+        # writers, and handed over while the writers have at most `ahead` pages more
+        # than they can run at once: enough that they never wait for the checks,
+        # bounded so that a large period's checks, intents and write futures are not
+        # all made before its first writes end.
+        backlog = workers + self.ahead * self.page
+        prepared: deque[Future[list[tuple]]] = deque()
+        writes: deque[Future[None]] = deque()
         try:
-            prepared = [checks.submit(self._fenced, self._prepare, page, ledger) for page in pages]
-            writes: list[Future[None]] = []
-            for ready in prepared:
-                writes.extend(
-                    writers.submit(self._fenced, self._write, *job) for job in ready.result()
-                )
-            for write in writes:
-                write.result()
+            for page in itertools.islice(pages, self.ahead):
+                prepared.append(checks.submit(self._fenced, self._prepare, page, ledger))
+            while prepared:
+                while len(writes) >= backlog:
+                    writes.popleft().result()
+                ready = prepared.popleft().result()
+                for page in itertools.islice(pages, 1):
+                    prepared.append(checks.submit(self._fenced, self._prepare, page, ledger))
+                writes.extend(writers.submit(self._fenced, self._write, *job) for job in ready)
+                while writes and writes[0].done():
+                    writes.popleft().result()
+            while writes:
+                writes.popleft().result()
         finally:
             # On a failure, what has not started never starts; what has, ends first
             # (its requests answered), so the leases are released only after them.
@@ -599,7 +619,8 @@ class Syncer:
         http_status: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        payload = {"payload": record.payload, "source": record.context, "error": detail}
+        source = dict(record.context)  # a source's data may be made when read
+        payload = {"payload": record.payload, "source": source, "error": detail}
         self.store.record_failed(
             self.ref(record),
             reason=reason,

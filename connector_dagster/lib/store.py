@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ def _dumps(value: Any) -> str:
     """JSON text PostgreSQL can hold: a NUL or a lone surrogate in a string becomes U+FFFD
     (the read cleans text first; this keeps a write from failing on what slipped by)."""
     text = json.dumps(value, default=str, ensure_ascii=False)
+    return _SURROGATE.sub("\ufffd", _NUL.sub(r"\1\\ufffd", text))
+
+
+def _clean_json(text: str) -> str:
+    """JSON text PostgreSQL can hold (as `_dumps` makes it)."""
     return _SURROGATE.sub("\ufffd", _NUL.sub(r"\1\\ufffd", text))
 
 
@@ -198,8 +204,9 @@ class Store:
             self._pool = None
 
     @contextmanager
-    def cursor(self) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor in its own transaction: committed on success, rolled back on error."""
+    def cursor(self, name: str | None = None) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor in its own transaction: committed on success, rolled back on error.
+        `name`: a server-side cursor, whose rows are fetched `itersize` at a time."""
         with self._lock:
             if self._pool is None:
                 self._pool = psycopg2.pool.ThreadedConnectionPool(
@@ -213,7 +220,7 @@ class Store:
         with self._slots:
             conn = pool.getconn()
             try:
-                with conn, conn.cursor() as cur:
+                with conn, conn.cursor(name) as cur:
                     yield cur
             finally:
                 pool.putconn(conn)
@@ -279,18 +286,48 @@ class Store:
             return found
 
     def ledger_for_partition(
-        self, connection: str, flow: str, partition_key: str
+        self, connection: str, flow: str, partition_key: str, *, payloads: bool = True
     ) -> dict[str, LedgerEntry]:
+        """The period's ledger rows by source key; `payloads=False`: without the payload
+        last written (None), which a large period's rows are mostly made of."""
+        payload = "last_payload" if payloads else "NULL"
         with self.cursor() as cur:
             cur.execute(
-                """SELECT source_key, status, payload_hash, target_id, source_version,
+                f"""SELECT source_key, status, payload_hash, target_id, source_version,
                           mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at, last_payload, set_aside_hash, set_aside_version
+                          first_intent_at, {payload}, set_aside_hash, set_aside_version
                    FROM connector.sync_ledger
-                   WHERE connection = %s AND flow = %s AND partition_key = %s""",
+                   WHERE connection = %s AND flow = %s AND partition_key = %s""",  # noqa: S608
                 (connection, flow, partition_key),
             )
             return {row[0]: LedgerEntry(*row) for row in cur.fetchall()}
+
+    def partition_statuses(self, connection: str, flow: str, partition_key: str) -> Counter[str]:
+        """How many of the period's ledger rows are in each status."""
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT status, count(*) FROM connector.sync_ledger
+                   WHERE connection = %s AND flow = %s AND partition_key = %s
+                   GROUP BY status""",
+                (connection, flow, partition_key),
+            )
+            return Counter(dict(cur.fetchall()))
+
+    def synced_payloads(
+        self, connection: str, flow: str, partition_key: str, batch: int = 1000
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(source key, payload last written) of the period's synced rows, `batch` rows
+        at a time from a server-side cursor: a large period's payloads are never all
+        held at once."""
+        with self.cursor(name="synced_payloads") as cur:
+            cur.itersize = batch
+            cur.execute(
+                """SELECT source_key, last_payload FROM connector.sync_ledger
+                   WHERE connection = %s AND flow = %s AND partition_key = %s
+                     AND status = 'synced' AND last_payload IS NOT NULL""",
+                (connection, flow, partition_key),
+            )
+            yield from cur
 
     def record_intent(
         self, ref: RecordRef, payload_hash: str, audit: Audit, source_version: str | None = None
@@ -642,6 +679,76 @@ class Store:
                    SET data = EXCLUDED.data, stored_at = now()""",
                 (asset_key, partition_key, Json(data)),
             )
+
+    def save_snapshot_json(
+        self,
+        asset_key: str,
+        partition_key: str,
+        text: str,
+        appends: Iterable[tuple[list[str], str]] = (),
+    ) -> None:
+        """`save_snapshot` of data already encoded as JSON text, then each of `appends`
+        (a path to an array in it, JSON text of an array) added to the end of that
+        array, all in one transaction: a large period's snapshot is sent a piece at a
+        time and never held whole, parsed or as text."""
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO connector.asset_snapshots (asset_key, partition_key, data)
+                   VALUES (%s, %s, %s::jsonb)
+                   ON CONFLICT (asset_key, partition_key) DO UPDATE
+                   SET data = EXCLUDED.data, stored_at = now()""",
+                (asset_key, partition_key, _clean_json(text)),
+            )
+            for path, rows in appends:
+                cur.execute(
+                    """UPDATE connector.asset_snapshots
+                       SET data = jsonb_set(data, %s, (data #> %s) || %s::jsonb)
+                       WHERE asset_key = %s AND partition_key = %s""",
+                    (path, path, _clean_json(rows), asset_key, partition_key),
+                )
+
+    def snapshot_frames(self, asset_key: str, partition_key: str) -> list[str] | None:
+        """The names of the frames a snapshot holds (`[]`: one unnamed frame), or None
+        if the partition was never materialized."""
+        with self.cursor() as cur:
+            cur.execute(
+                """SELECT CASE WHEN data ? 'frames'
+                               THEN ARRAY(SELECT jsonb_object_keys(data->'frames'))
+                               ELSE ARRAY[]::text[] END
+                   FROM connector.asset_snapshots
+                   WHERE asset_key = %s AND partition_key = %s""",
+                (asset_key, partition_key),
+            )
+            row = cur.fetchone()
+        return list(row[0]) if row else None
+
+    def snapshot_frame(
+        self, asset_key: str, partition_key: str, name: str | None, batch: int = 5000
+    ) -> tuple[list[str], int, Iterator[list[Any]]]:
+        """One frame of a snapshot (`name` None: its unnamed frame): its columns, its
+        number of rows, and its rows `batch` at a time, each batch read when it is
+        asked for, so that a period's snapshot is never parsed whole at once."""
+        path = ["frame"] if name is None else ["frames", name]
+        where = "FROM connector.asset_snapshots WHERE asset_key = %s AND partition_key = %s"
+        with self.cursor() as cur:
+            cur.execute(
+                f"SELECT data #> %s, jsonb_array_length(data #> %s) {where}",
+                ([*path, "columns"], [*path, "rows"], asset_key, partition_key),
+            )
+            columns, size = cur.fetchone() or ([], 0)
+
+        def rows() -> Iterator[list[Any]]:
+            for start in range(0, size, batch):
+                with self.cursor() as cur:
+                    cur.execute(
+                        f"SELECT jsonb_path_query_array(data #> %s, %s::jsonpath) {where}",
+                        ([*path, "rows"], f"$[{start} to {start + batch - 1}]",
+                         asset_key, partition_key),
+                    )  # fmt: skip
+                    [part] = cur.fetchone()
+                yield part
+
+        return list(columns), int(size or 0), rows()
 
     def load_snapshot(self, asset_key: str, partition_key: str) -> Any | None:
         """What `save_snapshot` kept, or None if the partition was never materialized."""

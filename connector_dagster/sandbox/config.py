@@ -28,6 +28,9 @@ class SandboxConfig:
     # IFS purchase orders seeded in given months ("YYYY-MM" -> count) instead of about
     # 40 x scale: one large period (100,000 orders, say) beside a small history.
     period_orders: dict[str, int] = field(default_factory=dict)
+    # ServiceTitan invoices (each with its items and job) seeded in given months instead
+    # of 60 x scale: one large period of F3's beside a small history.
+    period_invoices: dict[str, int] = field(default_factory=dict)
     latency_ms: float = 0.0
     # The sandbox's clock, an ISO 8601 instant (UTC unless it has an offset): no
     # record is seeded dated after it. None: the real time when a simulator starts.
@@ -75,6 +78,8 @@ class SandboxConfig:
         self._check_tenants()
         for month, count in self.period_orders.items():
             check_period_orders(month, count)
+        for month, count in self.period_invoices.items():
+            check_period_orders(month, count, "--period-invoices", "invoices")
         if self.now is not None:
             self.seeded_as_of()
         if not self.state_save_s > 0:
@@ -115,6 +120,10 @@ class SandboxConfig:
     def months_of_orders(self) -> dict[tuple[int, int], int]:
         """`period_orders` by (year, month)."""
         return {(int(m[:4]), int(m[5:7])): n for m, n in self.period_orders.items()}
+
+    def months_of_invoices(self) -> dict[tuple[int, int], int]:
+        """`period_invoices` by (year, month)."""
+        return {(int(m[:4]), int(m[5:7])): n for m, n in self.period_invoices.items()}
 
     def seeded_as_of(self) -> datetime:
         """The instant the seed is dated as of: `now`, or the real time (UTC)."""
@@ -201,17 +210,18 @@ TENANT_FIELDS = (
 MAX_PERIOD_ORDERS = 1_000_000
 
 
-def check_period_orders(month: str, count: int) -> None:
+def check_period_orders(
+    month: str, count: int, option: str = "--period-orders", what: str = "orders"
+) -> None:
     """ValueError (one line) unless `month` is a YYYY-MM of the seeded window and `count`
-    a number of orders from 0 to MAX_PERIOD_ORDERS."""
+    a number of `what` from 0 to MAX_PERIOD_ORDERS (`option` names the setting)."""
     first, last = world.WINDOW_START[:7], world.WINDOW_END[:7]
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)) or not first <= month <= last:
         raise ValueError(
-            f"period {month!r} of --period-orders is not a month YYYY-MM of the seeded "
+            f"period {month!r} of {option} is not a month YYYY-MM of the seeded "
             f"window {first}..{last}"
         )
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_PERIOD_ORDERS:
         raise ValueError(
-            f"--period-orders {month}: {count!r} is not a number of orders from 0 to "
-            f"{MAX_PERIOD_ORDERS:,}"
+            f"{option} {month}: {count!r} is not a number of {what} from 0 to {MAX_PERIOD_ORDERS:,}"
         )

@@ -80,6 +80,11 @@ def fingerprint(config: SandboxConfig) -> dict[str, Any]:
             if config.period_orders
             else {}
         ),
+        **(
+            {"period_invoices": dict(sorted(config.period_invoices.items()))}
+            if config.period_invoices
+            else {}
+        ),
     }
 
 
@@ -88,6 +93,11 @@ def _describe(head: dict[str, Any]) -> str:
     return (
         f"seed {head.get('seed')}, scale {head.get('scale')}, "
         + (f"orders per period {head['period_orders']}, " if head.get("period_orders") else "")
+        + (
+            f"invoices per period {head['period_invoices']}, "
+            if head.get("period_invoices")
+            else ""
+        )
         + f"clock {clock}, "
         f"ServiceTitan tenant {head.get('tenant')}"
     )

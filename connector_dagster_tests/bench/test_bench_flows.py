@@ -57,3 +57,15 @@ def test_st_invoice_read_reports_records_per_second_and_requests(db_env: str) ->
     assert result["requests"]["GET jpm/jobs"] == -(-result["jobs"] // 50)
     assert result["requests"]["GET accounting/invoices"] == 1
     assert "records_per_s" in result
+
+
+def test_st_invoice_read_beyond_the_history_scale_lists_the_periods_jobs(db_env: str) -> None:
+    """Beyond 550 invoices the period alone is seeded with them; its jobs are read by
+    the list of jobs completed in it, in fewer requests than by id."""
+    result = bench_flows.run("st-invoice-read", records=600, latency_ms=0)
+    assert result["sandbox_scale"] == bench_flows.HISTORY_SCALE_MAX
+    assert result["period_invoices_seeded"] == {"2026-10": 655}
+    assert result["invoices"] == 655 and result["jobs"] == 655
+    assert result["jobs_path"] == "list"
+    assert result["jobs_requests"] == 1 < result["jobs_requests_by_id"] == 14
+    assert result["connector_peak_rss_mb"] > 0 and result["sandbox_peak_rss_mb"] > 0

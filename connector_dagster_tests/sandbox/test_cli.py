@@ -80,3 +80,15 @@ def test_sandbox_command_refuses_orders_per_period_it_cannot_seed(
     ):
         assert main(["sandbox", "--period-orders", bad]) == 2
         assert said in capsys.readouterr().err
+
+
+def test_sandbox_command_refuses_invoices_per_period_it_cannot_seed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for bad, said in (
+        ("2026-10", "like 2026-10=100000"),
+        ("2031-01=5", "2031-01' of --period-invoices is not a month YYYY-MM of the seeded"),
+        ("2026-10=2000000", "is not a number of invoices from 0 to 1,000,000"),
+    ):
+        assert main(["sandbox", "--period-invoices", bad]) == 2
+        assert said in capsys.readouterr().err

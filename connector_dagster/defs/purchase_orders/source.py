@@ -6,7 +6,7 @@ History Log cursor."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,82 @@ LINE_FIELDS = [
 ]  # fmt: skip
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
+SHARED = frozenset(("VendorNo", "OrderDate", "Objstate", "Contract", "CurrencyCode",
+                    "WantedReceiptDate", "TaxCode", "Company", "PartNo", "Description",
+                    "BuyUnitMeas", "LineNo", "ReleaseNo"))  # fmt: skip
+"""Fields whose text repeats across many rows: one object per distinct text (only text:
+1 and 1.0 are equal keys, and the number read must be kept as read)."""
+
+
+class _Table:
+    """A frame's rows as dicts on demand, a missing value as None."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.fields = [str(c) for c in frame.columns]
+        self._columns = [
+            [None if _missing(v) else v for v in frame[c].array] for c in frame.columns
+        ]
+
+    def column(self, name: str) -> list[Any]:
+        return self._columns[self.fields.index(name)]
+
+    def row(self, n: int) -> dict[str, Any]:
+        return {f: column[n] for f, column in zip(self.fields, self._columns, strict=True)}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+class _Order(Mapping[str, Any]):
+    """An order's `header` and `lines` (dicts, made when read) from the read's tables."""
+
+    __slots__ = ("_head", "_headers", "_lines", "_rows")
+
+    def __init__(self, headers: _Table, head: int, lines: _Table, rows: list[int]) -> None:
+        self._headers, self._head, self._lines, self._rows = headers, head, lines, rows
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "header":
+            return self._headers.row(self._head)
+        if key == "lines":
+            return [self._lines.row(n) for n in self._rows]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("header", "lines"))
+
+    def __len__(self) -> int:
+        return 2
+
+
+class _Columns:
+    """Rows as one list of values per field; the text of the fields in `shared` is one
+    object per distinct value across every row (and every `_Columns` given the same
+    `shared`)."""
+
+    def __init__(self, fields: list[str], shared: dict[str, dict[Any, Any]]) -> None:
+        self.fields = fields
+        self.columns: dict[str, list[Any]] = {f: [] for f in fields}
+        self._lists = [
+            (self.columns[f], shared.get(f)) for f in fields
+        ]  # (values, their shared objects or None)
+
+    def add(self, values: list[Any]) -> None:
+        for (column, seen), value in zip(self._lists, values, strict=True):
+            shared = seen is not None and type(value) is str
+            column.append(seen.setdefault(value, value) if shared else value)
+
+    def extend(self, other: _Columns) -> None:
+        for f in self.fields:
+            self.columns[f].extend(other.columns[f])
+            other.columns[f].clear()
+
+    def __len__(self) -> int:
+        return len(self.columns[self.fields[0]])
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, columns=self.fields, dtype=object)
 
 
 class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
@@ -38,39 +114,39 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The connection's company's headers whose OrderDate lies in the period, and
-        all their lines, with ETags."""
+        all their lines, with ETags. Rows are kept as columns of values (the values
+        that repeat across rows one object each), not a dict per row: a period of
+        tens of thousands of orders is held once, in its frames."""
         ifs, sets = self.session.ifs, self.settings
         marker = sets.servicetitan_reference_field
-        headers = [
-            {**{f: row.get(f) for f in HEADER_FIELDS}, "st_reference": row.get(marker),
-             "etag": row.etag}
-            for row in ifs.query(
-                sets.headers_set,
-                filter=odata.and_(
-                    odata.eq("Company", self.session.connection.ifs.company),
-                    odata.ge("OrderDate", period.start),
-                    odata.lt("OrderDate", period.end),
-                ),
-                select=[*HEADER_FIELDS, marker],
-                orderby=["OrderNo"],
-                keys=HEADER_KEYS,
-            )
-        ]  # fmt: skip
-        lines = self._lines([h["OrderNo"] for h in headers])
-        frames = {
-            "headers": pd.DataFrame(
-                headers, columns=[*HEADER_FIELDS, "st_reference", "etag"], dtype=object
+        shared: dict[str, dict[Any, Any]] = {f: {} for f in SHARED}
+        heads = _Columns([*HEADER_FIELDS, "st_reference", "etag"], shared)
+        for row in ifs.query(
+            sets.headers_set,
+            filter=odata.and_(
+                odata.eq("Company", self.session.connection.ifs.company),
+                odata.ge("OrderDate", period.start),
+                odata.lt("OrderDate", period.end),
             ),
-            "lines": pd.DataFrame(lines, columns=[*LINE_FIELDS, "etag"], dtype=object),
-        }
-        by_state = pd.Series([h["Objstate"] for h in headers]).value_counts().to_dict()
+            select=[*HEADER_FIELDS, marker],
+            orderby=["OrderNo"],
+            keys=HEADER_KEYS,
+        ):
+            heads.add([*(row.get(f) for f in HEADER_FIELDS), row.get(marker), row.etag])
+        lines = self._lines(heads.columns["OrderNo"], shared)
+        frames = {"headers": heads.frame(), "lines": lines.frame()}
+        by_state = pd.Series(heads.columns["Objstate"], dtype=object).value_counts().to_dict()
         return Read(
             frames,
-            versions=[(h["OrderNo"], h["etag"]) for h in headers],
-            metadata={"purchase_orders": len(headers), "lines": len(lines), "by_state": by_state},
+            versions=list(zip(heads.columns["OrderNo"], heads.columns["etag"], strict=True)),
+            metadata={
+                "purchase_orders": len(heads),
+                "lines": len(lines),
+                "by_state": by_state,
+            },
         )
 
-    def _lines(self, order_nos: list[str]) -> list[dict[str, Any]]:
+    def _lines(self, order_nos: list[str], shared: dict[str, dict[Any, Any]]) -> _Columns:
         """The lines of the orders, with ETags: one request per group of orders that
         keeps its URL within IFS's limit, the groups fetched concurrently (the
         client's `concurrency`), so that a large period reads at IFS's rate limit
@@ -81,32 +157,35 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
             select=select, orderby=list(LINE_KEYS),
         )  # fmt: skip
+        fields = [*LINE_FIELDS, "etag"]
 
-        def fetch(group: list[str]) -> list[dict[str, Any]]:
-            return [
-                {**{f: row.get(f) for f in LINE_FIELDS}, "etag": row.etag}
-                for row in ifs.query(
-                    lines_set, filter=odata.any_of("OrderNo", group), select=select,
-                    orderby=list(LINE_KEYS), keys=LINE_KEYS,
-                )
-            ]  # fmt: skip
+        def fetch(group: list[str]) -> _Columns:
+            part = _Columns(fields, shared)
+            for row in ifs.query(
+                lines_set, filter=odata.any_of("OrderNo", group), select=select,
+                orderby=list(LINE_KEYS), keys=LINE_KEYS,
+            ):  # fmt: skip
+                part.add([*(row.get(f) for f in LINE_FIELDS), row.etag])
+            return part
 
-        return [line for part in ifs.map_concurrent(fetch, list(groups)) for line in part]
+        lines = _Columns(fields, shared)
+        for part in ifs.map_concurrent(fetch, list(groups)):
+            lines.extend(part)
+        return lines
 
     def items(self, reads: Mapping[str, Frames]) -> list[Item]:
+        """One item per header; its data, the header and its lines as dicts, made from
+        the frames each time they are asked for (`_Order`), so that a large period's
+        items hold no dict per row while they wait to be written."""
         frames = reads[READ]
-        headers = frames["headers"].astype(object).where(frames["headers"].notna(), None)
-        lines_frame = frames["lines"].astype(object).where(frames["lines"].notna(), None)
-        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for line in lines_frame.to_dict("records"):
-            lines[line["OrderNo"]].append(line)
+        headers, lines = _Table(frames["headers"]), _Table(frames["lines"])
+        by_order: dict[str, list[int]] = defaultdict(list)
+        for n, order_no in enumerate(lines.column("OrderNo")):
+            by_order[order_no].append(n)
+        keys, etags = headers.column("OrderNo"), headers.column("etag")
         return [
-            Item(
-                header["OrderNo"],
-                header["etag"],
-                {"header": header, "lines": lines.get(header["OrderNo"], [])},
-            )
-            for header in headers.to_dict("records")
+            Item(key, etag, _Order(headers, n, lines, by_order.get(key, [])))
+            for n, (key, etag) in enumerate(zip(keys, etags, strict=True))
         ]
 
     def changed(self, versions: Mapping[str, str | None]) -> set[str]:

@@ -240,7 +240,13 @@ def create_app(
     are added to `profile`'s; a reset returns to the seed it grew from)."""
     if saved is None:
         seeded_as_of = config.seeded_as_of()
-        store = build(config.seed, config.scale, int(config.st_tenant_id), seeded_as_of)
+        store = build(
+            config.seed,
+            config.scale,
+            int(config.st_tenant_id),
+            seeded_as_of,
+            config.months_of_invoices(),
+        )
     else:
         seeded_as_of = datetime.fromisoformat(saved["seededAsOf"])
         store = Store.restore(saved["store"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import gc
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -38,9 +39,16 @@ from connector_dagster.sandbox.servicetitan.seedkit import DAY, HOUR, Dice, mont
 from connector_dagster.sandbox.servicetitan.store import Store
 
 
-def build(seed: int, scale: int, tenant_id: int, until: datetime | None = None) -> Store:
-    """A fresh store, the same for the same seed, scale, tenant and clock `until`
-    (None: the whole window, every change included).
+def build(
+    seed: int,
+    scale: int,
+    tenant_id: int,
+    until: datetime | None = None,
+    period_invoices: Mapping[tuple[int, int], int] | None = None,
+) -> Store:
+    """A fresh store, the same for the same seed, scale, tenant, clock `until` (None:
+    the whole window, every change included) and `period_invoices` (invoices of the
+    given (year, month)s, each with its items and job, instead of 60 x scale).
 
     The cyclic garbage collector is paused meanwhile: the seed allocates about a
     million long-lived containers (scale 100), and collections passing over them
@@ -48,13 +56,20 @@ def build(seed: int, scale: int, tenant_id: int, until: datetime | None = None) 
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _build(seed, scale, tenant_id, None if until is None else to_us(until))
+        stamp = None if until is None else to_us(until)
+        return _build(seed, scale, tenant_id, stamp, period_invoices or {})
     finally:
         if paused:
             gc.enable()
 
 
-def _build(seed: int, scale: int, tenant_id: int, until: int | None) -> Store:
+def _build(
+    seed: int,
+    scale: int,
+    tenant_id: int,
+    until: int | None,
+    period_invoices: Mapping[tuple[int, int], int],
+) -> Store:
     rng = Dice(seed)
     store = Store()
     store.load("vendors", vendors(), logged=False)
@@ -66,7 +81,7 @@ def _build(seed: int, scale: int, tenant_id: int, until: int | None) -> Store:
     store.load("business-units", business_units(tenant_id))
     people = customers(rng, scale)
     store.load("customers", people, logged=False)
-    invoices, jobs = invoices_and_jobs(rng, scale, people)
+    invoices, jobs = invoices_and_jobs(rng, scale, people, period_invoices)
     pos, bills = purchase_orders(rng, scale, jobs)
     expenses = ap_bills(rng, scale, bills[-1]["id"] + 1)
     counters = {

@@ -3,6 +3,7 @@ adjustment per unit of scale) and the completed job behind each invoice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from connector_dagster.sandbox import world
@@ -115,7 +116,15 @@ def totals(items: list[tuple], tax_rate: Decimal) -> tuple[Decimal, Decimal]:
     return cents(sub), cents(taxable * tax_rate)
 
 
-def invoices_and_jobs(rng: Dice, scale: int, customers: list[Row]) -> tuple[list[Row], list[Row]]:
+def invoices_and_jobs(
+    rng: Dice,
+    scale: int,
+    customers: list[Row],
+    per_month: Mapping[tuple[int, int], int] | None = None,
+) -> tuple[list[Row], list[Row]]:
+    """60 x `scale` invoices a month, each with its job (an adjustment's is its
+    original's), or as many as `per_month` gives for a (year, month)."""
+    per_month = per_month or {}
     invoices: list[Row] = []
     jobs: list[Row] = []
     invoice_id, job_id, item_id = 77_000_000, 88_000_000, 0
@@ -123,7 +132,7 @@ def invoices_and_jobs(rng: Dice, scale: int, customers: list[Row]) -> tuple[list
     for mi, (y, m) in enumerate(months()):
         start, end = month_span(y, m)
         ndays = (end - start) // DAY
-        for k in range(INVOICES_PER_MONTH * scale):
+        for k in range(per_month.get((y, m), INVOICES_PER_MONTH * scale)):
             cust = rng.pick(customers)
             region = cust["businessUnitId"]
             completed = start + rng.below(ndays) * DAY + rng.span(8 * HOUR, 18 * HOUR)

@@ -43,4 +43,10 @@ class SimState:
         }
 
     def reseed(self) -> None:
-        self.store = build(self.config.seed, self.config.scale, self.tenant_id, self.seeded_as_of)
+        self.store = build(
+            self.config.seed,
+            self.config.scale,
+            self.tenant_id,
+            self.seeded_as_of,
+            self.config.months_of_invoices(),
+        )

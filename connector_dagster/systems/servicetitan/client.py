@@ -180,6 +180,68 @@ class ServiceTitanClient(ApiClient):
                 raise self._broken(module, path, f"page {number} is empty but hasMore is true")
             number += 1
 
+    def map_pages(
+        self,
+        module: str,
+        path: str,
+        params: Params | None,
+        fn: Callable[[list[dict[str, Any]]], R],
+        *,
+        page_size: int | None = None,
+        workers: int | None = None,
+    ) -> list[R]:
+        """`fn` over the rows of each page of a paged list, in page order.
+
+        The first page is asked with `includeTotal`; its `totalCount` says how many
+        pages follow, and those are read `workers` at a time (default the client's
+        concurrency): N pages cost N requests of the rate limit, as one after the
+        other would, but not N round trips in a row. Only `fn`'s results are kept: a
+        page's rows are let go once `fn` has run (on the worker's thread). A server
+        that gives no total, or a last page that says `hasMore` (rows added
+        meanwhile), is read on page by page. As with any paging, a list that changes
+        while it is read may repeat or skip rows: key them by id."""
+        size = page_size or self.settings.page_size
+        base = dict(params or {})
+        first = self._page(module, path, {**base, "includeTotal": "true"}, 1, size)
+        results = [fn(first["data"])]
+        more = bool(first.get("hasMore"))
+        if not more:
+            return results
+        if not first["data"]:
+            raise self._broken(module, path, "page 1 is empty but hasMore is true")
+        size = int(first.get("pageSize") or size)  # the server's own cap, if lower
+        total = first.get("totalCount")
+        last = -(-total // size) if isinstance(total, int) and total > 0 else 1
+        if last > self.settings.max_pages:
+            raise self._broken(module, path, f"{total} rows need more than {last - 1} pages")
+
+        def read(number: int) -> tuple[R, bool]:
+            page = self._page(module, path, base, number, size)
+            if page.get("hasMore") and not page["data"]:
+                raise self._broken(module, path, f"page {number} is empty but hasMore is true")
+            return fn(page["data"]), bool(page.get("hasMore"))
+
+        found = map_concurrent(read, range(2, last + 1), workers or self.settings.concurrency)
+        results.extend(result for result, _ in found)
+        number, more = last, found[-1][1] if found else more
+        while more:
+            number += 1
+            if number > self.settings.max_pages:
+                raise self._broken(module, path, f"paging did not end within {number - 1} pages")
+            result, more = read(number)
+            results.append(result)
+        return results
+
+    def _page(
+        self, module: str, path: str, params: dict[str, Any], number: int, size: int
+    ) -> dict[str, Any]:
+        """Page `number` of a paged list, its envelope checked."""
+        url = self.path(module, path, {**params, "page": number, "pageSize": size})
+        data = self.transport.request("GET", url).data
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise self._broken(module, path, "the answer is not a page envelope")
+        return data
+
     def export(
         self,
         module: str,

@@ -88,3 +88,30 @@ def test_scale_100_serves_over_100k_records() -> None:
         counts = httpx.get(f"{base}/_sandbox/state").json()["counts"]
     assert sum(counts.values()) >= 100_000, counts
     assert counts["invoices"] == 60 * 100 * 15
+
+
+def test_a_period_can_hold_many_more_invoices_each_with_its_items_and_job() -> None:
+    from connector_dagster.sandbox.servicetitan.seed import build
+
+    usual = build(42, 1, 1234567)
+    dense = build(42, 1, 1234567, period_invoices={(2026, 3): 2500})
+
+    def by_month(store: object) -> Counter[str]:
+        return Counter(
+            f"{world_month(r['invoiceDate'])}" for r in store.tables["invoices"].values()
+        )
+
+    assert by_month(dense)["2026-03"] == 2500
+    assert {m: n for m, n in by_month(dense).items() if m < "2026-03"} == {
+        m: n for m, n in by_month(usual).items() if m < "2026-03"
+    }
+    march = [
+        i for i in dense.tables["invoices"].values() if world_month(i["invoiceDate"]) == "2026-03"
+    ]
+    assert all(i["items"] and i["jobId"] in dense.tables["jobs"] for i in march)
+
+
+def world_month(us: int) -> str:
+    from datetime import UTC, datetime
+
+    return f"{datetime.fromtimestamp(us / 1e6, UTC):%Y-%m}"

@@ -175,6 +175,23 @@ def test_page_envelope_is_read_to_the_end(
     assert counts(control, "purchase-orders")[("GET", 200)] == -(-len(stored) // 37)
 
 
+def test_pages_read_concurrently_give_every_row_once_in_page_order(
+    client: ServiceTitanClient, control: httpx.Client
+) -> None:
+    """The first page's total says how many pages follow; each is read once and
+    given to the function, whose results come back in page order."""
+    one_by_one = [po["id"] for po in client.iter_pages("inventory", "purchase-orders")]
+    control.delete("/_sandbox/requests")
+    pages = client.map_pages(
+        "inventory", "purchase-orders", {}, lambda rows: [r["id"] for r in rows], page_size=37
+    )
+    assert [i for page in pages for i in page] == one_by_one
+    assert all(len(page) == 37 for page in pages[:-1])
+    assert (
+        counts(control, "purchase-orders")[("GET", 200)] == len(pages) == -(-len(one_by_one) // 37)
+    )
+
+
 def test_ids_are_asked_for_fifty_at_a_time(
     client: ServiceTitanClient, control: httpx.Client
 ) -> None:
