@@ -43,6 +43,8 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["sandbox", "--latency-ms", "-1"], "argument --latency-ms"),
         (["bench", "st-writes", "--records", "0"], "argument --records"),
         (["bench", "tenants", "--connections", "1,0"], "argument --connections: '0' is not"),
+        (["bench", "st-writes", "--connections", "2"], "--connections goes with tenants only"),
+        (["bench", "f1-period", "--documents-per-request", "5"], "goes with ifs-postings-batch"),
         (["sandbox", "--tenants", "17"], "argument --tenants: 17 is not in 1..16"),
         (["dev", "--port", "0"], "argument --port: 0 is not in 1..65535"),
     ],

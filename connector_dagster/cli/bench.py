@@ -17,6 +17,10 @@ from connector_dagster.cli.common import command
 def cmd_bench(args: argparse.Namespace) -> int:
     from connector_dagster import bench
 
+    if args.documents_per_request is not None and args.scenario != "ifs-postings-batch":
+        args.parser.error("--documents-per-request goes with ifs-postings-batch only")
+    if args.connections is not None and args.scenario != "tenants":
+        args.parser.error("--connections goes with tenants only")
     result = bench.run(
         args.scenario,
         args.records,
