@@ -109,13 +109,22 @@ def test_killed_run_frees_its_pool_slot_and_the_next_scheduled_run_completes(
     httpx.put(f"{st_base}/_sandbox/faults", json=SLOW_WRITES, timeout=10).raise_for_status()
     tags = poll_tick_tags()
 
-    killed = submit(tags)
-    wait_for("the first run's write step to hold the ServiceTitan pool mid-write",
-             lambda: killed in holders(instance, pool) and st_writes(st_base) > 0)  # fmt: skip
-    following = submit(tags)
-    wait_for("the next run to queue for the ServiceTitan pool behind it",
-             lambda: following in waiting(instance, pool))  # fmt: skip
-    assert killed in holders(instance, pool), "the first run ended before it could be killed"
+    # Both runs are queued at once, so that whichever reaches the pool second finds the
+    # other mid-write: submitted one after the other, a busy machine took longer to start
+    # the second run than the first took to write, and nothing ever queued.
+    runs = (submit(tags), submit(tags))
+
+    def one_holds_and_one_waits() -> tuple[str, str] | None:
+        held, queued = holders(instance, pool), waiting(instance, pool)
+        for holder, waiter in (runs, runs[::-1]):
+            if holder in held and waiter in queued and st_writes(st_base) > 0:
+                return holder, waiter
+        return None
+
+    killed, following = wait_for(
+        "one run to hold the ServiceTitan pool mid-write and the other to queue behind it",
+        one_holds_and_one_waits,
+    )
 
     worker = wait_for("the first run's worker pid", lambda: run_worker_pid(instance, killed))
     os.kill(worker, signal.SIGKILL)
