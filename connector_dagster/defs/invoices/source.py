@@ -276,69 +276,6 @@ def _frame(parts: list[dict[str, list[Any]]], fields: list[str]) -> pd.DataFrame
     return pd.DataFrame(block, columns=fields, dtype=object, copy=False)
 
 
-def _day(text: Any) -> date:
-    return date.fromisoformat(str(text)[:10])
-
-
-def _invoice_columns(
-    rows: list[dict[str, Any]], shared: dict[str, dict[Any, Any]]
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """A page of invoices as columns of header and item values (see `_head`, `_item`),
-    the values of the fields in `shared` that repeat across rows (statuses, names,
-    accounts) one object each."""
-    heads: dict[str, list[Any]] = {f: [] for f in INVOICE_FIELDS}
-    items: dict[str, list[Any]] = {f: [] for f in ITEM_FIELDS}
-    for invoice in rows:
-        head = _head(invoice)
-        for f in INVOICE_FIELDS:
-            value = head[f]
-            heads[f].append(_one(shared, f, value))
-        for item in invoice.get("items") or []:
-            line = _item(head["id"], item)
-            for f in ITEM_FIELDS:
-                value = line[f]
-                items[f].append(_one(shared, f, value))
-    return heads, items
-
-
-def _one(shared: dict[str, dict[Any, Any]], field: str, value: Any) -> Any:
-    """`value`, or the equal text or integer already kept for `field` (of the very same
-    type: never True for 1, nor 1 for 1.0)."""
-    if type(value) not in (str, int) or field not in shared:
-        return value
-    return shared[field].setdefault(value, value)
-
-
-def _job_columns(rows: list[dict[str, Any]], wanted: set[int] | None) -> dict[str, list[Any]]:
-    """Jobs as columns of JOB_FIELDS (a job's number defaults to its id), only those in
-    `wanted` (None: all)."""
-    jobs: dict[str, list[Any]] = {f: [] for f in JOB_FIELDS}
-    for job in rows:
-        if wanted is not None and job.get("id") not in wanted:
-            continue
-        for f in JOB_FIELDS:
-            jobs[f].append(job.get(f))
-        if not jobs["jobNumber"][-1]:
-            jobs["jobNumber"][-1] = str(job["id"])
-    return jobs
-
-
-def _joined(parts: list[dict[str, list[Any]]], fields: list[str]) -> dict[str, list[Any]]:
-    """Columns of pages one after the other, rows repeated across pages (a list that
-    changed while it was read) kept once, the first time."""
-    columns: dict[str, list[Any]] = {f: [] for f in fields}
-    seen: set[Any] = set()
-    for part in parts:
-        for n, key in enumerate(part["id"]):
-            if key in seen:
-                continue
-            seen.add(key)
-            for f in fields:
-                columns[f].append(part[f][n])
-        part.clear()  # let each page's columns go as soon as they are joined
-    return columns
-
-
 def _head(invoice: dict[str, Any]) -> dict[str, Any]:
     return {
         **{f: invoice.get(f) for f in INVOICE_FIELDS},
