@@ -85,10 +85,6 @@ def sandbox_environment(
     in this process's environment (and so in the processes it spawns). `faults_file`:
     the sandbox's fault profile; `rates`: its ceilings (`st_rate_per_s`,
     `ifs_rate_per_min`); `blocks`: more settings of the connection's system blocks."""
-    from connector_dagster.lib.store import Store
-    from connector_dagster.systems.vault import Vault
-
-    saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
     config = SandboxConfig(
         ifs_port=0,
         st_port=0,
@@ -106,54 +102,87 @@ def sandbox_environment(
     ):
         info = sandbox.info
         label = database_label(url)  # before the environment names the database
-        ifs, st = info["ifs"], info["servicetitan"]
-        connection = {
-            "timezone": "America/Los_Angeles",
-            "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
-            "flows": {name: {} for name in flows},
-            "ifs": {
-                "base_url": ifs["base_url"],
-                "realm": ifs["realm"],
-                "company": "ACME01",
-                "batch": batch,
-                **blocks.get("ifs", {}),
-            },
-            "servicetitan": {
-                "api_url": st["api_url"],
-                "auth_url": st["auth_url"],
-                "tenant_id": str(st["tenant_id"]),
-                **blocks.get("servicetitan", {}),
-            },
-        }
-        path = Path(folder) / "connections.yaml"  # JSON is YAML
-        path.write_text(json.dumps({"connections": {"sandbox": connection}}, indent=2))
-        os.environ.update(
-            {
-                DATABASE_URL_VAR: url,
-                MASTER_KEY_VAR: Fernet.generate_key().decode(),
-                CONNECTIONS_FILE_VAR: str(path),
-            }
+        connection = connection_block(
+            info,
+            flows,
+            ifs={"batch": batch, **blocks.get("ifs", {})},
+            servicetitan=blocks.get("servicetitan", {}),
         )
-        try:
-            store = Store(url)
-            vault = Vault(store)
-            for field in ("client_id", "client_secret"):
-                vault.set("sandbox", "ifs", field, ifs[field])
-            for field in ("client_id", "client_secret", "app_key", "webhook_key"):
-                vault.set("sandbox", "servicetitan", field, st[field])
-            store.close()
+        with connections_environment(folder, url, {"sandbox": (connection, info)}):
             yield {
                 "info": info,
                 "database": label,
                 "database_url": url,
                 "sandbox_peak_mb": lambda: _peak_mb(sandbox),
             }
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+
+
+def connection_block(
+    info: dict[str, Any],
+    flows: tuple[str, ...],
+    ifs: dict[str, Any] | None = None,
+    servicetitan: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A connection of the connections file to the sandbox (tenant) `info` describes,
+    running `flows` with the sandbox's mappings; `ifs`, `servicetitan`: more settings of
+    its system blocks."""
+    return {
+        "timezone": "America/Los_Angeles",
+        "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
+        "flows": {name: {} for name in flows},
+        "ifs": {
+            "base_url": info["ifs"]["base_url"],
+            "realm": info["ifs"]["realm"],
+            "company": "ACME01",
+            **(ifs or {}),
+        },
+        "servicetitan": {
+            "api_url": info["servicetitan"]["api_url"],
+            "auth_url": info["servicetitan"]["auth_url"],
+            "tenant_id": str(info["servicetitan"]["tenant_id"]),
+            **(servicetitan or {}),
+        },
+    }
+
+
+@contextmanager
+def connections_environment(
+    folder: str, url: str, connections: dict[str, tuple[dict[str, Any], dict[str, Any]]]
+) -> Iterator[Path]:
+    """A connections file in `folder` holding `connections` (name -> its block and the
+    sandbox tenant it reaches), their credentials in the vault of the database at `url`
+    under a development master key, all set in this process's environment (and so in the
+    processes it spawns) until the block ends; yields the file's path."""
+    from connector_dagster.lib.store import Store
+    from connector_dagster.systems.vault import Vault
+
+    saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
+    path = Path(folder) / "connections.yaml"  # JSON is YAML
+    blocks = {name: block for name, (block, _) in connections.items()}
+    path.write_text(json.dumps({"connections": blocks}, indent=2))
+    os.environ.update(
+        {
+            DATABASE_URL_VAR: url,
+            MASTER_KEY_VAR: Fernet.generate_key().decode(),
+            CONNECTIONS_FILE_VAR: str(path),
+        }
+    )
+    try:
+        store = Store(url)
+        vault = Vault(store)
+        for name, (_, info) in connections.items():
+            for field in ("client_id", "client_secret"):
+                vault.set(name, "ifs", field, info["ifs"][field])
+            for field in ("client_id", "client_secret", "app_key", "webhook_key"):
+                vault.set(name, "servicetitan", field, info["servicetitan"][field])
+        store.close()
+        yield path
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run(

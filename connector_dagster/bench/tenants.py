@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 
 from connector_dagster.bench.database import bench_database, database_label
 from connector_dagster.bench.flows import (
@@ -37,11 +36,10 @@ from connector_dagster.bench.flows import (
     POS_PER_SCALE,
     SEEDED_PER_SYNCED,
     _peak_mb,
+    connection_block,
+    connections_environment,
 )
 from connector_dagster.lib.settings import (
-    CONNECTIONS_FILE_VAR,
-    DATABASE_URL_VAR,
-    MASTER_KEY_VAR,
     PROJECT_ROOT,
 )
 from connector_dagster.sandbox.server import SandboxConfig, SandboxProcess
@@ -150,10 +148,6 @@ def _tenants_environment(
 ) -> Iterator[dict[str, Any]]:
     """A sandbox of `n` tenants, a migrated database and a connection per tenant (`t1`…)
     running F1 at the tenant's ceilings, set in this process's environment."""
-    from connector_dagster.lib.store import Store
-    from connector_dagster.systems.vault import Vault
-
-    saved = {k: os.environ.get(k) for k in (DATABASE_URL_VAR, MASTER_KEY_VAR, CONNECTIONS_FILE_VAR)}
     config = SandboxConfig(
         ifs_port=0,
         st_port=0,
@@ -175,43 +169,18 @@ def _tenants_environment(
         # no ledger of an earlier round's connection of the same name.
         tenants = {f"n{n}_t{i}": info for i, info in enumerate(described, start=1)}
         connections = {
-            name: {
-                "timezone": "America/Los_Angeles",
-                "mappings": str(PROJECT_ROOT / "connector_dagster/mappings/sandbox.yaml"),
-                "flows": {"purchase_orders": {}},
-                "ifs": {
-                    "base_url": info["ifs"]["base_url"],
-                    "realm": info["ifs"]["realm"],
-                    "company": "ACME01",
-                    "rate_per_min": IFS_CEILING_PER_MIN,
-                },
-                "servicetitan": {
-                    "api_url": info["servicetitan"]["api_url"],
-                    "auth_url": info["servicetitan"]["auth_url"],
-                    "tenant_id": str(info["servicetitan"]["tenant_id"]),
-                    "rate_per_s": ST_CEILING_PER_S,
-                },
-            }
+            name: (
+                connection_block(
+                    info,
+                    ("purchase_orders",),
+                    ifs={"rate_per_min": IFS_CEILING_PER_MIN},
+                    servicetitan={"rate_per_s": ST_CEILING_PER_S},
+                ),
+                info,
+            )
             for name, info in tenants.items()
         }
-        path = Path(folder) / "connections.yaml"  # JSON is YAML
-        path.write_text(json.dumps({"connections": connections}, indent=2))
-        os.environ.update(
-            {
-                DATABASE_URL_VAR: url,
-                MASTER_KEY_VAR: Fernet.generate_key().decode(),
-                CONNECTIONS_FILE_VAR: str(path),
-            }
-        )
-        try:
-            store = Store(url)
-            vault = Vault(store)
-            for name, info in tenants.items():
-                for field in ("client_id", "client_secret"):
-                    vault.set(name, "ifs", field, info["ifs"][field])
-                for field in ("client_id", "client_secret", "app_key", "webhook_key"):
-                    vault.set(name, "servicetitan", field, info["servicetitan"][field])
-            store.close()
+        with connections_environment(folder, url, connections):
             yield {
                 "tenants": tenants,
                 "shared_st": n > 1,
@@ -220,12 +189,6 @@ def _tenants_environment(
                 "sandbox_peak_mb": lambda: _peak_mb(sandbox),
                 "sandbox_cpu_s": lambda: _cpu_s(sandbox),
             }
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def _cpu_s(sandbox: SandboxProcess) -> float | None:
