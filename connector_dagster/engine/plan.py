@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,8 +103,14 @@ class ReadOnlyStore:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
-        return self._store.ledger(connection, flow, keys)
+    def ledger(
+        self,
+        connection: str,
+        flow: str,
+        keys: Iterable[str],
+        hashes: Mapping[str, str] | None = None,
+    ) -> dict[str, LedgerEntry]:
+        return self._store.ledger(connection, flow, keys, hashes)
 
     def corrections(
         self, connection: str, flow: str, *, keys: Iterable[str]

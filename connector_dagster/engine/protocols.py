@@ -91,7 +91,13 @@ class Target(Protocol):
 class LedgerStore(Protocol):
     """What the protocol needs of the store (a plan passes one that writes nothing)."""
 
-    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]: ...
+    def ledger(
+        self,
+        connection: str,
+        flow: str,
+        keys: Iterable[str],
+        hashes: Mapping[str, str] | None = None,
+    ) -> dict[str, LedgerEntry]: ...
 
     def corrections(
         self, connection: str, flow: str, *, keys: Iterable[str]

@@ -249,7 +249,12 @@ class Syncer:
         held = leases.take(r.key for r in records)
         self.report.leased.extend(r.key for r in records if r.key not in held)
         records = [r for r in records if r.key in held]
-        ledger = self.store.ledger(self.connection, self.flow, [r.key for r in records])
+        ledger = self.store.ledger(
+            self.connection,
+            self.flow,
+            [r.key for r in records],
+            {r.key: r.payload_hash for r in records},
+        )
         written = [r.key for r in records if r.key in ledger and ledger[r.key].target_id]
         if written:
             corrections = self.store.corrections(self.connection, self.flow, keys=written)

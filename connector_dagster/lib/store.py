@@ -10,7 +10,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -239,18 +239,33 @@ class Store:
 
     # -- ledger -------------------------------------------------------------
 
-    def ledger(self, connection: str, flow: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+    def ledger(
+        self,
+        connection: str,
+        flow: str,
+        keys: Iterable[str],
+        hashes: Mapping[str, str] | None = None,
+    ) -> dict[str, LedgerEntry]:
+        """The ledger rows of `keys`. Given the payload hash each record maps to now
+        (`hashes`), a row already synced with that hash comes without its last payload
+        (`last_payload` None): the record is skipped, so an unchanged re-run of a large
+        period reads hashes, not every payload it wrote."""
         keys = list(keys)
         if not keys:
             return {}
+        known = [(hashes or {}).get(k) for k in keys]
         with self.cursor() as cur:
             cur.execute(
-                """SELECT source_key, status, payload_hash, target_id, source_version,
-                          mapping_version, attempts, partition_key, updated_at, created_at,
-                          first_intent_at, last_payload, set_aside_hash, set_aside_version
-                   FROM connector.sync_ledger
-                   WHERE connection = %s AND flow = %s AND source_key = ANY(%s)""",
-                (connection, flow, keys),
+                """SELECT l.source_key, l.status, l.payload_hash, l.target_id, l.source_version,
+                          l.mapping_version, l.attempts, l.partition_key, l.updated_at,
+                          l.created_at, l.first_intent_at,
+                          CASE WHEN l.status = 'synced' AND l.payload_hash = h.hash
+                               THEN NULL ELSE l.last_payload END,
+                          l.set_aside_hash, l.set_aside_version
+                   FROM connector.sync_ledger l
+                   JOIN unnest(%s::text[], %s::text[]) AS h(key, hash) ON h.key = l.source_key
+                   WHERE l.connection = %s AND l.flow = %s""",
+                (keys, known, connection, flow),
             )
             return {row[0]: LedgerEntry(*row) for row in cur.fetchall()}
 

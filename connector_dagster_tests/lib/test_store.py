@@ -200,3 +200,23 @@ def test_a_read_is_audited_only_when_the_record_changed_since_its_last_read(
     assert reads_of(other) == [("r1", 'W/"7"')]
     assert reads_of(unversioned) == [("r1", None)]
     assert reads_of(RecordRef("sandbox", "other_flow", REF.source_key)) == [("r5", 'W/"1"')]
+
+
+def test_a_synced_row_with_the_hash_a_record_maps_to_now_comes_without_its_payload(
+    store: Store,
+) -> None:
+    """An unchanged re-run reads hashes, not payloads: the payload comes only with a row
+    whose record changed (or is not synced), where the write needs what it last wrote."""
+    other = RecordRef("sandbox", "purchase_orders", "PO-2026-00002")
+    for ref, body in ((REF, {"n": 1}), (other, {"n": 2})):
+        store.record_intent(ref, "h1", Audit("intent", partition_key="2026-10-01"))
+        store.record_synced(
+            ref, target_id="9", payload_hash="h1", payload=body, audit=Audit("create")
+        )
+    keys = [REF.source_key, other.source_key]
+    rows = store.ledger(
+        "sandbox", "purchase_orders", keys, {REF.source_key: "h1", other.source_key: "h2"}
+    )
+    assert rows[REF.source_key].last_payload is None and rows[REF.source_key].payload_hash == "h1"
+    assert rows[other.source_key].last_payload == {"n": 2}
+    assert store.ledger("sandbox", "purchase_orders", keys)[REF.source_key].last_payload == {"n": 1}
