@@ -18,7 +18,7 @@ dev: $(STAMP)
 	$(BIN)/connector-dagster dev $(ARGS)
 
 test: $(STAMP) lint
-	$(BIN)/pytest -n 3 --dist loadfile -q
+	$(BIN)/pytest -n 4 --dist loadfile --no-loadscope-reorder -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
