@@ -38,6 +38,7 @@ from connector_dagster.bench.flows import (
     _peak_mb,
     connection_block,
     connections_environment,
+    materialize_period,
 )
 from connector_dagster.lib.settings import (
     PROJECT_ROOT,
@@ -270,7 +271,6 @@ def _child(connection: str, go: Path) -> None:
     JSON line with its steps' times, its counts and this process's peak RSS."""
     import dagster as dg
 
-    from connector_dagster.defs.resources import build_resources
     from connector_dagster.engine import registry
     from connector_dagster.engine.build import build
 
@@ -279,13 +279,7 @@ def _child(connection: str, go: Path) -> None:
     while not go.exists():
         time.sleep(0.01)
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            list(defs.assets),
-            partition_key=PERIOD,
-            resources=build_resources(),
-            instance=instance,
-            raise_on_error=False,
-        )
+        result = materialize_period(defs, instance)
         steps = _step_times(instance, result.run_id)
     step = f"{connection}__servicetitan_purchase_orders."
     read = steps.get(step + "ifs_purchase_orders", (0.0, 0.0))

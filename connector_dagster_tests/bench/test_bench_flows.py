@@ -14,6 +14,10 @@ def test_f1_period_reports_ratios_requests_429s_and_duplicates(db_env: str) -> N
     for key in ("step_ratio_to_ceiling", "run_ratio_to_ceiling", "http_429", "requests"):
         assert key in result
     assert result["requests"]["servicetitan"]["POST"] == result["created"]
+    # Run again with nothing changed: it reads, writes nothing and sends no write.
+    rerun = result["unchanged_rerun"]
+    assert rerun["success"] and not any(rerun["written"].values()), rerun
+    assert set(rerun["requests"]["servicetitan"]) <= {"GET", "POST-token"}, rerun
 
 
 def test_f1_period_beyond_the_history_scale_seeds_that_period_alone(db_env: str) -> None:
