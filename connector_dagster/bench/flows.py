@@ -374,6 +374,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         steps = _step_seconds(instance, result.run_id)
         st_calls = _requests(st_base)
         ifs_calls = _requests(ifs_base)
+        peak_mb = _own_peak_mb()  # the period's sync; the re-run below adds to this process
         rerun = _unchanged_rerun(defs, instance, (ifs_base, st_base)) if result.success else {}
     st_requests = sum(n for (method, _, _), n in st_calls.items() if method != "POST-token")
     ifs_requests = sum(n for (method, _, _), n in ifs_calls.items() if method != "POST-token")
@@ -420,7 +421,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
         "http_429": sum(n for (_, _, status), n in (st_calls + ifs_calls).items() if status == 429),
         "duplicates": sum(1 for n in markers.values() if n > 1),
         "unchanged_rerun": rerun,
-        "connector_peak_rss_mb": _own_peak_mb(),
+        "connector_peak_rss_mb": peak_mb,
         "sandbox_peak_rss_mb": env["sandbox_peak_mb"](),
         "database": env["database"],
     }
@@ -442,7 +443,10 @@ def materialize_period(defs: Any, instance: Any) -> Any:
 
 def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[str, Any]:
     """The same period materialized again with nothing changed on either side: its
-    steps' seconds, its requests by system and method, and what it wrote (nothing)."""
+    steps' seconds, its requests by system and method, what it wrote (nothing), and
+    this process's peak memory over both runs (`connector_peak_rss_mb` outside is the
+    first run's: the second run's peak stacks on what the first left in this process,
+    as it would not in a run process of its own)."""
     for base in bases:
         httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
     result = materialize_period(defs, instance)
@@ -460,6 +464,7 @@ def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[s
         "write_step_s": round(steps.get(STEP + "servicetitan_purchase_orders", 0.0), 2),
         "requests": {"ifs": ifs, "servicetitan": st},
         "written": written,
+        "connector_peak_rss_mb_both_runs": _own_peak_mb(),
     }
 
 
