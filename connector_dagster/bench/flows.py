@@ -490,10 +490,10 @@ STEP = "sandbox__servicetitan_purchase_orders."
 """F1's steps: `<graph>.<asset>`, the graph named after the write asset."""
 
 
-def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Seconds from each step's start to its end, from the run's event log."""
+def step_times(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's start and end (epoch seconds), from the run's event log."""
     started: dict[str, float] = {}
-    took: dict[str, float] = {}
+    times: dict[str, tuple[float, float]] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -501,8 +501,13 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
         if event.event_type_value == "STEP_START":
             started[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            took[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
-    return took
+            times[event.step_key] = (started.get(event.step_key, entry.timestamp), entry.timestamp)
+    return times
+
+
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its end, from the run's event log."""
+    return {step: end - start for step, (start, end) in step_times(instance, run_id).items()}
 
 
 def _requests(base: str) -> Counter[tuple[str, str, int]]:

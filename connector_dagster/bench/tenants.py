@@ -39,6 +39,7 @@ from connector_dagster.bench.flows import (
     connection_block,
     connections_environment,
     materialize_period,
+    step_times,
 )
 from connector_dagster.lib.settings import (
     PROJECT_ROOT,
@@ -280,7 +281,7 @@ def _child(connection: str, go: Path) -> None:
         time.sleep(0.01)
     with dg.instance_for_test() as instance:
         result = materialize_period(defs, instance)
-        steps = _step_times(instance, result.run_id)
+        steps = step_times(instance, result.run_id)
     step = f"{connection}__servicetitan_purchase_orders."
     read = steps.get(step + "ifs_purchase_orders", (0.0, 0.0))
     write = steps.get(step + "servicetitan_purchase_orders", (0.0, 0.0))
@@ -310,21 +311,6 @@ def _child(connection: str, go: Path) -> None:
         ),
         flush=True,
     )
-
-
-def _step_times(instance: Any, run_id: str) -> dict[str, tuple[float, float]]:
-    """Each step's start and end (epoch seconds), from the run's event log."""
-    started: dict[str, float] = {}
-    times: dict[str, tuple[float, float]] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = entry.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            times[event.step_key] = (started.get(event.step_key, entry.timestamp), entry.timestamp)
-    return times
 
 
 if __name__ == "__main__":
