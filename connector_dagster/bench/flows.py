@@ -456,13 +456,21 @@ def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[s
         for m in result.get_asset_materialization_events()
         if m.asset_key.path[-1] == "servicetitan_purchase_orders"
     ] or [{}]
+    [read] = [
+        m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path[-1] == "ifs_purchase_orders"
+    ] or [{}]
     written = {k: write[k].value for k in ("created", "updated") if k in write}
-    ifs, st = (_by_method(_requests(base)) for base in bases)
+    ifs_calls = _requests(bases[0])
+    ifs, st = _by_method(ifs_calls), _by_method(_requests(bases[1]))
     return {
         "success": result.success,
         "read_step_s": round(steps.get(STEP + "ifs_purchase_orders", 0.0), 2),
         "write_step_s": round(steps.get(STEP + "servicetitan_purchase_orders", 0.0), 2),
+        "lines": {k: read[k].value for k in LINE_READS if k in read},
         "requests": {"ifs": ifs, "servicetitan": st},
+        "ifs_gets_by_set": _by_set(ifs_calls),
         "written": written,
         "connector_peak_rss_mb_both_runs": _own_peak_mb(),
     }
@@ -470,8 +478,9 @@ def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[s
 
 def _read_requests(result: Any, ifs_calls: Counter[tuple[str, str, int]]) -> int:
     """The read step's IFS requests: its header pages (the client's pages of 500, the
-    last one short) and every request for lines; the write step's change checks are
-    requests for headers too, so headers are counted from the rows the read reported."""
+    last one short), every request for lines and to the History Log (which only the read
+    asks, to know whose lines to read); the write step's change checks are requests for
+    headers too, so headers are counted from the rows the read reported."""
     [read] = [
         m.materialization.metadata
         for m in result.get_asset_materialization_events()
@@ -481,11 +490,13 @@ def _read_requests(result: Any, ifs_calls: Counter[tuple[str, str, int]]) -> int
     lines = sum(
         n
         for (method, route, _), n in ifs_calls.items()
-        if method == "GET" and "PurchaseOrderLine" in route
+        if method == "GET" and ("PurchaseOrderLine" in route or "HistoryLog" in route)
     )
     return headers // IFS_PAGE_SIZE + 1 + lines
 
 
+LINE_READS = ("lines_read_for", "lines_kept_for", "lines_read_because")
+"""What F1's read reports of whose lines it read and whose it kept from the last read."""
 STEP = "sandbox__servicetitan_purchase_orders."
 """F1's steps: `<graph>.<asset>`, the graph named after the write asset."""
 
@@ -519,6 +530,15 @@ def _requests(base: str) -> Counter[tuple[str, str, int]]:
         method = "POST-token" if "token" in row["route"] else row["method"]
         calls[(method, row["route"], row["status"])] += row["count"]
     return calls
+
+
+def _by_set(calls: Counter[tuple[str, str, int]]) -> dict[str, int]:
+    """GETs by the entity set they read (the route's last part)."""
+    sets: Counter[str] = Counter()
+    for (method, route, _), n in calls.items():
+        if method == "GET":
+            sets[route.rstrip("/").rsplit("/", 1)[-1].split("(", 1)[0]] += n
+    return dict(sorted(sets.items()))
 
 
 def _by_method(calls: Counter[tuple[str, str, int]]) -> dict[str, int]:

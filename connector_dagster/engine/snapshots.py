@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -76,7 +76,7 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _where(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
-        key = context.asset_key.to_user_string()
+        key = context.asset_key.to_user_string()  # what `asset_key` makes
         partition = context.asset_partition_key if context.has_asset_partitions else ""
         return key, partition
 
@@ -126,4 +126,22 @@ def load(store: Store, key: str, partition: str) -> Any:
         return None
     if not names:
         return _frame(*store.snapshot_frame(key, partition, None, CHUNK))
+    return {name: _frame(*store.snapshot_frame(key, partition, name, CHUNK)) for name in names}
+
+
+def asset_key(connection: str, read: str) -> str:
+    """The key a connection's read asset `read` is kept under (its asset key as text)."""
+    return dg.AssetKey([connection, read]).to_user_string()
+
+
+def last_read(
+    store: Store, connection: str, read: str, partition: str, names: Sequence[str]
+) -> Frames | None:
+    """The frames `names` of the snapshot the read asset `read` of `connection` last kept
+    for `partition`, each read as `load` reads it; None if there is none, or it lacks one
+    of them (kept by an earlier version of the read)."""
+    key = asset_key(connection, read)
+    kept = store.snapshot_frames(key, partition)
+    if not kept or any(name not in kept for name in names):
+        return None
     return {name: _frame(*store.snapshot_frame(key, partition, name, CHUNK)) for name in names}

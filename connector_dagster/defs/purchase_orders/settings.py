@@ -27,6 +27,17 @@ class PurchaseOrderSettings(FlowSettings):
     history_lu_names: list[str] = ["PurchaseOrder", "PurchaseOrderLine"]
     history_page: int = Field(1000, ge=1, le=10000)
     """History Log rows read per tick at most; the rest are read by the next ticks."""
+    lines_full_read_hours: float = Field(24, ge=0)
+    """A read of a period already read re-reads only the lines of the orders that are new,
+    whose header changed, or that the History Log names since the last read (in IFS a
+    changed line leaves its order's header as it was); the others' lines are kept from
+    the last read. Every this many hours (and when the History Log cannot tell: no
+    earlier read, no log rows, `PurchaseOrderLine` not among `history_lu_names`, more
+    log rows than a full read costs) it reads every line. 0: every read reads every line
+    (for an IFS where history logging is off for purchase order lines)."""
+    history_lag_minutes: float = Field(15, ge=0)
+    """How far before the last read the History Log is read again: a change whose
+    transaction commits late (its row dated earlier than it appears) is still seen."""
     locked_states: list[str] = ["Received", "Closed"]
     """IFS states in which a PO can no longer be changed in IFS: a problem with such a PO
     names a fix in ServiceTitan, never a correction in IFS."""

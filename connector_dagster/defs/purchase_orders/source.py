@@ -1,5 +1,6 @@
 """F1's source: a period's purchase orders in IFS (headers by order date, with the
-field where F5 marks the ones raised in ServiceTitan; all their lines, with ETags),
+field where F5 marks the ones raised in ServiceTitan; their lines, with ETags, read
+again only where the History Log or a header says they may have changed),
 which of them changed since they were read, and which periods have changes since a
 History Log cursor."""
 
@@ -7,11 +8,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
 
 from connector_dagster.defs.purchase_orders.settings import PurchaseOrderSettings
+from connector_dagster.engine import snapshots
 from connector_dagster.engine.periods import period_key
 from connector_dagster.engine.records import Changes, Frames, Item, Period, Read
 from connector_dagster.engine.session import FlowPart
@@ -29,6 +34,15 @@ LINE_FIELDS = [
 ]  # fmt: skip
 HEADER_KEYS = ("OrderNo",)
 LINE_KEYS = ("OrderNo", "LineNo", "ReleaseNo")
+LINE_SELECT = list(dict.fromkeys([*LINE_FIELDS, *LINE_KEYS]))
+LINE_COLUMNS = [*LINE_FIELDS, "etag"]
+NUMBERS = frozenset(("BuyQtyDue", "BuyUnitPrice"))
+"""Line fields IFS sends as numbers (Decimals, which a kept read holds as text)."""
+LINES_LU = "PurchaseOrderLine"
+STATE = "read_state"
+"""The frame that says what the read's lines are as of: `history_from`, the History
+Log's newest TimeStamp when the read began, and `full_read_at`, when every line was
+last read (both ISO text)."""
 SHARED = frozenset(("VendorNo", "OrderDate", "Objstate", "Contract", "CurrencyCode",
                     "WantedReceiptDate", "TaxCode", "Company", "PartNo", "Description",
                     "BuyUnitMeas", "LineNo", "ReleaseNo"))  # fmt: skip
@@ -42,7 +56,8 @@ class _Table:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.fields = [str(c) for c in frame.columns]
         self._columns = [
-            [None if _missing(v) else v for v in frame[c].array] for c in frame.columns
+            [None if _missing(v) else v for v in frame[c].to_numpy(dtype=object)]
+            for c in frame.columns
         ]
 
     def column(self, name: str) -> list[Any]:
@@ -107,6 +122,46 @@ class _Columns:
         return pd.DataFrame(self.columns, columns=self.fields, dtype=object)
 
 
+@dataclass
+class _LinePlan:
+    """The orders whose lines a read fetches, the lines it keeps from the last read for
+    the others, and what its lines are as of."""
+
+    read: list[str]
+    kept: _Columns
+    history_from: datetime | None
+    full_read_at: datetime
+    why: str
+
+    def state(self) -> pd.DataFrame:
+        row = [None if self.history_from is None else self.history_from.isoformat(),
+               self.full_read_at.isoformat()]  # fmt: skip
+        return pd.DataFrame([row], columns=["history_from", "full_read_at"], dtype=object)
+
+
+def _kept_lines(
+    lines: pd.DataFrame, orders: set[str], shared: dict[str, dict[Any, Any]]
+) -> _Columns:
+    """The rows of a kept read's `lines` frame that belong to `orders`, their values as a
+    read gives them (the numbers IFS sends as Decimals back from text)."""
+    kept = _Columns(LINE_COLUMNS, shared)
+    table = _Table(lines[LINE_COLUMNS])
+    columns = [(table.column(f), f in NUMBERS) for f in LINE_COLUMNS]
+    for n, order_no in enumerate(table.column("OrderNo")):
+        if order_no in orders:
+            kept.add([_number(c[n]) if numeric else c[n] for c, numeric in columns])
+    return kept
+
+
+def _number(value: Any) -> Any:
+    if type(value) is not str:
+        return value
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return value
+
+
 class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
     """IFS purchase orders as F1's source."""
 
@@ -114,10 +169,16 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
 
     def read(self, name: str, period: Period, upstream: Mapping[str, Frames]) -> Read:
         """The connection's company's headers whose OrderDate lies in the period, and
-        all their lines, with ETags. Rows are kept as columns of values (the values
-        that repeat across rows one object each), not a dict per row: a period of
-        tens of thousands of orders is held once, in its frames."""
+        their lines, with ETags. Rows are kept as columns of values (the values that
+        repeat across rows one object each), not a dict per row: a period of tens of
+        thousands of orders is held once, in its frames.
+
+        Lines are read for the orders the last read of the period cannot vouch for
+        (`_line_plan`); the others' lines are the last read's. The History Log's newest
+        TimeStamp is taken first, so a change made while this read runs is named to
+        the next one."""
         ifs, sets = self.session.ifs, self.settings
+        newest = ifs_history.newest_time(ifs, sets.history_set, sets.history_lu_names)
         marker = sets.servicetitan_reference_field
         shared: dict[str, dict[Any, Any]] = {f: {} for f in SHARED}
         heads = _Columns([*HEADER_FIELDS, "st_reference", "etag"], shared)
@@ -133,8 +194,10 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             keys=HEADER_KEYS,
         ):
             heads.add([*(row.get(f) for f in HEADER_FIELDS), row.get(marker), row.etag])
-        lines = self._lines(heads.columns["OrderNo"], shared)
-        frames = {"headers": heads.frame(), "lines": lines.frame()}
+        plan = self._line_plan(name, period, heads, newest, shared)
+        lines = self._lines(plan.read, shared)
+        lines.extend(plan.kept)
+        frames = {"headers": heads.frame(), "lines": lines.frame(), STATE: plan.state()}
         by_state = pd.Series(heads.columns["Objstate"], dtype=object).value_counts().to_dict()
         return Read(
             frames,
@@ -143,8 +206,70 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
                 "purchase_orders": len(heads),
                 "lines": len(lines),
                 "by_state": by_state,
+                "lines_read_for": len(plan.read),
+                "lines_kept_for": len(heads) - len(plan.read),
+                "lines_read_because": plan.why,
             },
         )
+
+    def _line_plan(
+        self,
+        name: str,
+        period: Period,
+        heads: _Columns,
+        newest: datetime | None,
+        shared: dict[str, dict[Any, Any]],
+    ) -> _LinePlan:
+        """Whose lines to read, and the lines kept from the period's last read for the
+        rest: an order's lines are kept when the order was in the last read with the same
+        header ETag and no History Log row (header or line) names it since that read
+        began, less `history_lag_minutes`. Every line is read when that cannot be told
+        (the reason is `why`) or the last full read is `lines_full_read_hours` old."""
+        sets, now = self.settings, datetime.now(UTC)
+        order_nos: list[str] = heads.columns["OrderNo"]
+
+        def every(why: str) -> _LinePlan:
+            return _LinePlan(order_nos, _Columns(LINE_COLUMNS, shared), newest, now, why)
+
+        if sets.lines_full_read_hours == 0:
+            return every("lines_full_read_hours is 0")
+        if LINES_LU not in sets.history_lu_names:
+            return every(f"{LINES_LU} is not among history_lu_names")
+        last = snapshots.last_read(
+            self.session.store, self.session.name, name, period.key, ("headers", "lines", STATE)
+        )  # fmt: skip
+        if last is None or last[STATE].empty or not set(LINE_COLUMNS) <= set(last["lines"]):
+            return every("no earlier read of the period")
+        state = last[STATE].iloc[0]
+        since, full_at = state["history_from"], state["full_read_at"]
+        if newest is None or since is None or full_at is None:
+            return every("the History Log had no purchase order rows")
+        age = now - datetime.fromisoformat(full_at)
+        if age.total_seconds() >= sets.lines_full_read_hours * 3600:
+            return every(
+                f"the last full read was {timedelta(seconds=int(age.total_seconds()))} ago"
+            )
+        ifs = self.session.ifs
+        full_cost = sum(1 for _ in ifs.chunks(
+            sets.lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
+            select=LINE_SELECT, orderby=list(LINE_KEYS),
+        ))  # fmt: skip
+        logged = ifs_history.logged_since(
+            ifs, sets.history_set, sets.history_lu_names, "ORDER_NO",
+            datetime.fromisoformat(since) - timedelta(minutes=sets.history_lag_minutes),
+            max(full_cost, 1) * (ifs.settings.page_size or sets.history_page),
+        )  # fmt: skip
+        if logged is None:
+            return every("the History Log has more rows since the last read than a full read")
+        before = dict(zip(last["headers"]["OrderNo"], last["headers"]["etag"], strict=True))
+        etags = heads.columns["etag"]
+        read = [
+            o for o, etag in zip(order_nos, etags, strict=True)
+            if o in logged or before.get(o) != etag
+        ]  # fmt: skip
+        kept = _kept_lines(last["lines"], set(order_nos) - set(read), shared)
+        why = "new, changed or in the History Log since the last read (the rest kept)"
+        return _LinePlan(read, kept, newest, datetime.fromisoformat(full_at), why)
 
     def _lines(self, order_nos: list[str], shared: dict[str, dict[Any, Any]]) -> _Columns:
         """The lines of the orders, with ETags: one request per group of orders that
@@ -152,23 +277,21 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         client's `concurrency`), so that a large period reads at IFS's rate limit
         rather than one round trip at a time."""
         ifs, lines_set = self.session.ifs, self.settings.lines_set
-        select = list(dict.fromkeys([*LINE_FIELDS, *LINE_KEYS]))
         groups = ifs.chunks(
             lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
-            select=select, orderby=list(LINE_KEYS),
+            select=LINE_SELECT, orderby=list(LINE_KEYS),
         )  # fmt: skip
-        fields = [*LINE_FIELDS, "etag"]
 
         def fetch(group: list[str]) -> _Columns:
-            part = _Columns(fields, shared)
+            part = _Columns(LINE_COLUMNS, shared)
             for row in ifs.query(
-                lines_set, filter=odata.any_of("OrderNo", group), select=select,
+                lines_set, filter=odata.any_of("OrderNo", group), select=LINE_SELECT,
                 orderby=list(LINE_KEYS), keys=LINE_KEYS,
             ):  # fmt: skip
                 part.add([*(row.get(f) for f in LINE_FIELDS), row.etag])
             return part
 
-        lines = _Columns(fields, shared)
+        lines = _Columns(LINE_COLUMNS, shared)
         for part in ifs.map_concurrent(fetch, list(groups)):
             lines.extend(part)
         return lines

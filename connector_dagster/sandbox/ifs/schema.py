@@ -195,7 +195,7 @@ HISTORY_LOG = EntitySet(
         _n("LogId"), _s("LuName", 30), _s("TableName", 30), _s("Keys", 600),
         _s("HistoryType", 10), Property("TimeStamp", DATETIME), _s("Username", 30),
     ),
-    indexed=("LuName",), ranged=("LogId",), read_only=True,
+    indexed=("LuName",), ranged=("LogId", "TimeStamp"), read_only=True,
 )  # fmt: skip
 
 ACCOUNTS = EntitySet(

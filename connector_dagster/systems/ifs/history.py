@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connector_dagster.systems.ifs import odata
@@ -54,9 +54,64 @@ def logged_keys(
     )
     if not rows:
         return Logged([], cursor)
-    pattern = re.compile(rf"(?:^|\^){re.escape(key_column)}=([^^]*)\^")
+    pattern = _key_pattern(key_column)
     keys = {convert(m.group(1)) for r in rows if (m := pattern.search(str(r.get("Keys") or "")))}
     return Logged(sorted(keys), str(rows[-1]["LogId"]))
+
+
+def newest_time(ifs: IfsClient, history_set: str, lu_names: Sequence[str]) -> datetime | None:
+    """The TimeStamp of the newest log row of `lu_names` (IFS's clock), None if the log
+    has none. One request."""
+    last = next(
+        ifs.query(history_set, filter=odata.any_of("LuName", lu_names),
+                  select=["LogId", "TimeStamp"], orderby=["LogId desc"], top=1,
+                  keys=("LogId",)),
+        None,
+    )  # fmt: skip
+    return None if last is None or last.get("TimeStamp") is None else _time(last["TimeStamp"])
+
+
+def logged_since(
+    ifs: IfsClient,
+    history_set: str,
+    lu_names: Sequence[str],
+    key_column: str,
+    since: datetime,
+    most: int,
+    convert: Callable[[str], Any] = str,
+) -> set[Any] | None:
+    """The `key_column` values of the log rows of `lu_names` dated `since` or later, or
+    None if there are more than `most` such rows (reading them would cost more than it
+    saves). Rows are paged as the client pages."""
+    pattern = _key_pattern(key_column)
+    keys: set[Any] = set()
+    for n, row in enumerate(
+        ifs.query(
+            history_set,
+            filter=odata.and_(odata.any_of("LuName", lu_names), odata.ge("TimeStamp", since)),
+            select=["LogId", "Keys"],
+            orderby=["LogId"],
+            top=most + 1,
+            keys=("LogId",),
+        )
+    ):
+        if n >= most:
+            return None
+        if m := pattern.search(str(row.get("Keys") or "")):
+            keys.add(convert(m.group(1)))
+    return keys
+
+
+def _key_pattern(key_column: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|\^){re.escape(key_column)}=([^^]*)\^")
+
+
+def _time(value: Any) -> datetime:
+    """A DateTimeOffset as IFS sends it (`...Z` or an offset) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def dates_of(
