@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from string import Formatter
 from typing import Any
 
@@ -81,7 +82,7 @@ def out_of_bounds(
 
 
 def _check(
-    named: str,
+    label: str | Callable[[], str],
     value: Decimal | None,
     setting: str,
     limit: Decimal,
@@ -92,20 +93,23 @@ def _check(
 ) -> list[str]:
     if value is None:
         return []
-    if not value.is_finite():
+    finite = value.is_finite()
+    too_precise = places_too and finite and places(value) > bounds.decimal_places
+    if finite and abs(value) <= limit and not too_precise:
+        return []
+    named = label() if callable(label) else label  # made for a problem only
+    if not finite:
         return [f"{who}: {named} {value} is not a number; correct it in {fix[0]}"]
     if abs(value) > limit:
         return [
             f"{who}: {named} {value:f} is above the flow's bound {limit:f} (bounds.{setting}): "
             + _then(setting, fix)
         ]
-    if places_too and places(value) > bounds.decimal_places:
-        return [
-            f"{who}: {named} {value:f} has {places(value)} decimal places, more than the "
-            f"flow's bound {bounds.decimal_places} (bounds.decimal_places): "
-            + _then("decimal_places", fix)
-        ]
-    return []
+    return [
+        f"{who}: {named} {value:f} has {places(value)} decimal places, more than the "
+        f"flow's bound {bounds.decimal_places} (bounds.decimal_places): "
+        + _then("decimal_places", fix)
+    ]
 
 
 def _then(setting: str, fix: tuple[str, str]) -> str:
@@ -128,12 +132,15 @@ def _label(label: str, n: int | None, element: Any) -> str:
     return Formatter().vformat(label, (), known)
 
 
-def _values(payload: Any, path: str, label: str) -> Iterator[tuple[str, Decimal | None]]:
-    """(label, value) of each value the path reaches in the payload."""
+def _values(
+    payload: Any, path: str, label: str
+) -> Iterator[tuple[Callable[[], str], Decimal | None]]:
+    """(label, value) of each value the path reaches in the payload; the label is made
+    when it is called (for a value out of bounds), not for every value checked."""
 
     def walk(node: Any, steps: list[str], n: int | None, element: Any) -> Iterator:
         if not steps:
-            yield _label(label, n, element), number(node)
+            yield partial(_label, label, n, element), number(node)
             return
         step, rest = steps[0], steps[1:]
         if not isinstance(node, Mapping):

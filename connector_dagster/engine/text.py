@@ -43,6 +43,15 @@ def _needs(value: Any) -> bool:
     return False
 
 
+def _all_holdable(values: Any) -> bool:
+    """True if no value needs cleaning: the column's text searched at once (joined by a
+    newline, which is kept), the lists and dicts in it one by one."""
+    texts = [v for v in values if isinstance(v, str)]
+    if UNHOLDABLE.search("\n".join(texts)) is not None:
+        return False
+    return not any(_needs(v) for v in values if isinstance(v, Mapping | list | tuple))
+
+
 def _found(value: Any) -> set[str]:
     if isinstance(value, str):
         return set(UNHOLDABLE.findall(value))
@@ -66,7 +75,10 @@ def clean_frame(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
         series = frame[column]
         if series.dtype != object:
             continue
-        dirty = [i for i, v in enumerate(series.array) if _needs(v)]
+        values = series.to_numpy(dtype=object)
+        if _all_holdable(values):
+            continue
+        dirty = [i for i, v in enumerate(values) if _needs(v)]
         if not dirty:
             continue
         if cleaned is None:
