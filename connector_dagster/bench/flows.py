@@ -389,11 +389,7 @@ def _f1_period(env: dict[str, Any], wanted: int, scale: int, latency_ms: float) 
             for po in session.servicetitan.iter_pages("inventory", "purchase-orders", {})
         )
     markers.pop(None, None)
-    [write] = [
-        m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path[-1] == "servicetitan_purchase_orders"
-    ] or [{}]
+    write = materialized(result, "servicetitan_purchase_orders")
     return {
         "scenario": "f1-period",
         "period": PERIOD,
@@ -451,16 +447,8 @@ def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[s
         httpx.delete(f"{base}/_sandbox/requests", timeout=30).raise_for_status()
     result = materialize_period(defs, instance)
     steps = _step_seconds(instance, result.run_id)
-    [write] = [
-        m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path[-1] == "servicetitan_purchase_orders"
-    ] or [{}]
-    [read] = [
-        m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path[-1] == "ifs_purchase_orders"
-    ] or [{}]
+    write = materialized(result, "servicetitan_purchase_orders")
+    read = materialized(result, "ifs_purchase_orders")
     written = {k: write[k].value for k in ("created", "updated") if k in write}
     ifs_calls = _requests(bases[0])
     ifs, st = _by_method(ifs_calls), _by_method(_requests(bases[1]))
@@ -476,16 +464,23 @@ def _unchanged_rerun(defs: Any, instance: Any, bases: tuple[str, str]) -> dict[s
     }
 
 
+def materialized(result: Any, asset: str) -> Any:
+    """The metadata of the run's materialization of `asset` (the last part of its key),
+    empty if it was not materialized."""
+    [metadata] = [
+        m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path[-1] == asset
+    ] or [{}]
+    return metadata
+
+
 def _read_requests(result: Any, ifs_calls: Counter[tuple[str, str, int]]) -> int:
     """The read step's IFS requests: its header pages (the client's pages of 500, the
     last one short), every request for lines and to the History Log (which only the read
     asks, to know whose lines to read); the write step's change checks are requests for
     headers too, so headers are counted from the rows the read reported."""
-    [read] = [
-        m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path[-1] == "ifs_purchase_orders"
-    ] or [{}]
+    read = materialized(result, "ifs_purchase_orders")
     headers = read["purchase_orders"].value if "purchase_orders" in read else 0
     lines = sum(
         n

@@ -39,6 +39,7 @@ from connector_dagster.bench.flows import (
     connection_block,
     connections_environment,
     materialize_period,
+    materialized,
     step_times,
 )
 from connector_dagster.lib.settings import (
@@ -285,11 +286,7 @@ def _child(connection: str, go: Path) -> None:
     step = f"{connection}__servicetitan_purchase_orders."
     read = steps.get(step + "ifs_purchase_orders", (0.0, 0.0))
     write = steps.get(step + "servicetitan_purchase_orders", (0.0, 0.0))
-    [metadata] = [
-        m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path[-1] == "servicetitan_purchase_orders"
-    ] or [{}]
+    metadata = materialized(result, "servicetitan_purchase_orders")
 
     def count(key: str) -> int:
         value = metadata.get(key)

@@ -76,7 +76,7 @@ class SnapshotIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _where(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
-        key = context.asset_key.to_user_string()  # what `asset_key` makes
+        key = context.asset_key.to_user_string()
         partition = context.asset_partition_key if context.has_asset_partitions else ""
         return key, partition
 
@@ -126,6 +126,10 @@ def load(store: Store, key: str, partition: str) -> Any:
         return None
     if not names:
         return _frame(*store.snapshot_frame(key, partition, None, CHUNK))
+    return _frames(store, key, partition, names)
+
+
+def _frames(store: Store, key: str, partition: str, names: Sequence[str]) -> Frames:
     return {name: _frame(*store.snapshot_frame(key, partition, name, CHUNK)) for name in names}
 
 
@@ -144,4 +148,4 @@ def last_read(
     kept = store.snapshot_frames(key, partition)
     if not kept or any(name not in kept for name in names):
         return None
-    return {name: _frame(*store.snapshot_frame(key, partition, name, CHUNK)) for name in names}
+    return _frames(store, key, partition, names)

@@ -235,12 +235,11 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
             return every("lines_full_read_hours is 0")
         if LINES_LU not in sets.history_lu_names:
             return every(f"{LINES_LU} is not among history_lu_names")
-        last = snapshots.last_read(
-            self.session.store, self.session.name, name, period.key, ("headers", "lines", STATE)
-        )  # fmt: skip
-        if last is None or last[STATE].empty or not set(LINE_COLUMNS) <= set(last["lines"]):
+        store, connection = self.session.store, self.session.name
+        kept_state = snapshots.last_read(store, connection, name, period.key, (STATE,))
+        if kept_state is None or kept_state[STATE].empty:
             return every("no earlier read of the period")
-        state = last[STATE].iloc[0]
+        state = kept_state[STATE].iloc[0]
         since, full_at = state["history_from"], state["full_read_at"]
         if newest is None or since is None or full_at is None:
             return every("the History Log had no purchase order rows")
@@ -250,10 +249,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
                 f"the last full read was {timedelta(seconds=int(age.total_seconds()))} ago"
             )
         ifs = self.session.ifs
-        full_cost = sum(1 for _ in ifs.chunks(
-            sets.lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
-            select=LINE_SELECT, orderby=list(LINE_KEYS),
-        ))  # fmt: skip
+        full_cost = sum(1 for _ in self._line_groups(order_nos))
         logged = ifs_history.logged_since(
             ifs, sets.history_set, sets.history_lu_names, "ORDER_NO",
             datetime.fromisoformat(since) - timedelta(minutes=sets.history_lag_minutes),
@@ -261,6 +257,9 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         )  # fmt: skip
         if logged is None:
             return every("the History Log has more rows since the last read than a full read")
+        last = snapshots.last_read(store, connection, name, period.key, ("headers", "lines"))
+        if last is None or not set(LINE_COLUMNS) <= set(last["lines"]):
+            return every("no earlier read of the period")
         before = dict(zip(last["headers"]["OrderNo"], last["headers"]["etag"], strict=True))
         etags = heads.columns["etag"]
         read = [
@@ -277,10 +276,7 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         client's `concurrency`), so that a large period reads at IFS's rate limit
         rather than one round trip at a time."""
         ifs, lines_set = self.session.ifs, self.settings.lines_set
-        groups = ifs.chunks(
-            lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
-            select=LINE_SELECT, orderby=list(LINE_KEYS),
-        )  # fmt: skip
+        groups = self._line_groups(order_nos)
 
         def fetch(group: list[str]) -> _Columns:
             part = _Columns(LINE_COLUMNS, shared)
@@ -295,6 +291,13 @@ class IfsPurchaseOrders(FlowPart[PurchaseOrderSettings]):
         for part in ifs.map_concurrent(fetch, list(groups)):
             lines.extend(part)
         return lines
+
+    def _line_groups(self, order_nos: list[str]) -> Iterator[list[str]]:
+        """The orders in groups, one request for lines each (see `_lines`)."""
+        return self.session.ifs.chunks(
+            self.settings.lines_set, order_nos, lambda v: odata.eq("OrderNo", v),
+            select=LINE_SELECT, orderby=list(LINE_KEYS),
+        )  # fmt: skip
 
     def items(self, reads: Mapping[str, Frames]) -> list[Item]:
         """One item per header; its data, the header and its lines as dicts, made from
