@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import threading
 import time
@@ -50,6 +51,11 @@ class FaultProfile:
     # ServiceTitan: API resources the app has no scope for, as `module/resource`
     # (`accounting/journal-entries`): every route under one is answered 403.
     forbidden_routes: list[str] = field(default_factory=list)
+    # Requests (of `methods`, to a path containing `hold_path_part`) are held
+    # unanswered while this file exists: a test decides when they go on (two runs
+    # made to overlap, whatever the machine's load).
+    hold_while_file: str = ""
+    hold_path_part: str = ""
     # Seed for the fault dice, so a profile replays the same sequence.
     seed: int | None = None
 
@@ -219,6 +225,12 @@ class SandboxMiddleware:
         if p.methods and method not in p.methods:
             await self.app(scope, receive, send)
             return
+        while (
+            p.hold_while_file
+            and p.hold_path_part in scope["path"]
+            and os.path.exists(p.hold_while_file)
+        ):
+            await asyncio.sleep(0.01)
         roll = self._dice.random()
         for rate, action in (
             (p.rate_429, "429"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,38 @@ def start_write(
         env=env,
         cwd=PROJECT_ROOT,
     )
+
+
+def overlapping_writes(
+    flow_name: str, key: str, target_base: str, creates_path: str, tmp_path: Path
+) -> list[tuple[int, str, str]]:
+    """Two writes of one period at once (a pool limit of 2, or two machines), that
+    overlap whatever the machine's load: both read, then both are let go together
+    while the target simulator holds every create (a POST to a path containing
+    `creates_path`) until one run has ended. The run that took the records' leases
+    waits in its first creates; the other finds them leased and ends. (return code,
+    stdout, stderr) of each."""
+    import httpx
+
+    go, hold = tmp_path / "go", tmp_path / "hold"
+    hold.touch()
+    profile = {"latency_ms": 20, "methods": ["POST"], "hold_while_file": str(hold),
+               "hold_path_part": creates_path}  # fmt: skip
+    httpx.put(f"{target_base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
+    try:
+        runs = [start_write(flow_name, key, go) for _ in range(2)]
+        for proc in runs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "read"
+        go.touch()
+        deadline = time.monotonic() + 240
+        while all(proc.poll() is None for proc in runs):
+            assert time.monotonic() < deadline, "neither run ended while the creates were held"
+            time.sleep(0.05)
+    finally:
+        hold.unlink(missing_ok=True)
+        httpx.put(f"{target_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+    outs = [proc.communicate(timeout=300) for proc in runs]
+    return [(proc.returncode, out, err) for proc, (out, err) in zip(runs, outs, strict=True)]
 
 
 def _tenant_paced() -> Path:
