@@ -50,10 +50,6 @@ def restartable_db(
         pg.cleanup()
 
 
-def faults(base: str, **profile: object) -> None:
-    httpx.put(f"{base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
-
-
 @dataclass
 class Trial:
     period: str
@@ -86,7 +82,7 @@ def restart_mid_write(
     `outage_s` (0: a restart), start it, and run the period again at once, in this
     process, whether or not the first run has ended."""
     httpx.delete(f"{target_base}/_sandbox/requests", timeout=10).raise_for_status()
-    faults(target_base, **SLOW)
+    support.faults(target_base, **SLOW)
     began = time.monotonic()
     first = support.start_write(flow, period)
     assert first.stdout is not None and first.stdout.readline().strip() == "read"
@@ -103,7 +99,7 @@ def restart_mid_write(
     time.sleep(outage_s)  # the outage itself, not a wait for a state
     pg.start()
     restarted = time.monotonic()
-    faults(target_base, latency_ms=20)  # the second run's creates need no jitter
+    support.faults(target_base, latency_ms=20)  # the second run's creates need no jitter
     try:
         second = support.write_in_process(flow, period)
         second_s = time.monotonic() - restarted

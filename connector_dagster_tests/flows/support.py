@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 
 from connector_dagster.defs.resources import build_resources
 from connector_dagster.engine import flow, registry
@@ -144,6 +145,11 @@ def start_write(
     )
 
 
+def faults(base: str, **profile: object) -> None:
+    """Set the fault profile of the simulator at `base` (none: a clean one)."""
+    httpx.put(f"{base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
+
+
 def overlapping_writes(
     flow_name: str, key: str, target_base: str, creates_path: str, tmp_path: Path
 ) -> list[tuple[int, str, str]]:
@@ -153,13 +159,11 @@ def overlapping_writes(
     `creates_path`) until one run has ended. The run that took the records' leases
     waits in its first creates; the other finds them leased and ends. (return code,
     stdout, stderr) of each."""
-    import httpx
-
     go, hold = tmp_path / "go", tmp_path / "hold"
     hold.touch()
     profile = {"latency_ms": 20, "methods": ["POST"], "hold_while_file": str(hold),
                "hold_path_part": creates_path}  # fmt: skip
-    httpx.put(f"{target_base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
+    faults(target_base, **profile)
     try:
         runs = [start_write(flow_name, key, go) for _ in range(2)]
         for proc in runs:
@@ -171,7 +175,7 @@ def overlapping_writes(
             time.sleep(0.05)
     finally:
         hold.unlink(missing_ok=True)
-        httpx.put(f"{target_base}/_sandbox/faults", json={}, timeout=10).raise_for_status()
+        faults(target_base)
     outs = [proc.communicate(timeout=300) for proc in runs]
     return [(proc.returncode, out, err) for proc, (out, err) in zip(runs, outs, strict=True)]
 

@@ -27,10 +27,6 @@ PERIODS = [
 ]  # fmt: skip
 
 
-def faults(base: str, **profile: object) -> None:
-    httpx.put(f"{base}/_sandbox/faults", json=profile, timeout=10).raise_for_status()
-
-
 def count(base: str, method: str, route_part: str) -> int:
     rows = httpx.get(f"{base}/_sandbox/requests", timeout=10).json()
     return sum(
@@ -89,7 +85,7 @@ def test_kill9_at_random_points_with_the_database_east_of_utc_leaves_one_po_each
     waits for them: lease + request timeout)."""
     st_base = east_of_utc["servicetitan"]["api_url"]
     rng = random.Random(int(os.environ.get("KILL_TRIALS_SEED", "20261130")))
-    faults(st_base, latency_ms=15)
+    support.faults(st_base, latency_ms=15)
     kills = []
     for trial, period in enumerate(PERIODS[:10]):
         httpx.delete(f"{st_base}/_sandbox/requests", timeout=10).raise_for_status()
