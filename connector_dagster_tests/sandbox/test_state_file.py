@@ -167,6 +167,21 @@ def test_a_restarted_sandbox_serves_what_clients_changed_before_it_stopped(
             assert [p["id"] for p in changed["data"]] == [made["po"] + 1]
 
 
+def saved(path: Path, order: str) -> tuple[str | None, bool]:
+    """What the state file holds, as last written: the IFS order's Objstate, and whether
+    ServiceTitan's data holds the memo `kill-9 memo`."""
+    if not path.exists():
+        return None, False
+    raw = path.read_bytes()
+    store = json.loads(raw)["ifs"]["store"]
+    names = store["properties"]["PurchaseOrderSet"]
+    rows = (
+        dict(zip(names, row["$tuple"], strict=True)) for row in store["rows"]["PurchaseOrderSet"]
+    )
+    state = next((r["Objstate"] for r in rows if r["OrderNo"] == order), None)
+    return state, b"kill-9 memo" in raw
+
+
 def test_a_kill_after_a_periodic_save_loses_nothing_saved(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     with SandboxProcess(config(path, state_save_s=0.2)) as first:
@@ -178,7 +193,9 @@ def test_a_kill_after_a_periodic_save_loses_nothing_saved(tmp_path: Path) -> Non
             po_id = st.api("POST", "inventory", "purchase-orders", json=new_po(memo="kill-9 memo"))[
                 "id"
             ]
-        wait_until(lambda: path.exists() and b"kill-9 memo" in path.read_bytes(), timeout_s=60)
+        # A save takes IFS's data, then ServiceTitan's: one may hold the memo and not the
+        # earlier edit, which the next save (0.2 s on) holds too. Wait for a save of both.
+        wait_until(lambda: saved(path, order) == ("Closed", True), timeout_s=60)
         assert first.proc is not None
         first.proc.kill()
         first.proc.wait()
